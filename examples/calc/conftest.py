@@ -1,0 +1,1 @@
+# Lets tests import calc from the project root.

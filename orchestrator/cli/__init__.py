@@ -1,0 +1,78 @@
+"""Command-line interface: `orchestrator run|validate|graph|models|personas|runs|router`.
+
+Only this package turns OrchestratorError into messages and exit codes. It imports neither LiteLLM nor
+LangGraph at module level, so `--help` and `validate` start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from orchestrator.cli import commands, runs
+from orchestrator.errors import OrchestratorError
+
+app = typer.Typer(
+    help="Run software-development workflows with a team of agents, each role on the model that fits it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+commands.register(app)
+app.add_typer(runs.app, name="runs")
+
+
+def _add_router() -> None:
+    from orchestrator.cli import router
+
+    app.add_typer(router.app, name="router", help="Calibrate, score and evaluate the predictive router.")
+
+
+try:
+    _add_router()
+except ImportError:  # the router CLI is optional until its module lands
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code (see DESIGN.md)."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(os.environ.get("ORCHESTRATOR_DEBUG"))
+    args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="orchestrator", standalone_mode=False)
+        return int(result or 0)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.UsageError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except OrchestratorError as exc:
+        _print_error(exc)
+        if debug:
+            raise
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted; resume with `orchestrator resume RUN_ID`.", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, details behind --debug
+        if debug:
+            raise
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        return 1
+
+
+def _print_error(exc: OrchestratorError) -> None:
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    prefix = "Stopped" if exc.exit_code == 3 else ("Paused" if exc.exit_code == 4 else "Error")
+    for line in lines:
+        click.echo(f"{prefix}: {line}", err=True)

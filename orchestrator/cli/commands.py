@@ -1,0 +1,131 @@
+"""Top-level commands: run, validate, graph, models, personas."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from orchestrator.cli.render import console, print_outcome, print_table
+from orchestrator.errors import ConfigError
+
+REPO_OPTION = typer.Option(Path("."), "--repo", help="Target git repository (default: current directory).")
+MODEL_OPTION = typer.Option(
+    None, "--model", "-m", help="Bind a role: ROLE=MODEL_OR_PROFILE (repeatable), e.g. critic=high_reasoning."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the top-level commands to the app."""
+    for command in (run, validate, graph, models, personas):
+        app.command()(command)
+
+
+def run(
+    workflow: str = typer.Argument(..., help="Workflow name (e.g. feature) or path to a workflow YAML."),
+    task: str = typer.Option(..., "--task", "-t", help="What the run should do."),
+    repo: Path = REPO_OPTION,
+    model: list[str] = MODEL_OPTION,
+    strict_roles: bool = typer.Option(False, "--strict-roles", help="Fail if critic and builder share a model."),
+    approve: str = typer.Option(
+        None, "--approve", help="Acceptance: ask (prompt in the terminal) or auto. Default: ask on a terminal."
+    ),
+) -> int:
+    """Run a workflow against a repository in its own worktree and branch."""
+    from orchestrator.models.registry import parse_model_overrides
+    from orchestrator.runner import RunOptions, start_run
+
+    mode = _approve_mode(approve)
+    options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
+                         strict_roles=strict_roles, approve=mode)
+    outcome = start_run(options)
+    print_outcome(outcome)
+    return outcome.exit_code
+
+
+def _approve_mode(value: str | None) -> str:
+    if value is None:
+        if sys.stdin.isatty():
+            return "ask"
+        console().print("[dim]No terminal: --approve defaults to auto.[/dim]")
+        return "auto"
+    if value not in ("ask", "auto"):
+        raise typer.BadParameter(f"{value!r}: use ask or auto", param_hint="--approve")
+    return value
+
+
+def validate(
+    workflows: list[Path] = typer.Argument(..., help="Workflow YAML files to check."),
+    repo: Path = typer.Option(None, "--repo", help="Also accept personas from this repo's .orchestrator/."),
+) -> int:
+    """Check workflow files: syntax, keys, types, names, targets, reachability and capped cycles."""
+    from orchestrator.errors import WorkflowValidationError
+    from orchestrator.validate import load_workflow
+
+    failed = False
+    for path in workflows:
+        try:
+            load_workflow(path, repo)
+        except WorkflowValidationError as exc:
+            failed = True
+            for problem in exc.problems:
+                typer.echo(f"Error: {problem}", err=True)
+        except ConfigError as exc:
+            failed = True
+            typer.echo(f"Error: {exc}", err=True)
+        else:
+            typer.echo(f"{path}: ok")
+    return 1 if failed else 0
+
+
+def graph(
+    workflow: str = typer.Argument(..., help="Workflow name or path."),
+    repo: Path = typer.Option(None, "--repo", help="Repository whose .orchestrator/ may hold the workflow."),
+) -> int:
+    """Print the compiled workflow graph as a mermaid flowchart."""
+    from orchestrator.engine import mermaid
+    from orchestrator.validate import find_workflow, load_workflow
+
+    spec = load_workflow(find_workflow(workflow, repo), repo)
+    typer.echo(mermaid(spec))
+    return 0
+
+
+def models(
+    repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/models.yaml."),
+    workflow: str = typer.Option(None, "--workflow", "-w", help="Include a workflow's models: section."),
+    model: list[str] = MODEL_OPTION,
+    check: bool = typer.Option(False, "--check", help="Check that keys are present and model ids are known."),
+) -> int:
+    """Show persona -> profile -> models as resolved through every layer."""
+    from orchestrator.models.registry import check_models, load_registry, parse_model_overrides
+    from orchestrator.validate import find_workflow, load_workflow
+
+    workflow_models = load_workflow(find_workflow(workflow, repo), repo).models if workflow else None
+    registry = load_registry(repo, workflow_models=workflow_models, overrides=parse_model_overrides(model or []))
+    rows = registry.table()
+    print_table("Role bindings", rows)
+    for warning in registry.check_roles(strict=False):
+        typer.echo(f"Warning: {warning}", err=True)
+    if not check:
+        return 0
+    problems = check_models(registry)
+    for problem in problems:
+        typer.echo(f"Error: {problem}", err=True)
+    if not problems:
+        typer.echo("All bound models are usable.")
+    return 1 if problems else 0
+
+
+def personas(repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/personas/.")) -> int:
+    """List the personas available to workflows, with their goals and tools."""
+    from orchestrator.personas import load_persona, persona_files
+
+    rows = []
+    for name, path in persona_files(repo).items():
+        persona = load_persona(name, repo)
+        rows.append({"persona": name, "goal": persona.goal, "tools": ", ".join(persona.tools) or "-",
+                     "file": str(path)})
+    print_table("Personas", rows)
+    return 0

@@ -1,0 +1,46 @@
+"""Terminal output: tables and the run summary, with rich."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+@cache
+def console() -> Console:
+    """The shared stdout console (plain text when not a terminal)."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def print_table(title: str, rows: list[dict[str, Any]]) -> None:
+    """A titled table of dict rows (column order from the first row)."""
+    table = Table(title=title, show_lines=False)
+    columns = list(rows[0]) if rows else ["(empty)"]
+    for column in columns:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console().print(table)
+
+
+def print_outcome(outcome: Any) -> None:
+    """Run summary: phase table, branch, diff stat and how the run ended."""
+    rows = [
+        {"phase": p["step"], "persona": p["persona"], "model": p["model"], "tokens": p["tokens"],
+         "cost $": f"{p['cost_usd']:.4f}", "time s": f"{p['seconds']:.1f}", "verdict": p["verdict"]}
+        for p in outcome.phases
+    ]
+    print_table(f"Run {outcome.run_id}", rows)
+    total_tokens = sum(p["tokens"] for p in outcome.phases)
+    total_cost = sum(p["cost_usd"] for p in outcome.phases)
+    out = console()
+    out.print(f"Total: {total_tokens} tokens, ${total_cost:.4f}")
+    out.print(f"Branch: {outcome.branch}   worktree: {outcome.worktree}")
+    out.print(outcome.diff_stat or "(no changes)")
+    for warning in outcome.warnings:
+        out.print(f"[yellow]Warning:[/yellow] {warning}")
+    style = "green" if outcome.exit_code == 0 else "yellow"
+    out.print(f"[{style}]Run {outcome.status}[/{style}]: {outcome.message} (exit {outcome.exit_code})")

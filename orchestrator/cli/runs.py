@@ -1,0 +1,60 @@
+"""`orchestrator runs list|show`: past runs of a repository from its run log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from orchestrator.cli.render import console, print_table
+from orchestrator.errors import ConfigError
+
+app = typer.Typer(help="List and inspect runs recorded in the repo's .git/orchestrator/.", no_args_is_help=True)
+
+
+def _open(repo: Path):
+    from orchestrator.runlog import RunLog
+    from orchestrator.workspace import state_dir
+
+    return RunLog(state_dir(repo) / "runs.sqlite")
+
+
+@app.command("list")
+def list_runs(repo: Path = typer.Option(Path("."), "--repo", help="Target repository.")) -> int:
+    """One line per run: id, workflow, status, exit code, start time and task."""
+    log = _open(repo)
+    rows = [{"run": r["id"], "workflow": r["workflow"], "status": r["status"], "exit": r["exit_code"],
+             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), "task": r["task"][:60]}
+            for r in log.runs()]
+    print_table("Runs", rows)
+    return 0
+
+
+@app.command("show")
+def show_run(
+    run_id: str = typer.Argument(..., help="Run id (see `runs list`)."),
+    repo: Path = typer.Option(Path("."), "--repo", help="Target repository."),
+) -> int:
+    """A run's status, phases, gate verdicts and model calls with tokens and cost."""
+    log = _open(repo)
+    run = log.run(run_id)
+    if run is None:
+        from orchestrator.errors import did_you_mean
+
+        raise ConfigError(f"unknown run {run_id!r}.{did_you_mean(run_id, [r['id'] for r in log.runs()])}")
+    out = console()
+    out.print(f"Run {run_id}: {run['status']} (exit {run['exit_code']}) {run['message'] or ''}")
+    out.print(f"Workflow {run['workflow']}  branch {run['branch']}  task: {run['task']}")
+    phases = [{"step": e["step"], "persona": e["persona"], "model": e["data"].get("model"),
+               "tokens": e["data"].get("tokens"), "verdict": e["data"].get("verdict")}
+              for e in log.events(run_id, "phase_end")]
+    print_table("Phases", phases)
+    gates = [{"gate": e["step"], "verdict": e["data"].get("verdict"), "round": e["data"].get("round")}
+             for e in log.events(run_id, "gate")]
+    print_table("Gates", gates)
+    calls = [{"step": c["step"], "persona": c["persona"], "model": c["model"], "prompt": c["prompt_tokens"],
+              "completion": c["completion_tokens"], "cost $": f"{c['cost_usd']:.4f}",
+              "latency s": f"{c['latency_s']:.2f}"} for c in log.calls(run_id)]
+    print_table("Model calls", calls)
+    return 0

@@ -1,0 +1,114 @@
+"""Compile a WorkflowSpec into a LangGraph StateGraph: step nodes, verdict edges and loop caps."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+from orchestrator.workflow_spec import END as END_TARGET
+from orchestrator.workflow_spec import STOP as STOP_TARGET
+from orchestrator.workflow_spec import AgentStepSpec, DispatchStepSpec, GateStepSpec, WorkflowSpec
+
+STOP_NODE = "__stop__"
+
+
+def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer: later keys win, earlier keys stay."""
+    return {**(left or {}), **(right or {})}
+
+
+class RunState(TypedDict, total=False):
+    """Mutable state of a run, checkpointed after every step. Immutable context lives in RunContext."""
+
+    task: str
+    handoffs: Annotated[dict[str, Any], merge_dicts]
+    rounds: Annotated[dict[str, int], merge_dicts]
+    visits: Annotated[dict[str, int], merge_dicts]
+    verdicts: Annotated[dict[str, str], merge_dicts]
+    gate_report: str
+    review_report: str
+    last_verdict: str
+    next_step: str
+    phases: Annotated[list[dict[str, Any]], operator.add]
+    status: str
+    stop_reason: str
+
+
+NodeFactory = Callable[[Any], Callable[[RunState], dict[str, Any]]]
+
+
+def compile_workflow(spec: WorkflowSpec, make_node: NodeFactory | None = None, checkpointer: Any = None) -> Any:
+    """Build and compile the graph; `make_node(step)` supplies each step's function (a no-op for drawing)."""
+    make_node = make_node or (lambda step: _noop)
+    graph = StateGraph(RunState)
+    for step in spec.steps:
+        graph.add_node(step.id, make_node(step))
+    graph.add_node(STOP_NODE, _stop)
+    graph.add_edge(START, spec.entry_step)
+    graph.add_edge(STOP_NODE, END)
+    for step in spec.steps:
+        _add_edges(graph, step)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _node_name(target: str) -> str:
+    return {END_TARGET: END, STOP_TARGET: STOP_NODE}.get(target, target)
+
+
+def _add_edges(graph: StateGraph, step: AgentStepSpec | GateStepSpec | DispatchStepSpec) -> None:
+    if isinstance(step, AgentStepSpec):
+        graph.add_edge(step.id, _node_name(step.next))
+    elif isinstance(step, GateStepSpec):
+        targets = {_node_name(t) for t in (step.on_pass, step.on_fail)} | {STOP_NODE}
+        graph.add_conditional_edges(step.id, gate_router(step), sorted(targets))
+    else:
+        targets = {_node_name(t) for t in (*step.choices, step.default)} | {STOP_NODE}
+        graph.add_conditional_edges(step.id, dispatch_router(step), sorted(targets))
+
+
+def gate_router(step: GateStepSpec) -> Callable[[RunState], str]:
+    """Edge function of a gate: pass -> on_pass; fail -> on_fail while under the cap, else stop."""
+
+    def route(state: RunState) -> str:
+        if state.get("status") == "stopped":
+            return STOP_NODE
+        if state.get("last_verdict") == "pass":
+            return _node_name(step.on_pass)
+        failures = state.get("rounds", {}).get(step.id, 0)
+        if step.max_rounds is not None and failures > step.max_rounds:
+            return STOP_NODE
+        return _node_name(step.on_fail)
+
+    return route
+
+
+def dispatch_router(step: DispatchStepSpec) -> Callable[[RunState], str]:
+    """Edge function of a dispatch step: the node has already validated `next_step`."""
+
+    def route(state: RunState) -> str:
+        if state.get("status") == "stopped":
+            return STOP_NODE
+        visits = state.get("visits", {}).get(step.id, 0)
+        if step.max_rounds is not None and visits > step.max_rounds:
+            return STOP_NODE
+        return _node_name(state.get("next_step") or step.default)
+
+    return route
+
+
+def _noop(state: RunState) -> dict[str, Any]:
+    return {}
+
+
+def _stop(state: RunState) -> dict[str, Any]:
+    if state.get("status") == "stopped":
+        return {}
+    return {"status": "stopped", "stop_reason": state.get("stop_reason") or "a gate failed past its max_rounds cap"}
+
+
+def mermaid(spec: WorkflowSpec) -> str:
+    """Mermaid flowchart of the compiled workflow."""
+    return compile_workflow(spec).get_graph().draw_mermaid()

@@ -1,0 +1,102 @@
+"""Review gate data: the critic's structured verdict, its finishing tool and the merged report."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from orchestrator.models.types import ToolSpec
+
+Severity = Literal["blocker", "major", "minor"]
+
+
+class Violation(BaseModel):
+    """One way the diff breaks the spec, with what to do about it."""
+
+    clause: str = Field(description="Spec clause or scenario violated.")
+    severity: Severity = Field("major", description="How bad it is.")
+    description: str = Field("", description="What is wrong.")
+    impact: str = Field("", description="What goes wrong for users if it ships.")
+    remediation: list[str] = Field(default_factory=list, description="Steps to fix it.")
+    required_tests: list[str] = Field(default_factory=list, description="Tests that must exist afterwards.")
+
+
+class ReviewVerdict(BaseModel):
+    """A critic's verdict on spec + diff."""
+
+    verdict: Literal["pass", "fail"] = Field(description="pass only when every scenario is implemented and tested.")
+    violations: list[Violation] = Field(default_factory=list, description="Empty on pass.")
+
+    def render(self) -> str:
+        """Checklist text handed to the builder."""
+        if not self.violations:
+            return f"Review verdict: {self.verdict}."
+        lines = [f"Review verdict: {self.verdict}. Fix these:"]
+        for i, v in enumerate(self.violations, 1):
+            lines.append(f"{i}. [{v.severity}] {v.clause}: {v.description}".rstrip(": "))
+            lines += [f"   impact: {v.impact}"] if v.impact else []
+            lines += [f"   fix: {step}" for step in v.remediation]
+            lines += [f"   test: {t}" for t in v.required_tests]
+        return "\n".join(lines)
+
+
+def _verdict_schema() -> dict:
+    """A compact JSON schema for the verdict tool (small enough for constrained decoding)."""
+    short = {"type": "string"}
+    return {
+        "type": "object",
+        "properties": {
+            "verdict": {"type": "string", "enum": ["pass", "fail"]},
+            "violations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "clause": short,
+                        "severity": {"type": "string", "enum": ["blocker", "major", "minor"]},
+                        "description": short,
+                        "impact": short,
+                        "remediation": {"type": "array", "items": short},
+                        "required_tests": {"type": "array", "items": short},
+                    },
+                    "required": ["clause", "severity", "description"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["verdict", "violations"],
+        "additionalProperties": False,
+    }
+
+
+VERDICT_TOOL = ToolSpec(
+    name="submit_verdict",
+    description="Submit your review verdict: pass, or fail with the violations the builder must fix.",
+    parameters=_verdict_schema(),
+)
+
+
+def parse_verdict(arguments: dict | None, text: str = "") -> tuple[ReviewVerdict, str | None]:
+    """Validate a verdict; unusable output fails closed, with the reason returned for the log."""
+    try:
+        if arguments is None:
+            raise ValueError(f"the critic answered in text instead of calling submit_verdict: {text[:200]!r}")
+        return ReviewVerdict.model_validate(arguments), None
+    except (ValidationError, ValueError) as exc:
+        reason = f"unusable verdict: {exc}".splitlines()[0]
+        fallback = Violation(clause="review protocol", severity="major", description=reason)
+        return ReviewVerdict(verdict="fail", violations=[fallback]), reason
+
+
+def merge_verdicts(verdicts: list[ReviewVerdict]) -> ReviewVerdict:
+    """Deterministic merge: fail if any critic fails; violations deduplicated by (clause, description)."""
+    seen: dict[tuple[str, str], Violation] = {}
+    rank = {"blocker": 0, "major": 1, "minor": 2}
+    for verdict in verdicts:
+        for v in verdict.violations:
+            key = (v.clause.strip().lower(), v.description.strip().lower())
+            if key not in seen or rank[v.severity] < rank[seen[key].severity]:
+                seen[key] = v
+    failed = any(v.verdict == "fail" for v in verdicts)
+    return ReviewVerdict(verdict="fail" if failed else "pass", violations=list(seen.values()))

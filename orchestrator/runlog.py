@@ -1,0 +1,96 @@
+"""Append-only run log (SQLite in .git/orchestrator): runs, events and every model call."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, workflow TEXT, workflow_path TEXT, task TEXT, repo TEXT, branch TEXT,
+    base_commit TEXT, status TEXT, exit_code INTEGER, message TEXT, options TEXT,
+    started REAL, finished REAL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, ts REAL, kind TEXT, step TEXT, persona TEXT, data TEXT
+);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, ts REAL, step TEXT, persona TEXT, model TEXT,
+    prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, latency_s REAL,
+    provider_model_version TEXT, sampling TEXT
+);
+"""
+
+
+class RunLog:
+    """Writes and reads the run log of one repository."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def start_run(self, run_id: str, **fields: Any) -> None:
+        """Record a new run as running."""
+        fields = {**fields, "options": json.dumps(fields.get("options", {}))}
+        cols = ["id", "status", "started", *fields]
+        values = [run_id, "running", time.time(), *fields.values()]
+        self.db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
+        self.db.commit()
+
+    def finish_run(self, run_id: str, status: str, exit_code: int, message: str = "") -> None:
+        """Record how a run ended (or paused)."""
+        self.db.execute(
+            "UPDATE runs SET status = ?, exit_code = ?, message = ?, finished = ? WHERE id = ?",
+            (status, exit_code, message, time.time(), run_id),
+        )
+        self.db.commit()
+
+    def event(self, run_id: str, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
+        """Append one event (phase start/end, gate verdict, tool call, fallback ...)."""
+        self.db.execute(
+            "INSERT INTO events (run_id, ts, kind, step, persona, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, time.time(), kind, step, persona, json.dumps(data, default=str)),
+        )
+        self.db.commit()
+
+    def call(self, run_id: str, step: str, persona: str, reply: Any) -> None:
+        """Append one model call with its tokens, cost and reproducibility data."""
+        self.db.execute(
+            "INSERT INTO calls (run_id, ts, step, persona, model, prompt_tokens, completion_tokens, cost_usd,"
+            " latency_s, provider_model_version, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, time.time(), step, persona, reply.model, reply.prompt_tokens, reply.completion_tokens,
+             reply.cost_usd, reply.latency_s, reply.provider_model_version, json.dumps(reply.sampling)),
+        )
+        self.db.commit()
+
+    def runs(self) -> list[dict[str, Any]]:
+        """All runs, newest first."""
+        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY started DESC")]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run's row, or None."""
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """A run's events in order, optionally of one kind, with their data decoded."""
+        sql, args = "SELECT * FROM events WHERE run_id = ?", [run_id]
+        if kind:
+            sql, args = sql + " AND kind = ?", [*args, kind]
+        rows = [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+        for row in rows:
+            row["data"] = json.loads(row["data"] or "{}")
+        return rows
+
+    def calls(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's model calls in order."""
+        return [dict(r) for r in self.db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))]

@@ -1,0 +1,127 @@
+"""Pydantic models that read workflow YAML: the workflow, its steps and its gates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+END = "end"
+"""Reserved step target that finishes the run successfully."""
+
+STOP = "stop"
+"""Reserved step target that stops the run as a gate stop (exit code 3)."""
+
+RESERVED_TARGETS = (END, STOP)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommandSpec(_Strict):
+    """One deterministic command of a quality gate, run without a shell."""
+
+    name: str = Field(description="Short label shown in reports, e.g. 'tests' or 'lint'.")
+    run: list[str] = Field(min_length=1, description="argv of the command; no shell, so ';' and '$(...)' stay inert.")
+    parser: Literal["pytest", "ruff", "generic", "auto"] = Field(
+        "auto", description="How to parse the output into {file, line, message} findings."
+    )
+
+
+class GateSpec(_Strict):
+    """A named gate: quality (commands), review (critics), acceptance (a human) or spec (spec lint)."""
+
+    kind: Literal["quality", "review", "acceptance", "spec"] = Field(description="What the gate checks.")
+    commands: list[CommandSpec] = Field(default_factory=list, description="Quality gate commands, in order.")
+    critics: list[str] = Field(default_factory=list, description="Review gate: critic personas, each on its own model.")
+    moderator: str | None = Field(None, description="Review gate: persona that merges several critics' findings.")
+
+
+class SettingsSpec(_Strict):
+    """Run-wide settings a workflow may declare."""
+
+    test_command: list[str] = Field(
+        default_factory=lambda: ["python", "-m", "pytest", "-q"],
+        description="argv the agents' run_tests tool runs.",
+    )
+    allowed_commands: list[str] = Field(
+        default_factory=lambda: ["python", "python3", "pytest", "ruff", "git"],
+        description="Program names agents' commands may start.",
+    )
+    max_tool_calls: int = Field(12, ge=1, le=500, description="Default cap on tool calls per agent step.")
+    command_timeout_s: float = Field(300, gt=0, description="Timeout of each command an agent or gate runs.")
+    roles: Literal["warn", "strict"] = Field("warn", description="builder != critic policy: warn or fail.")
+    autonomy: Literal["L2", "L3", "L4"] = Field("L3", description="Autonomy level of the run.")
+
+
+class _StepBase(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description="Unique step id, used as a target.")
+    description: str = Field("", description="What the step is for, shown in the graph and logs.")
+    stakes: Literal["low", "normal", "high"] = Field("normal", description="Declared stakes; routing may climb the ladder.")
+
+
+class AgentStepSpec(_StepBase):
+    """A persona does work in the worktree with its tools, then hands off to `next`."""
+
+    type: Literal["agent"] = "agent"
+    persona: str = Field(description="Persona that runs this step.")
+    instructions: str = Field("", description="Step instructions; {task} is replaced by the run's task.")
+    next: str = Field(END, description="Step to run afterwards, or 'end'.")
+    max_tool_calls: int | None = Field(None, ge=1, le=500, description="Cap on tool calls for this step.")
+    commit: bool = Field(True, description="Commit the step's changes with trailers.")
+
+
+class GateStepSpec(_StepBase):
+    """Runs a gate and branches on its verdict; a failure loops back within `max_rounds`."""
+
+    type: Literal["gate"]
+    gate: str = Field(description="Name of a gate in the workflow's `gates:` section.")
+    on_pass: str = Field(END, description="Step after a pass, or 'end'.")
+    on_fail: str = Field(STOP, description="Step after a failure (usually the builder), or 'stop'.")
+    max_rounds: int | None = Field(
+        None, ge=1, le=50, description="How many failures may loop back before the run stops (a cycle needs a cap)."
+    )
+
+
+class DispatchStepSpec(_StepBase):
+    """A dispatcher persona picks the next step by tool call among `choices`; `default` on invalid output."""
+
+    type: Literal["dispatch"]
+    persona: str = Field("dispatcher", description="Persona that makes the choice.")
+    choices: list[str] = Field(min_length=1, description="Steps the dispatcher may choose.")
+    default: str = Field(description="Deterministic fallback when the choice is invalid or disallowed.")
+    max_rounds: int | None = Field(None, ge=1, le=50, description="Cap on visits when the dispatch sits on a cycle.")
+
+
+StepSpec = Annotated[AgentStepSpec | GateStepSpec | DispatchStepSpec, Field(discriminator="type")]
+
+
+class WorkflowSpec(_Strict):
+    """A workflow: steps wired into a graph, the gates they use and per-role model overrides."""
+
+    name: str = Field(description="Workflow name.")
+    description: str = Field("", description="One paragraph on what the workflow does.")
+    entry: str | None = Field(None, description="First step; defaults to the first listed step.")
+    settings: SettingsSpec = Field(default_factory=SettingsSpec, description="Run-wide settings.")
+    models: dict[str, str] = Field(default_factory=dict, description="persona -> profile or model id overrides.")
+    gates: dict[str, GateSpec] = Field(default_factory=dict, description="Named gates used by gate steps.")
+    steps: list[StepSpec] = Field(description="The steps, in reading order.")
+
+    def step(self, step_id: str) -> AgentStepSpec | GateStepSpec | DispatchStepSpec:
+        """The step with this id (validation guarantees ids are unique)."""
+        return next(s for s in self.steps if s.id == step_id)
+
+    @property
+    def entry_step(self) -> str:
+        """Id of the first step to run."""
+        return self.entry or self.steps[0].id
+
+
+def step_targets(step: AgentStepSpec | GateStepSpec | DispatchStepSpec) -> list[tuple[str, str]]:
+    """(field name, target) pairs of a step's outgoing edges, in a stable order."""
+    if isinstance(step, AgentStepSpec):
+        return [("next", step.next)]
+    if isinstance(step, GateStepSpec):
+        return [("on_pass", step.on_pass), ("on_fail", step.on_fail)]
+    return [(f"choices[{i}]", c) for i, c in enumerate(step.choices)] + [("default", step.default)]

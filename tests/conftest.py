@@ -1,0 +1,50 @@
+"""Shared fixtures: real requests blocked, real temporary git repos, the example project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "calc"
+
+# Tests never touch the network: any non-local, non-scripted model raises before I/O.
+os.environ["ORCHESTRATOR_BLOCK_REAL_REQUESTS"] = "1"
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in cwd and return stdout (tests only)."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None, source: Path | None = None) -> Path:
+    """A real git repo with one commit, from a folder to copy or a dict of files."""
+    path.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        shutil.copytree(source, path, dirs_exist_ok=True)
+    for name, text in (files or {}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.invalid")
+    git(path, "add", "-A")
+    git(path, "commit", "--quiet", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """The shipped example project as a fresh git repo."""
+    return make_repo(tmp_path / "app", source=EXAMPLE)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's ~/.config/orchestrator out of every test."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))

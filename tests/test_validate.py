@@ -1,0 +1,162 @@
+"""Workflow validation: one test per error kind, each asserting file:line and the field path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ConfigError, WorkflowValidationError
+from orchestrator.resources import shipped_dir
+from orchestrator.validate import find_workflow, load_workflow
+
+GOOD = """\
+name: demo
+gates:
+  tests:
+    kind: quality
+    commands:
+      - name: tests
+        run: [python, -m, pytest]
+steps:
+  - id: build
+    persona: builder
+    next: check
+  - id: check
+    type: gate
+    gate: tests
+    on_pass: end
+    on_fail: build
+    max_rounds: 2
+"""
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    with pytest.raises((WorkflowValidationError, ConfigError)) as info:
+        load_workflow(path)
+    exc = info.value
+    return [p.replace(str(path), "flow.yaml") for p in getattr(exc, "problems", [str(exc)])]
+
+
+def test_good_workflow_loads(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(GOOD)
+    spec = load_workflow(path)
+    assert [s.id for s in spec.steps] == ["build", "check"]
+    assert spec.entry_step == "build"
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    text = GOOD.replace("    next: check", "    next: [check")
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith("flow.yaml:12: YAML syntax error")
+
+
+def test_unknown_key_with_suggestion(tmp_path: Path) -> None:
+    text = GOOD.replace("    persona: builder\n", "    persona: builder\n    instructons: go\n")
+    assert problems_of(tmp_path, text) == [
+        "flow.yaml:11: steps[0].instructons: unknown key 'instructons'. Did you mean 'instructions'?"
+    ]
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    text = GOOD.replace("max_rounds: 2", "max_rounds: lots")
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith("flow.yaml:17: steps[1].max_rounds: ")
+    assert "'lots'" in problem
+
+
+def test_unknown_persona(tmp_path: Path) -> None:
+    text = GOOD.replace("persona: builder", "persona: buildr")
+    assert problems_of(tmp_path, text) == [
+        "flow.yaml:10: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?"
+    ]
+
+
+def test_unknown_gate(tmp_path: Path) -> None:
+    text = GOOD.replace("gate: tests", "gate: test")
+    assert problems_of(tmp_path, text) == ["flow.yaml:14: steps[1].gate: unknown gate 'test'. Did you mean 'tests'?"]
+
+
+def test_unknown_step_target(tmp_path: Path) -> None:
+    text = GOOD.replace("on_fail: build", "on_fail: biuld")
+    assert problems_of(tmp_path, text) == [
+        "flow.yaml:16: steps[1].on_fail: unknown step target 'biuld'. Did you mean 'build'?"
+    ]
+
+
+def test_unreachable_step(tmp_path: Path) -> None:
+    text = GOOD + "  - id: orphan\n    persona: critic\n"
+    assert problems_of(tmp_path, text) == [
+        "flow.yaml:18: steps[2].id: unreachable step 'orphan': no path leads here from the entry step"
+    ]
+
+
+def test_no_entry_step(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, "name: empty\nsteps: []\n") == [
+        "flow.yaml:2: steps: no entry step: the workflow has no steps"
+    ]
+    text = "entry: biuld\n" + GOOD
+    assert problems_of(tmp_path, text) == ["flow.yaml:1: entry: no entry step: unknown step 'biuld'. Did you mean 'build'?"]
+
+
+def test_cycle_without_cap(tmp_path: Path) -> None:
+    text = GOOD.replace("    max_rounds: 2\n", "")
+    assert problems_of(tmp_path, text) == [
+        "flow.yaml:9: steps[0]: cycle with no cap: build -> check; set max_rounds on a gate or dispatch step in it"
+    ]
+
+
+def test_duplicate_ids(tmp_path: Path) -> None:
+    text = GOOD.replace("  - id: check", "  - id: build", 1).replace("next: check", "next: build")
+    problems = problems_of(tmp_path, text)
+    assert problems[0] == "flow.yaml:12: steps[1].id: duplicate id 'build' (first used at line 9)"
+
+
+def test_unknown_step_type(tmp_path: Path) -> None:
+    text = GOOD.replace("type: gate", "type: gait")
+    [problem] = problems_of(tmp_path, text)
+    assert problem == "flow.yaml:12: steps[1]: unknown step type 'gait'. Did you mean 'gate'?"
+
+
+def test_missing_required_field(tmp_path: Path) -> None:
+    text = GOOD.replace("    persona: builder\n", "")
+    assert problems_of(tmp_path, text) == ["flow.yaml:9: steps[0].persona: required field is missing"]
+
+
+@pytest.mark.parametrize("name", ["feature", "bugfix"])
+def test_shipped_workflows_load(name: str) -> None:
+    spec = load_workflow(find_workflow(name))
+    assert spec.name == name
+
+
+def test_every_shipped_workflow_file_validates() -> None:
+    files = sorted(shipped_dir("workflows").glob("*.yaml"))
+    assert files
+    for path in files:
+        load_workflow(path)
+
+
+def test_bare_name_suggests(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown workflow 'featur'. Did you mean 'feature'?"):
+        find_workflow("featur")
+
+
+def test_validate_cli_exit_codes_and_no_heavy_imports(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("persona: builder", "persona: buildr"))
+    code = (
+        "import sys; from orchestrator.cli import main\n"
+        f"rc = main(['validate', {str(bad)!r}])\n"
+        "heavy = [m for m in ('litellm', 'langgraph', 'llama_cpp') if m in sys.modules]\n"
+        "print('HEAVY', heavy); sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert f"Error: {bad}:10: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "HEAVY []" in proc.stdout
