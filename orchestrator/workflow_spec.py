@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 END = "end"
 """Reserved step target that finishes the run successfully."""
@@ -94,7 +94,18 @@ class DispatchStepSpec(_StepBase):
     max_rounds: int | None = Field(None, ge=1, le=50, description="Cap on visits when the dispatch sits on a cycle.")
 
 
-StepSpec = Annotated[AgentStepSpec | GateStepSpec | DispatchStepSpec, Field(discriminator="type")]
+def _step_kind(value: object) -> str | None:
+    """Discriminator: `type` may be omitted, and then the step is an agent step."""
+    if isinstance(value, dict):
+        return value.get("type", "agent")
+    return getattr(value, "type", None)
+
+
+StepSpec = Annotated[
+    Annotated[AgentStepSpec, Tag("agent")] | Annotated[GateStepSpec, Tag("gate")]
+    | Annotated[DispatchStepSpec, Tag("dispatch")],
+    Discriminator(_step_kind),
+]
 
 
 class WorkflowSpec(_Strict):
