@@ -6,15 +6,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.budgets import BudgetGuard
+from orchestrator.models.types import ModelReply
 from orchestrator.personas import PersonaSpec, load_persona
 from orchestrator.runlog import RunLog
 from orchestrator.workflow_spec import WorkflowSpec
 from orchestrator.workspace import Workspace
 
+DEFAULT_PACKET_TOKENS = 1500
+
 
 @dataclass
 class RunContext:
-    """Everything a step needs that does not change during the run."""
+    """Everything a step needs that does not change during one session of a run."""
 
     run_id: str
     task: str
@@ -24,8 +28,9 @@ class RunContext:
     registry: Any  # orchestrator.models.registry.Registry
     runlog: RunLog
     complete: Any  # orchestrator.models.gateway.complete, injectable
+    guard: BudgetGuard
     approve: str = "auto"
-    packet_tokens: int = 1500
+    ask: Any = None  # callable(payload) -> decision dict, for --approve ask
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
 
     def persona(self, name: str) -> PersonaSpec:
@@ -35,9 +40,25 @@ class RunContext:
         return self._personas[name]
 
     def model_for(self, persona: str) -> str:
-        """The concrete model id a persona's next call goes to (first healthy model of its binding)."""
+        """The concrete model id a persona's next call goes to (first model of its binding)."""
         return self.registry.resolve(persona).models[0]
+
+    def packet_tokens(self, persona: str) -> int:
+        """Context packet budget of a persona."""
+        return self.spec.settings.packet_tokens.get(persona, DEFAULT_PACKET_TOKENS)
 
     def event(self, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
         """Append an event to this run's log."""
         self.runlog.event(self.run_id, kind, step, persona, **data)
+
+    def caller(self, step: str) -> Any:
+        """A `complete`-compatible function for one step: budget check first, then the call, then the log."""
+
+        def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> ModelReply:
+            self.guard.check(step, model, messages, kwargs.get("tools"), kwargs.get("max_tokens"))
+            reply = self.complete(model, messages, **kwargs)
+            self.guard.record(step, reply.total_tokens, reply.cost_usd)
+            self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
+            return reply
+
+        return call

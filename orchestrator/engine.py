@@ -42,6 +42,9 @@ NodeFactory = Callable[[Any], Callable[[RunState], dict[str, Any]]]
 
 def compile_workflow(spec: WorkflowSpec, make_node: NodeFactory | None = None, checkpointer: Any = None) -> Any:
     """Build and compile the graph; `make_node(step)` supplies each step's function (a no-op for drawing)."""
+    from orchestrator.autonomy import apply_autonomy
+
+    spec = apply_autonomy(spec)
     make_node = make_node or (lambda step: _noop)
     graph = StateGraph(RunState)
     for step in spec.steps:

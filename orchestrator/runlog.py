@@ -54,6 +54,20 @@ class RunLog:
         )
         self.db.commit()
 
+    def update_options(self, run_id: str, options: dict[str, Any]) -> None:
+        """Store a run's options again (resume may rebind roles or raise caps)."""
+        self.db.execute("UPDATE runs SET options = ? WHERE id = ?", (json.dumps(options), run_id))
+        self.db.commit()
+
+    def set_status(self, run_id: str, status: str) -> None:
+        """Mark a run's status without ending it (e.g. running again after resume)."""
+        self.db.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
+        self.db.commit()
+
+    def elapsed(self, run_id: str) -> float:
+        """Wall time of the run's earlier sessions, for the wall-time budget."""
+        return sum(e["data"].get("seconds", 0.0) for e in self.events(run_id, "session"))
+
     def event(self, run_id: str, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
         """Append one event (phase start/end, gate verdict, tool call, fallback ...)."""
         self.db.execute(

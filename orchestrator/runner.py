@@ -1,4 +1,4 @@
-"""The facade: start a run of a workflow against a repo and report how it ended."""
+"""The facade: start or resume a run of a workflow against a repo and report how it ended."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.autonomy import apply_autonomy
+from orchestrator.budgets import BudgetGuard, BudgetSpec
 from orchestrator.context import RunContext
 from orchestrator.errors import ConfigError, RunStopped
 from orchestrator.runlog import RunLog
 from orchestrator.validate import find_workflow, load_workflow
-from orchestrator.workspace import Workspace, state_dir
+from orchestrator.workflow_spec import AgentStepSpec
+from orchestrator.workspace import Workspace, git, state_dir
 
 
 @dataclass
@@ -26,7 +29,21 @@ class RunOptions:
     model_overrides: dict[str, str] = field(default_factory=dict)
     strict_roles: bool = False
     approve: str = "auto"
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    autonomy: str | None = None
     run_id: str | None = None
+
+
+@dataclass
+class ResumeOptions:
+    """How to continue a run: raised caps, rebound roles and a human decision for a pending approval."""
+
+    repo: Path
+    run_id: str
+    model_overrides: dict[str, str] = field(default_factory=dict)
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    approve: str | None = None
+    decision: dict[str, Any] | None = None
 
 
 @dataclass
@@ -42,6 +59,7 @@ class RunOutcome:
     phases: list[dict[str, Any]]
     diff_stat: str
     warnings: list[str] = field(default_factory=list)
+    pending: dict[str, Any] | None = None
 
 
 def new_run_id() -> str:
@@ -49,55 +67,183 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def start_run(options: RunOptions, complete: Any = None) -> RunOutcome:
+def start_run(options: RunOptions, complete: Any = None, ask: Any = None) -> RunOutcome:
     """Validate everything, create the worktree, run the compiled graph and summarise."""
-    from orchestrator.models.registry import load_registry
-
     repo = options.repo.resolve()
     path = find_workflow(options.workflow, repo)
     spec = load_workflow(path, repo)
+    if options.autonomy:
+        spec.settings.autonomy = options.autonomy
+    spec = apply_autonomy(spec)
     if not options.task.strip():
         raise ConfigError("--task is empty: say what the run should do")
-    registry = load_registry(repo, workflow_models=spec.models, overrides=options.model_overrides)
-    warnings = registry.check_roles(strict=options.strict_roles or spec.settings.roles == "strict")
-    store = state_dir(repo)
+    registry, warnings = _registry(repo, spec, options.model_overrides, options.strict_roles)
     run_id = options.run_id or new_run_id()
     workspace = Workspace.create(repo, run_id)
-    runlog = RunLog(store / "runs.sqlite")
+    runlog = RunLog(state_dir(repo) / "runs.sqlite")
+    stored = {"model_overrides": options.model_overrides, "approve": options.approve,
+              "strict_roles": options.strict_roles, "budget": options.budget.model_dump(),
+              "autonomy": spec.settings.autonomy}
     runlog.start_run(run_id, workflow=spec.name, workflow_path=str(path.resolve()), task=options.task,
-                     repo=str(repo), branch=workspace.branch, base_commit=workspace.base_commit,
-                     options={"model_overrides": options.model_overrides, "approve": options.approve,
-                              "strict_roles": options.strict_roles})
+                     repo=str(repo), branch=workspace.branch, base_commit=workspace.base_commit, options=stored)
     for warning in warnings:
         runlog.event(run_id, "warning", message=warning)
-    ctx = RunContext(run_id=run_id, task=options.task, spec=spec, workflow_path=path, workspace=workspace,
-                     registry=registry, runlog=runlog, complete=complete or _gateway_complete(),
-                     approve=options.approve)
+    ctx = _context(run_id, options.task, spec, path, workspace, registry, runlog, complete, options.approve,
+                   ask, options.budget, elapsed_before=0.0)
     try:
         return execute(ctx, {"task": options.task, "status": "running"}, warnings)
     finally:
         runlog.close()
 
 
-def execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str]) -> RunOutcome:
+def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None) -> RunOutcome:
+    """Continue an interrupted, stopped or paused run from its last completed step."""
+    import json
+
+    repo = options.repo.resolve()
+    runlog = RunLog(state_dir(repo) / "runs.sqlite")
+    try:
+        row = runlog.run(options.run_id)
+        if row is None:
+            from orchestrator.errors import did_you_mean
+
+            known = [r["id"] for r in runlog.runs()]
+            raise ConfigError(f"unknown run {options.run_id!r}.{did_you_mean(options.run_id, known)}")
+        if row["status"] == "done":
+            raise ConfigError(f"run {options.run_id} already finished; nothing to resume")
+        stored = json.loads(row["options"] or "{}")
+        stored["model_overrides"] = {**stored.get("model_overrides", {}), **options.model_overrides}
+        budget = BudgetSpec(**stored.get("budget", {})).merged(options.budget)
+        stored["budget"] = budget.model_dump()
+        stored["approve"] = options.approve or stored.get("approve", "auto")
+        runlog.update_options(options.run_id, stored)
+        path = Path(row["workflow_path"])
+        spec = load_workflow(path, repo)
+        spec.settings.autonomy = stored.get("autonomy", spec.settings.autonomy)
+        spec = apply_autonomy(spec)
+        registry, warnings = _registry(repo, spec, stored["model_overrides"], stored.get("strict_roles", False))
+        workspace = Workspace.reopen(repo, options.run_id, row["base_commit"])
+        _discard_partial_work(workspace)
+        ctx = _context(options.run_id, row["task"], spec, path, workspace, registry, runlog, complete,
+                       stored["approve"], ask, budget, elapsed_before=runlog.elapsed(options.run_id))
+        _restore_spend(ctx)
+        runlog.event(options.run_id, "resume", overrides=options.model_overrides, budget=options.budget.model_dump(),
+                     decision=options.decision)
+        runlog.set_status(options.run_id, "running")
+        return execute(ctx, None, warnings, decision=options.decision)
+    finally:
+        runlog.close()
+
+
+def _registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool) -> tuple[Any, list[str]]:
+    from orchestrator.models.registry import load_registry
+
+    registry = load_registry(repo, workflow_models=spec.models, overrides=overrides)
+    return registry, registry.check_roles(strict=strict or spec.settings.roles == "strict")
+
+
+def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace, registry: Any, runlog: RunLog,
+             complete: Any, approve: str, ask: Any, budget: BudgetSpec, elapsed_before: float) -> RunContext:
+    phase_caps = {s.id: s.budget for s in spec.steps if isinstance(s, AgentStepSpec) and s.budget}
+    guard = BudgetGuard(run_caps=spec.settings.budget.merged(budget), phase_caps=phase_caps, registry=registry,
+                        elapsed_before=elapsed_before)
+    return RunContext(run_id=run_id, task=task, spec=spec, workflow_path=path, workspace=workspace,
+                      registry=registry, runlog=runlog, complete=complete or _gateway_complete(), guard=guard,
+                      approve=approve, ask=ask)
+
+
+def _restore_spend(ctx: RunContext) -> None:
+    """Budgets count what earlier sessions of the run spent, from the run log."""
+    for call in ctx.runlog.calls(ctx.run_id):
+        ctx.guard.record(call["step"], call["prompt_tokens"] + call["completion_tokens"], call["cost_usd"])
+
+
+def _discard_partial_work(workspace: Workspace) -> None:
+    """A killed step may have left half-written files in the run's own worktree: back to the last commit."""
+    git(workspace.path, "reset", "--quiet", "--hard", "HEAD")
+    git(workspace.path, "clean", "--quiet", "-fd")
+
+
+def execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str],
+            decision: dict[str, Any] | None = None) -> RunOutcome:
     """Run (or continue, with `initial=None`) the graph under the SQLite checkpointer."""
     from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
 
     from orchestrator.engine import compile_workflow
     from orchestrator.steps import make_node
 
     conn = sqlite3.connect(str(state_dir(ctx.workspace.repo) / "checkpoints.sqlite"), check_same_thread=False)
+    started = time.monotonic()
     try:
         graph = compile_workflow(ctx.spec, make_node(ctx), checkpointer=SqliteSaver(conn))
-        config = {"configurable": {"thread_id": ctx.run_id}, "recursion_limit": 500}
+        config = {"configurable": {"thread_id": ctx.run_id}, "recursion_limit": 1000}
+        payload: Any = initial
+        if initial is None and decision is not None and _pending(graph, config):
+            payload = Command(resume=decision)
         try:
-            state = graph.invoke(initial, config)
+            while True:
+                graph.invoke(payload, config, durability="sync")
+                pending = _pending(graph, config)
+                if pending is None or ctx.approve != "ask" or ctx.ask is None:
+                    break
+                answer = ctx.ask(pending)
+                if answer.get("models"):
+                    rebind(ctx, answer["models"])
+                payload = Command(resume=answer)
+        except RunStopped as exc:
+            return _stopped(ctx, graph, config, warnings, str(exc))
         except BaseException as exc:
             ctx.runlog.finish_run(ctx.run_id, "failed", getattr(exc, "exit_code", 1), str(exc)[:500])
             raise
-        return _finish(ctx, state, warnings)
+        finally:
+            ctx.runlog.event(ctx.run_id, "session", seconds=round(time.monotonic() - started, 3))
+        if pending is not None:
+            return _paused(ctx, graph, config, warnings, pending)
+        return _finish(ctx, graph.get_state(config).values, warnings)
     finally:
         conn.close()
+
+
+def rebind(ctx: RunContext, models: dict[str, str]) -> None:
+    """Switch roles to other models mid-run (at the approval prompt); stored so a resume keeps them."""
+    import json
+
+    row = ctx.runlog.run(ctx.run_id) or {}
+    stored = json.loads(row.get("options") or "{}")
+    stored["model_overrides"] = {**stored.get("model_overrides", {}), **models}
+    ctx.runlog.update_options(ctx.run_id, stored)
+    ctx.registry, _ = _registry(ctx.workspace.repo, ctx.spec, stored["model_overrides"],
+                                stored.get("strict_roles", False))
+    ctx.runlog.event(ctx.run_id, "rebind", models=models)
+
+
+def _pending(graph: Any, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The payload of a pending interrupt (a human decision the run waits for), if any."""
+    snapshot = graph.get_state(config)
+    for interrupt in getattr(snapshot, "interrupts", ()) or ():
+        return interrupt.value
+    return None
+
+
+def _outcome(ctx: RunContext, state: dict[str, Any], status: str, code: int, message: str,
+             warnings: list[str], pending: dict[str, Any] | None = None) -> RunOutcome:
+    ctx.runlog.finish_run(ctx.run_id, status, code, message)
+    return RunOutcome(run_id=ctx.run_id, status=status, exit_code=code, message=message,
+                      branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=state.get("phases", []),
+                      diff_stat=ctx.workspace.diff_stat(), warnings=warnings, pending=pending)
+
+
+def _stopped(ctx: RunContext, graph: Any, config: dict, warnings: list[str], message: str) -> RunOutcome:
+    state = graph.get_state(config).values
+    return _outcome(ctx, state, "stopped", RunStopped.exit_code, message, warnings)
+
+
+def _paused(ctx: RunContext, graph: Any, config: dict, warnings: list[str], pending: dict) -> RunOutcome:
+    state = graph.get_state(config).values
+    message = (f"waiting for approval at {pending.get('step', '?')}; continue with "
+               f"`orchestrator resume {ctx.run_id} --decision approve|reject [--comment ...]`")
+    return _outcome(ctx, state, "paused", 4, message, warnings, pending)
 
 
 def _finish(ctx: RunContext, state: dict[str, Any], warnings: list[str]) -> RunOutcome:
@@ -105,14 +251,12 @@ def _finish(ctx: RunContext, state: dict[str, Any], warnings: list[str]) -> RunO
     status, code = ("stopped", RunStopped.exit_code) if stopped else ("done", 0)
     message = state.get("stop_reason", "") if stopped else "all gates passed"
     verdicts = state.get("verdicts", {})
-    ctx.workspace.commit(f"orchestrator: run {status}", {
-        "Orchestrator-Run": ctx.run_id, "Orchestrator-Phase": "final",
-        "Gate-Verdicts": ", ".join(f"{k}={v}" for k, v in verdicts.items()) or "none",
-        "Run-Status": status}, allow_empty=True)
-    ctx.runlog.finish_run(ctx.run_id, status, code, message)
-    return RunOutcome(run_id=ctx.run_id, status=status, exit_code=code, message=message,
-                      branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=state.get("phases", []),
-                      diff_stat=ctx.workspace.diff_stat(), warnings=warnings)
+    if not ctx.workspace.has_trailer("Orchestrator-Phase", "final"):
+        ctx.workspace.commit(f"orchestrator: run {status}", {
+            "Orchestrator-Run": ctx.run_id, "Orchestrator-Phase": "final",
+            "Gate-Verdicts": ", ".join(f"{k}={v}" for k, v in verdicts.items()) or "none",
+            "Run-Status": status}, allow_empty=True)
+    return _outcome(ctx, state, status, code, message, warnings)
 
 
 def _gateway_complete() -> Any:

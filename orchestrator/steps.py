@@ -9,7 +9,9 @@ from typing import Any
 from orchestrator.agent import AgentLoop, AgentResult
 from orchestrator.context import RunContext
 from orchestrator.engine import RunState
+from orchestrator.monitors import monitor_breach
 from orchestrator.packets import Handoff, build_packet
+from orchestrator.personas import READ_TOOLS
 from orchestrator.review import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
 from orchestrator.workflow_spec import AgentStepSpec, GateStepSpec
 
@@ -33,30 +35,61 @@ def make_node(ctx: RunContext) -> Callable[[Any], Node]:
 
 def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState) -> dict[str, Any]:
     """One agent phase: packet in, tools in the worktree, commit with trailers, typed handoff out."""
-    from orchestrator.tools import Toolbox
-
     persona = ctx.persona(step.persona)
     model = ctx.model_for(step.persona)
     visit = state.get("visits", {}).get(step.id, 0) + 1
-    packet = build_packet(agent_sections(ctx, step, state), ctx.packet_tokens)
+    phase_key = f"{step.id}#{visit}"
+    done = ctx.workspace.phase_commit(phase_key)
+    if done is not None:
+        # A resumed run whose crash came after this phase's commit: reuse it, never commit twice.
+        sha, body = done
+        ctx.event("phase_reused", step.id, persona.name, commit=sha)
+        handoff = Handoff(step=step.id, persona=persona.name, summary=body)
+        record = {"step": step.id, "persona": persona.name, "model": model, "tokens": 0, "cost_usd": 0.0,
+                  "seconds": 0.0, "verdict": "done", "commit": sha}
+        return {"handoffs": {step.id: handoff.model_dump()}, "visits": {step.id: visit}, "phases": [record]}
+    packet = build_packet(agent_sections(ctx, step, state), ctx.packet_tokens(step.persona))
     ctx.event("phase_start", step.id, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
-    settings = ctx.spec.settings
-    toolbox = Toolbox(ctx.workspace.path, test_command=settings.test_command,
-                      allowlist=set(settings.allowed_commands), timeout_s=settings.command_timeout_s,
-                      policy=ctx.write_policy(step) if hasattr(ctx, "write_policy") else None)
-    toolbox = _restrict(toolbox, persona.tools)
     started = time.monotonic()
-    result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
-                   step.max_tool_calls or settings.max_tool_calls).run(packet.text)
-    handoff = Handoff(step=step.id, persona=persona.name, summary=result.summary.strip()[:2000])
+    result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), agent_toolbox(ctx, persona.tools),
+                   step.max_tool_calls or ctx.spec.settings.max_tool_calls).run(packet.text)
+    summary = result.summary.strip()[:2000]
+    handoff = Handoff(step=step.id, persona=persona.name, summary=summary)
     commit = None
     if step.commit:
         commit = ctx.workspace.commit(f"orchestrator: {step.id} ({persona.name})",
-                                      _trailers(ctx, step.id, persona.name, model, state, visit))
+                                      _trailers(ctx, phase_key, persona.name, model, state), body=summary)
     record = _phase_record(step.id, persona.name, model, result, started, verdict="done", commit=commit)
     ctx.event("phase_end", step.id, persona.name, **record, trace=result.trace)
     return {"handoffs": {step.id: handoff.model_dump()}, "visits": {step.id: visit}, "phases": [record]}
+
+
+def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None) -> Any:
+    """The persona's tools in the worktree, with the denial rules enforced in the tool layer."""
+    from orchestrator.tools import Toolbox
+    from orchestrator.write_policy import WritePolicy
+
+    settings = ctx.spec.settings
+    policy = WritePolicy(ctx.workspace.path, scope=scope, protected_paths=protected_paths(ctx),
+                         allow_refinement=settings.refinement, start_commit=ctx.workspace.base_commit)
+    return Toolbox(ctx.workspace.path, test_command=settings.test_command, allowlist=set(settings.allowed_commands),
+                   timeout_s=settings.command_timeout_s, policy=policy, tools=tools)
+
+
+GATE_CONFIG_FILES = [".orchestrator/**", "pytest.ini", "tox.ini", "setup.cfg", "ruff.toml", ".ruff.toml",
+                     "mypy.ini", "conftest.py", ".pre-commit-config.yaml"]
+"""Files that define what success means for the gates; agents may not edit them."""
+
+
+def protected_paths(ctx: RunContext) -> list[str]:
+    """Gate configuration: shared config files plus the workflow file when it lives in the repo."""
+    paths = list(GATE_CONFIG_FILES)
+    try:
+        paths.append(ctx.workflow_path.resolve().relative_to(ctx.workspace.repo).as_posix())
+    except ValueError:
+        pass
+    return paths
 
 
 def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> list[tuple[str, str]]:
@@ -109,6 +142,10 @@ def run_gate_step(ctx: RunContext, step: GateStepSpec, state: RunState) -> dict[
             update["stop_reason"] = f"gate {step.id!r} failed"
     ctx.event("gate", step.id, "", gate=step.gate, kind=gate.kind, verdict=verdict,
               round=update.get("rounds", {}).get(step.id, 0))
+    halt = monitor_breach(ctx)
+    if halt:
+        ctx.event("monitor_halt", step.id, "", reason=halt)
+        update.update(status="stopped", stop_reason=halt)
     return update
 
 
@@ -140,13 +177,16 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> dic
     from orchestrator.tools import Toolbox
 
     gate = ctx.spec.gates[step.gate]
-    sections = [("Spec", spec_text(ctx)), ("Diff under review", ctx.workspace.diff()),
+    flag = behaviour_change_without_spec(ctx)
+    if flag:
+        ctx.event("flag", step.id, "", flag=flag)
+    sections = [("Spec", spec_text(ctx)), ("Flags", flag or ""), ("Diff under review", ctx.workspace.diff()),
                 ("Quality gate results", state.get("gate_report", ""))]
-    packet = build_packet(sections, ctx.packet_tokens)
+    packet = build_packet(sections, ctx.packet_tokens(gate.critics[0]))
     verdicts, records = [], []
     for critic in gate.critics:
         persona, model = ctx.persona(critic), ctx.model_for(critic)
-        toolbox = _restrict(Toolbox(ctx.workspace.path, read_only=True), persona.tools)
+        toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
         ctx.event("phase_start", step.id, critic, model=model, packet_tokens=packet.tokens, packet_kept=packet.kept)
         started = time.monotonic()
         result = _loop(ctx, step.id, critic, model, persona.system_prompt(), toolbox,
@@ -172,37 +212,30 @@ def _merge(ctx: RunContext, step: GateStepSpec, gate: Any, verdicts: list[Review
 
 def _loop(ctx: RunContext, step_id: str, persona: str, model: str, system: str, toolbox: Any,
           max_calls: int, **kwargs: Any) -> AgentLoop:
-    return AgentLoop(complete=ctx.complete, model=model, persona=persona, system_prompt=system, toolbox=toolbox,
-                     max_tool_calls=max_calls, on_reply=lambda reply: ctx.runlog.call(ctx.run_id, step_id,
-                                                                                      persona, reply), **kwargs)
+    return AgentLoop(complete=ctx.caller(step_id), model=model, persona=persona, system_prompt=system,
+                     toolbox=toolbox, max_tool_calls=max_calls, **kwargs)
 
 
-class _Restricted:
-    """A toolbox view exposing only the tools a persona declares."""
-
-    def __init__(self, toolbox: Any, allowed: list[str]):
-        self.toolbox, self.allowed = toolbox, set(allowed)
-
-    def specs(self) -> list[Any]:
-        return [s for s in self.toolbox.specs() if s.name in self.allowed]
-
-    def call(self, name: str, arguments: dict[str, Any]) -> str:
-        from orchestrator.errors import ToolError
-
-        if name not in self.allowed:
-            raise ToolError(f"tool {name!r} is not available to this persona; use one of {sorted(self.allowed)}")
-        return self.toolbox.call(name, arguments)
+def behaviour_change_without_spec(ctx: RunContext) -> str | None:
+    """Flag a diff that changes non-test source files but no spec."""
+    changed = ctx.workspace.changed_files()
+    specs = [p for p in changed if p.startswith("specs/")]
+    source = [p for p in changed if p.endswith(".py") and not _is_test(p) and not p.startswith("specs/")]
+    if source and not specs:
+        return f"behaviour change without spec change: {', '.join(source[:5])} changed, no file under specs/"
+    return None
 
 
-def _restrict(toolbox: Any, allowed: list[str]) -> _Restricted:
-    return _Restricted(toolbox, allowed)
+def _is_test(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return path.startswith("tests/") or "/tests/" in path or name.startswith("test_") or name.endswith("_test.py")
 
 
-def _trailers(ctx: RunContext, step_id: str, persona: str, model: str, state: RunState, visit: int) -> dict:
+def _trailers(ctx: RunContext, phase_key: str, persona: str, model: str, state: RunState) -> dict:
     verdicts = state.get("verdicts", {})
     return {
         "Orchestrator-Run": ctx.run_id,
-        "Orchestrator-Phase": f"{step_id}#{visit}",
+        "Orchestrator-Phase": phase_key,
         "Persona": persona,
         "Model": model,
         "Gate-Verdicts": ", ".join(f"{k}={v}" for k, v in verdicts.items()) or "none yet",

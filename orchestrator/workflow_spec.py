@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from orchestrator.budgets import BudgetSpec
+
 END = "end"
 """Reserved step target that finishes the run successfully."""
 
@@ -38,6 +40,14 @@ class GateSpec(_Strict):
     moderator: str | None = Field(None, description="Review gate: persona that merges several critics' findings.")
 
 
+class MonitorSpec(_Strict):
+    """Monitors that halt an L4 run when its recent gate pass rate or its spend rate crosses a threshold."""
+
+    window: int = Field(4, ge=1, description="How many recent gate verdicts the pass rate looks at.")
+    min_pass_rate: float | None = Field(None, ge=0, le=1, description="Halt below this recent gate pass rate.")
+    max_usd_per_minute: float | None = Field(None, ge=0, description="Halt above this spend rate.")
+
+
 class SettingsSpec(_Strict):
     """Run-wide settings a workflow may declare."""
 
@@ -52,13 +62,25 @@ class SettingsSpec(_Strict):
     max_tool_calls: int = Field(12, ge=1, le=500, description="Default cap on tool calls per agent step.")
     command_timeout_s: float = Field(300, gt=0, description="Timeout of each command an agent or gate runs.")
     roles: Literal["warn", "strict"] = Field("warn", description="builder != critic policy: warn or fail.")
-    autonomy: Literal["L2", "L3", "L4"] = Field("L3", description="Autonomy level of the run.")
+    autonomy: Literal["L2", "L3", "L4"] = Field(
+        "L3", description="L2: approve each diff; L3: autonomous loops, sign-off at the end; L4: no sign-off."
+    )
+    budget: BudgetSpec = Field(default_factory=BudgetSpec, description="Run-wide caps (tokens, usd, seconds).")
+    packet_tokens: dict[str, int] = Field(
+        default_factory=dict, description="Per-persona context packet budget in tokens (default 1500)."
+    )
+    monitor: MonitorSpec = Field(default_factory=lambda: MonitorSpec(), description="L4 halting monitors.")
+    refinement: bool = Field(
+        False, description="Allow agents to change tests and the spec's Contract (a human-approved refinement path)."
+    )
 
 
 class _StepBase(_Strict):
     id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description="Unique step id, used as a target.")
     description: str = Field("", description="What the step is for, shown in the graph and logs.")
-    stakes: Literal["low", "normal", "high"] = Field("normal", description="Declared stakes; routing may climb the ladder.")
+    stakes: Literal["low", "normal", "high"] = Field(
+        "normal", description="Declared stakes; routing may climb the ladder."
+    )
 
 
 class AgentStepSpec(_StepBase):
@@ -70,6 +92,7 @@ class AgentStepSpec(_StepBase):
     next: str = Field(END, description="Step to run afterwards, or 'end'.")
     max_tool_calls: int | None = Field(None, ge=1, le=500, description="Cap on tool calls for this step.")
     commit: bool = Field(True, description="Commit the step's changes with trailers.")
+    budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
 
 
 class GateStepSpec(_StepBase):

@@ -74,12 +74,14 @@ class Workspace:
         """True when the worktree differs from its HEAD (tracked or untracked files)."""
         return bool(git(self.path, "status", "--porcelain", "--untracked-files=all").strip())
 
-    def commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool = False) -> str | None:
+    def commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool = False,
+               body: str = "") -> str | None:
         """Commit everything in the worktree with trailers; return the sha, or None when nothing changed."""
         if not allow_empty and not self.has_changes():
             return None
         git(self.path, "add", "-A")
-        lines = [subject, ""]
+        # Trailers must be the last paragraph, so a body never ends in "Key: value" lines of its own.
+        lines = [subject, ""] + ([body.strip().replace("\n\n", "\n"), "", "--", ""] if body.strip() else [])
         for key, value in trailers.items():
             lines += [f"{key}: {v}" for v in (value if isinstance(value, list) else [value])]
         git(self.path, *self._identity(), "commit", "--quiet", "--no-verify",
@@ -96,6 +98,28 @@ class Workspace:
         if not email:
             flags += ["-c", f"user.email={FALLBACK_IDENTITY[1]}"]
         return flags
+
+    def has_trailer(self, key: str, value: str) -> bool:
+        """True when a commit on the run's branch (since the base) carries `key: value`."""
+        return self.find_commit(key, value) is not None
+
+    def find_commit(self, key: str, value: str) -> str | None:
+        """Sha of the newest commit on the run's branch whose trailer `key` equals `value`."""
+        out = git(self.path, "log", f"--format=%H %(trailers:key={key},valueonly,separator=%x2C)",
+                  f"{self.base_commit}..HEAD")
+        for line in out.splitlines():
+            sha, _, values = line.partition(" ")
+            if value in [v.strip() for v in values.split(",")]:
+                return sha
+        return None
+
+    def phase_commit(self, phase_key: str) -> tuple[str, str] | None:
+        """(sha, handoff body) of the commit a phase already made, e.g. before a crash; None if none."""
+        sha = self.find_commit("Orchestrator-Phase", phase_key)
+        if sha is None:
+            return None
+        body = git(self.path, "log", "-1", "--format=%b", sha).split("\n--\n")[0].strip()
+        return sha, body
 
     def head(self) -> str:
         """Current commit of the run's branch."""

@@ -101,7 +101,9 @@ def test_no_entry_step(tmp_path: Path) -> None:
         "flow.yaml:2: steps: no entry step: the workflow has no steps"
     ]
     text = "entry: biuld\n" + GOOD
-    assert problems_of(tmp_path, text) == ["flow.yaml:1: entry: no entry step: unknown step 'biuld'. Did you mean 'build'?"]
+    assert problems_of(tmp_path, text) == [
+        "flow.yaml:1: entry: no entry step: unknown step 'biuld'. Did you mean 'build'?"
+    ]
 
 
 def test_cycle_without_cap(tmp_path: Path) -> None:

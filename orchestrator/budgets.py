@@ -1,0 +1,110 @@
+"""Budgets and caps, checked before every model call from the request's estimate and registry prices."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.errors import ConfigError, RunStopped
+from orchestrator.packets import estimate_tokens
+
+DEFAULT_MAX_OUTPUT_TOKENS = 512
+"""Output tokens assumed for a call that sets no max_tokens (for the pre-call estimate only)."""
+
+
+class BudgetSpec(BaseModel):
+    """Caps for a run or a phase; a missing cap means no limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: int | None = Field(None, ge=0, description="Maximum prompt + completion tokens.")
+    usd: float | None = Field(None, ge=0, description="Maximum spend in US dollars.")
+    seconds: float | None = Field(None, ge=0, description="Maximum wall time in seconds.")
+
+    def merged(self, other: BudgetSpec | None) -> BudgetSpec:
+        """These caps with `other`'s set values winning."""
+        if other is None:
+            return self
+        return self.model_copy(update={k: v for k, v in other.model_dump().items() if v is not None})
+
+
+class BudgetExceeded(RunStopped):
+    """A model call would cross a cap; the call is not made, state is saved, exit code 3."""
+
+
+def parse_budget(items: list[str]) -> BudgetSpec:
+    """`["usd=0.50", "tokens=20000", "seconds=600"]` from the command line -> BudgetSpec."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in BudgetSpec.model_fields:
+            raise ConfigError(f"--budget {item!r}: use usd=AMOUNT, tokens=COUNT or seconds=SECONDS")
+        try:
+            values[key] = float(value) if key != "tokens" else int(value)
+        except ValueError:
+            raise ConfigError(f"--budget {item!r}: {value!r} is not a number") from None
+    return BudgetSpec(**values)
+
+
+@dataclass
+class Spend:
+    """What a run (or one phase) has used so far."""
+
+    tokens: int = 0
+    usd: float = 0.0
+
+
+@dataclass
+class BudgetGuard:
+    """Refuses a model call whose estimated cost would cross the run's or the phase's caps."""
+
+    run_caps: BudgetSpec
+    phase_caps: dict[str, BudgetSpec]
+    registry: Any
+    run_spend: Spend = field(default_factory=Spend)
+    phase_spend: dict[str, Spend] = field(default_factory=dict)
+    elapsed_before: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        """Wall time used by the run, over all of its sessions (resume included)."""
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def check(self, step: str, model: str, messages: list[dict[str, Any]], tools: list[Any] | None,
+              max_tokens: int | None) -> None:
+        """Raise BudgetExceeded, naming the cap and the figure, if this call could cross a cap."""
+        prompt = estimate_tokens(json.dumps(messages, default=str)) + sum(
+            estimate_tokens(json.dumps(t.parameters)) for t in tools or [])
+        output = max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+        info = self.registry.model_info(model)
+        usd = prompt * info.input_cost_per_token + output * info.output_cost_per_token
+        phase = self.phase_spend.get(step, Spend())
+        for scope, caps, spent in (("run", self.run_caps, self.run_spend),
+                                   (f"phase {step!r}", self.phase_caps.get(step), phase)):
+            if caps is None:
+                continue
+            self._check_cap(scope, "tokens", caps.tokens, spent.tokens, prompt + output, model)
+            self._check_cap(scope, "usd", caps.usd, spent.usd, usd, model)
+        if self.run_caps.seconds is not None and self.elapsed() >= self.run_caps.seconds:
+            raise BudgetExceeded(f"run wall-time cap of {self.run_caps.seconds:g}s reached "
+                                 f"({self.elapsed():.1f}s used); raise it with `resume --budget seconds=...`")
+
+    @staticmethod
+    def _check_cap(scope: str, unit: str, cap: float | None, spent: float, estimate: float, model: str) -> None:
+        if cap is None or spent + estimate <= cap:
+            return
+        fmt = (lambda v: f"${v:.4f}") if unit == "usd" else (lambda v: f"{int(v)} tokens")
+        raise BudgetExceeded(
+            f"{scope} {unit} budget of {fmt(cap)} would be exceeded: {fmt(spent)} spent + {fmt(estimate)} "
+            f"estimated for the next {model} call; the call was not made. Raise it with "
+            f"`orchestrator resume RUN_ID --budget {unit}=...`")
+
+    def record(self, step: str, tokens: int, usd: float) -> None:
+        """Add a finished call's real tokens and cost to the run and phase totals."""
+        for spend in (self.run_spend, self.phase_spend.setdefault(step, Spend())):
+            spend.tokens += tokens
+            spend.usd += usd

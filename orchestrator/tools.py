@@ -1,0 +1,316 @@
+"""The agent tools (read, list, search, write, edit, run tests, diff), confined to one worktree."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import ToolError, did_you_mean
+from orchestrator.models.types import ToolSpec
+from orchestrator.sandbox import (
+    DEFAULT_ALLOWLIST,
+    CommandResult,
+    relative_posix,
+    resolve_inside,
+    run_command,
+    truncate_middle,
+)
+from orchestrator.write_policy import WritePolicy
+
+READ_ONLY_TOOLS = ("read_file", "list_files", "search", "git_diff")
+SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
+                       ".pytest_cache", ".ruff_cache", ".tox"})
+MAX_LISTED_FILES = 400
+MAX_SEARCH_HITS = 100
+MAX_SEARCHED_FILE_BYTES = 1_000_000
+MAX_UNTRACKED_DIFFS = 50
+
+_STR = {"type": "string"}
+_LINE = {"type": "integer", "minimum": 1}
+
+
+def _schema(properties: dict[str, dict], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A closed JSON schema object: listed properties only, `required` always present."""
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False}
+
+
+TOOL_SPECS = {
+    spec.name: spec
+    for spec in (
+        ToolSpec("read_file", "Read a text file of the repository, optionally a line range.",
+                 _schema({"path": _STR, "start_line": _LINE, "end_line": _LINE}, ("path",))),
+        ToolSpec("list_files", "List files under a folder (default: the repository root), "
+                 "optionally filtered by a glob such as '*.py'.",
+                 _schema({"path": _STR, "pattern": _STR})),
+        ToolSpec("search", "Search text files for a regular expression (or literal text); "
+                 "returns path:line: text hits.", _schema({"pattern": _STR, "path": _STR},
+                                                          ("pattern",))),
+        ToolSpec("write_file", "Create or overwrite a file with the given full content.",
+                 _schema({"path": _STR, "content": _STR}, ("path", "content"))),
+        ToolSpec("edit", "Replace one exact, unique occurrence of `search` in a file "
+                 "with `replace`.", _schema({"path": _STR, "search": _STR, "replace": _STR},
+                                            ("path", "search", "replace"))),
+        ToolSpec("run_tests", "Run the project's configured test command and return its output.",
+                 _schema({})),
+        ToolSpec("git_diff", "Show every change in the worktree since the last commit, "
+                 "including new untracked files.", _schema({})),
+    )
+}
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int,
+                                                   "boolean": bool, "object": dict}
+
+
+def validate_arguments(spec: ToolSpec, arguments: Any) -> None:
+    """Check `arguments` against the tool's closed schema; raise ToolError naming the bad field."""
+    if not isinstance(arguments, dict):
+        raise ToolError(f"{spec.name}: arguments must be a JSON object, got {arguments!r}.")
+    props = spec.parameters["properties"]
+    for name in spec.parameters["required"]:
+        if name not in arguments:
+            raise ToolError(f"{spec.name}: missing required argument {name!r}.")
+    for name, value in arguments.items():
+        if name not in props:
+            raise ToolError(f"{spec.name}: unknown argument {name!r}.{did_you_mean(name, props)}"
+                            f" Allowed: {', '.join(props) or 'none'}.")
+        expected = props[name]["type"]
+        if not isinstance(value, _JSON_TYPES[expected]) or (
+            expected == "integer" and isinstance(value, bool)
+        ):
+            raise ToolError(f"{spec.name}: argument {name!r} must be {expected}, got {value!r}.")
+        minimum = props[name].get("minimum")
+        if minimum is not None and value < minimum:
+            raise ToolError(f"{spec.name}: argument {name!r} must be >= {props[name]['minimum']}.")
+
+
+class Toolbox:
+    """The tools one agent may call in one worktree; `call` returns what the agent sees."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        test_command: list[str] | None = None,
+        allowlist: set[str] | None = None,
+        read_only: bool = False,
+        policy: WritePolicy | None = None,
+        timeout_s: float = 120,
+        max_output_chars: int = 8000,
+        tools: list[str] | None = None,
+    ):
+        self.root = Path(root).resolve()
+        self.test_command = list(test_command) if test_command else None
+        self.allowlist = set(allowlist) if allowlist is not None else set(DEFAULT_ALLOWLIST)
+        self.read_only = read_only
+        self.policy = policy
+        self.timeout_s = timeout_s
+        self.max_output_chars = max_output_chars
+        self.calls = 0
+        unknown = [name for name in tools or [] if name not in TOOL_SPECS]
+        if unknown:
+            raise ToolError(f"unknown tool {unknown[0]!r}.{did_you_mean(unknown[0], TOOL_SPECS)}")
+        self.only = set(tools) if tools is not None else None
+        self._handlers: dict[str, Callable[..., str]] = {
+            "read_file": self.read_file, "list_files": self.list_files, "search": self.search,
+            "write_file": self.write_file, "edit": self.edit, "run_tests": self.run_tests,
+            "git_diff": self.git_diff,
+        }
+
+    def available(self) -> list[str]:
+        """Tools on offer: read-only drops writers, no test command drops run_tests, `tools` narrows."""
+        names = READ_ONLY_TOOLS if self.read_only else TOOL_SPECS
+        return [
+            name for name in names
+            if (name != "run_tests" or self.test_command) and (self.only is None or name in self.only)
+        ]
+
+    def specs(self) -> list[ToolSpec]:
+        """The ToolSpecs to hand to the model, in a stable order."""
+        return [TOOL_SPECS[name] for name in self.available()]
+
+    def call(self, name: str, arguments: dict[str, Any]) -> str:
+        """Run one tool call; refused calls raise ToolError/SandboxViolation with the reason."""
+        self.calls += 1  # refused calls count too: they still cost the agent a turn
+        if name not in self.available():
+            if name in TOOL_SPECS:
+                raise ToolError(f"tool {name!r} is not available to this agent"
+                                f"{' (read-only)' if self.read_only else ''}.")
+            raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
+        validate_arguments(TOOL_SPECS[name], arguments)
+        return self._handlers[name](**arguments)
+
+    def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+        """Return the file's text, whole or a line range, cut at a line boundary when too long."""
+        target = self._existing_file(path)
+        lines = _read_text(target, path).splitlines()
+        first, last = start_line or 1, min(end_line or len(lines), len(lines))
+        if not lines:
+            return f"[{path} is empty]"
+        if first > len(lines) or (end_line is not None and end_line < first):
+            raise ToolError(f"{path} has {len(lines)} lines; asked for {first}-{end_line or 'end'}.")
+        shown: list[str] = []
+        budget = self.max_output_chars
+        for line in lines[first - 1 : last]:
+            budget -= len(line) + 1
+            if budget < 0 and shown:
+                break
+            shown.append(line)
+        text = truncate_middle("\n".join(shown), self.max_output_chars)[0]
+        shown_last = first + len(shown) - 1
+        if (first, shown_last) == (1, len(lines)):
+            return text
+        more = f"; read on with start_line={shown_last + 1}" if shown_last < last else ""
+        return f"[{path}: lines {first}-{shown_last} of {len(lines)}{more}]\n{text}"
+
+    def list_files(self, path: str = ".", pattern: str | None = None) -> str:
+        """List files under `path` (skipping .git and tool caches), at most MAX_LISTED_FILES."""
+        base = resolve_inside(self.root, path)
+        if not base.is_dir():
+            raise ToolError(f"{path} is not a folder; use read_file for files.")
+        found = [rel for rel in self._walk(base) if not pattern or fnmatch(rel, pattern)
+                 or fnmatch(rel.rpartition("/")[2], pattern)]
+        if not found:
+            return f"no files under {path}" + (f" matching {pattern!r}" if pattern else "")
+        shown = found[:MAX_LISTED_FILES]
+        extra = len(found) - len(shown)
+        return "\n".join(shown) + (f"\n[... {extra} more files not shown; narrow path or pattern]"
+                                   if extra else "")
+
+    def search(self, pattern: str, path: str = ".") -> str:
+        """Find lines matching a regex (literal text if it isn't one) in text files under `path`."""
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            regex = re.compile(re.escape(pattern))
+        base = resolve_inside(self.root, path)
+        files = [relative_posix(self.root, base)] if base.is_file() else self._walk(base)
+        hits: list[str] = []
+        for rel in files:
+            hits.extend(self._search_file(rel, regex, MAX_SEARCH_HITS + 1 - len(hits)))
+            if len(hits) > MAX_SEARCH_HITS:
+                return "\n".join(hits[:MAX_SEARCH_HITS]) + (
+                    f"\n[stopped at {MAX_SEARCH_HITS} hits; narrow the pattern or path]")
+        return "\n".join(hits) if hits else f"no matches for {pattern!r} under {path}"
+
+    def write_file(self, path: str, content: str) -> str:
+        """Create or overwrite a file after the write policy agrees."""
+        target = resolve_inside(self.root, path)
+        if target.is_dir():
+            raise ToolError(f"{path} is a folder; give a file path.")
+        self._write(target, content)
+        return f"wrote {relative_posix(self.root, target)} ({len(content.splitlines())} lines)"
+
+    def edit(self, path: str, search: str, replace: str) -> str:
+        """Replace the single exact occurrence of `search` in the file with `replace`."""
+        target = self._existing_file(path)
+        text = _read_text(target, path)
+        if not search:
+            raise ToolError("edit: `search` is empty; give the exact text to replace.")
+        count = text.count(search)
+        if count == 0:
+            raise ToolError(f"edit: the search text was not found in {path}; it must match the "
+                            "file exactly (spaces, indentation). Use read_file to copy it.")
+        if count > 1:
+            raise ToolError(f"edit: the search text occurs {count} times in {path}; include more "
+                            "surrounding lines so it matches exactly once.")
+        self._write(target, text.replace(search, replace, 1))
+        return f"edited {relative_posix(self.root, target)}"
+
+    def run_tests(self) -> str:
+        """Run the configured test command and report exit code, duration and output."""
+        if not self.test_command:
+            raise ToolError("run_tests: no test command is configured for this run.")
+        return format_result(self._run(self.test_command))
+
+    def git_diff(self) -> str:
+        """Diff of the worktree against HEAD, tracked changes first, then untracked files."""
+        base = ["git", "-c", "core.quotepath=off", "--no-pager"]
+        flags = ["--no-color", "--no-ext-diff", "--no-textconv"]
+        tracked = self._git(base + ["diff", *flags, "HEAD", "--"], "diff against HEAD")
+        listing = self._git(base + ["ls-files", "--others", "--exclude-standard", "-z"], "ls-files")
+        untracked = [name for name in listing.split("\0") if name][:MAX_UNTRACKED_DIFFS]
+        parts = [tracked] if tracked.strip() else []
+        for name in untracked:
+            parts.append(self._git(base + ["diff", *flags, "--no-index", "--", os.devnull, name],
+                                   f"diff of {name}", ok_codes=(0, 1)))
+        text = "".join(parts)
+        return truncate_middle(text, self.max_output_chars)[0] if text else "no changes since HEAD"
+
+    def _git(self, argv: list[str], what: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        """Run one git command; a failure becomes a ToolError quoting git's message."""
+        result = run_command(argv, self.root, allowlist={"git"}, timeout_s=self.timeout_s,
+                             max_output_chars=max(self.max_output_chars * 4, 200_000))
+        if result.exit_code not in ok_codes or result.timed_out:
+            raise ToolError(f"git_diff: {what} failed: {result.output.strip()[-500:]}")
+        return result.output
+
+    def _run(self, argv: list[str]) -> CommandResult:
+        """Run a command in the worktree with this toolbox's allowlist, timeout and output cap."""
+        return run_command(argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s,
+                           max_output_chars=self.max_output_chars)
+
+    def _existing_file(self, path: str) -> Path:
+        """Resolve `path` and insist that it is an existing regular file."""
+        target = resolve_inside(self.root, path)
+        if target.is_dir():
+            raise ToolError(f"{path} is a folder; use list_files to see its files.")
+        if not target.is_file():
+            raise ToolError(f"{path} does not exist; use list_files to find the right path.")
+        return target
+
+    def _write(self, target: Path, content: str) -> None:
+        """Check the write policy (read-only refuses everything), then write the file."""
+        rel = relative_posix(self.root, target)
+        if self.read_only:
+            raise ToolError(f"{rel}: this agent is read-only and may not write files.")
+        if self.policy is not None:
+            self.policy.check_write(rel, content)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+    def _walk(self, base: Path) -> list[str]:
+        """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS; symlinked dirs not followed."""
+        found = []
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            found.extend(relative_posix(self.root, Path(folder) / name) for name in files)
+        return sorted(found)
+
+    def _search_file(self, rel: str, regex: re.Pattern[str], limit: int) -> list[str]:
+        """Matching lines of one file as `path:line: text`; binary, huge or escaping files are skipped."""
+        try:
+            target = resolve_inside(self.root, rel)
+            if target.stat().st_size > MAX_SEARCHED_FILE_BYTES:
+                return []
+            data = target.read_bytes()
+        except (OSError, ToolError):
+            return []
+        if b"\0" in data[:8192]:
+            return []
+        hits = []
+        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            if regex.search(line):
+                hits.append(f"{rel}:{number}: {line.strip()[:200]}")
+                if len(hits) >= limit:
+                    break
+        return hits
+
+
+def _read_text(target: Path, shown_path: str) -> str:
+    """Read a text file, refusing binaries with a clear message."""
+    data = target.read_bytes()
+    if b"\0" in data[:8192]:
+        raise ToolError(f"{shown_path} is a binary file; only text files can be read.")
+    return data.decode("utf-8", errors="replace")
+
+
+def format_result(result: CommandResult) -> str:
+    """The agent-facing text of a command result: a status line, then the (bounded) output."""
+    status = "timed out" if result.timed_out else ("passed" if result.ok else "failed")
+    head = (f"$ {' '.join(result.argv)}\n"
+            f"exit code {result.exit_code} ({status}) in {result.duration_s:.1f}s")
+    return f"{head}\n{result.output}" if result.output.strip() else head

@@ -1,0 +1,95 @@
+"""Scripted replies shared by the workflow tests: a small, believable feature run on examples/calc."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SPEC = """\
+# Calculator: subtract
+
+## Blueprint
+### Context
+Users can add numbers but not subtract them.
+### Architecture
+A pure function `subtract(a, b)` in calc.py next to `add`.
+### Constraints
+No new dependencies.
+
+## Contract
+### Definition of done
+`subtract` exists, has a docstring and is tested.
+### Guardrails
+`add` keeps working.
+### Scenarios
+- Given a=5 and b=3, When subtract(a, b) is called, Then it returns 2.
+"""
+
+TEST = """\
+from calc import subtract
+
+
+def test_subtract_returns_difference():
+    assert subtract(5, 3) == 2
+"""
+
+CALC_BUGGY = '''\
+"""A tiny calculator module used by the orchestrator's demo run."""
+
+
+def add(a, b):
+    """Return the sum of a and b."""
+    return a + b
+
+
+def subtract(a, b):
+    return a + b
+'''
+
+
+def call(tool: str, **arguments: Any) -> dict[str, Any]:
+    """One scripted tool call."""
+    return {"tool": tool, "arguments": arguments}
+
+
+def finish(summary: str) -> dict[str, Any]:
+    """The finishing tool call of an agent step."""
+    return call("finish", summary=summary)
+
+
+def verdict(kind: str, *violations: dict[str, Any]) -> dict[str, Any]:
+    """The critic's finishing tool call."""
+    return call("submit_verdict", verdict=kind, violations=list(violations))
+
+
+MISSING_DOCSTRING = {
+    "clause": "Definition of done: subtract has a docstring",
+    "severity": "major",
+    "description": "subtract has no docstring",
+    "impact": "the API is undocumented",
+    "remediation": ["add a one-line docstring to subtract"],
+    "required_tests": [],
+}
+
+
+def feature_team() -> dict[str, list[Any]]:
+    """Replies for every persona but the critic: the builder's first patch is wrong."""
+    return {
+        "surveyor": [call("list_files"), finish("calc.py holds add(); tests in tests/ run with pytest")],
+        "spec_writer": [call("write_file", path="specs/calc/spec.md", content=SPEC), finish("spec written")],
+        "tester": [call("write_file", path="tests/test_subtract.py", content=TEST), finish("one test per scenario")],
+        "builder": [
+            call("write_file", path="calc.py", content=CALC_BUGGY),
+            finish("added subtract"),
+            call("edit", path="calc.py", search="def subtract(a, b):\n    return a + b",
+                 replace="def subtract(a, b):\n    return a - b"),
+            finish("fixed the sign"),
+            call("edit", path="calc.py", search="def subtract(a, b):\n",
+                 replace='def subtract(a, b):\n    """Return a minus b."""\n'),
+            finish("added the docstring"),
+        ],
+    }
+
+
+def feature_critic() -> dict[str, list[Any]]:
+    """The critic rejects once (missing docstring), then passes."""
+    return {"critic": [verdict("fail", MISSING_DOCSTRING), verdict("pass")]}

@@ -1,0 +1,86 @@
+"""The whole feature loop, scripted, on a real temporary git repo with a user's uncommitted edits."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from conftest import git
+from scripts import feature_critic, feature_team
+
+from orchestrator.models.scripted import ScriptedModel, register_scripted, reset_fakes
+from orchestrator.runner import RunOptions, start_run
+
+PERSONAS = ["surveyor", "spec_writer", "tester", "builder"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fakes():
+    reset_fakes()
+    yield
+    reset_fakes()
+
+
+def snapshot(repo: Path) -> dict[str, object]:
+    """Everything of the user's checkout that a run must leave alone."""
+    files = {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in repo.rglob("*") if p.is_file() and ".git" not in p.relative_to(repo).parts}
+    return {
+        "index": hashlib.sha256((repo / ".git" / "index").read_bytes()).hexdigest(),
+        "files": files,
+        "status": git(repo, "status", "--porcelain=v2", "--untracked-files=all"),
+        "head": git(repo, "rev-parse", "HEAD"),
+        "branch": git(repo, "symbolic-ref", "HEAD"),
+    }
+
+
+def run_feature(repo: Path, team: ScriptedModel, critic: ScriptedModel):
+    overrides = {p: register_scripted(team) for p in PERSONAS} | {"critic": register_scripted(critic)}
+    return start_run(RunOptions(workflow="feature", repo=repo, task="Add subtract(a, b) to calc.py",
+                                model_overrides=overrides, approve="auto"))
+
+
+def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> None:
+    (example_repo / "calc.py").write_text((example_repo / "calc.py").read_text() + "\n# user's work in progress\n")
+    (example_repo / "notes.txt").write_text("untracked user notes\n")
+    git(example_repo, "add", "notes.txt")  # staged: the index must survive too
+    (example_repo / "notes.txt").write_text("untracked user notes, edited after staging\n")
+    before = snapshot(example_repo)
+
+    team, critic = ScriptedModel(feature_team(), name="team"), ScriptedModel(feature_critic(), name="critic")
+    outcome = run_feature(example_repo, team, critic)
+
+    assert outcome.exit_code == 0, outcome.message
+    assert snapshot(example_repo) == before
+
+    builder_calls = [c for c in team.calls if c.persona == "builder"]
+    second_packet = builder_calls[2].messages[1]["content"]
+    assert "Last gate report" in second_packet
+    assert "tests/test_subtract.py:5" in second_packet and "assert 8 == 2" in second_packet
+    third_packet = builder_calls[4].messages[1]["content"]
+    assert "subtract has no docstring" in third_packet and "add a one-line docstring" in third_packet
+    assert team.remaining() == 0 and critic.remaining() == 0
+
+    verdicts = [(p["step"], p["verdict"]) for p in outcome.phases if p["step"] in ("quality", "review")]
+    assert verdicts == [("quality", "fail"), ("quality", "pass"), ("review", "fail"), ("quality", "pass"),
+                        ("review", "pass")]
+
+    log = git(example_repo, "log", "--format=%s|%(trailers:key=Persona,valueonly)|%(trailers:key=Model,valueonly)"
+              "|%(trailers:key=Orchestrator-Phase,valueonly)|%(trailers:key=Gate-Verdicts,valueonly)",
+              f"main..{outcome.branch}")
+    rows = [line.split("|") for line in log.strip().splitlines()][::-1]
+    assert [r[0] for r in rows] == [
+        "orchestrator: spec (spec_writer)", "orchestrator: write_tests (tester)", "orchestrator: build (builder)",
+        "orchestrator: build (builder)", "orchestrator: build (builder)", "orchestrator: run done",
+    ]
+    assert [r[1] for r in rows[:5]] == ["spec_writer", "tester", "builder", "builder", "builder"]
+    assert all(r[2] == "scripted/team" for r in rows[:5])
+    assert [r[3] for r in rows] == ["spec#1", "write_tests#1", "build#1", "build#2", "build#3", "final"]
+    assert rows[3][4] == "spec_check=pass, quality=fail"
+    assert rows[4][4] == "spec_check=pass, quality=pass, review=fail"
+    assert rows[5][4] == "spec_check=pass, quality=pass, review=pass, sign_off=pass"
+
+    tip = outcome.branch
+    assert 'Return a minus b.' in git(example_repo, "show", f"{tip}:calc.py")
+    assert "# user's work in progress" not in git(example_repo, "show", f"{tip}:calc.py")
