@@ -39,9 +39,25 @@ class RunContext:
             self._personas[name] = load_persona(name, self.workspace.repo)
         return self._personas[name]
 
-    def model_for(self, persona: str) -> str:
-        """The concrete model id a persona's next call goes to (first model of its binding)."""
-        return self.registry.resolve(persona).models[0]
+    def model_for(self, persona: str, state: dict[str, Any] | None = None) -> str | None:
+        """The model a persona's next call goes to: its binding, climbed as many rungs as it was escalated.
+
+        None when the ladder has no rung that high.
+        """
+        resolved = self.registry.resolve(persona)
+        rung = (state or {}).get("rungs", {}).get(persona, 0)
+        if rung == 0:
+            return resolved.models[0]
+        profile = resolved.profile or self._profile_holding(resolved.models[0])
+        for _ in range(rung):
+            profile = self.registry.next_rung(profile) if profile else None
+            if profile is None:
+                return None
+        return self.registry.models_for_profile(profile)[0]
+
+    def _profile_holding(self, model: str) -> str | None:
+        """The lowest ladder profile listing a model (for a persona bound to a model id)."""
+        return next((p for p in self.registry.ladder if model in self.registry.models_for_profile(p)), None)
 
     def packet_tokens(self, persona: str) -> int:
         """Context packet budget of a persona."""

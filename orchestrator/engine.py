@@ -10,7 +10,14 @@ from langgraph.graph import END, START, StateGraph
 
 from orchestrator.workflow_spec import END as END_TARGET
 from orchestrator.workflow_spec import STOP as STOP_TARGET
-from orchestrator.workflow_spec import AgentStepSpec, DispatchStepSpec, GateStepSpec, WorkflowSpec
+from orchestrator.workflow_spec import (
+    AgentStepSpec,
+    AnyStep,
+    DispatchStepSpec,
+    EscalateStepSpec,
+    GateStepSpec,
+    WorkflowSpec,
+)
 
 STOP_NODE = "__stop__"
 
@@ -26,6 +33,7 @@ class RunState(TypedDict, total=False):
     task: str
     handoffs: Annotated[dict[str, Any], merge_dicts]
     rounds: Annotated[dict[str, int], merge_dicts]
+    rungs: Annotated[dict[str, int], merge_dicts]
     visits: Annotated[dict[str, int], merge_dicts]
     verdicts: Annotated[dict[str, str], merge_dicts]
     gate_report: str
@@ -61,11 +69,13 @@ def _node_name(target: str) -> str:
     return {END_TARGET: END, STOP_TARGET: STOP_NODE}.get(target, target)
 
 
-def _add_edges(graph: StateGraph, step: AgentStepSpec | GateStepSpec | DispatchStepSpec) -> None:
+def _add_edges(graph: StateGraph, step: AnyStep) -> None:
     if isinstance(step, AgentStepSpec):
         graph.add_edge(step.id, _node_name(step.next))
+    elif isinstance(step, EscalateStepSpec):
+        graph.add_conditional_edges(step.id, escalate_router(step), sorted({_node_name(step.next), STOP_NODE}))
     elif isinstance(step, GateStepSpec):
-        targets = {_node_name(t) for t in (step.on_pass, step.on_fail)} | {STOP_NODE}
+        targets = {_node_name(t) for t in (step.on_pass, step.on_fail, step.on_exhausted)} | {STOP_NODE}
         graph.add_conditional_edges(step.id, gate_router(step), sorted(targets))
     else:
         targets = {_node_name(t) for t in (*step.choices, step.default)} | {STOP_NODE}
@@ -82,8 +92,17 @@ def gate_router(step: GateStepSpec) -> Callable[[RunState], str]:
             return _node_name(step.on_pass)
         failures = state.get("rounds", {}).get(step.id, 0)
         if step.max_rounds is not None and failures > step.max_rounds:
-            return STOP_NODE
+            return _node_name(step.on_exhausted)
         return _node_name(step.on_fail)
+
+    return route
+
+
+def escalate_router(step: EscalateStepSpec) -> Callable[[RunState], str]:
+    """Edge function of an escalation: on to `next` on the stronger model, or stop for a human at the top."""
+
+    def route(state: RunState) -> str:
+        return STOP_NODE if state.get("status") == "stopped" else _node_name(step.next)
 
     return route
 

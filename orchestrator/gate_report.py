@@ -12,7 +12,9 @@ _SECTION = re.compile(r"^={3,} (?P<title>.+?) ={3,}$")
 _BLOCK = re.compile(r"^_{3,} (?P<title>.+?) _{3,}$")
 _SUMMARY_ITEM = re.compile(r"^(?P<kind>FAILED|ERROR) (?P<id>\S+)(?: - (?P<msg>.*))?$")
 _RUFF_ARROW = re.compile(r"^\s*-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)\s*$")
+_E_FILE = re.compile(r'^E\s+File "(?P<file>[^"]+)", line (?P<line>\d+)')
 _RUFF_REFORMAT = re.compile(r"^Would reformat: (?P<file>.+)$")
+_E_NOISE = ("Omitting ", "Use -v", "Full diff:")
 _MAX_E_LINES = 4
 _MESSAGE_CHARS = 300
 
@@ -88,14 +90,33 @@ def _match_summary_id(title: str, summary: dict[str, tuple[str, str]]) -> str | 
 
 
 def _block_finding(test_id: str, block: list[str]) -> Finding:
-    """One finding for a failure block: the last `path:line:` frame and the first `E` lines."""
-    errors = [line[1:].strip() for line in block if line.startswith("E ")]
-    where = [m for m in map(_LOCATION.match, block) if m]
-    crash = where[-1] if where else None
-    detail = " | ".join(e for e in errors[:_MAX_E_LINES] if e) or (crash.group("msg") if crash else "failed")
-    file = crash.group("file") if crash else test_id.split("::")[0] or None
-    line = int(crash.group("line")) if crash else None
+    """One finding for a failure block: where it crashed (see _crash_site) and the first `E` lines."""
+    # A SyntaxError's `File "...", line N` E-line is the location, not part of the message.
+    errors = [
+        line[1:].strip()
+        for line in block
+        if line.startswith("E ") and not _E_FILE.match(line) and not line[1:].strip().startswith(_E_NOISE)
+    ]
+    file, line, note = _crash_site(test_id, block)
+    detail = " | ".join(e for e in errors[:_MAX_E_LINES] if e) or note or "failed"
     return Finding(file, line, _clip(f"{test_id}: {detail}"), "pytest")
+
+
+def _crash_site(test_id: str, block: list[str]) -> tuple[str | None, int | None, str]:
+    """The most useful location of a failure: a SyntaxError's file, else the last frame in the project."""
+    id_path = test_id.split("::")[0]
+    for line in block:
+        match = _E_FILE.match(line)
+        if match:
+            path = match.group("file")
+            return (id_path if path.endswith("/" + id_path) else path), int(match.group("line")), ""
+    frames = [m for m in map(_LOCATION.match, block) if m]
+    # pytest prints project files relative to rootdir; absolute frames are stdlib or site-packages.
+    local = [m for m in frames if not m.group("file").startswith(("/", "<"))]
+    crash = (local or frames or [None])[-1]
+    if crash is None:
+        return id_path or None, None, ""
+    return crash.group("file"), int(crash.group("line")), crash.group("msg")
 
 
 def _pytest_usage_errors(lines: list[str]) -> list[Finding]:
@@ -149,9 +170,7 @@ def tool_name(tool_name_or_argv: str | Sequence[str]) -> str:
     return "pytest" if name == "py.test" else name
 
 
-def parse_output(
-    tool_name_or_argv: str | Sequence[str], output: str, exit_code: int | None = None
-) -> list[Finding]:
+def parse_output(tool_name_or_argv: str | Sequence[str], output: str, exit_code: int | None = None) -> list[Finding]:
     """Parse a gate command's output with the parser its tool name calls for.
 
     A failing command (non-zero `exit_code`) never yields no findings: the output tail stands in.

@@ -19,8 +19,8 @@ DEFAULT_ALLOWLIST = frozenset({"python", "pytest", "ruff", "mypy", "git"})
 # An allowlist, not a denylist: a variable we never heard of can't leak. Names matching
 # SECRET_NAME are dropped even when allowlisted (e.g. PYTHON_API_TOKEN).
 SAFE_ENV_NAMES = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR", "TEMP", "TMP",
-     "VIRTUAL_ENV", "NO_COLOR", "FORCE_COLOR", "CI", "SYSTEMROOT", "COMSPEC", "PATHEXT"}
+    "PATH HOME USER LOGNAME LANG LANGUAGE TERM TZ TMPDIR TEMP TMP VIRTUAL_ENV NO_COLOR FORCE_COLOR CI"
+    " SYSTEMROOT COMSPEC PATHEXT".split()
 )
 SAFE_ENV_PREFIXES = ("LC_", "PYTHON", "PYTEST_")
 SECRET_NAME = re.compile(
@@ -55,13 +55,9 @@ def resolve_inside(root: Path, user_path: str) -> Path:
         raise SandboxViolation(f"path {user_path!r} is not a valid path string.")
     pure = PurePosixPath(user_path.replace("\\", "/"))
     if pure.is_absolute() or Path(user_path).is_absolute() or re.match(r"^[A-Za-z]:", user_path):
-        raise SandboxViolation(
-            f"path {user_path!r} is absolute; use a path relative to the repository root."
-        )
+        raise SandboxViolation(f"path {user_path!r} is absolute; use a path relative to the repository root.")
     if ".." in pure.parts:
-        raise SandboxViolation(
-            f"path {user_path!r} contains '..'; use a path relative to the repository root."
-        )
+        raise SandboxViolation(f"path {user_path!r} contains '..'; use a path relative to the repository root.")
     real_root = root.resolve()
     resolved = (real_root / pure).resolve()
     if not resolved.is_relative_to(real_root):
@@ -93,8 +89,7 @@ def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {
         name: value
         for name, value in source.items()
-        if (name in SAFE_ENV_NAMES or name.startswith(SAFE_ENV_PREFIXES))
-        and not SECRET_NAME.search(name)
+        if (name in SAFE_ENV_NAMES or name.startswith(SAFE_ENV_PREFIXES)) and not SECRET_NAME.search(name)
     }
 
 
@@ -112,7 +107,7 @@ def truncate_middle(text: str, max_chars: int) -> tuple[str, bool]:
 def _read_output(sink, max_chars: int) -> tuple[str, bool]:
     """Read a command's output file, keeping head and tail; never loads a huge file whole."""
     size = sink.seek(0, os.SEEK_END)
-    window = max_chars * 4 + 1024  # up to 4 bytes per UTF-8 character
+    window = max(max_chars * 4, 1_000_000)  # up to 4 bytes per UTF-8 character
     sink.seek(0)
     if size <= 2 * window:
         return truncate_middle(sink.read().decode("utf-8", errors="replace"), max_chars)
@@ -153,11 +148,9 @@ def _check_argv(argv: list[str], allowlist: set[str] | frozenset[str]) -> None:
     """Refuse an empty argv, non-string arguments, or a program outside the allowlist."""
     if not argv or not all(isinstance(arg, str) for arg in argv):
         raise ToolError(f"command must be a non-empty list of strings, got {argv!r}.")
-    name = command_name(argv[0])
-    if name not in allowlist:
-        raise SandboxViolation(
-            f"command {argv[0]!r} is not allowed; allowed programs: {', '.join(sorted(allowlist))}."
-        )
+    basename = PurePosixPath(argv[0].replace("\\", "/")).name.removesuffix(".exe")
+    if basename not in allowlist and command_name(argv[0]) not in allowlist:
+        raise SandboxViolation(f"command {argv[0]!r} is not allowed; allowed programs: {', '.join(sorted(allowlist))}.")
 
 
 def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float) -> tuple[int, bool]:

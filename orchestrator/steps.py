@@ -13,7 +13,7 @@ from orchestrator.monitors import monitor_breach
 from orchestrator.packets import Handoff, build_packet
 from orchestrator.personas import READ_TOOLS
 from orchestrator.review import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
-from orchestrator.workflow_spec import AgentStepSpec, GateStepSpec
+from orchestrator.workflow_spec import STOP, AgentStepSpec, EscalateStepSpec, GateStepSpec
 
 Node = Callable[[RunState], dict[str, Any]]
 
@@ -26,8 +26,10 @@ def make_node(ctx: RunContext) -> Callable[[Any], Node]:
             return lambda state: run_agent_step(ctx, step, state)
         if isinstance(step, GateStepSpec):
             return lambda state: run_gate_step(ctx, step, state)
-        from orchestrator.dispatch import run_dispatch_step
+        from orchestrator.dispatch import run_dispatch_step, run_escalate_step
 
+        if isinstance(step, EscalateStepSpec):
+            return lambda state: run_escalate_step(ctx, step, state)
         return lambda state: run_dispatch_step(ctx, step, state)
 
     return factory
@@ -36,7 +38,7 @@ def make_node(ctx: RunContext) -> Callable[[Any], Node]:
 def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState) -> dict[str, Any]:
     """One agent phase: packet in, tools in the worktree, commit with trailers, typed handoff out."""
     persona = ctx.persona(step.persona)
-    model = ctx.model_for(step.persona)
+    model = ctx.model_for(step.persona, state)
     visit = state.get("visits", {}).get(step.id, 0) + 1
     phase_key = f"{step.id}#{visit}"
     done = ctx.workspace.phase_commit(phase_key)
@@ -61,7 +63,7 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState) -> dic
         commit = ctx.workspace.commit(f"orchestrator: {step.id} ({persona.name})",
                                       _trailers(ctx, phase_key, persona.name, model, state), body=summary)
     record = _phase_record(step.id, persona.name, model, result, started, verdict="done", commit=commit)
-    ctx.event("phase_end", step.id, persona.name, **record, trace=result.trace)
+    _log_phase_end(ctx, record, trace=result.trace)
     return {"handoffs": {step.id: handoff.model_dump()}, "visits": {step.id: visit}, "phases": [record]}
 
 
@@ -135,12 +137,12 @@ def run_gate_step(ctx: RunContext, step: GateStepSpec, state: RunState) -> dict[
     if verdict == "fail":
         failures = state.get("rounds", {}).get(step.id, 0) + 1
         update["rounds"] = {step.id: failures}
-        if step.max_rounds is not None and failures > step.max_rounds:
+        if step.max_rounds is not None and failures > step.max_rounds and step.on_exhausted == STOP:
             update["stop_reason"] = (f"gate {step.id!r} failed {failures} times, past its cap "
                                      f"max_rounds={step.max_rounds}")
         elif step.on_fail == "stop":
             update["stop_reason"] = f"gate {step.id!r} failed"
-    ctx.event("gate", step.id, "", gate=step.gate, kind=gate.kind, verdict=verdict,
+    ctx.event("gate", step.id, "", gate=step.gate, gate_kind=gate.kind, verdict=verdict,
               round=update.get("rounds", {}).get(step.id, 0))
     halt = monitor_breach(ctx)
     if halt:
@@ -196,7 +198,7 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> dic
             ctx.event("verdict_invalid", step.id, critic, reason=problem)
         verdicts.append(verdict)
         records.append(_phase_record(step.id, critic, model, result, started, verdict=verdict.verdict, commit=None))
-        ctx.event("phase_end", step.id, critic, **records[-1], violations=len(verdict.violations))
+        _log_phase_end(ctx, records[-1], violations=len(verdict.violations))
     merged = _merge(ctx, step, gate, verdicts)
     return {"last_verdict": merged.verdict, "gate_report": merged.render(), "review_report": merged.render(),
             "phases": records}
@@ -240,6 +242,11 @@ def _trailers(ctx: RunContext, phase_key: str, persona: str, model: str, state: 
         "Model": model,
         "Gate-Verdicts": ", ".join(f"{k}={v}" for k, v in verdicts.items()) or "none yet",
     }
+
+
+def _log_phase_end(ctx: RunContext, record: dict[str, Any], **extra: Any) -> None:
+    data = {k: v for k, v in record.items() if k not in ("step", "persona")}
+    ctx.event("phase_end", record["step"], record["persona"], **data, **extra)
 
 
 def _phase_record(step: str, persona: str, model: str, result: AgentResult, started: float, *,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from orchestrator.sandbox import (
 from orchestrator.write_policy import WritePolicy
 
 READ_ONLY_TOOLS = ("read_file", "list_files", "search", "git_diff")
-SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
-                       ".pytest_cache", ".ruff_cache", ".tox"})
+SKIP_DIRS = frozenset(
+    {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
+)
 MAX_LISTED_FILES = 400
 MAX_SEARCH_HITS = 100
 MAX_SEARCHED_FILE_BYTES = 1_000_000
@@ -35,34 +35,46 @@ _LINE = {"type": "integer", "minimum": 1}
 
 def _schema(properties: dict[str, dict], required: tuple[str, ...] = ()) -> dict[str, Any]:
     """A closed JSON schema object: listed properties only, `required` always present."""
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
 
 TOOL_SPECS = {
     spec.name: spec
     for spec in (
-        ToolSpec("read_file", "Read a text file of the repository, optionally a line range.",
-                 _schema({"path": _STR, "start_line": _LINE, "end_line": _LINE}, ("path",))),
-        ToolSpec("list_files", "List files under a folder (default: the repository root), "
-                 "optionally filtered by a glob such as '*.py'.",
-                 _schema({"path": _STR, "pattern": _STR})),
-        ToolSpec("search", "Search text files for a regular expression (or literal text); "
-                 "returns path:line: text hits.", _schema({"pattern": _STR, "path": _STR},
-                                                          ("pattern",))),
-        ToolSpec("write_file", "Create or overwrite a file with the given full content.",
-                 _schema({"path": _STR, "content": _STR}, ("path", "content"))),
-        ToolSpec("edit", "Replace one exact, unique occurrence of `search` in a file "
-                 "with `replace`.", _schema({"path": _STR, "search": _STR, "replace": _STR},
-                                            ("path", "search", "replace"))),
-        ToolSpec("run_tests", "Run the project's configured test command and return its output.",
-                 _schema({})),
-        ToolSpec("git_diff", "Show every change in the worktree since the last commit, "
-                 "including new untracked files.", _schema({})),
+        ToolSpec(
+            "read_file",
+            "Read a text file of the repository, optionally a line range.",
+            _schema({"path": _STR, "start_line": _LINE, "end_line": _LINE}, ("path",)),
+        ),
+        ToolSpec(
+            "list_files",
+            "List files under a folder (default: the repository root), optionally filtered by a glob such as '*.py'.",
+            _schema({"path": _STR, "pattern": _STR}),
+        ),
+        ToolSpec(
+            "search",
+            "Search text files for a regular expression (or literal text); returns path:line: text hits.",
+            _schema({"pattern": _STR, "path": _STR}, ("pattern",)),
+        ),
+        ToolSpec(
+            "write_file",
+            "Create or overwrite a file with the given full content.",
+            _schema({"path": _STR, "content": _STR}, ("path", "content")),
+        ),
+        ToolSpec(
+            "edit",
+            "Replace one exact, unique occurrence of `search` in a file with `replace`.",
+            _schema({"path": _STR, "search": _STR, "replace": _STR}, ("path", "search", "replace")),
+        ),
+        ToolSpec("run_tests", "Run the project's configured test command and return its output.", _schema({})),
+        ToolSpec(
+            "git_diff",
+            "Show every change in the worktree since the last commit, including new untracked files.",
+            _schema({}),
+        ),
     )
 }
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int,
-                                                   "boolean": bool, "object": dict}
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "boolean": bool, "object": dict}
 
 
 def validate_arguments(spec: ToolSpec, arguments: Any) -> None:
@@ -75,12 +87,12 @@ def validate_arguments(spec: ToolSpec, arguments: Any) -> None:
             raise ToolError(f"{spec.name}: missing required argument {name!r}.")
     for name, value in arguments.items():
         if name not in props:
-            raise ToolError(f"{spec.name}: unknown argument {name!r}.{did_you_mean(name, props)}"
-                            f" Allowed: {', '.join(props) or 'none'}.")
+            raise ToolError(
+                f"{spec.name}: unknown argument {name!r}.{did_you_mean(name, props)}"
+                f" Allowed: {', '.join(props) or 'none'}."
+            )
         expected = props[name]["type"]
-        if not isinstance(value, _JSON_TYPES[expected]) or (
-            expected == "integer" and isinstance(value, bool)
-        ):
+        if not isinstance(value, _JSON_TYPES[expected]) or (expected == "integer" and isinstance(value, bool)):
             raise ToolError(f"{spec.name}: argument {name!r} must be {expected}, got {value!r}.")
         minimum = props[name].get("minimum")
         if minimum is not None and value < minimum:
@@ -114,17 +126,13 @@ class Toolbox:
         if unknown:
             raise ToolError(f"unknown tool {unknown[0]!r}.{did_you_mean(unknown[0], TOOL_SPECS)}")
         self.only = set(tools) if tools is not None else None
-        self._handlers: dict[str, Callable[..., str]] = {
-            "read_file": self.read_file, "list_files": self.list_files, "search": self.search,
-            "write_file": self.write_file, "edit": self.edit, "run_tests": self.run_tests,
-            "git_diff": self.git_diff,
-        }
 
     def available(self) -> list[str]:
         """Tools on offer: read-only drops writers, no test command drops run_tests, `tools` narrows."""
         names = READ_ONLY_TOOLS if self.read_only else TOOL_SPECS
         return [
-            name for name in names
+            name
+            for name in names
             if (name != "run_tests" or self.test_command) and (self.only is None or name in self.only)
         ]
 
@@ -137,11 +145,15 @@ class Toolbox:
         self.calls += 1  # refused calls count too: they still cost the agent a turn
         if name not in self.available():
             if name in TOOL_SPECS:
-                raise ToolError(f"tool {name!r} is not available to this agent"
-                                f"{' (read-only)' if self.read_only else ''}.")
+                raise ToolError(
+                    f"tool {name!r} is not available to this agent{' (read-only)' if self.read_only else ''}."
+                )
             raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
         validate_arguments(TOOL_SPECS[name], arguments)
-        return self._handlers[name](**arguments)
+        try:
+            return getattr(self, name)(**arguments)  # each tool is the method of the same name
+        except (OSError, UnicodeError) as exc:
+            raise ToolError(f"{name} failed: {exc}") from exc
 
     def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
         """Return the file's text, whole or a line range, cut at a line boundary when too long."""
@@ -171,14 +183,16 @@ class Toolbox:
         base = resolve_inside(self.root, path)
         if not base.is_dir():
             raise ToolError(f"{path} is not a folder; use read_file for files.")
-        found = [rel for rel in self._walk(base) if not pattern or fnmatch(rel, pattern)
-                 or fnmatch(rel.rpartition("/")[2], pattern)]
+        found = [
+            rel
+            for rel in self._walk(base)
+            if not pattern or fnmatch(rel, pattern) or fnmatch(rel.rpartition("/")[2], pattern)
+        ]
         if not found:
             return f"no files under {path}" + (f" matching {pattern!r}" if pattern else "")
         shown = found[:MAX_LISTED_FILES]
         extra = len(found) - len(shown)
-        return "\n".join(shown) + (f"\n[... {extra} more files not shown; narrow path or pattern]"
-                                   if extra else "")
+        return "\n".join(shown) + (f"\n[... {extra} more files not shown; narrow path or pattern]" if extra else "")
 
     def search(self, pattern: str, path: str = ".") -> str:
         """Find lines matching a regex (literal text if it isn't one) in text files under `path`."""
@@ -193,7 +207,8 @@ class Toolbox:
             hits.extend(self._search_file(rel, regex, MAX_SEARCH_HITS + 1 - len(hits)))
             if len(hits) > MAX_SEARCH_HITS:
                 return "\n".join(hits[:MAX_SEARCH_HITS]) + (
-                    f"\n[stopped at {MAX_SEARCH_HITS} hits; narrow the pattern or path]")
+                    f"\n[stopped at {MAX_SEARCH_HITS} hits; narrow the pattern or path]"
+                )
         return "\n".join(hits) if hits else f"no matches for {pattern!r} under {path}"
 
     def write_file(self, path: str, content: str) -> str:
@@ -212,11 +227,15 @@ class Toolbox:
             raise ToolError("edit: `search` is empty; give the exact text to replace.")
         count = text.count(search)
         if count == 0:
-            raise ToolError(f"edit: the search text was not found in {path}; it must match the "
-                            "file exactly (spaces, indentation). Use read_file to copy it.")
+            raise ToolError(
+                f"edit: the search text was not found in {path}; it must match the "
+                "file exactly (spaces, indentation). Use read_file to copy it."
+            )
         if count > 1:
-            raise ToolError(f"edit: the search text occurs {count} times in {path}; include more "
-                            "surrounding lines so it matches exactly once.")
+            raise ToolError(
+                f"edit: the search text occurs {count} times in {path}; include more "
+                "surrounding lines so it matches exactly once."
+            )
         self._write(target, text.replace(search, replace, 1))
         return f"edited {relative_posix(self.root, target)}"
 
@@ -232,26 +251,37 @@ class Toolbox:
         flags = ["--no-color", "--no-ext-diff", "--no-textconv"]
         tracked = self._git(base + ["diff", *flags, "HEAD", "--"], "diff against HEAD")
         listing = self._git(base + ["ls-files", "--others", "--exclude-standard", "-z"], "ls-files")
-        untracked = [name for name in listing.split("\0") if name][:MAX_UNTRACKED_DIFFS]
+        untracked = [name for name in listing.split("\0") if name and os.path.lexists(self.root / name)]
         parts = [tracked] if tracked.strip() else []
-        for name in untracked:
-            parts.append(self._git(base + ["diff", *flags, "--no-index", "--", os.devnull, name],
-                                   f"diff of {name}", ok_codes=(0, 1)))
+        for name in untracked[:MAX_UNTRACKED_DIFFS]:
+            parts.append(
+                self._git(
+                    base + ["diff", *flags, "--no-index", "--", os.devnull, name], f"diff of {name}", ok_codes=(0, 1)
+                )
+            )
+        if len(untracked) > MAX_UNTRACKED_DIFFS:
+            parts.append(f"[... {len(untracked) - MAX_UNTRACKED_DIFFS} more untracked files not shown]\n")
         text = "".join(parts)
         return truncate_middle(text, self.max_output_chars)[0] if text else "no changes since HEAD"
 
     def _git(self, argv: list[str], what: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         """Run one git command; a failure becomes a ToolError quoting git's message."""
-        result = run_command(argv, self.root, allowlist={"git"}, timeout_s=self.timeout_s,
-                             max_output_chars=max(self.max_output_chars * 4, 200_000))
+        result = run_command(
+            argv,
+            self.root,
+            allowlist={"git"},
+            timeout_s=self.timeout_s,
+            max_output_chars=max(self.max_output_chars * 4, 200_000),
+        )
         if result.exit_code not in ok_codes or result.timed_out:
             raise ToolError(f"git_diff: {what} failed: {result.output.strip()[-500:]}")
         return result.output
 
     def _run(self, argv: list[str]) -> CommandResult:
         """Run a command in the worktree with this toolbox's allowlist, timeout and output cap."""
-        return run_command(argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s,
-                           max_output_chars=self.max_output_chars)
+        return run_command(
+            argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s, max_output_chars=self.max_output_chars
+        )
 
     def _existing_file(self, path: str) -> Path:
         """Resolve `path` and insist that it is an existing regular file."""
@@ -311,6 +341,5 @@ def _read_text(target: Path, shown_path: str) -> str:
 def format_result(result: CommandResult) -> str:
     """The agent-facing text of a command result: a status line, then the (bounded) output."""
     status = "timed out" if result.timed_out else ("passed" if result.ok else "failed")
-    head = (f"$ {' '.join(result.argv)}\n"
-            f"exit code {result.exit_code} ({status}) in {result.duration_s:.1f}s")
+    head = f"$ {' '.join(result.argv)}\nexit code {result.exit_code} ({status}) in {result.duration_s:.1f}s"
     return f"{head}\n{result.output}" if result.output.strip() else head

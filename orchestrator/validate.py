@@ -13,6 +13,7 @@ from orchestrator.workflow_spec import (
     RESERVED_TARGETS,
     AgentStepSpec,
     DispatchStepSpec,
+    EscalateStepSpec,
     GateStepSpec,
     WorkflowSpec,
     step_targets,
@@ -23,6 +24,7 @@ _STEP_MODELS: dict[str, type[BaseModel]] = {
     "agent": AgentStepSpec,
     "gate": GateStepSpec,
     "dispatch": DispatchStepSpec,
+    "escalate": EscalateStepSpec,
 }
 
 
@@ -155,7 +157,7 @@ class _Checker:
 
     def check_names(self) -> None:
         for i, step in enumerate(self.spec.steps):
-            if isinstance(step, (AgentStepSpec, DispatchStepSpec)):
+            if isinstance(step, (AgentStepSpec, DispatchStepSpec, EscalateStepSpec)):
                 self.check_persona(("steps", i, "persona"), step.persona)
             if isinstance(step, GateStepSpec) and step.gate not in self.spec.gates:
                 hint = did_you_mean(step.gate, self.spec.gates)
@@ -200,11 +202,16 @@ class _Checker:
 
     def check_cycles(self) -> None:
         for component in _cycles(self.edges()):
-            if not any(getattr(self.spec.step(s), "max_rounds", None) for s in component):
+            if not any(_capped(self.spec.step(s)) for s in component):
                 first = min(component, key=self.index.__getitem__)
                 path = " -> ".join(sorted(component, key=self.index.__getitem__))
                 self.report(("steps", self.index[first]),
                             f"cycle with no cap: {path}; set max_rounds on a gate or dispatch step in it")
+
+
+def _capped(step: object) -> bool:
+    """A step that bounds a loop: a gate or dispatch with max_rounds, or an escalation (the ladder is finite)."""
+    return bool(getattr(step, "max_rounds", None)) or isinstance(step, EscalateStepSpec)
 
 
 def _field_loc(field: str) -> Location:

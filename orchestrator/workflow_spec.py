@@ -105,6 +105,9 @@ class GateStepSpec(_StepBase):
     max_rounds: int | None = Field(
         None, ge=1, le=50, description="How many failures may loop back before the run stops (a cycle needs a cap)."
     )
+    on_exhausted: str = Field(
+        STOP, description="Step once failures pass max_rounds (e.g. an escalate step), or 'stop' for a human."
+    )
 
 
 class DispatchStepSpec(_StepBase):
@@ -124,11 +127,22 @@ def _step_kind(value: object) -> str | None:
     return getattr(value, "type", None)
 
 
+class EscalateStepSpec(_StepBase):
+    """Climbs a persona one rung up the escalation ladder (a stronger profile); at the top, a human takes over."""
+
+    type: Literal["escalate"]
+    persona: str = Field("builder", description="Persona whose binding climbs the ladder.")
+    next: str = Field(description="Step to run on the stronger model (usually the builder's step).")
+
+
 StepSpec = Annotated[
     Annotated[AgentStepSpec, Tag("agent")] | Annotated[GateStepSpec, Tag("gate")]
-    | Annotated[DispatchStepSpec, Tag("dispatch")],
+    | Annotated[DispatchStepSpec, Tag("dispatch")] | Annotated[EscalateStepSpec, Tag("escalate")],
     Discriminator(_step_kind),
 ]
+
+
+AnyStep = AgentStepSpec | GateStepSpec | DispatchStepSpec | EscalateStepSpec
 
 
 class WorkflowSpec(_Strict):
@@ -142,7 +156,7 @@ class WorkflowSpec(_Strict):
     gates: dict[str, GateSpec] = Field(default_factory=dict, description="Named gates used by gate steps.")
     steps: list[StepSpec] = Field(description="The steps, in reading order.")
 
-    def step(self, step_id: str) -> AgentStepSpec | GateStepSpec | DispatchStepSpec:
+    def step(self, step_id: str) -> AnyStep:
         """The step with this id (validation guarantees ids are unique)."""
         return next(s for s in self.steps if s.id == step_id)
 
@@ -152,10 +166,10 @@ class WorkflowSpec(_Strict):
         return self.entry or self.steps[0].id
 
 
-def step_targets(step: AgentStepSpec | GateStepSpec | DispatchStepSpec) -> list[tuple[str, str]]:
+def step_targets(step: AnyStep) -> list[tuple[str, str]]:
     """(field name, target) pairs of a step's outgoing edges, in a stable order."""
-    if isinstance(step, AgentStepSpec):
+    if isinstance(step, (AgentStepSpec, EscalateStepSpec)):
         return [("next", step.next)]
     if isinstance(step, GateStepSpec):
-        return [("on_pass", step.on_pass), ("on_fail", step.on_fail)]
+        return [("on_pass", step.on_pass), ("on_fail", step.on_fail), ("on_exhausted", step.on_exhausted)]
     return [(f"choices[{i}]", c) for i, c in enumerate(step.choices)] + [("default", step.default)]

@@ -130,10 +130,10 @@ class WritePolicy:
                 f"{rel_path}: the new content has a syntax error (line {exc.lineno}: {exc.msg}), "
                 "so the existing tests in it can't be kept; fix the content and write again."
             ) from exc
-        problem = _first_test_problem(before, after)
-        if problem:
+        problems = _test_problems(before, after)
+        if problems:
             raise ToolError(
-                f"{rel_path}: {problem}. Existing tests may not be changed or removed; "
+                f"{rel_path}: {'; '.join(problems)}. Existing tests may not be changed or removed; "
                 "you may add new test functions or files. Make the code satisfy the tests."
             )
 
@@ -186,21 +186,22 @@ def _assigns_pytestmark(node: ast.stmt) -> bool:
     return any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets)
 
 
-def _first_test_problem(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
-    """Describe the first way `after` weakens the tests in `before`, or return ''."""
+def _test_problems(before: dict[str, list[str]], after: dict[str, list[str]]) -> list[str]:
+    """Every way `after` weakens the tests in `before` (removed, changed, shadowed, newly marked)."""
+    problems = []
     for name, dumps in before.items():
         label = name.replace("<class>", " (class decorators/bases)")
         if name not in after:
-            return f"existing test {label} was removed"
-        if len(after[name]) > 1:
-            return f"existing test {label} is defined twice; the later definition would replace it"
-        if after[name] != dumps:
-            return f"existing test {label} was changed"
-    for name in after.keys() - before.keys():
+            problems.append(f"existing test {label} was removed")
+        elif len(after[name]) > 1:
+            problems.append(f"existing test {label} is defined twice; the later definition would replace it")
+        elif after[name] != dumps:
+            problems.append(f"existing test {label} was changed")
+    for name in sorted(after.keys() - before.keys()):
         scope = name.rpartition(".")[0]
         if name.endswith("pytestmark") and (not scope or f"{scope}<class>" in before):
-            return f"a new {name} would mark the existing tests (e.g. skip them)"
-    return ""
+            problems.append(f"a new {name} would mark the existing tests (e.g. skip them)")
+    return problems
 
 
 def contract_sections(markdown: str) -> list[str]:

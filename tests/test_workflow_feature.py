@@ -35,6 +35,14 @@ def snapshot(repo: Path) -> dict[str, object]:
     }
 
 
+def commit_rows(repo: Path, revisions: str) -> list[list[str]]:
+    """[subject, Persona, Model, Orchestrator-Phase, Gate-Verdicts] per commit, oldest first."""
+    fields = ["%s"] + [f"%(trailers:key={k},valueonly,separator=%x2C)"
+                       for k in ("Persona", "Model", "Orchestrator-Phase", "Gate-Verdicts")]
+    log = git(repo, "log", "--format=" + "%x1f".join(fields), revisions)
+    return [line.split("\x1f") for line in log.strip().splitlines()][::-1]
+
+
 def run_feature(repo: Path, team: ScriptedModel, critic: ScriptedModel):
     overrides = {p: register_scripted(team) for p in PERSONAS} | {"critic": register_scripted(critic)}
     return start_run(RunOptions(workflow="feature", repo=repo, task="Add subtract(a, b) to calc.py",
@@ -57,7 +65,9 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
     builder_calls = [c for c in team.calls if c.persona == "builder"]
     second_packet = builder_calls[2].messages[1]["content"]
     assert "Last gate report" in second_packet
-    assert "tests/test_subtract.py:5" in second_packet and "assert 8 == 2" in second_packet
+    # The parsed {file, line, message} report, not the raw pytest log.
+    assert "tests/test_subtract.py\n  5: " in second_packet and "assert 8 == 2" in second_packet
+    assert "short test summary" not in second_packet
     third_packet = builder_calls[4].messages[1]["content"]
     assert "subtract has no docstring" in third_packet and "add a one-line docstring" in third_packet
     assert team.remaining() == 0 and critic.remaining() == 0
@@ -66,10 +76,7 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
     assert verdicts == [("quality", "fail"), ("quality", "pass"), ("review", "fail"), ("quality", "pass"),
                         ("review", "pass")]
 
-    log = git(example_repo, "log", "--format=%s|%(trailers:key=Persona,valueonly)|%(trailers:key=Model,valueonly)"
-              "|%(trailers:key=Orchestrator-Phase,valueonly)|%(trailers:key=Gate-Verdicts,valueonly)",
-              f"main..{outcome.branch}")
-    rows = [line.split("|") for line in log.strip().splitlines()][::-1]
+    rows = commit_rows(example_repo, f"main..{outcome.branch}")
     assert [r[0] for r in rows] == [
         "orchestrator: spec (spec_writer)", "orchestrator: write_tests (tester)", "orchestrator: build (builder)",
         "orchestrator: build (builder)", "orchestrator: build (builder)", "orchestrator: run done",

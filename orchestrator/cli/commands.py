@@ -11,6 +11,11 @@ from orchestrator.cli.render import console, print_outcome, print_table
 from orchestrator.errors import ConfigError
 
 REPO_OPTION = typer.Option(Path("."), "--repo", help="Target git repository (default: current directory).")
+APPROVE_OPTION = typer.Option(
+    None, "--approve",
+    help="Approvals: ask (prompt here), auto (approve, logged) or defer (pause, exit 4). Default: ask on a terminal.",
+)
+BUDGET_OPTION = typer.Option(None, "--budget", help="Cap the run: usd=AMOUNT, tokens=COUNT or seconds=S (repeatable).")
 MODEL_OPTION = typer.Option(
     None, "--model", "-m", help="Bind a role: ROLE=MODEL_OR_PROFILE (repeatable), e.g. critic=high_reasoning."
 )
@@ -18,7 +23,7 @@ MODEL_OPTION = typer.Option(
 
 def register(app: typer.Typer) -> None:
     """Attach the top-level commands to the app."""
-    for command in (run, validate, graph, models, personas):
+    for command in (run, resume, validate, graph, models, personas):
         app.command()(command)
 
 
@@ -28,18 +33,47 @@ def run(
     repo: Path = REPO_OPTION,
     model: list[str] = MODEL_OPTION,
     strict_roles: bool = typer.Option(False, "--strict-roles", help="Fail if critic and builder share a model."),
-    approve: str = typer.Option(
-        None, "--approve", help="Acceptance: ask (prompt in the terminal) or auto. Default: ask on a terminal."
-    ),
+    approve: str = APPROVE_OPTION,
+    budget: list[str] = BUDGET_OPTION,
+    autonomy: str = typer.Option(None, "--autonomy", help="L2, L3 or L4 (default: the workflow's, else L3)."),
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
+    from orchestrator.budgets import parse_budget
     from orchestrator.models.registry import parse_model_overrides
     from orchestrator.runner import RunOptions, start_run
 
+    if autonomy not in (None, "L2", "L3", "L4"):
+        raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
     mode = _approve_mode(approve)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
-                         strict_roles=strict_roles, approve=mode)
-    outcome = start_run(options)
+                         strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
+                         autonomy=autonomy)
+    outcome = start_run(options, ask=ask_human if mode == "ask" else None)
+    print_outcome(outcome)
+    return outcome.exit_code
+
+
+def resume(
+    run_id: str = typer.Argument(..., help="Run id (see `orchestrator runs list`)."),
+    repo: Path = REPO_OPTION,
+    model: list[str] = MODEL_OPTION,
+    budget: list[str] = BUDGET_OPTION,
+    approve: str = APPROVE_OPTION,
+    decision: str = typer.Option(None, "--decision", help="Answer a pending approval: approve or reject."),
+    comment: str = typer.Option("", "--comment", help="Comment for a rejection; it becomes builder work."),
+) -> int:
+    """Continue an interrupted, stopped or paused run from its last completed step."""
+    from orchestrator.budgets import parse_budget
+    from orchestrator.models.registry import parse_model_overrides
+    from orchestrator.runner import ResumeOptions, resume_run
+
+    if decision not in (None, "approve", "reject"):
+        raise typer.BadParameter(f"{decision!r}: use approve or reject", param_hint="--decision")
+    mode = _approve_mode(approve) if approve or decision is None else None
+    answer = {"decision": decision, "comment": comment} if decision else None
+    options = ResumeOptions(repo=repo, run_id=run_id, model_overrides=parse_model_overrides(model or []),
+                            budget=parse_budget(budget or []), approve=mode, decision=answer)
+    outcome = resume_run(options, ask=ask_human if mode == "ask" else None)
     print_outcome(outcome)
     return outcome.exit_code
 
@@ -50,9 +84,30 @@ def _approve_mode(value: str | None) -> str:
             return "ask"
         console().print("[dim]No terminal: --approve defaults to auto.[/dim]")
         return "auto"
-    if value not in ("ask", "auto"):
-        raise typer.BadParameter(f"{value!r}: use ask or auto", param_hint="--approve")
+    if value not in ("ask", "auto", "defer"):
+        raise typer.BadParameter(f"{value!r}: use ask, auto or defer", param_hint="--approve")
     return value
+
+
+def ask_human(pending: dict) -> dict:
+    """Acceptance prompt in the terminal: approve, reject with a comment, or rebind a role first."""
+    out = console()
+    out.print(f"[bold]Approval needed[/bold] at {pending.get('step')} (run {pending.get('run_id')})")
+    out.print(pending.get("diff_stat") or "(no changes)")
+    out.print(f"Gate verdicts: {pending.get('verdicts')}")
+    models: dict[str, str] = {}
+    while True:
+        answer = typer.prompt("approve / reject / rebind ROLE=MODEL", default="approve").strip()
+        if answer.startswith("rebind "):
+            from orchestrator.models.registry import parse_model_overrides
+
+            models.update(parse_model_overrides([answer.split(" ", 1)[1]]))
+            out.print(f"Rebound: {models}")
+            continue
+        if answer in ("approve", "reject"):
+            comment = typer.prompt("comment", default="") if answer == "reject" else ""
+            return {"decision": answer, "comment": comment, "models": models}
+        out.print("Type approve, reject, or rebind ROLE=MODEL.")
 
 
 def validate(

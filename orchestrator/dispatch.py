@@ -1,0 +1,81 @@
+"""Dispatcher steps (the next step chosen by tool call) and escalation steps (climb the ladder)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from orchestrator.context import RunContext
+from orchestrator.models.types import ToolSpec
+from orchestrator.packets import build_packet
+from orchestrator.workflow_spec import DispatchStepSpec, EscalateStepSpec, GateStepSpec
+
+
+def choice_tools(step: DispatchStepSpec, ctx: RunContext) -> list[ToolSpec]:
+    """One tool per allowed transition; calling it chooses that step, with a reason."""
+    tools = []
+    for choice in step.choices:
+        target = ctx.spec.step(choice) if choice in {s.id for s in ctx.spec.steps} else None
+        about = (getattr(target, "description", "") or getattr(target, "instructions", "")) if target else ""
+        tools.append(ToolSpec(
+            name=choice,
+            description=f"Go to step '{choice}'. {about}".strip(),
+            parameters={"type": "object", "properties": {"reason": {"type": "string"}},
+                        "required": ["reason"], "additionalProperties": False},
+        ))
+    return tools
+
+
+def validate_choice(step: DispatchStepSpec, reply: Any) -> tuple[str, str, str | None]:
+    """(chosen step, reason, fallback reason or None): anything but one allowed, well-formed call falls back."""
+    calls = list(getattr(reply, "tool_calls", []) or [])
+    if not calls:
+        return step.default, "", f"no tool call (text: {getattr(reply, 'text', '')[:120]!r})"
+    call = calls[0]
+    if call.name not in step.choices:
+        return step.default, "", f"disallowed choice {call.name!r}; allowed: {', '.join(step.choices)}"
+    reason = call.arguments.get("reason")
+    if not isinstance(reason, str) or set(call.arguments) - {"reason"}:
+        return step.default, "", f"arguments {call.arguments!r} do not match {{'reason': string}}"
+    return call.name, reason, None
+
+
+def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+    """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge."""
+    persona = ctx.persona(step.persona)
+    model = ctx.model_for(step.persona, state)
+    sections = [("Task", ctx.task), ("Decide", step.description or "Choose the next step."),
+                ("Gate verdicts", ", ".join(f"{k}={v}" for k, v in state.get("verdicts", {}).items())),
+                ("Last gate report", state.get("gate_report", ""))]
+    packet = build_packet(sections, ctx.packet_tokens(step.persona))
+    messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
+    started = time.monotonic()
+    reply = ctx.caller(step.id)(model, messages, tools=choice_tools(step, ctx), require_tool=True,
+                                persona=persona.name)
+    chosen, reason, fallback = validate_choice(step, reply)
+    ctx.event("dispatch", step.id, persona.name, model=model, chosen=chosen, reason=reason, fallback=fallback,
+              choices=step.choices)
+    visits = state.get("visits", {}).get(step.id, 0) + 1
+    record = {"step": step.id, "persona": persona.name, "model": model, "tokens": reply.total_tokens,
+              "cost_usd": reply.cost_usd, "seconds": round(time.monotonic() - started, 2),
+              "verdict": f"-> {chosen}" + (" (fallback)" if fallback else ""), "commit": None}
+    return {"next_step": chosen, "visits": {step.id: visits}, "phases": [record]}
+
+
+def run_escalate_step(ctx: RunContext, step: EscalateStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+    """Move a persona to the next rung of the ladder; with no stronger model left, hand over to a human."""
+    rung = state.get("rungs", {}).get(step.persona, 0) + 1
+    current = ctx.model_for(step.persona, state)
+    stronger = ctx.model_for(step.persona, {"rungs": {step.persona: rung}})
+    record = {"step": step.id, "persona": step.persona, "model": current, "tokens": 0, "cost_usd": 0.0,
+              "seconds": 0.0, "verdict": "", "commit": None}
+    if stronger is None or stronger == current:
+        reason = (f"escalated to a human: {step.persona} is at the top of the escalation ladder "
+                  f"({current}); bind a stronger model to go further")
+        ctx.event("escalation", step.id, step.persona, from_model=current, to_model=None, reason=reason)
+        return {"status": "stopped", "stop_reason": reason, "phases": [{**record, "verdict": "to human"}]}
+    ctx.event("escalation", step.id, step.persona, from_model=current, to_model=stronger, rung=rung)
+    # The stronger model gets fresh fix rounds at every gate.
+    gates = {s.id: 0 for s in ctx.spec.steps if isinstance(s, GateStepSpec)}
+    return {"rungs": {step.persona: rung}, "rounds": gates,
+            "phases": [{**record, "model": stronger, "verdict": f"{current} -> {stronger}"}]}
