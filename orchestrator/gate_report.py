@@ -181,7 +181,7 @@ def parse_output(tool_name_or_argv: str | Sequence[str], output: str, exit_code:
     if findings and not parser and exit_code == 0:
         return [f for f in findings if f.file is not None]
     if not findings and exit_code not in (None, 0):
-        return _tail_finding(output, name)
+        return _tail_finding(output, name) or [Finding(None, None, f"exited with code {exit_code}, no output", name)]
     return findings
 
 
@@ -208,7 +208,7 @@ def compress_findings(findings: Sequence[Finding], max_chars: int = 2000, per_fi
     dropped = len(unique) - shown
     if dropped:
         lines.append(f"[{dropped} of {len(unique)} findings not shown; fix the ones above first]")
-    return "\n".join(lines)
+    return "\n".join(lines)[:max_chars]
 
 
 def _line_key(finding: Finding) -> int:

@@ -247,10 +247,12 @@ def _paused(ctx: RunContext, graph: Any, config: dict, warnings: list[str], pend
 
 
 def _finish(ctx: RunContext, state: dict[str, Any], warnings: list[str]) -> RunOutcome:
-    stopped = state.get("status") == "stopped"
-    status, code = ("stopped", RunStopped.exit_code) if stopped else ("done", 0)
-    message = state.get("stop_reason", "") if stopped else "all gates passed"
     verdicts = state.get("verdicts", {})
+    failing = [gate for gate, verdict in verdicts.items() if verdict == "fail"]
+    stopped = state.get("status") == "stopped" or bool(failing)
+    status, code = ("stopped", RunStopped.exit_code) if stopped else ("done", 0)
+    message = (state.get("stop_reason") or f"gates still failing: {', '.join(failing)}") if stopped \
+        else "all gates passed"
     if not ctx.workspace.has_trailer("Orchestrator-Phase", "final"):
         ctx.workspace.commit(f"orchestrator: run {status}", {
             "Orchestrator-Run": ctx.run_id, "Orchestrator-Phase": "final",

@@ -12,7 +12,8 @@ from orchestrator.engine import RunState
 from orchestrator.monitors import monitor_breach
 from orchestrator.packets import Handoff, build_packet
 from orchestrator.personas import READ_TOOLS
-from orchestrator.review import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
+from orchestrator.review import VERDICT_TOOL, ReviewVerdict, Violation, merge_verdicts, parse_verdict
+from orchestrator.spec_tool import SPEC_TOOL, SpecDraft
 from orchestrator.workflow_spec import STOP, AgentStepSpec, EscalateStepSpec, GateStepSpec
 
 Node = Callable[[RunState], dict[str, Any]]
@@ -54,9 +55,10 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState) -> dic
     ctx.event("phase_start", step.id, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
+    finish = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
     result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), agent_toolbox(ctx, persona.tools),
-                   step.max_tool_calls or ctx.spec.settings.max_tool_calls).run(packet.text)
-    summary = result.summary.strip()[:2000]
+                   step.max_tool_calls or ctx.spec.settings.max_tool_calls, **finish).run(packet.text)
+    summary = (write_spec(ctx, result) if step.deliverable == "spec" else result.summary).strip()[:2000]
     handoff = Handoff(step=step.id, persona=persona.name, summary=summary)
     commit = None
     if step.commit:
@@ -65,6 +67,24 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState) -> dic
     record = _phase_record(step.id, persona.name, model, result, started, verdict="done", commit=commit)
     _log_phase_end(ctx, record, trace=result.trace)
     return {"handoffs": {step.id: handoff.model_dump()}, "visits": {step.id: visit}, "phases": [record]}
+
+
+def write_spec(ctx: RunContext, result: AgentResult) -> str:
+    """Render a submitted spec into specs/<domain>/spec.md through the policed write tool; say what happened."""
+    from pydantic import ValidationError
+
+    from orchestrator.errors import ToolError
+
+    if result.final is None:
+        return f"no spec submitted (the spec writer answered: {result.text[:300]!r})"
+    try:
+        draft = SpecDraft.model_validate(result.final.arguments)
+        agent_toolbox(ctx, ["write_file"]).call("write_file", {"path": draft.path, "content": draft.render()})
+    except ValidationError as exc:
+        return f"submitted spec is invalid: {str(exc).splitlines()[0]}"
+    except ToolError as exc:
+        return f"spec not written: {exc}"
+    return f"spec written to {draft.path} with {len(draft.scenarios)} scenario(s)"
 
 
 def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None) -> Any:
@@ -199,9 +219,21 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> dic
         verdicts.append(verdict)
         records.append(_phase_record(step.id, critic, model, result, started, verdict=verdict.verdict, commit=None))
         _log_phase_end(ctx, records[-1], violations=len(verdict.violations))
-    merged = _merge(ctx, step, gate, verdicts)
+    merged = _with_failing_quality(ctx, state, _merge(ctx, step, gate, verdicts))
     return {"last_verdict": merged.verdict, "gate_report": merged.render(), "review_report": merged.render(),
             "phases": records}
+
+
+def _with_failing_quality(ctx: RunContext, state: RunState, verdict: ReviewVerdict) -> ReviewVerdict:
+    """A review never passes while a quality gate's latest verdict is fail."""
+    kinds = {s.id: ctx.spec.gates[s.gate].kind for s in ctx.spec.steps if isinstance(s, GateStepSpec)}
+    failing = [g for g, v in state.get("verdicts", {}).items() if v == "fail" and kinds.get(g) == "quality"]
+    if not failing:
+        return verdict
+    violation = Violation(clause="Definition of done: the quality gate passes", severity="blocker",
+                          description=f"quality gate {', '.join(failing)} is failing",
+                          remediation=["make the failing checks in the last gate report pass"])
+    return ReviewVerdict(verdict="fail", violations=[*verdict.violations, violation])
 
 
 def _merge(ctx: RunContext, step: GateStepSpec, gate: Any, verdicts: list[ReviewVerdict]) -> ReviewVerdict:

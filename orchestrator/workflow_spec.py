@@ -92,6 +92,9 @@ class AgentStepSpec(_StepBase):
     next: str = Field(END, description="Step to run afterwards, or 'end'.")
     max_tool_calls: int | None = Field(None, ge=1, le=500, description="Cap on tool calls for this step.")
     commit: bool = Field(True, description="Commit the step's changes with trailers.")
+    deliverable: Literal["handoff", "spec"] = Field(
+        "handoff", description="handoff: finish with a summary; spec: finish with submit_spec (a structured spec)."
+    )
     budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
 
 

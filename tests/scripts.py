@@ -24,6 +24,17 @@ No new dependencies.
 - Given a=5 and b=3, When subtract(a, b) is called, Then it returns 2.
 """
 
+SPEC_DRAFT = {
+    "domain": "calc",
+    "title": "Calculator: subtract",
+    "context": "Users can add numbers but not subtract them.",
+    "architecture": "A pure function `subtract(a, b)` in calc.py next to `add`.",
+    "constraints": ["No new dependencies."],
+    "definition_of_done": ["`subtract` exists, has a docstring and is tested."],
+    "guardrails": ["`add` keeps working."],
+    "scenarios": [{"given": "a=5 and b=3", "when": "subtract(a, b) is called", "then": "it returns 2"}],
+}
+
 TEST = """\
 from calc import subtract
 
@@ -75,7 +86,8 @@ def feature_team() -> dict[str, list[Any]]:
     """Replies for every persona but the critic: the builder's first patch is wrong."""
     return {
         "surveyor": [call("list_files"), finish("calc.py holds add(); tests in tests/ run with pytest")],
-        "spec_writer": [call("write_file", path="specs/calc/spec.md", content=SPEC), finish("spec written")],
+        "spec_writer": [call("read_file", path="calc.py"), call("submit_spec", **SPEC_DRAFT)],
+        "dispatcher": [call("build", reason="the code lacks a docstring; the spec is fine")],
         "tester": [call("write_file", path="tests/test_subtract.py", content=TEST), finish("one test per scenario")],
         "builder": [
             call("write_file", path="calc.py", content=CALC_BUGGY),

@@ -12,7 +12,7 @@ from scripts import feature_critic, feature_team
 from orchestrator.models.scripted import ScriptedModel, register_scripted, reset_fakes
 from orchestrator.runner import RunOptions, start_run
 
-PERSONAS = ["surveyor", "spec_writer", "tester", "builder"]
+PERSONAS = ["surveyor", "spec_writer", "tester", "builder", "dispatcher"]
 
 
 @pytest.fixture(autouse=True)
@@ -72,9 +72,11 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
     assert "subtract has no docstring" in third_packet and "add a one-line docstring" in third_packet
     assert team.remaining() == 0 and critic.remaining() == 0
 
-    verdicts = [(p["step"], p["verdict"]) for p in outcome.phases if p["step"] in ("quality", "review")]
-    assert verdicts == [("quality", "fail"), ("quality", "pass"), ("review", "fail"), ("quality", "pass"),
-                        ("review", "pass")]
+    verdicts = [(p["step"], p["verdict"]) for p in outcome.phases if p["step"] in ("quality", "review", "triage")]
+    assert verdicts == [("quality", "fail"), ("quality", "pass"), ("review", "fail"), ("triage", "-> build"),
+                        ("quality", "pass"), ("review", "pass")]
+    spec = git(example_repo, "show", f"{outcome.branch}:specs/calc/spec.md")
+    assert "- Given a=5 and b=3, When subtract(a, b) is called, Then it returns 2" in spec
 
     rows = commit_rows(example_repo, f"main..{outcome.branch}")
     assert [r[0] for r in rows] == [

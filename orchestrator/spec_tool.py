@@ -1,0 +1,69 @@
+"""Structured spec authoring: the spec writer's `submit_spec` tool, rendered to specs/<domain>/spec.md.
+
+A schema-shaped spec always has its Blueprint, Contract and parseable scenarios, whatever the model,
+so the spec gate judges content rather than markdown formatting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from orchestrator.models.types import ToolSpec
+
+
+class ScenarioSpec(BaseModel):
+    """One Given/When/Then scenario."""
+
+    given: str = Field(min_length=1)
+    when: str = Field(min_length=1)
+    then: str = Field(min_length=1)
+
+
+class SpecDraft(BaseModel):
+    """What the spec writer submits: the Blueprint and the Contract of one domain."""
+
+    domain: str = Field(min_length=1, description="Feature domain; the spec lands in specs/<domain>/spec.md.")
+    title: str = Field(min_length=1)
+    context: str = Field(min_length=1)
+    architecture: str = Field(min_length=1)
+    constraints: list[str] = Field(min_length=1)
+    definition_of_done: list[str] = Field(min_length=1)
+    guardrails: list[str] = Field(min_length=1)
+    scenarios: list[ScenarioSpec] = Field(min_length=1)
+
+    @property
+    def path(self) -> str:
+        """Where the spec is written, relative to the repo."""
+        slug = re.sub(r"[^a-z0-9_-]+", "-", self.domain.lower()).strip("-") or "feature"
+        return f"specs/{slug}/spec.md"
+
+    def render(self) -> str:
+        """The spec as markdown in the house format."""
+        bullets = lambda items: "\n".join(f"- {i}" for i in items)  # noqa: E731
+        scenarios = "\n".join(f"- Given {s.given}, When {s.when}, Then {s.then}" for s in self.scenarios)
+        return (f"# {self.title}\n\n## Blueprint\n### Context\n{self.context}\n### Architecture\n"
+                f"{self.architecture}\n### Constraints\n{bullets(self.constraints)}\n\n## Contract\n"
+                f"### Definition of done\n{bullets(self.definition_of_done)}\n### Guardrails\n"
+                f"{bullets(self.guardrails)}\n### Scenarios\n{scenarios}\n")
+
+
+def _schema() -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1}
+    items = {"type": "array", "items": text, "minItems": 1}
+    scenario = {"type": "object", "properties": {"given": text, "when": text, "then": text},
+                "required": ["given", "when", "then"], "additionalProperties": False}
+    properties = {"domain": text, "title": text, "context": text, "architecture": text, "constraints": items,
+                  "definition_of_done": items, "guardrails": items,
+                  "scenarios": {"type": "array", "items": scenario, "minItems": 1}}
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+SPEC_TOOL = ToolSpec(
+    name="submit_spec",
+    description="Submit the spec: Blueprint (context, architecture, constraints) and Contract (definition of "
+    "done, guardrails, Given/When/Then scenarios). It is written to specs/<domain>/spec.md.",
+    parameters=_schema(),
+)
