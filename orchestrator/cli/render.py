@@ -12,7 +12,11 @@ from rich.table import Table
 @cache
 def console() -> Console:
     """The shared stdout console (plain text when not a terminal)."""
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # Logs and CI capture: rich's 80-column default would wrap model ids and verdicts.
+        console = Console(highlight=False, soft_wrap=True, width=160)
+    return console
 
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
