@@ -56,7 +56,8 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState) -> dic
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
     finish = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
-    result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), agent_toolbox(ctx, persona.tools),
+    toolbox = agent_toolbox(ctx, persona.tools, scope=step.scope)
+    result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
                    step.max_tool_calls or ctx.spec.settings.max_tool_calls, **finish).run(packet.text)
     summary = (write_spec(ctx, result) if step.deliverable == "spec" else result.summary).strip()[:2000]
     handoff = Handoff(step=step.id, persona=persona.name, summary=summary)

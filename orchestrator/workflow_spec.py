@@ -92,6 +92,9 @@ class AgentStepSpec(_StepBase):
     next: str = Field(END, description="Step to run afterwards, or 'end'.")
     max_tool_calls: int | None = Field(None, ge=1, le=500, description="Cap on tool calls for this step.")
     commit: bool = Field(True, description="Commit the step's changes with trailers.")
+    scope: list[str] | None = Field(
+        None, description="Glob patterns of files this step may write (a PBI's file scope); default: anywhere."
+    )
     deliverable: Literal["handoff", "spec"] = Field(
         "handoff", description="handoff: finish with a summary; spec: finish with submit_spec (a structured spec)."
     )
