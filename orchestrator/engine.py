@@ -41,11 +41,16 @@ class RunState(TypedDict, total=False):
     last_verdict: str
     next_step: str
     phases: Annotated[list[dict[str, Any]], operator.add]
+    pbis: list[dict[str, Any]]
+    pbis_done: Annotated[list[str], operator.add]
+    pbi_wave: list[str]
+    pbi_next: str
     status: str
     stop_reason: str
 
 
-NodeFactory = Callable[[Any], Callable[[RunState], dict[str, Any]]]
+NodeFactory = Callable[..., Callable[[Any], dict[str, Any]]]
+"""make_node(step, role="main"); role is "pbi" or "single" for the extra nodes of a for_each step."""
 
 
 def compile_workflow(spec: WorkflowSpec, make_node: NodeFactory | None = None, checkpointer: Any = None) -> Any:
@@ -53,10 +58,13 @@ def compile_workflow(spec: WorkflowSpec, make_node: NodeFactory | None = None, c
     from orchestrator.autonomy import apply_autonomy
 
     spec = apply_autonomy(spec)
-    make_node = make_node or (lambda step: _noop)
+    make_node = make_node or (lambda step, role="main": _noop)
     graph = StateGraph(RunState)
     for step in spec.steps:
         graph.add_node(step.id, make_node(step))
+        if isinstance(step, AgentStepSpec) and step.for_each == "pbi":
+            graph.add_node(f"{step.id}__pbi", make_node(step, "pbi"))
+            graph.add_node(f"{step.id}__single", make_node(step, "single"))
     graph.add_node(STOP_NODE, _stop)
     graph.add_edge(START, spec.entry_step)
     graph.add_edge(STOP_NODE, END)
@@ -70,7 +78,12 @@ def _node_name(target: str) -> str:
 
 
 def _add_edges(graph: StateGraph, step: AnyStep) -> None:
-    if isinstance(step, AgentStepSpec):
+    if isinstance(step, AgentStepSpec) and step.for_each == "pbi":
+        worker, single, after = f"{step.id}__pbi", f"{step.id}__single", _node_name(step.next)
+        graph.add_conditional_edges(step.id, pbi_router(step), sorted({worker, single, after}))
+        graph.add_edge(worker, step.id)
+        graph.add_edge(single, after)
+    elif isinstance(step, AgentStepSpec):
         graph.add_edge(step.id, _node_name(step.next))
     elif isinstance(step, EscalateStepSpec):
         graph.add_conditional_edges(step.id, escalate_router(step), sorted({_node_name(step.next), STOP_NODE}))
@@ -94,6 +107,21 @@ def gate_router(step: GateStepSpec) -> Callable[[RunState], str]:
         if step.max_rounds is not None and failures > step.max_rounds:
             return _node_name(step.on_exhausted)
         return _node_name(step.on_fail)
+
+    return route
+
+
+def pbi_router(step: AgentStepSpec) -> Callable[[RunState], Any]:
+    """Edge function of a for_each step: one Send per PBI of the planned wave, else one pass or move on."""
+    from langgraph.types import Send
+
+    def route(state: RunState) -> Any:
+        decision = state.get("pbi_next")
+        if decision == "wave":
+            by_id = {p["id"]: p for p in state.get("pbis", [])}
+            carried = {k: state.get(k) for k in ("handoffs", "visits", "verdicts", "gate_report", "last_verdict")}
+            return [Send(f"{step.id}__pbi", {**carried, "pbi": by_id[i]}) for i in state.get("pbi_wave", [])]
+        return f"{step.id}__single" if decision == "single" else _node_name(step.next)
 
     return route
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class RunLog:
         self.db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(_SCHEMA)
+        self._lock = threading.Lock()  # parallel PBI builders log from several threads
 
     def close(self) -> None:
         """Close the database."""
@@ -70,14 +72,19 @@ class RunLog:
 
     def event(self, run_id: str, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
         """Append one event (phase start/end, gate verdict, tool call, fallback ...)."""
-        self.db.execute(
-            "INSERT INTO events (run_id, ts, kind, step, persona, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, time.time(), kind, step, persona, json.dumps(data, default=str)),
-        )
-        self.db.commit()
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO events (run_id, ts, kind, step, persona, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, time.time(), kind, step, persona, json.dumps(data, default=str)),
+            )
+            self.db.commit()
 
     def call(self, run_id: str, step: str, persona: str, reply: Any) -> None:
         """Append one model call with its tokens, cost and reproducibility data."""
+        with self._lock:
+            self._insert_call(run_id, step, persona, reply)
+
+    def _insert_call(self, run_id: str, step: str, persona: str, reply: Any) -> None:
         self.db.execute(
             "INSERT INTO calls (run_id, ts, step, persona, model, prompt_tokens, completion_tokens, cost_usd,"
             " latency_s, provider_model_version, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

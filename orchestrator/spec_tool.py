@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orchestrator.models.types import ToolSpec
+from orchestrator.pbis import PbiSpec
 
 
 class ScenarioSpec(BaseModel):
@@ -33,6 +34,7 @@ class SpecDraft(BaseModel):
     definition_of_done: list[str] = Field(min_length=1)
     guardrails: list[str] = Field(min_length=1)
     scenarios: list[ScenarioSpec] = Field(min_length=1)
+    pbis: list[PbiSpec] = Field(default_factory=list, description="The spec split into units of work.")
 
     @property
     def path(self) -> str:
@@ -55,10 +57,18 @@ def _schema() -> dict[str, Any]:
     items = {"type": "array", "items": text, "minItems": 1}
     scenario = {"type": "object", "properties": {"given": text, "when": text, "then": text},
                 "required": ["given", "when", "then"], "additionalProperties": False}
+    pbi = {"type": "object", "properties": {"id": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                                            "directive": text, "scope": items,
+                                            "checklist": {"type": "array", "items": text},
+                                            "depends_on": {"type": "array", "items": {"type": "string"}}},
+           "required": ["id", "directive", "scope"], "additionalProperties": False}
     properties = {"domain": text, "title": text, "context": text, "architecture": text, "constraints": items,
                   "definition_of_done": items, "guardrails": items,
                   "scenarios": {"type": "array", "items": scenario, "minItems": 1}}
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    # PBIs are optional, so a tiny model under constrained decoding is not forced to invent them.
+    schema["properties"]["pbis"] = {"type": "array", "items": pbi}
+    return schema
 
 
 SPEC_TOOL = ToolSpec(

@@ -11,6 +11,7 @@ from orchestrator.context import RunContext
 from orchestrator.engine import RunState
 from orchestrator.monitors import monitor_breach
 from orchestrator.packets import Handoff, build_packet
+from orchestrator.pbis import PbiSpec, check_pbis, next_wave
 from orchestrator.personas import READ_TOOLS
 from orchestrator.review import VERDICT_TOOL, ReviewVerdict, Violation, merge_verdicts, parse_verdict
 from orchestrator.spec_tool import SPEC_TOOL, SpecDraft
@@ -22,7 +23,11 @@ Node = Callable[[RunState], dict[str, Any]]
 def make_node(ctx: RunContext) -> Callable[[Any], Node]:
     """Factory handed to compile_workflow: the node function for each step spec."""
 
-    def factory(step: Any) -> Node:
+    def factory(step: Any, role: str = "main") -> Node:
+        if isinstance(step, AgentStepSpec) and step.for_each == "pbi" and role == "main":
+            return lambda state: plan_pbis(state)
+        if role == "pbi":
+            return lambda payload: run_agent_step(ctx, step, payload, PbiSpec(**payload["pbi"]))
         if isinstance(step, AgentStepSpec):
             return lambda state: run_agent_step(ctx, step, state)
         if isinstance(step, GateStepSpec):
@@ -36,56 +41,97 @@ def make_node(ctx: RunContext) -> Callable[[Any], Node]:
     return factory
 
 
-def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState) -> dict[str, Any]:
-    """One agent phase: packet in, tools in the worktree, commit with trailers, typed handoff out."""
+def plan_pbis(state: RunState) -> dict[str, Any]:
+    """Planner of a for_each step: the next wave of PBIs, a single pass (no PBIs left, e.g. a fix round), or on."""
+    pbis = [PbiSpec(**p) for p in state.get("pbis", [])]
+    done, last = set(state.get("pbis_done", [])), state.get("pbi_wave") or []
+    wave = next_wave(pbis, done)
+    if wave:
+        return {"pbi_wave": [p.id for p in wave], "pbi_next": "wave"}
+    # Back from the last wave: move on. Arriving with nothing planned (no PBIs, or a fix round): one pass.
+    return {"pbi_wave": [], "pbi_next": "next" if last else "single"}
+
+
+def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None = None
+                   ) -> dict[str, Any]:
+    """One agent phase: packet in, tools in the worktree, commit with trailers, typed handoff out.
+
+    With a PBI, the phase works in the PBI's file scope and commits only files in it.
+    """
     persona = ctx.persona(step.persona)
     model = ctx.model_for(step.persona, state)
-    visit = state.get("visits", {}).get(step.id, 0) + 1
-    phase_key = f"{step.id}#{visit}"
+    key = f"{step.id}.{pbi.id}" if pbi else step.id
+    visit = state.get("visits", {}).get(key, 0) + 1
+    phase_key = f"{key}#{visit}"
+    scope = pbi.scope if pbi else step.scope
     done = ctx.workspace.phase_commit(phase_key)
     if done is not None:
         # A resumed run whose crash came after this phase's commit: reuse it, never commit twice.
         sha, body = done
-        ctx.event("phase_reused", step.id, persona.name, commit=sha)
-        handoff = Handoff(step=step.id, persona=persona.name, summary=body)
-        record = {"step": step.id, "persona": persona.name, "model": model, "tokens": 0, "cost_usd": 0.0,
+        ctx.event("phase_reused", key, persona.name, commit=sha)
+        handoff = Handoff(step=key, persona=persona.name, summary=body)
+        record = {"step": key, "persona": persona.name, "model": model, "tokens": 0, "cost_usd": 0.0,
                   "seconds": 0.0, "verdict": "done", "commit": sha}
-        return {"handoffs": {step.id: handoff.model_dump()}, "visits": {step.id: visit}, "phases": [record]}
-    packet = build_packet(agent_sections(ctx, step, state), ctx.packet_tokens(step.persona))
-    ctx.event("phase_start", step.id, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
+        return {"handoffs": {key: handoff.model_dump()}, "visits": {key: visit}, "phases": [record],
+                **({"pbis_done": [pbi.id]} if pbi else {})}
+    sections = agent_sections(ctx, step, state)
+    if pbi:
+        sections.insert(2, ("PBI", pbi.render()))
+    packet = build_packet(sections, ctx.packet_tokens(step.persona))
+    ctx.event("phase_start", key, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
     finish = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
-    toolbox = agent_toolbox(ctx, persona.tools, scope=step.scope)
+    toolbox = agent_toolbox(ctx, persona.tools, scope=scope)
     result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
                    step.max_tool_calls or ctx.spec.settings.max_tool_calls, **finish).run(packet.text)
-    summary = (write_spec(ctx, result) if step.deliverable == "spec" else result.summary).strip()[:2000]
-    handoff = Handoff(step=step.id, persona=persona.name, summary=summary)
+    update: dict[str, Any] = {}
+    if step.deliverable == "spec":
+        summary, pbis = write_spec(ctx, result)
+        update["pbis"], update["pbi_wave"] = pbis, []
+    else:
+        summary = result.summary
+    summary = summary.strip()[:2000]
+    handoff = Handoff(step=key, persona=persona.name, summary=summary)
     commit = None
     if step.commit:
-        commit = ctx.workspace.commit(f"orchestrator: {step.id} ({persona.name})",
-                                      _trailers(ctx, phase_key, persona.name, model, state), body=summary)
-    record = _phase_record(step.id, persona.name, model, result, started, verdict="done", commit=commit)
+        commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",
+                                      _trailers(ctx, phase_key, persona.name, model, state), body=summary, scope=scope)
+    record = _phase_record(key, persona.name, model, result, started, verdict="done", commit=commit)
     _log_phase_end(ctx, record, trace=result.trace)
-    return {"handoffs": {step.id: handoff.model_dump()}, "visits": {step.id: visit}, "phases": [record]}
+    return {**update, "handoffs": {key: handoff.model_dump()}, "visits": {key: visit}, "phases": [record],
+            **({"pbis_done": [pbi.id]} if pbi else {})}
 
 
-def write_spec(ctx: RunContext, result: AgentResult) -> str:
-    """Render a submitted spec into specs/<domain>/spec.md through the policed write tool; say what happened."""
+def write_spec(ctx: RunContext, result: AgentResult) -> tuple[str, list[dict[str, Any]]]:
+    """Render a submitted spec (and its PBIs) under specs/<domain>/ through the policed write tool.
+
+    Returns what happened, for the handoff, and the PBIs for the builder.
+    """
+    import yaml
     from pydantic import ValidationError
 
     from orchestrator.errors import ToolError
 
     if result.final is None:
-        return f"no spec submitted (the spec writer answered: {result.text[:300]!r})"
+        return f"no spec submitted (the spec writer answered: {result.text[:300]!r})", []
     try:
         draft = SpecDraft.model_validate(result.final.arguments)
-        agent_toolbox(ctx, ["write_file"]).call("write_file", {"path": draft.path, "content": draft.render()})
+        tools = agent_toolbox(ctx, ["write_file"])
+        tools.call("write_file", {"path": draft.path, "content": draft.render()})
+        problems = check_pbis(draft.pbis)
+        if draft.pbis and not problems:
+            pbis = [p.model_dump() for p in draft.pbis]
+            tools.call("write_file", {"path": draft.path.replace("spec.md", "pbis.yaml"),
+                                      "content": yaml.safe_dump({"pbis": pbis}, sort_keys=False)})
     except ValidationError as exc:
-        return f"submitted spec is invalid: {str(exc).splitlines()[0]}"
+        return f"submitted spec is invalid: {str(exc).splitlines()[0]}", []
     except ToolError as exc:
-        return f"spec not written: {exc}"
-    return f"spec written to {draft.path} with {len(draft.scenarios)} scenario(s)"
+        return f"spec not written: {exc}", []
+    summary = f"spec written to {draft.path} with {len(draft.scenarios)} scenario(s)"
+    if problems:
+        return f"{summary}; PBIs ignored: {'; '.join(problems)}", []
+    return summary + (f" and {len(draft.pbis)} PBI(s)" if draft.pbis else ""), [p.model_dump() for p in draft.pbis]
 
 
 def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None) -> Any:

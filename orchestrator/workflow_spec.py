@@ -95,6 +95,9 @@ class AgentStepSpec(_StepBase):
     scope: list[str] | None = Field(
         None, description="Glob patterns of files this step may write (a PBI's file scope); default: anywhere."
     )
+    for_each: Literal["pbi"] | None = Field(
+        None, description="pbi: run once per PBI of the spec, in its file scope; disjoint scopes run in parallel."
+    )
     deliverable: Literal["handoff", "spec"] = Field(
         "handoff", description="handoff: finish with a summary; spec: finish with submit_spec (a structured spec)."
     )

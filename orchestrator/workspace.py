@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +13,14 @@ BRANCH_PREFIX = "orchestrator/"
 FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
 
 
+_GIT_LOCK = threading.RLock()
+"""Parallel PBI builders share one worktree and its index: git commands take turns."""
+
+
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     """Run git with argv (no shell) and return stdout; failures become WorkspaceError with git's message."""
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    with _GIT_LOCK:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise WorkspaceError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
@@ -70,16 +76,24 @@ class Workspace:
             git(repo, "worktree", "add", "--quiet", str(path), branch)
         return cls(repo=repo, path=path, branch=branch, base_commit=base_commit)
 
-    def has_changes(self) -> bool:
-        """True when the worktree differs from its HEAD (tracked or untracked files)."""
-        return bool(git(self.path, "status", "--porcelain", "--untracked-files=all").strip())
+    def has_changes(self, pathspecs: list[str] | None = None) -> bool:
+        """True when the worktree differs from its HEAD (tracked or untracked files), optionally within paths."""
+        return bool(git(self.path, "status", "--porcelain", "--untracked-files=all", "--", *(pathspecs or [])).strip())
 
     def commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool = False,
-               body: str = "") -> str | None:
-        """Commit everything in the worktree with trailers; return the sha, or None when nothing changed."""
-        if not allow_empty and not self.has_changes():
+               body: str = "", scope: list[str] | None = None) -> str | None:
+        """Commit the worktree's changes (only files matching `scope` globs when given) with trailers.
+
+        Returns the sha, or None when nothing changed.
+        """
+        with _GIT_LOCK:
+            return self._commit(subject, trailers, allow_empty, body, [f":(glob){p}" for p in scope or []])
+
+    def _commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool, body: str,
+                pathspecs: list[str]) -> str | None:
+        if not allow_empty and not self.has_changes(pathspecs):
             return None
-        git(self.path, "add", "-A")
+        git(self.path, "add", "-A", "--", *pathspecs)
         # Trailers must be the last paragraph, so a body never ends in "Key: value" lines of its own.
         lines = [subject, ""] + ([body.strip().replace("\n\n", "\n"), "", "--", ""] if body.strip() else [])
         for key, value in trailers.items():
