@@ -67,7 +67,8 @@ def test_pbis_run_in_scope_and_in_parallel(repo: Path) -> None:  # noqa: F811
     steps = [{"id": "spec", "persona": "spec_writer", "deliverable": "spec", "next": "build"},
              {"id": "build", "persona": "builder", "for_each": "pbi", "next": "end"}]
     name = add_workflow(repo, "pbis", steps, autonomy="L4")
-    writer = ScriptedModel({"spec_writer": [call("submit_spec", **{**SPEC_DRAFT, "domain": "subtract"}, pbis=PBIS)]}, name="writer")
+    draft = {**SPEC_DRAFT, "domain": "subtract", "pbis": PBIS}
+    writer = ScriptedModel({"spec_writer": [call("submit_spec", **draft)]}, name="writer")
     builder = FunctionModel(pbi_builder(threading.Barrier(2, timeout=20)), name="builder")
     outcome = run(repo, name, bind(spec_writer=writer, builder=builder))
 
