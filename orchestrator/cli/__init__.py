@@ -45,17 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = command.main(args=args, prog_name="orchestrator", standalone_mode=False)
         return int(result or 0)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         click.echo("Aborted.", err=True)
         return 130
-    except click.UsageError as exc:
+    except typer.TyperException as exc:
+        # typer vendors click: usage errors and friends know their own exit code (2 for usage).
         exc.show()
-        return 2
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        return getattr(exc, "exit_code", 2)
     except OrchestratorError as exc:
         _print_error(exc)
         if debug:
