@@ -9,6 +9,8 @@ git -C "$repo" init --quiet --initial-branch=main
 git -C "$repo" -c user.name=demo -c user.email=demo@example.invalid add -A
 git -C "$repo" -c user.name=demo -c user.email=demo@example.invalid commit --quiet -m "Example project"
 echo "Example repo: $repo"
+# The example's tests run with this project's venv (python and pytest on PATH), without third-party plugins.
+export PATH="$here/../.venv/bin:$PATH" PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
 "$here/../.venv/bin/orchestrator" run feature --repo "$repo" --task "${TASK:-Add a subtract(a, b) function to calc.py}" \
     --approve auto </dev/null
 rc=$?

@@ -82,7 +82,9 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
     finish = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
-    toolbox = agent_toolbox(ctx, persona.tools, scope=scope)
+    # The spec writer may rework the spec it wrote in this run (after a failed spec gate); nobody else may.
+    baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
+    toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline)
     result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
                    step.max_tool_calls or ctx.spec.settings.max_tool_calls, **finish).run(packet.text)
     update: dict[str, Any] = {}
@@ -117,7 +119,7 @@ def write_spec(ctx: RunContext, result: AgentResult) -> tuple[str, list[dict[str
         return f"no spec submitted (the spec writer answered: {result.text[:300]!r})", []
     try:
         draft = SpecDraft.model_validate(result.final.arguments)
-        tools = agent_toolbox(ctx, ["write_file"])
+        tools = agent_toolbox(ctx, ["write_file"], baseline=ctx.workspace.base_commit)
         tools.call("write_file", {"path": draft.path, "content": draft.render()})
         problems = check_pbis(draft.pbis)
         if draft.pbis and not problems:
@@ -134,20 +136,25 @@ def write_spec(ctx: RunContext, result: AgentResult) -> tuple[str, list[dict[str
     return summary + (f" and {len(draft.pbis)} PBI(s)" if draft.pbis else ""), [p.model_dump() for p in draft.pbis]
 
 
-def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None) -> Any:
-    """The persona's tools in the worktree, with the denial rules enforced in the tool layer."""
+def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None,
+                  baseline: str = "HEAD") -> Any:
+    """The persona's tools in the worktree, with the denial rules enforced in the tool layer.
+
+    The baseline is the phase's starting commit, so tests and Contracts written earlier in the run
+    (by the tester, by the spec writer) are protected from later phases too.
+    """
     from orchestrator.tools import Toolbox
     from orchestrator.write_policy import WritePolicy
 
     settings = ctx.spec.settings
     policy = WritePolicy(ctx.workspace.path, scope=scope, protected_paths=protected_paths(ctx),
-                         allow_refinement=settings.refinement, start_commit=ctx.workspace.base_commit)
+                         allow_refinement=settings.refinement, start_commit=baseline)
     return Toolbox(ctx.workspace.path, test_command=settings.test_command, allowlist=set(settings.allowed_commands),
                    timeout_s=settings.command_timeout_s, policy=policy, tools=tools)
 
 
 GATE_CONFIG_FILES = [".orchestrator/**", "pytest.ini", "tox.ini", "setup.cfg", "ruff.toml", ".ruff.toml",
-                     "mypy.ini", "conftest.py", ".pre-commit-config.yaml"]
+                     "mypy.ini", "**/conftest.py", ".pre-commit-config.yaml"]
 """Files that define what success means for the gates; agents may not edit them."""
 
 
@@ -232,7 +239,7 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> di
         ok = result.exit_code == 0 and not result.timed_out
         passed &= ok
         parser = command.run if command.parser == "auto" else command.parser
-        findings = [] if ok else parse_output(parser, result.output)
+        findings = [] if ok else parse_output(parser, result.output, exit_code=result.exit_code)
         status = "passed" if ok else ("timed out" if result.timed_out else f"failed (exit {result.exit_code})")
         reports.append(f"{command.name}: {status}" + (f"\n{compress_findings(findings)}" if findings else ""))
     verdict = "pass" if passed else "fail"

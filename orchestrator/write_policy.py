@@ -93,6 +93,8 @@ class WritePolicy:
         self.test_globs = tuple(test_globs)
         self.spec_glob = spec_glob
         self.allow_refinement = allow_refinement
+        # The baseline is frozen now (start_commit -> sha), so later writes or commits in the run can't
+        # move it: a test weakened in two small steps is still compared against the original.
         self.baseline = baseline or git_baseline(self.root, start_commit)
 
     def check_write(self, rel_path: str, new_content: str) -> None:

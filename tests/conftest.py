@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ EXAMPLE = ROOT / "examples" / "calc"
 # Tests never touch the network: any non-local, non-scripted model raises before I/O.
 os.environ["ORCHESTRATOR_BLOCK_REAL_REQUESTS"] = "1"
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Gate commands (`python -m pytest` in a worktree) resolve python through PATH: use this venv's, and
+# skip third-party pytest plugins there (langsmith's costs seconds per nested run).
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -1,0 +1,215 @@
+"""Toolbox: every agent tool exercised in a real temporary git repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import SandboxViolation, ToolError
+from orchestrator.tools import MAX_SEARCH_HITS, Toolbox
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a fixed identity."""
+    argv = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args]
+    return subprocess.run(argv, cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repo with one commit: a module, a test file and an ignored folder."""
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "src" / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n")
+    (root / "tests" / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
+    (root / ".gitignore").write_text("build/\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "start")
+    return root
+
+
+@pytest.fixture
+def box(repo: Path) -> Toolbox:
+    """A writable toolbox with a real pytest test command."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."]
+    return Toolbox(repo, test_command=command, timeout_s=60)
+
+
+class TestSpecsAndValidation:
+    def test_specs_are_closed_json_schemas(self, box: Toolbox):
+        names = [spec.name for spec in box.specs()]
+        assert names == ["read_file", "list_files", "search", "write_file", "edit", "run_tests", "git_diff"]
+        for spec in box.specs():
+            assert spec.parameters["additionalProperties"] is False
+            assert isinstance(spec.parameters["required"], list)
+            assert spec.as_openai()["function"]["name"] == spec.name
+
+    def test_read_only_offers_only_readers(self, repo: Path):
+        box = Toolbox(repo, read_only=True, test_command=["pytest"])
+        assert [s.name for s in box.specs()] == ["read_file", "list_files", "search", "git_diff"]
+
+    def test_run_tests_offered_only_with_a_test_command(self, repo: Path):
+        assert "run_tests" not in [s.name for s in Toolbox(repo).specs()]
+
+    def test_tools_narrows_to_a_persona_list(self, repo: Path):
+        box = Toolbox(repo, tools=["read_file", "edit"])
+        assert [s.name for s in box.specs()] == ["read_file", "edit"]
+        with pytest.raises(ToolError, match="not available"):
+            box.call("write_file", {"path": "a.txt", "content": "x"})
+        with pytest.raises(ToolError, match="Did you mean 'edit'"):
+            Toolbox(repo, tools=["edti"])
+
+    @pytest.mark.parametrize(
+        ("name", "arguments", "message"),
+        [
+            ("read_file", {}, "missing required argument 'path'"),
+            ("read_file", {"path": "a", "lines": 3}, "unknown argument 'lines'"),
+            ("read_file", {"path": 3}, "'path' must be string"),
+            ("read_file", {"path": "a", "start_line": True}, "must be integer"),
+            ("read_file", {"path": "a", "start_line": 0}, "must be >= 1"),
+            ("edit", ["path"], "must be a JSON object"),
+            ("wirte_file", {}, "Did you mean 'write_file'"),
+        ],
+    )
+    def test_arguments_validated_before_running(self, box: Toolbox, name, arguments, message):
+        with pytest.raises(ToolError, match=message):
+            box.call(name, arguments)
+
+    def test_calls_counts_every_attempt(self, box: Toolbox):
+        box.call("list_files", {})
+        with pytest.raises(ToolError):
+            box.call("read_file", {})
+        assert box.calls == 2
+
+
+class TestReading:
+    def test_read_file_whole_and_range(self, box: Toolbox):
+        assert box.call("read_file", {"path": "src/calc.py"}).startswith("def add(a, b):")
+        part = box.call("read_file", {"path": "src/calc.py", "start_line": 5, "end_line": 6})
+        assert part == "[src/calc.py: lines 5-6 of 6]\ndef sub(a, b):\n    return a - b"
+
+    def test_read_file_long_file_is_cut_at_a_line_with_a_hint(self, repo: Path):
+        (repo / "big.txt").write_text("".join(f"line {n}\n" for n in range(1, 2001)))
+        text = Toolbox(repo, max_output_chars=200).call("read_file", {"path": "big.txt"})
+        assert text.startswith("[big.txt: lines 1-") and "read on with start_line=" in text
+        assert len(text) < 300
+
+    def test_read_file_errors(self, box: Toolbox, repo: Path):
+        (repo / "blob.bin").write_bytes(b"\x00\x01\x02")
+        for path, message in [("nope.py", "does not exist"), ("src", "is a folder"), ("blob.bin", "binary")]:
+            with pytest.raises(ToolError, match=message):
+                box.call("read_file", {"path": path})
+        with pytest.raises(ToolError, match="has 6 lines"):
+            box.call("read_file", {"path": "src/calc.py", "start_line": 9})
+
+    def test_list_files_skips_git_and_filters(self, box: Toolbox, repo: Path):
+        listing = box.call("list_files", {}).splitlines()
+        assert listing == [".gitignore", "src/calc.py", "tests/test_calc.py"]
+        assert box.call("list_files", {"path": "tests", "pattern": "test_*.py"}) == "tests/test_calc.py"
+        assert "no files" in box.call("list_files", {"pattern": "*.rs"})
+
+    def test_list_files_is_bounded(self, repo: Path, box: Toolbox):
+        (repo / "many").mkdir()
+        for n in range(450):
+            (repo / "many" / f"f{n:03}.txt").write_text("")
+        text = box.call("list_files", {"path": "many"})
+        assert "[... 50 more files not shown" in text
+
+    def test_search_regex_literal_and_bounds(self, box: Toolbox, repo: Path):
+        assert box.call("search", {"pattern": r"def \w+\(a"}).splitlines() == [
+            "src/calc.py:1: def add(a, b):",
+            "src/calc.py:5: def sub(a, b):",
+        ]
+        assert (
+            box.call("search", {"pattern": "add(1,", "path": "tests"}) == "tests/test_calc.py:5: assert add(1, 2) == 3"
+        )
+        (repo / "hits.txt").write_text("hit\n" * 500)
+        assert f"stopped at {MAX_SEARCH_HITS} hits" in box.call("search", {"pattern": "hit"})
+        assert "no matches" in box.call("search", {"pattern": "zzz"})
+
+    def test_search_skips_links_that_leave_the_repo(self, box: Toolbox, repo: Path, tmp_path: Path):
+        (tmp_path / "outside.txt").write_text("TOPSECRET\n")
+        (repo / "link.txt").symlink_to(tmp_path / "outside.txt")
+        assert "no matches" in box.call("search", {"pattern": "TOPSECRET"})
+
+
+class TestConfinement:
+    @pytest.mark.parametrize(
+        "path", ["../outside.txt", "/etc/passwd", ".git/config", "escape/outside.txt", "etc/passwd"]
+    )
+    def test_reads_and_writes_outside_refused(self, box: Toolbox, repo: Path, tmp_path: Path, path: str):
+        (tmp_path / "outside.txt").write_text("secret\n")
+        (repo / "escape").symlink_to(tmp_path)
+        (repo / "etc").symlink_to("/etc")
+        with pytest.raises(SandboxViolation):
+            box.call("read_file", {"path": path})
+        with pytest.raises(SandboxViolation):
+            box.call("write_file", {"path": path, "content": "pwned"})
+        assert (tmp_path / "outside.txt").read_text() == "secret\n"
+
+    def test_read_only_toolbox_refuses_writes(self, repo: Path):
+        box = Toolbox(repo, read_only=True)
+        for name, args in [
+            ("write_file", {"path": "a.py", "content": ""}),
+            ("edit", {"path": "src/calc.py", "search": "a + b", "replace": "a - b"}),
+        ]:
+            with pytest.raises(ToolError, match="not available to this agent .read-only"):
+                box.call(name, args)
+        assert not (repo / "a.py").exists()
+
+
+class TestWriting:
+    def test_write_file_creates_folders(self, box: Toolbox, repo: Path):
+        assert (
+            box.call("write_file", {"path": "pkg/new/mod.py", "content": "X = 1\n"}) == "wrote pkg/new/mod.py (1 lines)"
+        )
+        assert (repo / "pkg" / "new" / "mod.py").read_text() == "X = 1\n"
+
+    def test_edit_replaces_exactly_once(self, box: Toolbox, repo: Path):
+        box.call("edit", {"path": "src/calc.py", "search": "return a - b", "replace": "return a - b  # diff"})
+        assert "return a - b  # diff" in (repo / "src" / "calc.py").read_text()
+
+    def test_edit_not_found_and_ambiguous(self, box: Toolbox, repo: Path):
+        before = (repo / "src" / "calc.py").read_text()
+        with pytest.raises(ToolError, match="not found in src/calc.py"):
+            box.call("edit", {"path": "src/calc.py", "search": "return a * b", "replace": "x"})
+        with pytest.raises(ToolError, match="occurs 2 times"):
+            box.call("edit", {"path": "src/calc.py", "search": "(a, b):", "replace": "(a, b, c):"})
+        with pytest.raises(ToolError, match="empty"):
+            box.call("edit", {"path": "src/calc.py", "search": "", "replace": "x"})
+        assert (repo / "src" / "calc.py").read_text() == before
+
+
+class TestCommands:
+    def test_run_tests_reports_failure_then_success(self, box: Toolbox, repo: Path, monkeypatch: pytest.MonkeyPatch):
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # PYTEST_* passes the env scrub
+        (repo / "tests" / "conftest.py").write_text("import sys\nsys.path.insert(0, 'src')\n")
+        box.call("edit", {"path": "src/calc.py", "search": "return a + b", "replace": "return a * b"})
+        failed = box.call("run_tests", {})
+        assert "exit code 1 (failed)" in failed and "test_add" in failed
+        box.call("edit", {"path": "src/calc.py", "search": "return a * b", "replace": "return a + b"})
+        assert "exit code 0 (passed)" in box.call("run_tests", {})
+
+    def test_run_tests_refuses_a_command_outside_the_allowlist(self, repo: Path):
+        box = Toolbox(repo, test_command=["sh", "-c", "echo hi"])
+        with pytest.raises(SandboxViolation, match="not allowed"):
+            box.call("run_tests", {})
+
+    def test_git_diff_shows_tracked_and_untracked_changes(self, box: Toolbox, repo: Path):
+        assert box.call("git_diff", {}) == "no changes since HEAD"
+        box.call("edit", {"path": "src/calc.py", "search": "return a - b", "replace": "return b - a"})
+        box.call("write_file", {"path": "src/new_mod.py", "content": "NEW = True\n"})
+        box.call("write_file", {"path": "build/out.txt", "content": "ignored\n"})
+        diff = box.call("git_diff", {})
+        assert "-    return a - b\n+    return b - a" in diff
+        assert "+++ b/src/new_mod.py" in diff and "+NEW = True" in diff
+        assert "out.txt" not in diff
+        assert "new_mod.py" in git(repo, "status", "--porcelain")  # diffing touched no index state
+        assert git(repo, "diff", "--cached") == ""
