@@ -1,0 +1,73 @@
+"""What is known about a model id: registry-published entries and LiteLLM's local cost map (no litellm import)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_COST_MAP_FILE = "model_prices_and_context_window_backup.json"
+_published: dict[str, dict[str, Any]] = {}
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def litellm_model_map() -> dict[str, dict[str, Any]]:
+    """LiteLLM's bundled model map, read as JSON so that listing models never imports litellm."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / _COST_MAP_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {key: value for key, value in data.items() if isinstance(value, dict)}
+
+
+def litellm_entry(model_id: str) -> dict[str, Any] | None:
+    """LiteLLM's map entry for an id, trying `provider/name` then `name` with a matching provider."""
+    table = litellm_model_map()
+    if model_id in table:
+        return table[model_id]
+    provider, sep, name = model_id.partition("/")
+    entry = table.get(name) if sep else None
+    if entry and str(entry.get("litellm_provider", "")).startswith(provider):
+        return entry
+    return None
+
+
+def known_litellm_ids(provider: str = "") -> list[str]:
+    """Ids in LiteLLM's map as `provider/name` (only that provider's when given), for did-you-mean hints."""
+    ids = []
+    for key, entry in litellm_model_map().items():
+        owner = str(entry.get("litellm_provider", ""))
+        full = key if key.startswith(f"{owner}/") else f"{owner}/{key}"
+        if key != "sample_spec" and (not provider or owner == provider):
+            ids.append(full)
+    return ids
+
+
+def publish_entries(entries: dict[str, dict[str, Any]]) -> None:
+    """Make registry model metadata (prices above all) visible to the gateway for later calls."""
+    with _lock:
+        _published.clear()
+        _published.update(entries)
+
+
+def published_entry(model_id: str) -> dict[str, Any]:
+    """The registry metadata last published for this id, or {}."""
+    with _lock:
+        return dict(_published.get(model_id, {}))
+
+
+def registry_cost(model_id: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Cost from registry prices when both are set; None means 'ask LiteLLM'."""
+    entry = published_entry(model_id)
+    price_in, price_out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+    if price_in is None or price_out is None:
+        return None
+    return prompt_tokens * price_in + completion_tokens * price_out

@@ -1,0 +1,63 @@
+"""`orchestrator models --check`: will the bound models work here (keys set, ids known, local weights present)?"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import ModelError, did_you_mean
+from orchestrator.models import catalog
+from orchestrator.models.ids import SCRIPT_PREFIX, is_offline, provider_of
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import Registry
+
+
+def check_models(registry: Registry) -> list[str]:
+    """One line per problem with a model the registry uses; empty when everything can be called."""
+    problems: list[str] = []
+    for model_id, users in registry.referenced_models().items():
+        used_by = ", ".join(users)
+        problems += [f"{model_id} (used by {used_by}): {p}" for p in _problems(model_id, registry)]
+    return problems
+
+
+def _problems(model_id: str, registry: Registry) -> list[str]:
+    """What stops one model id from working."""
+    if is_offline(model_id):
+        return _offline_problems(model_id)
+    problems = []
+    if not registry.has_model_entry(model_id) and catalog.litellm_entry(model_id) is None:
+        hint = did_you_mean(model_id, catalog.known_litellm_ids(provider_of(model_id)))
+        problems.append(f"unknown to LiteLLM's model map and not in models.yaml.{hint}")
+    from orchestrator.models.gateway import load_litellm
+
+    try:
+        found = load_litellm().validate_environment(model=model_id)
+    except Exception as exc:  # LiteLLM can't even parse the id
+        return [*problems, f"LiteLLM cannot use this id: {exc}"]
+    # *_API_BASE keys have working defaults (e.g. Ollama on localhost), so they are not problems.
+    missing = [key for key in found.get("missing_keys") or [] if not key.endswith("_API_BASE")]
+    if missing:
+        problems.append(f"missing in the environment: {', '.join(missing)}; export {missing[0]}=...")
+    return problems
+
+
+def _offline_problems(model_id: str) -> list[str]:
+    """Local weights and llama-cpp present; scripted files exist. Registered fakes are checked at call time."""
+    if model_id.startswith(SCRIPT_PREFIX):
+        path = Path(model_id[len(SCRIPT_PREFIX) :])
+        return [] if path.is_file() else [f"script file not found: {path}"]
+    if provider_of(model_id) != "local":
+        return []
+    from orchestrator.models import local
+
+    problems = []
+    if importlib.util.find_spec("llama_cpp") is None:
+        problems.append("llama-cpp-python is not installed: pip install llama-cpp-python")
+    try:
+        local.weights_path()
+    except ModelError as exc:
+        problems.append(str(exc))
+    return problems

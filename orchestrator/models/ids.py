@@ -1,0 +1,38 @@
+"""Model id conventions: providers, offline ids and the `scripted:PATH` form (no heavy imports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+OFFLINE_PROVIDERS = ("local", "scripted", "function")
+SCRIPT_PREFIX = "scripted:"
+LOCAL_MODELS = ("smollm2",)
+
+
+def provider_of(model_id: str) -> str:
+    """The provider part of a LiteLLM-style id ('openai/gpt-4o' -> 'openai'; bare ids -> '')."""
+    if model_id.startswith(SCRIPT_PREFIX):
+        return "scripted"
+    head, sep, _ = model_id.partition("/")
+    return head if sep else ""
+
+
+def is_offline(model_id: str) -> bool:
+    """True for ids served in-process (local, scripted, function): no network, no key, no cost."""
+    return provider_of(model_id) in OFFLINE_PROVIDERS
+
+
+def is_script_path(model_id: str) -> bool:
+    """True for the `scripted:PATH` form users type to replay replies from a YAML or JSONL file."""
+    return model_id.startswith(SCRIPT_PREFIX)
+
+
+def normalise_model_id(value: str, base: Path | None = None) -> str:
+    """Strip whitespace and make a `scripted:PATH` absolute (relative to `base`, default the cwd)."""
+    value = value.strip()
+    if not is_script_path(value):
+        return value
+    path = Path(value[len(SCRIPT_PREFIX) :]).expanduser()
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    return SCRIPT_PREFIX + str(path.resolve())

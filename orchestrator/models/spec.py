@@ -1,0 +1,168 @@
+"""The models.yaml schema (pydantic specs) and its loader, with file:line on every error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchestrator.errors import ConfigError, did_you_mean
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelEntrySpec(_Spec):
+    """Metadata for one LiteLLM model id; unset fields fall back to LiteLLM's cost map, then defaults."""
+
+    description: str = Field("", description="A short note for people reading `orchestrator models`.")
+    context_window: int | None = Field(None, gt=0, description="Maximum input tokens the model accepts.")
+    input_cost_per_token: float | None = Field(
+        None, ge=0, description="US dollars per prompt token; set it to override LiteLLM's price."
+    )
+    output_cost_per_token: float | None = Field(
+        None, ge=0, description="US dollars per completion token; set it to override LiteLLM's price."
+    )
+    typical_latency_s: float | None = Field(None, ge=0, description="Typical seconds for one call, for routing.")
+    supports_tools: bool | None = Field(None, description="Whether the model can make tool (function) calls.")
+    rpm: int | None = Field(None, gt=0, description="Requests-per-minute limit for this deployment.")
+    tpm: int | None = Field(None, gt=0, description="Tokens-per-minute limit for this deployment.")
+    tags: list[str] = Field(default_factory=list, description="Free labels, e.g. 'local', 'eu-residency'.")
+
+
+class ProfileSpec(_Spec):
+    """A capability profile: an ordered model list, where the order is the failover order."""
+
+    description: str = Field("", description="What this profile is for.")
+    models: list[str] = Field(min_length=1, description="Model ids, first preferred; later ones are failovers.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_bare_list(cls, data: Any) -> Any:
+        """Allow `high_reasoning: [model, ...]` as shorthand for `{models: [...]}`."""
+        return {"models": data} if isinstance(data, list) else data
+
+
+class PolicySpec(_Spec):
+    """Role-binding policy."""
+
+    critic_differs_from_builder: bool = Field(
+        True, description="Check that the critic resolves to a different model than the builder."
+    )
+    strict_roles: bool = Field(False, description="Fail (instead of warn) when a role policy is violated.")
+
+
+class RegistrySpec(_Spec):
+    """One models.yaml layer; every section is optional and overrides earlier layers by name."""
+
+    models: dict[str, ModelEntrySpec] = Field(default_factory=dict, description="Model id -> metadata.")
+    profiles: dict[str, ProfileSpec] = Field(default_factory=dict, description="Capability profile -> models.")
+    ladder: list[str] | None = Field(
+        None, description="Escalation ladder of profile names, weakest first; replaces earlier ladders."
+    )
+    roles: dict[str, str] = Field(default_factory=dict, description="Persona -> profile name or model id.")
+    default_profile: str | None = Field(None, description="Profile for personas that no layer binds.")
+    policy: PolicySpec | None = Field(None, description="Role-binding policy; set fields override earlier layers.")
+
+    @field_validator("models", "profiles", "roles")
+    @classmethod
+    def _names_are_words(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Names must be non-empty and free of spaces, since they appear on command lines."""
+        for name in value:
+            if not str(name).strip() or " " in str(name):
+                raise ValueError(f"bad name {name!r}: use a non-empty name without spaces")
+        return value
+
+
+_ALL_FIELDS = sorted(
+    {name for spec in (ModelEntrySpec, ProfileSpec, PolicySpec, RegistrySpec) for name in spec.model_fields}
+)
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A parsed layer plus what is needed to point at its lines in later errors."""
+
+    spec: RegistrySpec
+    where: str
+    node: yaml.Node | None = None
+
+    def place(self, *loc: Any) -> str:
+        """`file:line` of the given field path, or just the file when the line is unknown."""
+        line = _line_of(self.node, loc)
+        return f"{self.where}:{line}" if line else self.where
+
+
+def load_spec_file(path: Path) -> LoadedSpec:
+    """Read one models.yaml layer; raise ConfigError naming file:line and the field path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_spec_text(text, str(path))
+
+
+def parse_spec_text(text: str, where: str) -> LoadedSpec:
+    """Parse models.yaml text; `where` names the source in error messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}{line}: invalid YAML: {problem}") from exc
+    if data is None:
+        return LoadedSpec(RegistrySpec(), where)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}:1: expected a mapping with models/profiles/ladder/roles, got {type(data).__name__}")
+    try:
+        return LoadedSpec(RegistrySpec.model_validate(data), where, node)
+    except ValidationError as exc:
+        lines = [_describe(where, node, err) for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def _describe(where: str, node: yaml.Node | None, err: Any) -> str:
+    """One error line: `file:line: field.path: message (Did you mean ...?)`."""
+    loc = tuple(err["loc"])
+    line = _line_of(node, loc)
+    field = _field_path(loc)
+    if err["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}.{did_you_mean(str(loc[-1]), _ALL_FIELDS)}"
+    else:
+        message = err["msg"]
+    place = f"{where}:{line}" if line else where
+    return f"{place}: {field}: {message}" if field else f"{place}: {message}"
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """Render a pydantic loc as `profiles.fast.models[0]` (names with dots or slashes are quoted)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "/" in str(part) or "." in str(part):
+            out += f"[{str(part)!r}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest YAML node the loc reaches (keys for mappings, items for lists)."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                continue
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+    return line

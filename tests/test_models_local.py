@@ -1,0 +1,75 @@
+"""The embedded local model, driven through complete(): a schema-valid tool call and real llama-cpp token counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestrator.models import local
+from orchestrator.models.gateway import complete
+from orchestrator.models.types import ToolSpec
+
+pytest.importorskip("llama_cpp")
+jsonschema = pytest.importorskip("jsonschema")
+
+WRITE_FILE = ToolSpec(
+    "write_file",
+    "Write a file in the repository.",
+    {
+        "type": "object",
+        "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["path", "content"],
+    },
+)
+ROUTE = ToolSpec(
+    "route",
+    "Choose the next step.",
+    {
+        "type": "object",
+        "properties": {"step": {"type": "string", "enum": ["builder", "tester"]}, "attempts": {"type": "integer"}},
+        "required": ["step", "attempts"],
+    },
+)
+
+
+def test_tool_call_schema_offers_one_branch_per_tool() -> None:
+    schema = local.tool_call_schema([WRITE_FILE, ROUTE])
+    assert [branch["properties"]["name"] for branch in schema["anyOf"]] == [{"const": "write_file"}, {"const": "route"}]
+    assert all(branch["required"] == ["name", "arguments"] for branch in schema["anyOf"])
+    content = schema["anyOf"][0]["properties"]["arguments"]["properties"]["content"]
+    assert content["type"] == "string" and content["maxLength"] > 0  # bounded, so the call fits max_tokens
+    assert WRITE_FILE.parameters["properties"]["content"] == {"type": "string"}  # the caller's schema is untouched
+
+
+@pytest.mark.local_model
+def test_local_model_returns_a_schema_valid_tool_call_with_real_token_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    llama, usages = local.load_llama(), []
+    original = llama.create_chat_completion
+
+    def spy(**kwargs: Any) -> Any:
+        out = original(**kwargs)
+        usages.append(out["usage"])
+        return out
+
+    monkeypatch.setattr(llama, "create_chat_completion", spy)
+    reply = complete(
+        "local/smollm2",
+        [
+            {"role": "system", "content": "You are the builder. Work by calling tools."},
+            {"role": "user", "content": "Create hello.py that prints hello."},
+        ],
+        tools=[WRITE_FILE, ROUTE],
+        require_tool=True,
+        persona="builder",
+        max_tokens=96,
+    )
+    [call] = reply.tool_calls
+    tool = {"write_file": WRITE_FILE, "route": ROUTE}[call.name]
+    jsonschema.validate(call.arguments, tool.parameters)
+    assert reply.prompt_tokens > 20 and reply.completion_tokens > 0
+    [usage] = usages  # one generation, and the reply reports exactly llama-cpp's counts
+    assert (reply.prompt_tokens, reply.completion_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])
+    assert reply.provider_model_version == "SmolLM2-135M-Instruct.Q4_1"
+    assert reply.cost_usd == 0.0
+    assert reply.sampling["max_tokens"] == 96 and reply.sampling["seed"] == local.SEED
