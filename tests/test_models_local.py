@@ -73,3 +73,17 @@ def test_local_model_returns_a_schema_valid_tool_call_with_real_token_counts(mon
     assert reply.provider_model_version == "SmolLM2-135M-Instruct.Q4_1"
     assert reply.cost_usd == 0.0
     assert reply.sampling["max_tokens"] == 96 and reply.sampling["seed"] == local.SEED
+
+
+def test_agent_history_is_flattened_for_the_chat_template() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "write_file", "arguments": '{"path": "a.py"}'}}
+    messages = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "wrote a.py"},
+    ]
+    out = local.prompt_messages(messages, [WRITE_FILE])
+    assert [m["role"] for m in out] == ["system", "user", "assistant", "user"]
+    assert "write_file(path, content)" in out[0]["content"]
+    assert out[2]["content"] == '{"name": "write_file", "arguments": {"path": "a.py"}}'
+    assert out[3]["content"] == "Result of write_file: wrote a.py"

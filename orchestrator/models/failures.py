@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.errors import ModelError
+from orchestrator.errors import ModelError, did_you_mean
+from orchestrator.models import catalog
 from orchestrator.models.ids import provider_of
 
 
@@ -62,6 +63,9 @@ def describe_failure(exc: BaseException, model: str, missing_keys: list[str] | N
         hint = key_hint(model, missing_keys)
         failure = Failure(False, hint)
         kind = "AuthenticationError"
+    elif "provider not provided" in str(exc).lower() or kind == "NotFoundError":
+        close = did_you_mean(model, catalog.known_litellm_ids(provider_of(model)))
+        hint = f"Model ids are provider/name, e.g. openai/gpt-4o-mini.{close}"
     return ModelCallError(model, kind, _first_line(exc), failure, hint)
 
 

@@ -83,11 +83,9 @@ def _close() -> None:
 
 @contextmanager
 def _without_extra_buffers() -> Iterator[None]:
-    """Load weights without llama.cpp's extra CPU buffer types.
-
-    A native build picks the AMX kernels on CPUs that advertise AMX, and they crash (SIGSEGV) in VMs that
-    don't grant the tile state. Llama() has no switch for it, so patch the default params while loading.
-    """
+    """Load weights without llama.cpp's extra CPU buffer types (AMX and repacked layouts)."""
+    # A native build picks the AMX kernels on CPUs that advertise AMX, and they crash (SIGSEGV) in VMs that
+    # don't grant the tile state. Llama() has no switch for it, so patch the default params while loading.
     import llama_cpp.llama_cpp as low
 
     original = low.llama_model_default_params

@@ -36,6 +36,7 @@ class OfflineLLM(CustomLLM):
             return _serve_local(model, messages, tools, optional, response)
         fake = lookup_fake(f"{self.provider}/{model}")
         reply = fake.respond(str(metadata.get("persona", "")), messages, tools)
+        reply.simulate_latency()
         prompt, completion = reply.usage or (estimate_tokens(_prompt_text(messages)), estimate_tokens(reply.text))
         completion = completion or len(reply.tool_calls)
         return fill_response(

@@ -245,10 +245,8 @@ def load_registry(
     *,
     known_personas: Iterable[str] | None = None,
 ) -> Registry:
-    """Merge the five layers (shipped, user, repo, workflow, --model) and validate every name.
-
-    With `known_personas` (e.g. the workflow's personas), a `--model` naming any other persona is an error.
-    """
+    """Merge the five layers (shipped, user, repo, workflow, --model) and validate every name."""
+    # With known_personas (e.g. the workflow's), a --model for any other persona is an error, not a warning.
     shipped = resources.files("orchestrator").joinpath("defaults/models.yaml")
     layers: list[tuple[str, LoadedSpec, Path | None]] = [
         ("shipped", parse_spec_text(shipped.read_text(encoding="utf-8"), "orchestrator/defaults/models.yaml"), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from orchestrator.models.ids import SCRIPT_PREFIX, normalise_model_id
 from orchestrator.models.types import ToolCall, ToolSpec
 
 ANY_PERSONA = "*"
-_REPLY_KEYS = {"text", "tool_calls", "tool", "arguments", "usage"}
+_REPLY_KEYS = {"text", "tool_calls", "tool", "arguments", "usage", "delay_s", "pause_once"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,22 @@ class ScriptedReply:
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     usage: tuple[int, int] | None = None
+    delay_s: float = 0.0
+    pause_once: str | None = None
+
+    def simulate_latency(self) -> None:
+        """Sleep `delay_s` like a slow provider; with `pause_once`, only while that sentinel file is absent.
+
+        The sentinel is created when the pause starts, so a test can act (e.g. kill the run) while a
+        call is in flight, and a rerun of the same script answers at once.
+        """
+        if self.pause_once:
+            sentinel = Path(self.pause_once)
+            if sentinel.exists():
+                return
+            sentinel.touch()
+        if self.delay_s > 0:
+            time.sleep(self.delay_s)
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,8 @@ def parse_reply(raw: Any, where: str = "reply") -> ScriptedReply:
         text=str(raw.get("text") or ""),
         tool_calls=tuple(_parse_call(call, f"{where}: tool_calls[{i}]") for i, call in enumerate(calls)),
         usage=(int(usage["prompt_tokens"]), int(usage["completion_tokens"])) if usage else None,
+        delay_s=float(raw.get("delay_s") or 0.0),
+        pause_once=str(raw["pause_once"]) if raw.get("pause_once") else None,
     )
 
 
