@@ -15,7 +15,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# torch first and pinned: the CPU build; the semantic extra would otherwise pull a CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,semantic]'
 	touch $(STAMP)
 
 # The main job: the shipped `feature` workflow, embedded local model, example project, no key, no network.
