@@ -29,6 +29,7 @@ class RunContext:
     runlog: RunLog
     complete: Any  # orchestrator.models.gateway.complete, injectable
     guard: BudgetGuard
+    router: Any = None  # orchestrator.run_routing.RunRouter
     approve: str = "auto"
     ask: Any = None  # callable(payload) -> decision dict, for --approve ask
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
@@ -39,21 +40,38 @@ class RunContext:
             self._personas[name] = load_persona(name, self.workspace.repo)
         return self._personas[name]
 
-    def model_for(self, persona: str, state: dict[str, Any] | None = None) -> str | None:
-        """The model a persona's next call goes to: its binding, climbed as many rungs as it was escalated.
+    def candidates(self, persona: str, state: dict[str, Any] | None = None) -> list[str]:
+        """A persona's models in failover order: its binding, climbed as many rungs as it was escalated.
 
-        None when the ladder has no rung that high.
+        Empty when the ladder has no rung that high.
         """
         resolved = self.registry.resolve(persona)
         rung = (state or {}).get("rungs", {}).get(persona, 0)
         if rung == 0:
-            return resolved.models[0]
+            return list(resolved.models)
         profile = resolved.profile or self._profile_holding(resolved.models[0])
         for _ in range(rung):
             profile = self.registry.next_rung(profile) if profile else None
             if profile is None:
-                return None
-        return self.registry.models_for_profile(profile)[0]
+                return []
+        return list(self.registry.models_for_profile(profile))
+
+    def model_for(self, persona: str, state: dict[str, Any] | None = None) -> str | None:
+        """The first model of a persona's candidates (None past the top of the ladder)."""
+        models = self.candidates(persona, state)
+        return models[0] if models else None
+
+    def choose_model(self, step: Any, persona: str, state: dict[str, Any], text: str,
+                     needs_tools: bool = True) -> tuple[str, int | None]:
+        """(model, decision id) for a phase, through the run's routing strategy; decisions are logged."""
+        candidates = self.candidates(persona, state)
+        if self.router is None:
+            return candidates[0], None
+        rung = state.get("rungs", {}).get(persona, 0)
+        # A cascade climbs from its own start rung; other strategies get the already-climbed candidates.
+        if self.router.cascades(step, persona):
+            candidates = list(self.registry.resolve(persona).models)
+        return self.router.choose(step, persona, text, candidates, rung=rung, needs_tools=needs_tools)
 
     def _profile_holding(self, model: str) -> str | None:
         """The lowest ladder profile listing a model (for a persona bound to a model id)."""
@@ -67,7 +85,7 @@ class RunContext:
         """Append an event to this run's log."""
         self.runlog.event(self.run_id, kind, step, persona, **data)
 
-    def caller(self, step: str) -> Any:
+    def caller(self, step: str, decision_id: int | None = None) -> Any:
         """A `complete`-compatible function for one step: budget check first, then the call, then the log."""
 
         def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> ModelReply:
@@ -75,6 +93,8 @@ class RunContext:
             reply = self.complete(model, messages, **kwargs)
             self.guard.record(step, reply.total_tokens, reply.cost_usd)
             self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
+            if decision_id is not None:
+                self.runlog.decision_spend(decision_id, reply.total_tokens, reply.cost_usd)
             return reply
 
         return call

@@ -43,14 +43,14 @@ def validate_choice(step: DispatchStepSpec, reply: Any) -> tuple[str, str, str |
 def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
     """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge."""
     persona = ctx.persona(step.persona)
-    model = ctx.model_for(step.persona, state)
     sections = [("Task", ctx.task), ("Decide", step.description or "Choose the next step."),
                 ("Gate verdicts", ", ".join(f"{k}={v}" for k, v in state.get("verdicts", {}).items())),
                 ("Last gate report", state.get("gate_report", ""))]
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
     messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
+    model, decision = ctx.choose_model(step, step.persona, state, packet.text)
     started = time.monotonic()
-    reply = ctx.caller(step.id)(model, messages, tools=choice_tools(step, ctx), require_tool=True,
+    reply = ctx.caller(step.id, decision)(model, messages, tools=choice_tools(step, ctx), require_tool=True,
                                 persona=persona.name)
     chosen, reason, fallback = validate_choice(step, reply)
     ctx.event("dispatch", step.id, persona.name, model=model, chosen=chosen, reason=reason, fallback=fallback,

@@ -23,6 +23,11 @@ CREATE TABLE IF NOT EXISTS calls (
     prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, latency_s REAL,
     provider_model_version TEXT, sampling TEXT
 );
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, ts REAL, step TEXT, persona TEXT, strategy TEXT,
+    candidates TEXT, chosen TEXT, reason TEXT, latency_us REAL, features TEXT, prompt_hash TEXT,
+    tokens INTEGER DEFAULT 0, cost_usd REAL DEFAULT 0, gate TEXT, gate_outcome TEXT
+);
 """
 
 
@@ -92,6 +97,57 @@ class RunLog:
              reply.cost_usd, reply.latency_s, reply.provider_model_version, json.dumps(reply.sampling)),
         )
         self.db.commit()
+
+    def decision(self, run_id: str, step: str, persona: str, decision: Any) -> int:
+        """Record one routing decision; returns its id so tokens, cost and the gate outcome can follow."""
+        d = decision.as_log()
+        with self._lock:
+            cur = self.db.execute(
+                "INSERT INTO decisions (run_id, ts, step, persona, strategy, candidates, chosen, reason, latency_us,"
+                " features, prompt_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, time.time(), step, persona, d["strategy"], json.dumps(d["candidates"]), d["chosen"],
+                 d["reason"], d["latency_us"], json.dumps(d["features"], default=str), d["prompt_hash"]),
+            )
+            self.db.commit()
+            return int(cur.lastrowid)
+
+    def decision_spend(self, decision_id: int, tokens: int, cost_usd: float) -> None:
+        """Add a call's tokens and cost to the decision that chose its model."""
+        with self._lock:
+            self.db.execute("UPDATE decisions SET tokens = tokens + ?, cost_usd = cost_usd + ? WHERE id = ?",
+                            (tokens, cost_usd, decision_id))
+            self.db.commit()
+
+    def settle_decisions(self, run_id: str, gate: str, outcome: str) -> list[dict[str, Any]]:
+        """Attach a gate outcome to the run's decisions still waiting for one; returns them."""
+        with self._lock:
+            rows = [dict(r) for r in self.db.execute(
+                "SELECT * FROM decisions WHERE run_id = ? AND gate_outcome IS NULL ORDER BY id", (run_id,))]
+            self.db.execute("UPDATE decisions SET gate = ?, gate_outcome = ? WHERE run_id = ? AND gate_outcome IS NULL",
+                            (gate, outcome, run_id))
+            self.db.commit()
+        return rows
+
+    def decisions(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Routing decisions of one run (or of every run), oldest first, JSON fields decoded."""
+        sql, args = ("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)) if run_id else (
+            "SELECT * FROM decisions ORDER BY id", ())
+        rows = [dict(r) for r in self.db.execute(sql, args)]
+        for row in rows:
+            row["candidates"] = json.loads(row["candidates"] or "[]")
+            row["features"] = json.loads(row["features"] or "{}")
+        return rows
+
+    def all_calls(self) -> list[dict[str, Any]]:
+        """Every model call of every run, oldest first (preference data for calibration)."""
+        return [dict(r) for r in self.db.execute("SELECT * FROM calls ORDER BY id")]
+
+    def gate_events(self) -> list[dict[str, Any]]:
+        """Every gate verdict of every run, oldest first."""
+        rows = [dict(r) for r in self.db.execute("SELECT * FROM events WHERE kind = 'gate' ORDER BY id")]
+        for row in rows:
+            row["data"] = json.loads(row["data"] or "{}")
+        return rows
 
     def runs(self) -> list[dict[str, Any]]:
         """All runs, newest first."""

@@ -31,6 +31,7 @@ class RunOptions:
     approve: str = "auto"
     budget: BudgetSpec = field(default_factory=BudgetSpec)
     autonomy: str | None = None
+    pin: str | None = None
     run_id: str | None = None
 
 
@@ -83,13 +84,13 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None) -> Run
     runlog = RunLog(state_dir(repo) / "runs.sqlite")
     stored = {"model_overrides": options.model_overrides, "approve": options.approve,
               "strict_roles": options.strict_roles, "budget": options.budget.model_dump(),
-              "autonomy": spec.settings.autonomy}
+              "autonomy": spec.settings.autonomy, "pin": options.pin}
     runlog.start_run(run_id, workflow=spec.name, workflow_path=str(path.resolve()), task=options.task,
                      repo=str(repo), branch=workspace.branch, base_commit=workspace.base_commit, options=stored)
     for warning in warnings:
         runlog.event(run_id, "warning", message=warning)
     ctx = _context(run_id, options.task, spec, path, workspace, registry, runlog, complete, options.approve,
-                   ask, options.budget, elapsed_before=0.0)
+                   ask, options.budget, elapsed_before=0.0, pin=options.pin)
     try:
         return execute(ctx, {"task": options.task, "status": "running"}, warnings)
     finally:
@@ -125,7 +126,8 @@ def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None) ->
         workspace = Workspace.reopen(repo, options.run_id, row["base_commit"])
         _discard_partial_work(workspace)
         ctx = _context(options.run_id, row["task"], spec, path, workspace, registry, runlog, complete,
-                       stored["approve"], ask, budget, elapsed_before=runlog.elapsed(options.run_id))
+                       stored["approve"], ask, budget, elapsed_before=runlog.elapsed(options.run_id),
+                       pin=stored.get("pin"))
         _restore_spend(ctx)
         runlog.event(options.run_id, "resume", overrides=options.model_overrides, budget=options.budget.model_dump(),
                      decision=options.decision)
@@ -143,13 +145,18 @@ def _registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool) ->
 
 
 def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace, registry: Any, runlog: RunLog,
-             complete: Any, approve: str, ask: Any, budget: BudgetSpec, elapsed_before: float) -> RunContext:
+             complete: Any, approve: str, ask: Any, budget: BudgetSpec, elapsed_before: float,
+             pin: str | None = None) -> RunContext:
+    from orchestrator.run_routing import RunRouter
+
     phase_caps = {s.id: s.budget for s in spec.steps if isinstance(s, AgentStepSpec) and s.budget}
     guard = BudgetGuard(run_caps=spec.settings.budget.merged(budget), phase_caps=phase_caps, registry=registry,
                         elapsed_before=elapsed_before)
+    router = RunRouter(registry=registry, spec=spec, state_dir=state_dir(workspace.repo) / "routing",
+                       runlog=runlog, run_id=run_id, pin=pin)
     return RunContext(run_id=run_id, task=task, spec=spec, workflow_path=path, workspace=workspace,
                       registry=registry, runlog=runlog, complete=complete or _gateway_complete(), guard=guard,
-                      approve=approve, ask=ask)
+                      router=router, approve=approve, ask=ask)
 
 
 def _restore_spend(ctx: RunContext) -> None:

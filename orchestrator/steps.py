@@ -59,7 +59,6 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
     With a PBI, the phase works in the PBI's file scope and commits only files in it.
     """
     persona = ctx.persona(step.persona)
-    model = ctx.model_for(step.persona, state)
     key = f"{step.id}.{pbi.id}" if pbi else step.id
     visit = state.get("visits", {}).get(key, 0) + 1
     phase_key = f"{key}#{visit}"
@@ -70,14 +69,15 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
         sha, body = done
         ctx.event("phase_reused", key, persona.name, commit=sha)
         handoff = Handoff(step=key, persona=persona.name, summary=body)
-        record = {"step": key, "persona": persona.name, "model": model, "tokens": 0, "cost_usd": 0.0,
-                  "seconds": 0.0, "verdict": "done", "commit": sha}
+        record = {"step": key, "persona": persona.name, "model": ctx.model_for(step.persona, state), "tokens": 0,
+                  "cost_usd": 0.0, "seconds": 0.0, "verdict": "done", "commit": sha}
         return {"handoffs": {key: handoff.model_dump()}, "visits": {key: visit}, "phases": [record],
                 **({"pbis_done": [pbi.id]} if pbi else {})}
     sections = agent_sections(ctx, step, state)
     if pbi:
         sections.insert(2, ("PBI", pbi.render()))
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
+    model, decision = ctx.choose_model(step, step.persona, state, packet.text)
     ctx.event("phase_start", key, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
@@ -86,7 +86,7 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
     baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
     toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline)
     result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
-                   step.max_tool_calls or ctx.spec.settings.max_tool_calls, **finish).run(packet.text)
+                   step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, **finish).run(packet.text)
     update: dict[str, Any] = {}
     if step.deliverable == "spec":
         summary, pbis = write_spec(ctx, result)
@@ -218,11 +218,27 @@ def run_gate_step(ctx: RunContext, step: GateStepSpec, state: RunState) -> dict[
             update["stop_reason"] = f"gate {step.id!r} failed"
     ctx.event("gate", step.id, "", gate=step.gate, gate_kind=gate.kind, verdict=verdict,
               round=update.get("rounds", {}).get(step.id, 0))
+    if ctx.router is not None:
+        ctx.router.settle(step.id, verdict)
+    if verdict == "fail":
+        update["rungs"] = cascade_climbs(ctx, step, state)
     halt = monitor_breach(ctx)
     if halt:
         ctx.event("monitor_halt", step.id, "", reason=halt)
         update.update(status="stopped", stop_reason=halt)
     return update
+
+
+def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: RunState) -> dict[str, int]:
+    """A failed gate moves the persona it sends work back to one rung up, when that persona cascades."""
+    target = next((s for s in ctx.spec.steps if s.id == step.on_fail), None)
+    if ctx.router is None or not isinstance(target, AgentStepSpec) or not ctx.router.cascades(target, target.persona):
+        return {}
+    rung = state.get("rungs", {}).get(target.persona, 0)
+    if rung + 1 >= len(ctx.registry.ladder):
+        return {}
+    ctx.event("cascade_escalation", step.id, target.persona, rung=rung + 1, reason=f"gate {step.id} failed")
+    return {target.persona: rung + 1}
 
 
 def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> dict[str, Any]:
@@ -261,12 +277,13 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> dic
     packet = build_packet(sections, ctx.packet_tokens(gate.critics[0]))
     verdicts, records = [], []
     for critic in gate.critics:
-        persona, model = ctx.persona(critic), ctx.model_for(critic)
+        persona = ctx.persona(critic)
+        model, decision = ctx.choose_model(step, critic, state, packet.text)
         toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
         ctx.event("phase_start", step.id, critic, model=model, packet_tokens=packet.tokens, packet_kept=packet.kept)
         started = time.monotonic()
         result = _loop(ctx, step.id, critic, model, persona.system_prompt(), toolbox,
-                       ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL).run(packet.text)
+                       ctx.spec.settings.max_tool_calls, decision, finish_tool=VERDICT_TOOL).run(packet.text)
         verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
         if problem:
             ctx.event("verdict_invalid", step.id, critic, reason=problem)
@@ -299,8 +316,8 @@ def _merge(ctx: RunContext, step: GateStepSpec, gate: Any, verdicts: list[Review
 
 
 def _loop(ctx: RunContext, step_id: str, persona: str, model: str, system: str, toolbox: Any,
-          max_calls: int, **kwargs: Any) -> AgentLoop:
-    return AgentLoop(complete=ctx.caller(step_id), model=model, persona=persona, system_prompt=system,
+          max_calls: int, decision: int | None = None, **kwargs: Any) -> AgentLoop:
+    return AgentLoop(complete=ctx.caller(step_id, decision), model=model, persona=persona, system_prompt=system,
                      toolbox=toolbox, max_tool_calls=max_calls, **kwargs)
 
 

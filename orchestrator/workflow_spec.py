@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from orchestrator.budgets import BudgetSpec
+from orchestrator.routing.config import RoutingSpec
 
 END = "end"
 """Reserved step target that finishes the run successfully."""
@@ -75,9 +76,28 @@ class SettingsSpec(_Strict):
     )
 
 
+class RoutingSection(_Strict):
+    """How calls pick their model: a default strategy and per-persona strategies (steps may override)."""
+
+    default: RoutingSpec = Field(default_factory=RoutingSpec, description="Strategy for every persona not listed.")
+    personas: dict[str, RoutingSpec] = Field(default_factory=dict, description="persona -> strategy.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_one_strategy(cls, data: Any) -> Any:
+        """`routing: pinned` or `routing: {strategy: ...}` sets the default for everyone."""
+        if isinstance(data, str) or (isinstance(data, dict) and "strategy" in data):
+            return {"default": data}
+        return data
+
+
 class _StepBase(_Strict):
     id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description="Unique step id, used as a target.")
     description: str = Field("", description="What the step is for, shown in the graph and logs.")
+    task_type: str = Field("", description="Task type for routing rules, the bandit and the predictive router.")
+    interactive: bool = Field(False, description="A human waits on this step: routing prefers low latency.")
+    tags: list[str] = Field(default_factory=list, description="Routing tags, e.g. residency:eu.")
+    routing: RoutingSpec | None = Field(None, description="Routing strategy for this step only.")
     stakes: Literal["low", "normal", "high"] = Field(
         "normal", description="Declared stakes; routing may climb the ladder."
     )
@@ -162,6 +182,7 @@ class WorkflowSpec(_Strict):
     entry: str | None = Field(None, description="First step; defaults to the first listed step.")
     settings: SettingsSpec = Field(default_factory=SettingsSpec, description="Run-wide settings.")
     models: dict[str, str] = Field(default_factory=dict, description="persona -> profile or model id overrides.")
+    routing: RoutingSection = Field(default_factory=RoutingSection, description="Model routing strategies.")
     gates: dict[str, GateSpec] = Field(default_factory=dict, description="Named gates used by gate steps.")
     steps: list[StepSpec] = Field(description="The steps, in reading order.")
 

@@ -36,6 +36,7 @@ def run(
     approve: str = APPROVE_OPTION,
     budget: list[str] = BUDGET_OPTION,
     autonomy: str = typer.Option(None, "--autonomy", help="L2, L3 or L4 (default: the workflow's, else L3)."),
+    pin: str = typer.Option(None, "--pin", help="Pinned mode: every role on this one model, routing off."),
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
     from orchestrator.budgets import parse_budget
@@ -47,7 +48,7 @@ def run(
     mode = _approve_mode(approve)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
                          strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
-                         autonomy=autonomy)
+                         autonomy=autonomy, pin=pin)
     outcome = start_run(options, ask=ask_human if mode == "ask" else None)
     print_outcome(outcome)
     return outcome.exit_code

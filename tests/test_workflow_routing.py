@@ -1,0 +1,105 @@
+"""Routing inside runs: cascade after a failed gate, pinned mode, the decision log, and the real dispatcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from scripts import CALC_BUGGY, call, finish
+from test_workflow_gates import CALC_FIXED, QUALITY, add_file, add_workflow, bind, repo, run  # noqa: F401
+
+from orchestrator.models.scripted import ScriptedModel, register_scripted, reset_fakes
+from orchestrator.runlog import RunLog
+
+LADDER = {"profiles": {"high_throughput": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
+          "ladder": ["high_throughput", "high_reasoning"], "roles": {"builder": "high_reasoning"}}
+BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality", "task_type": "code"},
+                 {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
+                  "max_rounds": 2}]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fakes():
+    reset_fakes()
+    yield
+    reset_fakes()
+
+
+def decisions(repo: Path, run_id: str) -> list[dict]:
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    try:
+        return log.decisions(run_id)
+    finally:
+        log.close()
+
+
+def test_cascade_starts_cheap_and_escalates_after_a_failed_gate(repo: Path) -> None:  # noqa: F811
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(LADDER))
+    name = add_workflow(repo, "cascading", BUILD_QUALITY, {"tests": QUALITY}, autonomy="L4")
+    flow = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
+    data = yaml.safe_load(flow.read_text())
+    data["routing"] = {"personas": {"builder": "cascade"}}
+    flow.write_text(yaml.safe_dump(data, sort_keys=False))
+    add_file(repo, "README.md", "routing test\n")  # commits the edited workflow too
+    cheap = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_BUGGY), finish("cheap try")]},
+                          name="cheap")
+    strong = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("fixed")]},
+                           name="strong")
+    register_scripted(cheap), register_scripted(strong)
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/cheap", "scripted/strong"]
+    rows = decisions(repo, outcome.run_id)
+    assert [(r["strategy"], r["chosen"], r["gate_outcome"]) for r in rows] == [
+        ("cascade", "scripted/cheap", "fail"), ("cascade", "scripted/strong", "pass")]
+    assert rows[1]["reason"].startswith("cascade: escalated high_throughput -> high_reasoning")
+    first = rows[0]
+    assert first["run_id"] == outcome.run_id and first["step"] == "build" and first["persona"] == "builder"
+    assert first["candidates"] == ["scripted/cheap"] and first["latency_us"] > 0
+    assert first["features"]["task_type"] == "code" and len(first["prompt_hash"]) == 16
+    assert first["tokens"] > 0 and first["gate"] == "quality"
+
+
+def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) -> None:  # noqa: F811
+    steps = [{"id": "build", "persona": "builder", "next": "review"},
+             {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "build",
+              "max_rounds": 1}]
+    name = add_workflow(repo, "pinned", steps, {"review": {"kind": "review", "critics": ["critic"]}}, autonomy="L4")
+    audited = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("done")],
+                             "critic": [call("submit_verdict", verdict="pass", violations=[])]}, name="audited")
+    other = ScriptedModel({}, name="other")
+    from orchestrator.runner import RunOptions, start_run
+
+    outcome = start_run(RunOptions(workflow=name, repo=repo, task="t", approve="auto", pin=register_scripted(audited),
+                                   model_overrides=bind(builder=other, critic=other)))
+    assert outcome.exit_code == 0, outcome.message
+    assert {p["model"] for p in outcome.phases if p["model"] != "-"} == {"scripted/audited"}
+    assert other.calls == []
+    assert {r["strategy"] for r in decisions(repo, outcome.run_id)} == {"pinned"}
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    calls = log.calls(outcome.run_id)
+    log.close()
+    assert calls and all(c["provider_model_version"] for c in calls) and all(c["sampling"] for c in calls)
+
+
+@pytest.mark.local_model
+def test_dispatcher_on_the_embedded_model_makes_a_valid_allowed_choice(repo: Path) -> None:  # noqa: F811
+    steps = [{"id": "triage", "type": "dispatch", "persona": "dispatcher", "description":
+              "The review failed: subtract lacks a docstring. Fix the code, revise the spec, or escalate.",
+              "choices": ["build", "spec", "escalate"], "default": "spec"},
+             {"id": "build", "persona": "builder", "next": "end"},
+             {"id": "spec", "persona": "spec_writer", "next": "end"},
+             {"id": "escalate", "persona": "critic", "next": "end"}]
+    name = add_workflow(repo, "triage", steps, autonomy="L4")
+    done = ScriptedModel({p: [finish("ok")] for p in ("builder", "spec_writer", "critic")}, name="done")
+    outcome = run(repo, name, bind(builder=done, spec_writer=done, critic=done))  # dispatcher: local/smollm2
+    assert outcome.exit_code == 0, outcome.message
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    [event] = log.events(outcome.run_id, "dispatch")
+    [dispatch_call] = [c for c in log.calls(outcome.run_id) if c["persona"] == "dispatcher"]
+    log.close()
+    assert dispatch_call["model"] == "local/smollm2" and dispatch_call["completion_tokens"] > 0
+    assert event["data"]["fallback"] is None, event["data"]
+    assert event["data"]["chosen"] in ("build", "spec", "escalate") and event["data"]["reason"]
