@@ -53,3 +53,21 @@ def example_repo(tmp_path: Path) -> Path:
 def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the developer's ~/.config/orchestrator out of every test."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fakes():
+    """Every test starts and ends with no registered scripted models."""
+    from orchestrator.models.scripted import reset_fakes
+
+    reset_fakes()
+    yield
+    reset_fakes()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A calc project with subtract specified and tested, but not implemented."""
+    from flows import calc_repo
+
+    return calc_repo(tmp_path / "app")

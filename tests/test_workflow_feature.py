@@ -5,21 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
 from conftest import git
 from scripts import feature_critic, feature_team
 
-from orchestrator.models.scripted import ScriptedModel, register_scripted, reset_fakes
+from orchestrator.models.scripted import ScriptedModel, register_scripted
 from orchestrator.runner import RunOptions, start_run
 
 PERSONAS = ["surveyor", "spec_writer", "tester", "builder", "dispatcher"]
 
-
-@pytest.fixture(autouse=True)
-def _fresh_fakes():
-    reset_fakes()
-    yield
-    reset_fakes()
 
 
 def snapshot(repo: Path) -> dict[str, object]:

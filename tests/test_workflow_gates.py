@@ -4,66 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
-from conftest import git, make_repo
+from conftest import git
+from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import CALC_BUGGY, SPEC, TEST, call, finish, verdict
 
 from orchestrator.budgets import BudgetSpec
-from orchestrator.models.scripted import ScriptedModel, register_scripted, reset_fakes
+from orchestrator.models.scripted import ScriptedModel, register_scripted
 from orchestrator.runner import ResumeOptions, RunOptions, resume_run, start_run
-
-CALC = '"""Calculator."""\n\n\ndef add(a, b):\n    """Return a plus b."""\n    return a + b\n'
-CALC_FIXED = CALC_BUGGY.replace("def subtract(a, b):\n    return a + b\n",
-                                'def subtract(a, b):\n    """Return a minus b."""\n    return a - b\n')
-QUALITY = {"kind": "quality", "commands": [{"name": "tests", "run": ["python", "-m", "pytest", "-q"],
-                                             "parser": "pytest"}]}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_fakes():
-    reset_fakes()
-    yield
-    reset_fakes()
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A calc project with subtract specified and tested, but not implemented."""
-    return make_repo(tmp_path / "app", {
-        "calc.py": CALC, "conftest.py": "", "tests/test_add.py": "from calc import add\n\n\ndef test_add():\n"
-        "    assert add(2, 3) == 5\n", "tests/test_subtract.py": TEST, "specs/calc/spec.md": SPEC,
-    })
-
-
-def add_workflow(repo: Path, name: str, steps: list[dict], gates: dict | None = None, **settings) -> str:
-    """Commit a workflow into the repo's .orchestrator/workflows/ and return its name."""
-    flow = {"name": name, "settings": {"max_tool_calls": 6, **settings}, "gates": gates or {}, "steps": steps}
-    path = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(flow, sort_keys=False))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", f"workflow {name}")
-    return name
-
-
-def add_file(repo: Path, rel: str, text: str) -> None:
-    """Commit one more file into the user's repo."""
-    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-    (repo / rel).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", f"add {rel}")
-
-
-def bind(**models: ScriptedModel) -> dict[str, str]:
-    """--model overrides binding each persona to a scripted model."""
-    return {persona: register_scripted(model) for persona, model in models.items()}
-
-
-def run(repo: Path, workflow: str, overrides: dict[str, str], **options):
-    return start_run(RunOptions(workflow=workflow, repo=repo, task="Add subtract(a, b)",
-                                model_overrides=overrides, **{"approve": "auto", **options}))
-
 
 BUILD_REVIEW = [{"id": "build", "persona": "builder", "next": "review"},
                 {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "build",

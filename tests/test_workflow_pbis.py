@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import pytest
 from conftest import git
+from flows import add_workflow, bind, run
 from scripts import SPEC_DRAFT, call, finish
-from test_workflow_gates import add_workflow, bind, repo, run  # noqa: F401 - `repo` is a fixture
 
-from orchestrator.models.scripted import FunctionModel, ScriptedModel, reset_fakes
+from orchestrator.models.scripted import FunctionModel, ScriptedModel
 from orchestrator.pbis import PbiSpec, check_pbis, next_wave, scopes_overlap
 
 PBIS = [
@@ -19,12 +18,6 @@ PBIS = [
     {"id": "docs", "directive": "Document subtract", "scope": ["docs/**"], "depends_on": ["calc"]},
 ]
 
-
-@pytest.fixture(autouse=True)
-def _fresh_fakes():
-    reset_fakes()
-    yield
-    reset_fakes()
 
 
 def test_waves_respect_dependencies_and_disjoint_scopes() -> None:
@@ -63,7 +56,7 @@ def pbi_builder(barrier: threading.Barrier):
     return reply
 
 
-def test_pbis_run_in_scope_and_in_parallel(repo: Path) -> None:  # noqa: F811
+def test_pbis_run_in_scope_and_in_parallel(repo: Path) -> None:
     steps = [{"id": "spec", "persona": "spec_writer", "deliverable": "spec", "next": "build"},
              {"id": "build", "persona": "builder", "for_each": "pbi", "next": "end"}]
     name = add_workflow(repo, "pbis", steps, autonomy="L4")

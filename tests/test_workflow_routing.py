@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import CALC_BUGGY, call, finish
-from test_workflow_gates import CALC_FIXED, QUALITY, add_file, add_workflow, bind, repo, run  # noqa: F401
 
-from orchestrator.models.scripted import ScriptedModel, register_scripted, reset_fakes
+from orchestrator.models.scripted import ScriptedModel, register_scripted
 from orchestrator.runlog import RunLog
 
 LADDER = {"profiles": {"high_throughput": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
@@ -18,12 +18,6 @@ BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality", "task_
                  {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
                   "max_rounds": 2}]
 
-
-@pytest.fixture(autouse=True)
-def _fresh_fakes():
-    reset_fakes()
-    yield
-    reset_fakes()
 
 
 def decisions(repo: Path, run_id: str) -> list[dict]:
@@ -34,7 +28,7 @@ def decisions(repo: Path, run_id: str) -> list[dict]:
         log.close()
 
 
-def test_cascade_starts_cheap_and_escalates_after_a_failed_gate(repo: Path) -> None:  # noqa: F811
+def test_cascade_starts_cheap_and_escalates_after_a_failed_gate(repo: Path) -> None:
     add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(LADDER))
     name = add_workflow(repo, "cascading", BUILD_QUALITY, {"tests": QUALITY}, autonomy="L4")
     flow = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
@@ -62,7 +56,7 @@ def test_cascade_starts_cheap_and_escalates_after_a_failed_gate(repo: Path) -> N
     assert first["tokens"] > 0 and first["gate"] == "quality"
 
 
-def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) -> None:  # noqa: F811
+def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) -> None:
     steps = [{"id": "build", "persona": "builder", "next": "review"},
              {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "build",
               "max_rounds": 1}]
@@ -85,7 +79,7 @@ def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) 
 
 
 @pytest.mark.local_model
-def test_dispatcher_on_the_embedded_model_makes_a_valid_allowed_choice(repo: Path) -> None:  # noqa: F811
+def test_dispatcher_on_the_embedded_model_makes_a_valid_allowed_choice(repo: Path) -> None:
     steps = [{"id": "triage", "type": "dispatch", "persona": "dispatcher", "description":
               "The review failed: subtract lacks a docstring. Fix the code, revise the spec, or escalate.",
               "choices": ["build", "spec", "escalate"], "default": "spec"},
