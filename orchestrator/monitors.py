@@ -18,6 +18,10 @@ def monitor_breach(ctx: RunContext) -> str | None:
             if rate < monitor.min_pass_rate:
                 return (f"L4 monitor: gate pass rate {rate:.2f} over the last {len(verdicts)} gates is below "
                         f"min_pass_rate={monitor.min_pass_rate:g}")
+    if monitor.drift_baseline:
+        drifted = _drift(ctx, monitor.drift_baseline)
+        if drifted:
+            return f"L4 monitor: model drift against {monitor.drift_baseline}: {drifted}"
     if monitor.max_usd_per_minute is not None:
         minutes = max(ctx.guard.elapsed() / 60.0, 1e-9)
         rate = ctx.guard.run_spend.usd / minutes
@@ -25,3 +29,15 @@ def monitor_breach(ctx: RunContext) -> str | None:
             return (f"L4 monitor: spend rate ${rate:.4f}/min is above "
                     f"max_usd_per_minute={monitor.max_usd_per_minute:g}")
     return None
+
+
+def _drift(ctx: RunContext, baseline_file: str) -> str:
+    """Reasons of models whose recent gate pass rate or cost drifted from the calibration, or ''."""
+    from pathlib import Path
+
+    from orchestrator.run_calibration import drift_report, read_baseline
+
+    path = Path(baseline_file)
+    path = path if path.is_absolute() else ctx.workspace.repo / path
+    report = drift_report(ctx.runlog, read_baseline(path))
+    return "; ".join(f"{m.model}: {m.reason}" for m in report.flagged)

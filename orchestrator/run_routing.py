@@ -40,6 +40,12 @@ class RunRouter:
     def choose(self, step: Any, persona: str, text: str, candidates: list[str], rung: int = 0,
                needs_tools: bool = True) -> tuple[str, int]:
         """(model, decision id) for one phase; a cascade starts cheap and climbs `rung` times."""
+        decision = self.explain(step, persona, text, candidates, rung, needs_tools)
+        return decision.chosen, self.runlog.decision(self.run_id, step.id, persona, decision)
+
+    def explain(self, step: Any, persona: str, text: str, candidates: list[str], rung: int = 0,
+                needs_tools: bool = True) -> Any:
+        """The routing decision for one call, without logging it."""
         from orchestrator.routing.base import RouteRequest
 
         routing = self.routing_for(step, persona)
@@ -52,8 +58,7 @@ class RunRouter:
         if routing.strategy == "cascade":
             for _ in range(rung):
                 decision = strategy.escalate(decision, request, "a gate failed") or decision
-        decision_id = self.runlog.decision(self.run_id, step.id, persona, decision)
-        return decision.chosen, decision_id
+        return decision
 
     def cascades(self, step: Any, persona: str) -> bool:
         """True when this persona's calls at this step escalate by cascade on a failed gate."""

@@ -47,6 +47,9 @@ class MonitorSpec(_Strict):
     window: int = Field(4, ge=1, description="How many recent gate verdicts the pass rate looks at.")
     min_pass_rate: float | None = Field(None, ge=0, le=1, description="Halt below this recent gate pass rate.")
     max_usd_per_minute: float | None = Field(None, ge=0, description="Halt above this spend rate.")
+    drift_baseline: str | None = Field(
+        None, description="Calibration file (`router calibrate --from-runs`); halt when a model drifts from it."
+    )
 
 
 class SettingsSpec(_Strict):

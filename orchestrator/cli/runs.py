@@ -35,6 +35,7 @@ def list_runs(repo: Path = typer.Option(Path("."), "--repo", help="Target reposi
 def show_run(
     run_id: str = typer.Argument(..., help="Run id (see `runs list`)."),
     repo: Path = typer.Option(Path("."), "--repo", help="Target repository."),
+    routing: bool = typer.Option(False, "--routing", help="Show every routing decision instead of the summary."),
 ) -> int:
     """A run's status, phases, gate verdicts and model calls with tokens and cost."""
     log = _open(repo)
@@ -43,6 +44,14 @@ def show_run(
         from orchestrator.errors import did_you_mean
 
         raise ConfigError(f"unknown run {run_id!r}.{did_you_mean(run_id, [r['id'] for r in log.runs()])}")
+    if routing:
+        print_table(f"Routing decisions of {run_id}", [
+            {"step": d["step"], "persona": d["persona"], "strategy": d["strategy"],
+             "candidates": ", ".join(d["candidates"]), "chosen": d["chosen"], "reason": d["reason"],
+             "µs": f"{d['latency_us']:.0f}", "prompt": d["prompt_hash"], "tokens": d["tokens"],
+             "cost $": f"{d['cost_usd']:.4f}", "gate": f"{d['gate'] or '-'}={d['gate_outcome'] or '-'}"}
+            for d in log.decisions(run_id)])
+        return 0
     out = console()
     out.print(f"Run {run_id}: {run['status']} (exit {run['exit_code']}) {run['message'] or ''}")
     out.print(f"Workflow {run['workflow']}  branch {run['branch']}  task: {run['task']}")

@@ -1,4 +1,4 @@
-"""The one gateway every model call goes through: litellm.completion, accounting, listeners, the real-request switch."""
+"""The one gateway every model call goes through: the LiteLLM Router, accounting, listeners, the real-request switch."""
 
 from __future__ import annotations
 
@@ -6,23 +6,29 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from orchestrator.errors import OrchestratorError, RealRequestBlockedError
 from orchestrator.models import catalog
 from orchestrator.models.failures import describe_failure
-from orchestrator.models.ids import SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
+from orchestrator.models.ids import OFFLINE_PROVIDERS, SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
 from orchestrator.models.scripted import load_script
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
 BLOCK_ENV = "ORCHESTRATOR_BLOCK_REAL_REQUESTS"
+ATTEMPT_KEY = "orchestrator_attempt"
 CallListener = Callable[[str, str, ModelReply, dict[str, Any]], None]
+Limits = tuple[int | None, int | None]
 
 _listeners: list[CallListener] = []
 _blocked: bool | None = None  # None: follow the environment variable
 _lock = threading.Lock()
 _litellm: Any = None
+_router: Any = None
+_deployed: dict[str, Limits] = {}  # Router model group -> the (rpm, tpm) it was deployed with
+_raised: dict[str, OrchestratorError] = {}  # attempt id -> our own error an offline provider raised
 
 
 def load_litellm() -> Any:
@@ -33,7 +39,56 @@ def load_litellm() -> Any:
             from orchestrator.models.providers import register_providers
 
             _litellm = register_providers()
+            _record_provider_errors(_litellm)
         return _litellm
+
+
+def load_router() -> Any:
+    """The process's LiteLLM Router: one model group per model id, holding its rpm/tpm counters."""
+    global _router
+    litellm = load_litellm()
+    with _lock:
+        if _router is None:
+            # Retries, fallbacks and health belong to resilience.py and breaker.py, which see every attempt;
+            # the Router keeps what it does best and can later share through Redis: rpm/tpm accounting.
+            _router = litellm.Router(
+                model_list=[], routing_strategy="usage-based-routing-v2", num_retries=0, disable_cooldowns=True
+            )
+        return _router
+
+
+def deploy(model: str, rpm: int | None = None, tpm: int | None = None) -> None:
+    """Give a model id its Router model group with these limits (no-op when already deployed with them)."""
+    target = _target(normalise_model_id(model))
+    router = load_router()
+    with _lock:
+        if _deployed.get(target) == (rpm, tpm):
+            return
+        _deployed[target] = (rpm, tpm)
+    params: dict[str, Any] = {"model": target}
+    if rpm is not None:
+        # usage-based-routing-v2 skips a deployment once `used + 1 >= rpm`, i.e. after rpm - 1 calls.
+        params["rpm"] = rpm + 1
+    if tpm is not None:
+        params["tpm"] = tpm
+    from litellm.types.router import Deployment
+
+    router.upsert_deployment(Deployment(model_name=target, litellm_params=params))
+
+
+def reset_rate_limits() -> None:
+    """Forget the rpm/tpm counters and the limits deployed so far (for tests)."""
+    with _lock:
+        _deployed.clear()
+        router = _router
+    if router is not None:
+        router.cache.flush_cache()
+
+
+def published_limits(model: str) -> Limits:
+    """(rpm, tpm) from the models.yaml entries the last loaded registry published."""
+    entry = catalog.published_entry(model) or catalog.published_entry(_target(model))
+    return entry.get("rpm"), entry.get("tpm")
 
 
 def block_real_requests(enabled: bool | None = True) -> bool | None:
@@ -74,27 +129,46 @@ def complete(
     max_tokens: int | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> ModelReply:
-    """Send one chat request through LiteLLM and return the reply with tokens, cost, latency and sampling."""
+    """Send one chat request through the LiteLLM Router and return the reply with tokens, cost, latency and sampling."""
     model = normalise_model_id(model)
-    target = load_script(model[len(SCRIPT_PREFIX) :]) if is_script_path(model) else model
+    target = _target(model)
     if not is_offline(target) and real_requests_blocked():
         raise RealRequestBlockedError(
             f"real model call to {model!r} (persona {persona or '-'}) refused: real requests are switched off "
             f"(block_real_requests() or {BLOCK_ENV}=1). Bind the persona to local/smollm2 or a scripted model."
         )
-    litellm = load_litellm()
     request = _request(target, messages, tools, require_tool, persona, temperature, max_tokens, metadata)
     started = time.perf_counter()
-    try:
-        response = litellm.completion(**request)
-    except Exception as exc:
-        raise _translate(exc, model, target) from exc
+    response = _send(model, target, request)
     reply = _reply(model, target, response, time.perf_counter() - started, request)
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
         listener(model, persona, reply, dict(metadata or {}))
     return reply
+
+
+def _target(model: str) -> str:
+    """The id LiteLLM serves: a `scripted:PATH` loads its script and becomes `scripted/file-...`."""
+    return load_script(model[len(SCRIPT_PREFIX) :]) if is_script_path(model) else model
+
+
+def _send(model: str, target: str, request: dict[str, Any]) -> Any:
+    """One Router call (deploying the model on first use), with failures translated for people."""
+    router = load_router()
+    with _lock:
+        deployed = target in _deployed
+    if not deployed:
+        deploy(model, *published_limits(model))
+    attempt = uuid.uuid4().hex
+    request["metadata"][ATTEMPT_KEY] = attempt
+    try:
+        return router.completion(**request)
+    except Exception as exc:
+        raise _translate(exc, model, target, attempt) from exc
+    finally:
+        with _lock:
+            _raised.pop(attempt, None)
 
 
 def _request(
@@ -127,14 +201,47 @@ def _request(
     return request
 
 
-def _translate(exc: Exception, model: str, target: str) -> OrchestratorError:
+def _translate(exc: Exception, model: str, target: str, attempt: str = "") -> OrchestratorError:
     """Our own errors raised inside a provider come back as themselves; LiteLLM's get a hint."""
+    with _lock:
+        own = _raised.pop(attempt, None)
+    if own is not None:
+        return own
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, OrchestratorError):
             return cause
         cause = cause.__cause__ or cause.__context__
     return describe_failure(exc, model, [] if is_offline(target) else _missing_keys(target))
+
+
+def _record_provider_errors(litellm: Any) -> None:
+    """Keep the offline providers' own errors by attempt id, so ScriptExhaustedError & co. surface unchanged.
+
+    The Router's sync path runs each call in a fresh event loop inside an `except RuntimeError:` block,
+    which overwrites the exception chain that `_translate` would otherwise follow back to our error.
+    """
+    for entry in litellm.custom_provider_map:
+        handler = entry["custom_handler"]
+        if entry["provider"] in OFFLINE_PROVIDERS and not getattr(handler, "records_errors", False):
+            handler.completion = _recording(handler.completion)
+            handler.records_errors = True
+
+
+def _recording(completion: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a provider's completion so an OrchestratorError it raises is kept under the call's attempt id."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return completion(*args, **kwargs)
+        except OrchestratorError as exc:
+            attempt = ((kwargs.get("litellm_params") or {}).get("metadata") or {}).get(ATTEMPT_KEY)
+            if attempt:
+                with _lock:
+                    _raised[attempt] = exc
+            raise
+
+    return wrapper
 
 
 def _missing_keys(model: str) -> list[str]:

@@ -1,0 +1,213 @@
+"""Failover across a persona's ordered models: circuit breakers, retries on the last model, one report per failure."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import ModelError
+from orchestrator.models import gateway
+from orchestrator.models.breaker import (
+    BreakerSnapshot,
+    BreakerState,
+    CircuitBreaker,
+    add_transition_listener,
+    breaker_for,
+)
+from orchestrator.models.failures import ModelCallError
+from orchestrator.models.ids import normalise_model_id
+from orchestrator.models.types import ModelReply, ToolSpec
+
+if TYPE_CHECKING:
+    from orchestrator.models.affinity import PrefixAffinity
+    from orchestrator.models.registry import Registry
+
+FailoverListener = Callable[[str, str, str | None], None]
+Call = Callable[[str], ModelReply]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of the last model left (earlier ones fail over at once): count and exponential backoff."""
+
+    retries: int = 2
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+
+    def delay(self, error: ModelCallError, attempt: int) -> float:
+        """The provider's Retry-After when it gave one, else base * 2^attempt, capped."""
+        if error.retry_after_s is not None:
+            return min(error.retry_after_s, self.max_delay_s)
+        return min(self.base_delay_s * 2**attempt, self.max_delay_s)
+
+
+class CircuitOpenError(ModelError):
+    """A model was skipped because its circuit breaker is open."""
+
+    kind = "CircuitOpen"
+    retryable = True
+
+    def __init__(self, snapshot: BreakerSnapshot):
+        self.model, self.snapshot = snapshot.model, snapshot
+        last = f" (last: {snapshot.last_error})" if snapshot.last_error else ""
+        super().__init__(
+            f"{snapshot.model}: circuit open after {snapshot.failures} consecutive failures{last}; "
+            f"next probe in {snapshot.retry_in_s:.0f}s. Add a failover model to the profile, or wait."
+        )
+
+
+class FailoverError(ModelError):
+    """Every model in the list failed; `failures` holds each model's error, in the order tried."""
+
+    def __init__(self, persona: str, failures: dict[str, ModelError]):
+        self.persona, self.failures = persona, failures
+        self.retryable = any(getattr(error, "retryable", False) for error in failures.values())
+        lines = "\n".join(f"  - {error}" for error in failures.values())
+        super().__init__(f"persona {persona or '-'}: all {len(failures)} models failed:\n{lines}")
+
+
+_listeners: list[FailoverListener] = []
+_policy = RetryPolicy()
+_sleep: Callable[[float], None] = time.sleep
+_lock = threading.Lock()
+
+
+def complete_with_failover(
+    models: Sequence[str],
+    messages: list[dict[str, Any]],
+    *,
+    persona: str,
+    tools: list[ToolSpec] | None = None,
+    require_tool: bool = False,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    registry: Registry | None = None,
+    affinity: PrefixAffinity | None = None,
+) -> ModelReply:
+    """Try each model in order through its breaker and the Router; the first answer wins (`reply.model` says whose)."""
+    candidates = list(dict.fromkeys(normalise_model_id(model) for model in models))
+    if not candidates:
+        raise ModelError(f"persona {persona or '-'}: no models to call; bind it to a profile or model id.")
+    call = functools.partial(
+        gateway.complete,
+        messages=messages,
+        tools=tools,
+        require_tool=require_tool,
+        persona=persona,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        metadata=metadata,
+    )
+    failures: dict[str, ModelError] = {}
+    for index, model in enumerate(candidates):
+        following = candidates[index + 1] if index + 1 < len(candidates) else None
+        gateway.deploy(model, *_limits(model, registry))
+        try:
+            reply = _attempt(model, call, last=following is None)
+        except (ModelCallError, CircuitOpenError) as error:
+            failures[model] = error
+            _report(model, error.kind, following)
+            continue
+        if affinity is not None:
+            affinity.record(persona, model, reply.prompt_tokens)
+        return reply
+    if len(failures) == 1:  # a single model fails exactly as complete() would
+        raise next(iter(failures.values()))
+    raise FailoverError(persona, failures)
+
+
+def _attempt(model: str, call: Call, *, last: bool) -> ModelReply:
+    """One model through its breaker; only the last model left is retried, with backoff."""
+    breaker = breaker_for(model)
+    retries = _policy.retries if last else 0
+    attempt = 0
+    while True:
+        try:
+            return _once(model, breaker, call)
+        except ModelCallError as error:
+            # A failure that opened the breaker ends the retries: the next call would be refused anyway.
+            if attempt >= retries or not error.retryable or breaker.state == "open":
+                raise
+            _report(model, error.kind, model)
+            _sleep(_policy.delay(error, attempt))
+            attempt += 1
+
+
+def _once(model: str, breaker: CircuitBreaker, call: Call) -> ModelReply:
+    """One call if the breaker allows it, telling the breaker how it went."""
+    if not breaker.allow():
+        raise CircuitOpenError(breaker.snapshot())
+    try:
+        reply = call(model)
+    except ModelCallError as error:
+        if error.trips_breaker:
+            breaker.record_failure(error.kind)
+        else:
+            breaker.release()
+        raise
+    except BaseException:  # our own errors (script exhausted, real requests blocked) say nothing about health
+        breaker.release()
+        raise
+    breaker.record_success()
+    return reply
+
+
+def _limits(model: str, registry: Registry | None) -> gateway.Limits:
+    """(rpm, tpm) for the Router: the given registry's, else the last loaded registry's."""
+    if registry is None:
+        return gateway.published_limits(model)
+    info = registry.model_info(model)
+    return info.rpm, info.tpm
+
+
+def with_ladder_fallback(registry: Registry, models: Sequence[str], profile: str | None) -> list[str]:
+    """A single-model profile gets the next rung's models as failovers; longer lists come back unchanged."""
+    rung = registry.next_rung(profile) if profile and len(models) == 1 else None
+    if rung is None:
+        return list(models)
+    return list(dict.fromkeys([*models, *registry.models_for_profile(rung)]))
+
+
+def add_failover_listener(fn: FailoverListener) -> None:
+    """Call `fn(model, kind, next_model)` on every failover, retry (next = same model) and breaker transition.
+
+    `next_model` is None when nothing is left to try; breaker transitions arrive as kind
+    `breaker_open`, `breaker_half_open` or `breaker_closed` with next_model None.
+    """
+    with _lock:
+        _listeners.append(fn)
+
+
+def remove_failover_listener(fn: FailoverListener) -> None:
+    """Stop calling a failover listener; unknown listeners are ignored."""
+    with _lock:
+        if fn in _listeners:
+            _listeners.remove(fn)
+
+
+def configure_retries(policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> None:
+    """Set the retry policy and the sleep function (tests pass a recorder); None restores the default."""
+    global _policy, _sleep
+    with _lock:
+        _policy, _sleep = policy or RetryPolicy(), sleep or time.sleep
+
+
+def _report(model: str, kind: str, following: str | None) -> None:
+    """Tell every failover listener, outside the lock."""
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener(model, kind, following)
+
+
+def _report_transition(model: str, old: BreakerState, new: BreakerState) -> None:
+    """Breaker transitions go to the failover listeners too, so one hook feeds the run log."""
+    _report(model, f"breaker_{new}", None)
+
+
+add_transition_listener(_report_transition)
