@@ -103,3 +103,20 @@ def test_exhausted_script_fails_loudly_naming_persona_and_call(example_repo: Pat
     assert proc.returncode == 1
     assert "no reply left for persona 'surveyor' (call #2)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_readme_yaml_examples_are_valid(tmp_path: Path) -> None:
+    from orchestrator.models.spec import RegistrySpec
+    from orchestrator.validate import load_workflow
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    workflow = next(b for b in blocks if b.startswith("name: feature"))
+    path = tmp_path / "flow.yaml"
+    path.write_text(workflow.replace("    on_pass: review                 # or end", "    on_pass: end"))
+    load_workflow(path)
+    routing = next(b for b in blocks if b.startswith("routing:"))
+    path.write_text(workflow.replace("    on_pass: review                 # or end", "    on_pass: end") + routing)
+    assert load_workflow(path).routing.personas["critic"].strategy == "rules"
+    models = next(b for b in blocks if "profiles:" in b and "roles:" in b)
+    RegistrySpec.model_validate(yaml.safe_load(models))
