@@ -17,6 +17,9 @@ FINISH_TOOL = ToolSpec(
         "type": "object",
         "properties": {
             "summary": {"type": "string", "description": "What you did and what the next phase must know."},
+            "decisions": {"type": "array", "items": {"type": "string"}, "description": "Decisions you took."},
+            "constraints": {"type": "array", "items": {"type": "string"}, "description": "Constraints you found."},
+            "open_issues": {"type": "array", "items": {"type": "string"}, "description": "Questions left open."},
         },
         "required": ["summary"],
         "additionalProperties": False,
@@ -37,6 +40,12 @@ class AgentResult:
     replies: list[ModelReply] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
     capped: bool = False
+
+    def handoff_lists(self) -> dict[str, list[str]]:
+        """The typed handoff fields of the finishing call (decisions, constraints, open issues)."""
+        args = self.final.arguments if self.final else {}
+        return {key: [str(v) for v in args.get(key, []) if isinstance(v, str)][:10]
+                for key in ("decisions", "constraints", "open_issues") if isinstance(args.get(key), list)}
 
     @property
     def summary(self) -> str:

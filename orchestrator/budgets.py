@@ -69,6 +69,7 @@ class BudgetGuard:
     phase_spend: dict[str, Spend] = field(default_factory=dict)
     elapsed_before: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    phase_started: dict[str, float] = field(default_factory=dict)
 
     def elapsed(self) -> float:
         """Wall time used by the run, over all of its sessions (resume included)."""
@@ -92,6 +93,11 @@ class BudgetGuard:
         if self.run_caps.seconds is not None and self.elapsed() >= self.run_caps.seconds:
             raise BudgetExceeded(f"run wall-time cap of {self.run_caps.seconds:g}s reached "
                                  f"({self.elapsed():.1f}s used); raise it with `resume --budget seconds=...`")
+        phase_elapsed = time.monotonic() - self.phase_started.setdefault(step, time.monotonic())
+        phase_seconds = (self.phase_caps.get(step) or BudgetSpec()).seconds
+        if phase_seconds is not None and phase_elapsed >= phase_seconds:
+            raise BudgetExceeded(f"phase {step!r} wall-time cap of {phase_seconds:g}s reached "
+                                 f"({phase_elapsed:.1f}s used)")
 
     @staticmethod
     def _check_cap(scope: str, unit: str, cap: float | None, spent: float, estimate: float, model: str) -> None:

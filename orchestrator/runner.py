@@ -61,6 +61,7 @@ class RunOutcome:
     diff_stat: str
     warnings: list[str] = field(default_factory=list)
     pending: dict[str, Any] | None = None
+    flags: list[str] = field(default_factory=list)
 
 
 def new_run_id() -> str:
@@ -236,9 +237,10 @@ def _pending(graph: Any, config: dict[str, Any]) -> dict[str, Any] | None:
 def _outcome(ctx: RunContext, state: dict[str, Any], status: str, code: int, message: str,
              warnings: list[str], pending: dict[str, Any] | None = None) -> RunOutcome:
     ctx.runlog.finish_run(ctx.run_id, status, code, message)
+    flags = list(dict.fromkeys(e["data"]["flag"] for e in ctx.runlog.events(ctx.run_id, "flag")))
     return RunOutcome(run_id=ctx.run_id, status=status, exit_code=code, message=message,
                       branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=state.get("phases", []),
-                      diff_stat=ctx.workspace.diff_stat(), warnings=warnings, pending=pending)
+                      diff_stat=ctx.workspace.diff_stat(), warnings=warnings, pending=pending, flags=flags)
 
 
 def _stopped(ctx: RunContext, graph: Any, config: dict, warnings: list[str], message: str) -> RunOutcome:

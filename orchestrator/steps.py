@@ -94,7 +94,7 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
     else:
         summary = result.summary
     summary = summary.strip()[:2000]
-    handoff = Handoff(step=key, persona=persona.name, summary=summary)
+    handoff = Handoff(step=key, persona=persona.name, summary=summary, **result.handoff_lists())
     commit = None
     if step.commit:
         commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",

@@ -62,6 +62,7 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
     assert "tests/test_subtract.py\n  5: " in second_packet and "assert 8 == 2" in second_packet
     assert "short test summary" not in second_packet
     third_packet = builder_calls[4].messages[1]["content"]
+    assert "Decisions:\n- subtract lives next to add" in second_packet  # the tester's typed handoff
     assert "subtract has no docstring" in third_packet and "add a one-line docstring" in third_packet
     assert team.remaining() == 0 and critic.remaining() == 0
 

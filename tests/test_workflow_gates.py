@@ -145,6 +145,8 @@ def test_builder_reasoning_never_reaches_the_critic(repo: Path) -> None:
     seen = "\n".join(str(m) for c in critic.calls for m in c.messages)
     assert "def subtract" in seen  # the critic did get the diff ...
     assert canary not in seen  # ... and nothing of the builder's reasoning or handoff
+    flag = "behaviour change without spec change: calc.py changed, no file under specs/"
+    assert flag in seen and outcome.flags == [flag]
 
 
 def test_spec_without_scenarios_stops_at_the_spec_gate(repo: Path) -> None:

@@ -46,5 +46,7 @@ def print_outcome(outcome: Any) -> None:
     out.print(outcome.diff_stat or "(no changes)")
     for warning in outcome.warnings:
         out.print(f"[yellow]Warning:[/yellow] {warning}")
+    for flag in outcome.flags:
+        out.print(f"[yellow]Flag:[/yellow] {flag}")
     style = "green" if outcome.exit_code == 0 else "yellow"
     out.print(f"[{style}]Run {outcome.status}[/{style}]: {outcome.message} (exit {outcome.exit_code})")
