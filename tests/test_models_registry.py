@@ -106,7 +106,7 @@ def test_repo_file_errors_name_file_line_and_field(config_home: Path, tmp_path: 
     assert f"{models}:2: roles.builder: unknown profile or model 'fast'" in str(bad_roles.value)
     assert f"{models}:3: roles.critic: unknown profile or model 'high_reasonin'" in str(bad_roles.value)
     write(models, "roles: [builder\n")
-    with pytest.raises(ConfigError, match=r"models.yaml:2: invalid YAML"):
+    with pytest.raises(ConfigError, match=r"models.yaml:2: YAML syntax error"):
         load_registry(tmp_path)
     write(models, "ladder: [cheapest, fastest]\n")
     with pytest.raises(UnknownNameError, match=r"models.yaml:1: ladder: unknown profile 'fastest'"):

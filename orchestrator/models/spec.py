@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import ConfigError, did_you_mean
+from orchestrator.yaml_lines import LocatedYaml, load_located_file, load_located_yaml
 
 
 class _Spec(BaseModel):
@@ -89,54 +89,45 @@ class LoadedSpec:
 
     spec: RegistrySpec
     where: str
-    node: yaml.Node | None = None
+    located: LocatedYaml | None = None
 
     def place(self, *loc: Any) -> str:
         """`file:line` of the given field path, or just the file when the line is unknown."""
-        line = _line_of(self.node, loc)
-        return f"{self.where}:{line}" if line else self.where
+        return self.located.where(loc) if self.located else self.where
 
 
 def load_spec_file(path: Path) -> LoadedSpec:
     """Read one models.yaml layer; raise ConfigError naming file:line and the field path."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    return parse_spec_text(text, str(path))
+    located = load_located_file(path)
+    return _validate(located)
 
 
 def parse_spec_text(text: str, where: str) -> LoadedSpec:
     """Parse models.yaml text; `where` names the source in error messages."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}{line}: invalid YAML: {problem}") from exc
+    return _validate(load_located_yaml(text, where))
+
+
+def _validate(located: LocatedYaml) -> LoadedSpec:
+    where, data = located.source, located.data
     if data is None:
         return LoadedSpec(RegistrySpec(), where)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}:1: expected a mapping with models/profiles/ladder/roles, got {type(data).__name__}")
     try:
-        return LoadedSpec(RegistrySpec.model_validate(data), where, node)
+        return LoadedSpec(RegistrySpec.model_validate(data), where, located)
     except ValidationError as exc:
-        lines = [_describe(where, node, err) for err in exc.errors()]
-        raise ConfigError("\n".join(lines)) from exc
+        raise ConfigError("\n".join(_describe(located, err) for err in exc.errors())) from exc
 
 
-def _describe(where: str, node: yaml.Node | None, err: Any) -> str:
+def _describe(located: LocatedYaml, err: Any) -> str:
     """One error line: `file:line: field.path: message (Did you mean ...?)`."""
     loc = tuple(err["loc"])
-    line = _line_of(node, loc)
     field = _field_path(loc)
     if err["type"] == "extra_forbidden":
         message = f"unknown key {loc[-1]!r}.{did_you_mean(str(loc[-1]), _ALL_FIELDS)}"
     else:
         message = err["msg"]
-    place = f"{where}:{line}" if line else where
+    place = located.where(loc)
     return f"{place}: {field}: {message}" if field else f"{place}: {message}"
 
 
@@ -151,18 +142,3 @@ def _field_path(loc: tuple[Any, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest YAML node the loc reaches (keys for mappings, items for lists)."""
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
-            if match is None:
-                continue
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-    return line
