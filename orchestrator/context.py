@@ -95,6 +95,8 @@ class RunContext:
             self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
             if decision_id is not None:
                 self.runlog.decision_spend(decision_id, reply.total_tokens, reply.cost_usd)
+            if self.router is not None:
+                self.router.learn_latency(model, reply.latency_s)
             return reply
 
         return call

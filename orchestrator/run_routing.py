@@ -60,6 +60,12 @@ class RunRouter:
                 decision = strategy.escalate(decision, request, "a gate failed") or decision
         return decision
 
+    def learn_latency(self, model: str, seconds: float) -> None:
+        """Feed a call's latency into the typical-latency averages that interactive routing reads."""
+        from orchestrator.routing.strategies import learn_latency
+
+        learn_latency(self.state_dir, model, seconds)
+
     def cascades(self, step: Any, persona: str) -> bool:
         """True when this persona's calls at this step escalate by cascade on a failed gate."""
         return self.routing_for(step, persona).strategy == "cascade"
