@@ -341,3 +341,18 @@ def test_failover_records_the_answering_model_for_affinity() -> None:
     affinity = PrefixAffinity()
     complete_with_failover([first, second], HELLO, persona="builder", affinity=affinity)
     assert affinity.holder("builder") == second
+
+
+def test_concurrent_calls_share_one_router_safely() -> None:
+    first, model = fake("shared")
+    replies: list[str] = []
+
+    def work() -> None:
+        replies.extend(complete_with_failover([first], HELLO, persona="builder").text for _ in range(3))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert replies == ["from shared"] * 24 and len(model.calls) == 24

@@ -25,6 +25,7 @@ Limits = tuple[int | None, int | None]
 _listeners: list[CallListener] = []
 _blocked: bool | None = None  # None: follow the environment variable
 _lock = threading.Lock()
+_deploy_lock = threading.Lock()
 _litellm: Any = None
 _router: Any = None
 _deployed: dict[str, Limits] = {}  # Router model group -> the (rpm, tpm) it was deployed with
@@ -61,24 +62,29 @@ def deploy(model: str, rpm: int | None = None, tpm: int | None = None) -> None:
     """Give a model id its Router model group with these limits (no-op when already deployed with them)."""
     target = _target(normalise_model_id(model))
     router = load_router()
-    with _lock:
-        if _deployed.get(target) == (rpm, tpm):
-            return
-        _deployed[target] = (rpm, tpm)
+    # One lock over check and upsert: a concurrent call must not reach the Router before its group exists.
+    with _deploy_lock:
+        if _deployed.get(target) != (rpm, tpm):
+            router.upsert_deployment(_deployment(target, rpm, tpm))
+            _deployed[target] = (rpm, tpm)
+
+
+def _deployment(target: str, rpm: int | None, tpm: int | None) -> Any:
+    """A Router deployment serving one model id under its own name."""
+    from litellm.types.router import Deployment
+
     params: dict[str, Any] = {"model": target}
     if rpm is not None:
         # usage-based-routing-v2 skips a deployment once `used + 1 >= rpm`, i.e. after rpm - 1 calls.
         params["rpm"] = rpm + 1
     if tpm is not None:
         params["tpm"] = tpm
-    from litellm.types.router import Deployment
-
-    router.upsert_deployment(Deployment(model_name=target, litellm_params=params))
+    return Deployment(model_name=target, litellm_params=params)
 
 
 def reset_rate_limits() -> None:
     """Forget the rpm/tpm counters and the limits deployed so far (for tests)."""
-    with _lock:
+    with _deploy_lock:
         _deployed.clear()
         router = _router
     if router is not None:
@@ -156,7 +162,7 @@ def _target(model: str) -> str:
 def _send(model: str, target: str, request: dict[str, Any]) -> Any:
     """One Router call (deploying the model on first use), with failures translated for people."""
     router = load_router()
-    with _lock:
+    with _deploy_lock:
         deployed = target in _deployed
     if not deployed:
         deploy(model, *published_limits(model))
