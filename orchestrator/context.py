@@ -27,7 +27,7 @@ class RunContext:
     workspace: Workspace
     registry: Any  # orchestrator.models.registry.Registry
     runlog: RunLog
-    complete: Any  # orchestrator.models.gateway.complete, injectable
+    complete: Any  # None: the resilient gateway; tests may inject a single-model `complete`
     guard: BudgetGuard
     router: Any = None  # orchestrator.run_routing.RunRouter
     approve: str = "auto"
@@ -62,11 +62,12 @@ class RunContext:
         return models[0] if models else None
 
     def choose_model(self, step: Any, persona: str, state: dict[str, Any], text: str,
-                     needs_tools: bool = True) -> tuple[str, int | None]:
-        """(model, decision id) for a phase, through the run's routing strategy; decisions are logged."""
+                     needs_tools: bool = True) -> tuple[list[str], int | None]:
+        """(ordered models, decision id) for a phase through the run's routing strategy; the first is the
+        choice, the rest its failovers. Decisions are logged."""
         candidates = self.candidates(persona, state)
         if self.router is None:
-            return candidates[0], None
+            return candidates, None
         rung = state.get("rungs", {}).get(persona, 0)
         # A cascade climbs from its own start rung; other strategies get the already-climbed candidates.
         if self.router.cascades(step, persona):
@@ -85,12 +86,19 @@ class RunContext:
         """Append an event to this run's log."""
         self.runlog.event(self.run_id, kind, step, persona, **data)
 
-    def caller(self, step: str, decision_id: int | None = None) -> Any:
-        """A `complete`-compatible function for one step: budget check first, then the call, then the log."""
+    def caller(self, step: str, decision_id: int | None = None, failovers: list[str] | None = None) -> Any:
+        """A `complete`-compatible function for one step: budget check first, then the call (failing over
+        along `failovers` when the chosen model is down), then the log."""
 
         def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> ModelReply:
             self.guard.check(step, model, messages, kwargs.get("tools"), kwargs.get("max_tokens"))
-            reply = self.complete(model, messages, **kwargs)
+            if self.complete is None:
+                from orchestrator.models.resilience import complete_with_failover
+
+                reply = complete_with_failover([model, *(failovers or [])], messages, registry=self.registry,
+                                               **kwargs)
+            else:
+                reply = self.complete(model, messages, **kwargs)
             self.guard.record(step, reply.total_tokens, reply.cost_usd)
             self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
             if decision_id is not None:

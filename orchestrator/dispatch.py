@@ -48,9 +48,10 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
                 ("Last gate report", state.get("gate_report", ""))]
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
     messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
-    model, decision = ctx.choose_model(step, step.persona, state, packet.text)
+    models, decision = ctx.choose_model(step, step.persona, state, packet.text)
+    model = models[0]
     started = time.monotonic()
-    reply = ctx.caller(step.id, decision)(model, messages, tools=choice_tools(step, ctx), require_tool=True,
+    reply = ctx.caller(step.id, decision, models[1:])(model, messages, tools=choice_tools(step, ctx), require_tool=True,
                                 persona=persona.name)
     chosen, reason, fallback = validate_choice(step, reply)
     ctx.event("dispatch", step.id, persona.name, model=model, chosen=chosen, reason=reason, fallback=fallback,

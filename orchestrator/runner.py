@@ -156,7 +156,7 @@ def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace
     router = RunRouter(registry=registry, spec=spec, state_dir=state_dir(workspace.repo) / "routing",
                        runlog=runlog, run_id=run_id, pin=pin)
     return RunContext(run_id=run_id, task=task, spec=spec, workflow_path=path, workspace=workspace,
-                      registry=registry, runlog=runlog, complete=complete or _gateway_complete(), guard=guard,
+                      registry=registry, runlog=runlog, complete=complete, guard=guard,
                       router=router, approve=approve, ask=ask)
 
 
@@ -179,10 +179,16 @@ def execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str]
     from langgraph.types import Command
 
     from orchestrator.engine import compile_workflow
+    from orchestrator.models.resilience import add_failover_listener, remove_failover_listener
     from orchestrator.steps import make_node
 
     conn = sqlite3.connect(str(state_dir(ctx.workspace.repo) / "checkpoints.sqlite"), check_same_thread=False)
     started = time.monotonic()
+
+    def log_failover(model: str, kind: str, next_model: str | None) -> None:
+        ctx.runlog.event(ctx.run_id, "failover", model=model, error=kind, next_model=next_model)
+
+    add_failover_listener(log_failover)
     try:
         graph = compile_workflow(ctx.spec, make_node(ctx), checkpointer=SqliteSaver(conn))
         config = {"configurable": {"thread_id": ctx.run_id}, "recursion_limit": 1000}
@@ -210,6 +216,7 @@ def execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str]
             return _paused(ctx, graph, config, warnings, pending)
         return _finish(ctx, graph.get_state(config).values, warnings)
     finally:
+        remove_failover_listener(log_failover)
         conn.close()
 
 
@@ -269,8 +276,3 @@ def _finish(ctx: RunContext, state: dict[str, Any], warnings: list[str]) -> RunO
             "Run-Status": status}, allow_empty=True)
     return _outcome(ctx, state, status, code, message, warnings)
 
-
-def _gateway_complete() -> Any:
-    from orchestrator.models.gateway import complete
-
-    return complete

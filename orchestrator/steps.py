@@ -77,7 +77,8 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
     if pbi:
         sections.insert(2, ("PBI", pbi.render()))
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
-    model, decision = ctx.choose_model(step, step.persona, state, packet.text)
+    models, decision = ctx.choose_model(step, step.persona, state, packet.text)
+    model = models[0]
     ctx.event("phase_start", key, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
@@ -86,7 +87,8 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
     baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
     toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline)
     result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
-                   step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, **finish).run(packet.text)
+                   step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, models[1:],
+                   **finish).run(packet.text)
     update: dict[str, Any] = {}
     if step.deliverable == "spec":
         summary, pbis = write_spec(ctx, result)
@@ -278,12 +280,14 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> dic
     verdicts, records = [], []
     for critic in gate.critics:
         persona = ctx.persona(critic)
-        model, decision = ctx.choose_model(step, critic, state, packet.text)
+        models, decision = ctx.choose_model(step, critic, state, packet.text)
+        model = models[0]
         toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
         ctx.event("phase_start", step.id, critic, model=model, packet_tokens=packet.tokens, packet_kept=packet.kept)
         started = time.monotonic()
         result = _loop(ctx, step.id, critic, model, persona.system_prompt(), toolbox,
-                       ctx.spec.settings.max_tool_calls, decision, finish_tool=VERDICT_TOOL).run(packet.text)
+                       ctx.spec.settings.max_tool_calls, decision, models[1:],
+                       finish_tool=VERDICT_TOOL).run(packet.text)
         verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
         if problem:
             ctx.event("verdict_invalid", step.id, critic, reason=problem)
@@ -316,9 +320,10 @@ def _merge(ctx: RunContext, step: GateStepSpec, gate: Any, verdicts: list[Review
 
 
 def _loop(ctx: RunContext, step_id: str, persona: str, model: str, system: str, toolbox: Any,
-          max_calls: int, decision: int | None = None, **kwargs: Any) -> AgentLoop:
-    return AgentLoop(complete=ctx.caller(step_id, decision), model=model, persona=persona, system_prompt=system,
-                     toolbox=toolbox, max_tool_calls=max_calls, **kwargs)
+          max_calls: int, decision: int | None = None, failovers: list[str] | None = None,
+          **kwargs: Any) -> AgentLoop:
+    return AgentLoop(complete=ctx.caller(step_id, decision, failovers), model=model, persona=persona,
+                     system_prompt=system, toolbox=toolbox, max_tool_calls=max_calls, **kwargs)
 
 
 def behaviour_change_without_spec(ctx: RunContext) -> str | None:

@@ -58,11 +58,14 @@ def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 @pytest.fixture(autouse=True)
 def _fresh_fakes():
     """Every test starts and ends with no registered scripted models."""
+    from orchestrator.models.breaker import reset_breakers
     from orchestrator.models.scripted import reset_fakes
 
     reset_fakes()
+    reset_breakers()
     yield
     reset_fakes()
+    reset_breakers()
 
 
 @pytest.fixture

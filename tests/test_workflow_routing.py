@@ -100,3 +100,31 @@ def test_dispatcher_on_the_embedded_model_makes_a_valid_allowed_choice(repo: Pat
     assert dispatch_call["model"] == "local/smollm2" and dispatch_call["completion_tokens"] > 0
     assert event["data"]["fallback"] is None, event["data"]
     assert event["data"]["chosen"] in ("build", "spec", "escalate") and event["data"]["reason"]
+
+
+def test_a_provider_outage_fails_over_along_the_profile_and_is_logged(repo: Path) -> None:
+    from orchestrator.models import gateway
+    from orchestrator.models.scripted import FunctionModel
+
+    litellm = gateway.load_litellm()
+    outage = litellm.ServiceUnavailableError("overloaded", llm_provider="openai", model="gpt-4o-mini")
+
+    def down(messages, tools, persona):
+        raise outage
+
+    down_id = register_scripted(FunctionModel(down, name="down"))
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
+        "profiles": {"high_throughput": [down_id, "scripted/up"]}, "roles": {"builder": "high_throughput"}}))
+    name = add_workflow(repo, "outage", [{"id": "build", "persona": "builder", "next": "end"}], autonomy="L4")
+    up = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("done")]},
+                       name="up")
+    register_scripted(up)
+    outcome = run(repo, name, {})
+    assert outcome.exit_code == 0, outcome.message
+    assert len(up.calls) == 2
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    failovers = [e["data"] for e in log.events(outcome.run_id, "failover")]
+    calls = {c["model"] for c in log.calls(outcome.run_id)}
+    log.close()
+    assert failovers[0] == {"model": down_id, "error": "ServiceUnavailableError", "next_model": "scripted/up"}
+    assert calls == {"scripted/up"}
