@@ -107,7 +107,9 @@ def tool_call_schema(tools: list[ToolSpec], max_tokens: int = DEFAULT_MAX_TOKENS
     branches = []
     for tool in tools:
         arguments = tool.parameters if (tool.parameters or {}).get("properties") else _NO_ARGUMENTS
-        chars = max(16, (max_tokens - 24) * 3 // 2 // max(1, _string_slots(arguments)))
+        # Budget one token per character: a degenerate run of digits ("1.0.0.0...") tokenizes that badly,
+        # and a string cut off by max_tokens would leave the call unparseable.
+        chars = max(16, (max_tokens - 48) // max(1, _string_slots(arguments)))
         branches.append(
             {
                 "type": "object",
