@@ -1,0 +1,121 @@
+"""Benchmark the predictive router against a TF-IDF + LR baseline: nested-CV quality and decision latency.
+
+Run: .venv/bin/python bench/bench_router.py [--quick] [--data PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "routing" / "train.csv"
+
+
+def _percentiles(samples_ns: list[int]) -> tuple[float, float]:
+    """Median and 95th percentile in microseconds."""
+    ordered = sorted(samples_ns)
+    return statistics.median(ordered) / 1000, ordered[int(0.95 * (len(ordered) - 1))] / 1000
+
+
+def _time_each(fn, items: list) -> list[int]:
+    """Nanoseconds of one call of fn per item (after a short warm-up)."""
+    for item in items[:20]:
+        fn(item)
+    samples = []
+    for item in items:
+        started = time.perf_counter_ns()
+        fn(item)
+        samples.append(time.perf_counter_ns() - started)
+    return samples
+
+
+def measure_latency(rows: list[dict], sample: int) -> dict[str, tuple[float, float]]:
+    """Single-prompt decision latency of the router (load from JSON, then score) and the baseline's predict."""
+    from orchestrator.routing.pred_baseline import baseline_text, fit_baseline
+    from orchestrator.routing.predictive import PredictiveRouter, calibrate
+
+    started = time.perf_counter()
+    router = calibrate(rows)
+    fit_seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "router.json"
+        router.save(path)
+        size_mb = path.stat().st_size / 1e6
+        started = time.perf_counter()
+        router = PredictiveRouter.load(path)
+        load_ms = (time.perf_counter() - started) * 1000
+    texts = [baseline_text(r["prompt"], r["source"]) for r in rows]
+    needed = [int(r["weak_correct"] == "0" and r["strong_correct"] == "1") for r in rows]
+    baseline = fit_baseline(texts, needed, 1.0)
+    picked = random.Random(0).sample(rows, min(sample, len(rows)))
+    print(f"full-data calibrate {fit_seconds:.1f}s; router.json {size_mb:.1f} MB, load {load_ms:.0f} ms")
+    return {
+        "router.needs_strong (extract + score)": _percentiles(
+            _time_each(lambda r: router.needs_strong(r["prompt"], r["source"]), picked)
+        ),
+        "baseline sklearn predict_proba": _percentiles(
+            _time_each(lambda r: baseline.predict_proba([baseline_text(r["prompt"], r["source"])]), picked)
+        ),
+    }
+
+
+def _quality_table(router, baseline) -> list[str]:
+    """Side-by-side nested-CV figures with the APGR delta."""
+    lines = [f"{'figure':26} {'router':>8} {'baseline':>9} {'delta':>7}"]
+    pairs = [("APGR overall", router.overall.apgr, baseline.overall.apgr)]
+    for group in sorted(router.groups):
+        pairs.append((f"APGR {group}", router.groups[group].apgr, baseline.groups[group].apgr))
+    pairs += [
+        ("CPT(50%) overall", router.overall.cpt50, baseline.overall.cpt50),
+        ("CPT(80%) overall", router.overall.cpt80, baseline.overall.cpt80),
+        ("routing accuracy", router.overall.routing_accuracy, baseline.overall.routing_accuracy),
+        ("strong share at threshold", router.overall.strong_share, baseline.overall.strong_share),
+        ("random routing accuracy", router.overall.random_accuracy, baseline.overall.random_accuracy),
+    ]
+    lines += [f"{name:26} {a:8.3f} {b:9.3f} {a - b:+7.3f}" for name, a, b in pairs]
+    lines.append(f"{'oracle APGR (reference)':26} {router.overall.oracle_apgr:8.3f}; random APGR 0.500")
+    return lines
+
+
+def main() -> int:
+    """Parse arguments, run both nested evaluations and the latency measurement, print everything."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="preference CSV (default: shared train.csv)")
+    parser.add_argument("--quick", action="store_true", help="3 outer folds and fewer latency samples")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    folds, sample = (3, 200) if args.quick else (5, 1000)
+
+    from orchestrator.routing.pred_baseline import evaluate_baseline
+    from orchestrator.routing.pred_data import PREFERENCE_COLUMNS, read_csv_rows
+    from orchestrator.routing.predictive import evaluate
+
+    started = time.perf_counter()
+    rows = read_csv_rows(args.data, PREFERENCE_COLUMNS)
+    print(f"data: {args.data} ({len(rows)} rows); nested {folds}-fold CV, seed {args.seed}, threshold rule share<=0.3")
+    router = evaluate(rows, folds=folds, seed=args.seed, where=str(args.data))
+    print(router.format())
+    baseline = evaluate_baseline(rows, folds=folds, seed=args.seed)
+    print(baseline.format())
+    print("\n".join(_quality_table(router, baseline)))
+    delta = router.overall.apgr - baseline.overall.apgr
+    print(f"MUST (router beats baseline by >= 0.03 APGR overall): {'PASS' if delta >= 0.03 else 'FAIL'} ({delta:+.3f})")
+    latency = measure_latency(rows, sample)
+    for name, (median, p95) in latency.items():
+        print(f"latency {name:40} median {median:8.1f} us   p95 {p95:8.1f} us")
+    (r_med, r_p95), (b_med, b_p95) = latency.values()
+    print(f"latency ratio baseline/router: median {b_med / r_med:.2f}x, p95 {b_p95 / r_p95:.2f}x")
+    print(f"decision median under 1 ms: {'PASS' if r_med < 1000 else 'FAIL'} ({r_med:.0f} us)")
+    print(f"total bench time {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
