@@ -34,7 +34,8 @@ def synthetic_rows(n: int = 240, seed: int = 0) -> list[dict[str, str]]:
         source = ["gsm8k", "mmlu/physics", "mmlu/history"][i % 4 % 3]
         weak = int(rng.random() < (0.2 if hard else 0.85))
         strong = int(rng.random() < (0.85 if hard else 0.9))
-        rows.append({"source": source, "prompt": " ".join(words) + "?", "weak_correct": str(weak), "strong_correct": str(strong)})
+        prompt = " ".join(words) + "?"
+        rows.append({"source": source, "prompt": prompt, "weak_correct": str(weak), "strong_correct": str(strong)})
     return rows
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,8 +151,3 @@ def evaluate_router(
 
     settings = {"folds": folds, "seed": seed, "rule": rule}
     return cross_validate("predictive router", data.sources, (data.weak, data.strong), fit_and_score, settings)
-
-
-def nan_safe(value: float) -> str:
-    """Format a figure that may be NaN (e.g. PGR on a slice where both models score the same)."""
-    return "n/a" if math.isnan(value) else f"{value:.3f}"

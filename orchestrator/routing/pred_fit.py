@@ -138,13 +138,10 @@ def _inner_stack(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stack inputs with out-of-fold priors for every training row, and out-of-fold second-stage scores."""
     position = {int(i): k for k, i in enumerate(rows)}
-    x = np.zeros((len(rows), 0))
+    x = np.zeros((len(rows), len(stack_features((0.0, 0.0), "", [0.0] * len(DENSE_NAMES), 0.0, 0.0))))
     for train, test in folds:
         priors = fit_priors([data.sources[i] for i in train], data.weak[train], data.strong[train])
-        block = _stack_matrix(data, test, priors, probs[test])
-        if x.shape[1] == 0:
-            x = np.zeros((len(rows), block.shape[1]))
-        x[[position[int(i)] for i in test]] = block
+        x[[position[int(i)] for i in test]] = _stack_matrix(data, test, priors, probs[test])
     gain = (data.strong - data.weak)[rows]
     scores = np.zeros(len(rows))
     for train, test in folds:
