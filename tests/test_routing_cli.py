@@ -11,7 +11,6 @@ from scripts import CALC_BUGGY, call, finish
 from typer.testing import CliRunner
 
 from orchestrator.cli import app, main
-from orchestrator.cli.routing_cmds import calibrate_from_runs
 from orchestrator.models.scripted import ScriptedModel
 
 STEPS = [{"id": "build", "persona": "builder", "next": "quality"},
@@ -42,7 +41,7 @@ def test_runs_show_routing_lists_every_decision(repo: Path) -> None:
 def test_calibrate_from_runs_then_drift(repo: Path, tmp_path: Path, capsys) -> None:
     two_runs(repo)
     out = tmp_path / "calibration.json"
-    assert calibrate_from_runs(repo, out) == 0
+    assert main(["router", "calibrate", "--from-runs", "--repo", str(repo), "--out", str(out)]) == 0
     baseline = json.loads(out.read_text())["baseline"]
     assert baseline["scripted/builder0"] == {"pass_rate": 0.5, "mean_cost_usd": 0.0, "n": 2}
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))

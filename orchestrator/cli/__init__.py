@@ -27,11 +27,8 @@ app.add_typer(runs.app, name="runs")
 
 def _add_router() -> None:
     from orchestrator.cli import routing_cmds
+    from orchestrator.cli.router import app as router_app
 
-    try:
-        from orchestrator.cli.router import app as router_app
-    except ImportError:  # TODO(lead): the predictive router's commands land in orchestrator/cli/router.py
-        router_app = typer.Typer(no_args_is_help=True)
     routing_cmds.register(router_app)
     app.add_typer(router_app, name="router", help="Routing: calibrate, score, evaluate, explain, drift.")
 

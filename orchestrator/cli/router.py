@@ -16,8 +16,10 @@ app = typer.Typer(
 
 @app.command()
 def calibrate(
-    data: Path = typer.Argument(..., help="Preference CSV with columns source,prompt,weak_correct,strong_correct."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the router JSON."),
+    data: Path = typer.Argument(
+        None, help="Preference CSV with columns source,prompt,weak_correct,strong_correct (not with --from-runs)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the router JSON (or the run calibration)."),
     max_strong_share: float | None = typer.Option(
         None, "--max-strong-share", help="Send at most this share of calls to the strong model (default 0.3)."
     ),
@@ -25,8 +27,19 @@ def calibrate(
         None, "--target-pgr", help="Instead: the smallest strong share whose cross-validated PGR reaches this."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for the inner cross-validation folds."),
+    from_runs: bool = typer.Option(
+        False, "--from-runs", help="Instead: preference data and a per-model baseline from the repo's run log."
+    ),
+    repo: Path = typer.Option(Path("."), "--repo", help="With --from-runs: the repository whose runs to read."),
 ) -> None:
     """Fit the router on DATA and write its JSON (vocabulary, weights, trees, threshold, metadata)."""
+    if from_runs:
+        from orchestrator.cli.routing_cmds import calibrate_from_runs
+
+        calibrate_from_runs(repo, out)
+        return
+    if data is None:
+        raise typer.BadParameter("give DATA.csv, or --from-runs", param_hint="DATA")
     from orchestrator.routing.pred_data import PREFERENCE_COLUMNS, read_csv_rows
     from orchestrator.routing.predictive import calibrate as fit
 
