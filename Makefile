@@ -31,8 +31,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check orchestrator tests bench
 
+# Benchmarks print figures and ratios against baselines measured in the same run.
 bench: $(STAMP)
-	$(PY) bench/bench_router.py
+	$(PY) bench/bench_routing.py; rc=$$?; $(PY) bench/bench_router.py || exit $$?; exit $$rc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
