@@ -65,14 +65,22 @@ class RunContext:
                      needs_tools: bool = True) -> tuple[list[str], int | None]:
         """(ordered models, decision id) for a phase through the run's routing strategy; the first is the
         choice, the rest its failovers. Decisions are logged."""
+        models, decision_id, _ = self.route(step, persona, state, text, needs_tools)
+        return models, decision_id
+
+    def route(self, step: Any, persona: str, state: dict[str, Any], text: str,
+              needs_tools: bool = True) -> tuple[list[str], int | None, dict[str, Any]]:
+        """Like choose_model, plus the decision's features (an ensemble's models, a drafter and verifier)."""
         candidates = self.candidates(persona, state)
         if self.router is None:
-            return candidates, None
+            return candidates, None, {}
         rung = state.get("rungs", {}).get(persona, 0)
         # A cascade climbs from its own start rung; other strategies get the already-climbed candidates.
         if self.router.cascades(step, persona):
             candidates = list(self.registry.resolve(persona).models)
-        return self.router.choose(step, persona, text, candidates, rung=rung, needs_tools=needs_tools)
+        decision, decision_id = self.router.choose(step, persona, text, candidates, rung=rung,
+                                                   needs_tools=needs_tools)
+        return list(decision.candidates), decision_id, dict(decision.features)
 
     def _profile_holding(self, model: str) -> str | None:
         """The lowest ladder profile listing a model (for a persona bound to a model id)."""

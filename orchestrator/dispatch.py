@@ -48,11 +48,11 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
                 ("Last gate report", state.get("gate_report", ""))]
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
     messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
-    models, decision = ctx.choose_model(step, step.persona, state, packet.text)
+    models, decision, features = ctx.route(step, step.persona, state, packet.text)
     model = models[0]
     started = time.monotonic()
-    reply = ctx.caller(step.id, decision, models[1:])(model, messages, tools=choice_tools(step, ctx), require_tool=True,
-                                persona=persona.name)
+    reply = ask_dispatcher(ctx.caller(step.id, decision, models[1:]), step, ctx, messages, persona.name,
+                           model, features)
     chosen, reason, fallback = validate_choice(step, reply)
     ctx.event("dispatch", step.id, persona.name, model=model, chosen=chosen, reason=reason, fallback=fallback,
               choices=step.choices)
@@ -61,6 +61,33 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
               "cost_usd": reply.cost_usd, "seconds": round(time.monotonic() - started, 2),
               "verdict": f"-> {chosen}" + (" (fallback)" if fallback else ""), "commit": None}
     return {"next_step": chosen, "visits": {step.id: visits}, "phases": [record]}
+
+
+def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages: list[dict[str, Any]],
+                   persona: str, model: str, features: dict[str, Any]) -> Any:
+    """One dispatcher call; with parallel routing best-of-n, with speculative a cheap draft a strong model checks.
+
+    Either way the gate is the same: a well-formed call of an allowed transition.
+    """
+    from orchestrator.routing.ensemble import best_of_n, speculate
+
+    tools = choice_tools(step, ctx)
+
+    def ask(m: str, msgs: list[dict[str, Any]]) -> Any:
+        return call(m, msgs, tools=tools, require_tool=True, persona=persona)
+
+    def allowed(reply: Any) -> tuple[bool, str]:
+        fallback = validate_choice(step, reply)[2]
+        return fallback is None, fallback or ""
+
+    if features.get("ensemble"):
+        result = best_of_n(ask, list(features["ensemble"]), messages, gate=allowed)
+    elif features.get("drafter") and features.get("verifier"):
+        result = speculate(ask, features["drafter"], features["verifier"], messages, allowed)
+    else:
+        return ask(model, messages)
+    ctx.event("ensemble", step.id, persona, reason=result.reason, models=[r.model for r in result.replies])
+    return result.reply
 
 
 def run_escalate_step(ctx: RunContext, step: EscalateStepSpec, state: dict[str, Any]) -> dict[str, Any]:

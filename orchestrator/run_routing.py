@@ -38,10 +38,10 @@ class RunRouter:
         return self._strategies[key]
 
     def choose(self, step: Any, persona: str, text: str, candidates: list[str], rung: int = 0,
-               needs_tools: bool = True) -> tuple[list[str], int]:
-        """(ordered models, decision id) for one phase; a cascade starts cheap and climbs `rung` times."""
+               needs_tools: bool = True) -> tuple[Any, int]:
+        """(decision, decision id) for one phase; a cascade starts cheap and climbs `rung` times."""
         decision = self.explain(step, persona, text, candidates, rung, needs_tools)
-        return list(decision.candidates), self.runlog.decision(self.run_id, step.id, persona, decision)
+        return decision, self.runlog.decision(self.run_id, step.id, persona, decision)
 
     def explain(self, step: Any, persona: str, text: str, candidates: list[str], rung: int = 0,
                 needs_tools: bool = True) -> Any:

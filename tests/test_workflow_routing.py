@@ -128,3 +128,65 @@ def test_a_provider_outage_fails_over_along_the_profile_and_is_logged(repo: Path
     log.close()
     assert failovers[0] == {"model": down_id, "error": "ServiceUnavailableError", "next_model": "scripted/up"}
     assert calls == {"scripted/up"}
+
+
+TRIAGE = [{"id": "triage", "type": "dispatch", "persona": "dispatcher", "choices": ["build", "spec"],
+           "default": "spec"},
+          {"id": "build", "persona": "builder", "next": "end"},
+          {"id": "spec", "persona": "spec_writer", "next": "end"}]
+
+
+def _triage_repo(repo: Path, routing: dict) -> str:
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
+        "profiles": {"cheapest": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
+        "ladder": ["cheapest", "high_reasoning"], "roles": {"dispatcher": "cheapest"}}))
+    name = add_workflow(repo, "triage", TRIAGE, autonomy="L4")
+    flow = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
+    data = yaml.safe_load(flow.read_text())
+    data["routing"] = {"personas": {"dispatcher": routing}}
+    flow.write_text(yaml.safe_dump(data, sort_keys=False))
+    add_file(repo, "NOTES.md", "triage\n")
+    return name
+
+
+def _events(repo: Path, run_id: str, kind: str) -> list[dict]:
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    try:
+        return [e["data"] for e in log.events(run_id, kind)]
+    finally:
+        log.close()
+
+
+def test_parallel_dispatch_keeps_the_answer_that_passes_the_gate(repo: Path) -> None:
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
+        "profiles": {"cheapest": ["scripted/cheap", "scripted/strong"]}, "roles": {"dispatcher": "cheapest"}}))
+    name = add_workflow(repo, "triage", TRIAGE, autonomy="L4")
+    flow = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
+    data = yaml.safe_load(flow.read_text())
+    data["routing"] = {"personas": {"dispatcher": {"strategy": "parallel", "parallel": {"n": 2}}}}
+    flow.write_text(yaml.safe_dump(data, sort_keys=False))
+    add_file(repo, "NOTES.md", "triage\n")
+    cheap = ScriptedModel({"dispatcher": [call("escalate", reason="not allowed here")]}, name="cheap")
+    strong = ScriptedModel({"dispatcher": [call("build", reason="the code is wrong")]}, name="strong")
+    builder = ScriptedModel({"builder": [finish("built")]}, name="builder")
+    register_scripted(cheap), register_scripted(strong)
+    outcome = run(repo, name, bind(builder=builder))
+    assert outcome.exit_code == 0, outcome.message
+    assert len(cheap.calls) == 1 and len(strong.calls) == 1  # both asked, in parallel
+    [dispatch] = _events(repo, outcome.run_id, "dispatch")
+    assert dispatch["chosen"] == "build" and dispatch["fallback"] is None
+    assert _events(repo, outcome.run_id, "ensemble")[0]["reason"] == "gate passed scripted/strong"
+
+
+def test_speculative_dispatch_refines_only_a_draft_that_fails(repo: Path) -> None:
+    name = _triage_repo(repo, {"strategy": "speculative"})
+    cheap = ScriptedModel({"dispatcher": [call("escalate", reason="draft")]}, name="cheap")
+    strong = ScriptedModel({"dispatcher": [call("spec", reason="the spec misses a case")]}, name="strong")
+    writer = ScriptedModel({"spec_writer": [finish("revised")]}, name="writer")
+    register_scripted(cheap), register_scripted(strong)
+    outcome = run(repo, name, bind(spec_writer=writer))
+    assert outcome.exit_code == 0, outcome.message
+    [dispatch] = _events(repo, outcome.run_id, "dispatch")
+    assert dispatch["chosen"] == "spec" and dispatch["fallback"] is None
+    assert "failed verification" in _events(repo, outcome.run_id, "ensemble")[0]["reason"]
+    assert "disallowed choice 'escalate'" in str(strong.calls[0].messages[-1]["content"])
