@@ -136,10 +136,13 @@ TRIAGE = [{"id": "triage", "type": "dispatch", "persona": "dispatcher", "choices
           {"id": "spec", "persona": "spec_writer", "next": "end"}]
 
 
-def _triage_repo(repo: Path, routing: dict) -> str:
-    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
-        "profiles": {"cheapest": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
-        "ladder": ["cheapest", "high_reasoning"], "roles": {"dispatcher": "cheapest"}}))
+LADDERED = {"profiles": {"cheapest": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
+            "ladder": ["cheapest", "high_reasoning"], "roles": {"dispatcher": "cheapest"}}
+
+
+def _triage_repo(repo: Path, routing: dict, models: dict = LADDERED) -> str:
+    """A dispatch-only workflow whose dispatcher uses `routing`, with `models` as the repo's registry."""
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(models))
     name = add_workflow(repo, "triage", TRIAGE, autonomy="L4")
     flow = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
     data = yaml.safe_load(flow.read_text())
@@ -158,14 +161,8 @@ def _events(repo: Path, run_id: str, kind: str) -> list[dict]:
 
 
 def test_parallel_dispatch_keeps_the_answer_that_passes_the_gate(repo: Path) -> None:
-    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
-        "profiles": {"cheapest": ["scripted/cheap", "scripted/strong"]}, "roles": {"dispatcher": "cheapest"}}))
-    name = add_workflow(repo, "triage", TRIAGE, autonomy="L4")
-    flow = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
-    data = yaml.safe_load(flow.read_text())
-    data["routing"] = {"personas": {"dispatcher": {"strategy": "parallel", "parallel": {"n": 2}}}}
-    flow.write_text(yaml.safe_dump(data, sort_keys=False))
-    add_file(repo, "NOTES.md", "triage\n")
+    one_profile = {"profiles": {"cheapest": ["scripted/cheap", "scripted/strong"]}, "roles": {"dispatcher": "cheapest"}}
+    name = _triage_repo(repo, {"strategy": "parallel", "parallel": {"n": 2}}, one_profile)
     cheap = ScriptedModel({"dispatcher": [call("escalate", reason="not allowed here")]}, name="cheap")
     strong = ScriptedModel({"dispatcher": [call("build", reason="the code is wrong")]}, name="strong")
     builder = ScriptedModel({"builder": [finish("built")]}, name="builder")
