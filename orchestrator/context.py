@@ -113,6 +113,7 @@ class RunContext:
                 self.runlog.decision_spend(decision_id, reply.total_tokens, reply.cost_usd)
             if self.router is not None:
                 self.router.learn_latency(model, reply.latency_s)
+                self.router.record_call(kwargs.get("persona", ""), reply.model, reply.prompt_tokens)
             return reply
 
         return call

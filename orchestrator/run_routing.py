@@ -21,6 +21,20 @@ class RunRouter:
     run_id: str
     pin: str | None = None
     _strategies: dict[str, Any] = field(default_factory=dict)
+    _affinity: Any = None
+
+    @property
+    def affinity(self) -> Any:
+        """The run's prefix-cache affinity: which model holds each persona's cached prompt prefix."""
+        if self._affinity is None:
+            from orchestrator.models.affinity import PrefixAffinity
+
+            self._affinity = PrefixAffinity(self.registry)
+        return self._affinity
+
+    def record_call(self, persona: str, model: str, prompt_tokens: int) -> None:
+        """Remember the model that now holds the persona's cached prefix."""
+        self.affinity.record(persona, model, prompt_tokens)
 
     def routing_for(self, step: Any, persona: str) -> RoutingSpec:
         """Pinned beats everything; then the step's strategy, the persona's, the workflow default."""
@@ -58,7 +72,24 @@ class RunRouter:
         if routing.strategy == "cascade":
             for _ in range(rung):
                 decision = strategy.escalate(decision, request, "a gate failed") or decision
+        elif routing.strategy != "pinned" and rung == 0:
+            self._keep_cached_prefix(persona, decision)
         return decision
+
+    def _keep_cached_prefix(self, persona: str, decision: Any) -> None:
+        """Stay on the model holding the persona's cached prefix unless the expected gain beats the saving.
+
+        Escalations (cascade, ladder rungs) and pinned runs switch for quality or policy, never for cache.
+        """
+        holder = self.affinity.holder(persona)
+        if holder is None or holder == decision.chosen or holder not in decision.candidates:
+            return
+        gain = float(decision.features.get("expected_gain_usd", 0.0))
+        verdict = self.affinity.decide(persona, decision.chosen, expected_gain_usd=gain)
+        decision.reason += f"; affinity: {verdict.reason}"
+        if verdict.stay:
+            decision.candidates = [holder, *[m for m in decision.candidates if m != holder]]
+            decision.chosen = holder
 
     def learn_latency(self, model: str, seconds: float) -> None:
         """Feed a call's latency into the typical-latency averages that interactive routing reads."""
