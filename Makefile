@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	TASK="$(TASK)" bash examples/run_demo.sh
 
-# The test suite; pytest's exit code 5 (no tests collected) is not a failure.
+# Lint, then the test suite; pytest's exit code 5 (no tests collected) is not a failure.
 test: $(STAMP)
+	$(VENV)/bin/ruff check orchestrator tests bench
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
 lint: $(STAMP)
