@@ -112,7 +112,7 @@ class RunContext:
             if decision_id is not None:
                 self.runlog.decision_spend(decision_id, reply.total_tokens, reply.cost_usd)
             if self.router is not None:
-                self.router.learn_latency(model, reply.latency_s)
+                self.router.learn_latency(reply.model, reply.latency_s)
                 self.router.record_call(kwargs.get("persona", ""), reply.model, reply.prompt_tokens)
             return reply
 
