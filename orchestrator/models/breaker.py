@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from orchestrator.models.listeners import Listeners
+
 BreakerState = Literal["closed", "open", "half_open"]
 Clock = Callable[[], float]
 TransitionListener = Callable[[str, BreakerState, BreakerState], None]
@@ -119,7 +121,7 @@ class CircuitBreaker:
 
 
 _breakers: dict[str, CircuitBreaker] = {}
-_listeners: list[TransitionListener] = []
+_listeners = Listeners()
 _policy = BreakerPolicy()
 _clock: Clock = time.monotonic
 _lock = threading.Lock()
@@ -155,20 +157,14 @@ def reset_breakers() -> None:
 
 def add_transition_listener(fn: TransitionListener) -> None:
     """Call `fn(model, old_state, new_state)` on every breaker transition."""
-    with _lock:
-        _listeners.append(fn)
+    _listeners.add(fn)
 
 
 def remove_transition_listener(fn: TransitionListener) -> None:
     """Stop calling a transition listener; unknown listeners are ignored."""
-    with _lock:
-        if fn in _listeners:
-            _listeners.remove(fn)
+    _listeners.remove(fn)
 
 
 def _notify(model: str, old: BreakerState, new: BreakerState) -> None:
     """Fan a transition out to every listener."""
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        listener(model, old, new)
+    _listeners.notify(model, old, new)

@@ -14,6 +14,7 @@ from orchestrator.errors import OrchestratorError, RealRequestBlockedError
 from orchestrator.models import catalog
 from orchestrator.models.failures import describe_failure
 from orchestrator.models.ids import OFFLINE_PROVIDERS, SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
+from orchestrator.models.listeners import Listeners
 from orchestrator.models.scripted import load_script
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
@@ -22,7 +23,7 @@ ATTEMPT_KEY = "orchestrator_attempt"
 CallListener = Callable[[str, str, ModelReply, dict[str, Any]], None]
 Limits = tuple[int | None, int | None]
 
-_listeners: list[CallListener] = []
+_listeners = Listeners()
 _blocked: bool | None = None  # None: follow the environment variable
 _lock = threading.Lock()
 _deploy_lock = threading.Lock()
@@ -113,15 +114,12 @@ def real_requests_blocked() -> bool:
 
 def add_call_listener(fn: CallListener) -> None:
     """Call `fn(model, persona, reply, metadata)` after every successful model call (e.g. the run log)."""
-    with _lock:
-        _listeners.append(fn)
+    _listeners.add(fn)
 
 
 def remove_call_listener(fn: CallListener) -> None:
     """Stop calling a listener; unknown listeners are ignored."""
-    with _lock:
-        if fn in _listeners:
-            _listeners.remove(fn)
+    _listeners.remove(fn)
 
 
 def complete(
@@ -147,10 +145,7 @@ def complete(
     started = time.perf_counter()
     response = _send(model, target, request)
     reply = _reply(model, target, response, time.perf_counter() - started, request)
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        listener(model, persona, reply, dict(metadata or {}))
+    _listeners.notify(model, persona, reply, dict(metadata or {}))
     return reply
 
 

@@ -20,6 +20,7 @@ from orchestrator.models.breaker import (
 )
 from orchestrator.models.failures import ModelCallError
 from orchestrator.models.ids import normalise_model_id
+from orchestrator.models.listeners import Listeners
 from orchestrator.models.types import ModelReply, ToolSpec
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class FailoverError(ModelError):
         super().__init__(f"persona {persona or '-'}: all {len(failures)} models failed:\n{lines}")
 
 
-_listeners: list[FailoverListener] = []
+_listeners = Listeners()
 _policy = RetryPolicy()
 _sleep: Callable[[float], None] = time.sleep
 _lock = threading.Lock()
@@ -179,15 +180,12 @@ def add_failover_listener(fn: FailoverListener) -> None:
     `next_model` is None when nothing is left to try; breaker transitions arrive as kind
     `breaker_open`, `breaker_half_open` or `breaker_closed` with next_model None.
     """
-    with _lock:
-        _listeners.append(fn)
+    _listeners.add(fn)
 
 
 def remove_failover_listener(fn: FailoverListener) -> None:
     """Stop calling a failover listener; unknown listeners are ignored."""
-    with _lock:
-        if fn in _listeners:
-            _listeners.remove(fn)
+    _listeners.remove(fn)
 
 
 def configure_retries(policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> None:
@@ -199,10 +197,7 @@ def configure_retries(policy: RetryPolicy | None = None, sleep: Callable[[float]
 
 def _report(model: str, kind: str, following: str | None) -> None:
     """Tell every failover listener, outside the lock."""
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        listener(model, kind, following)
+    _listeners.notify(model, kind, following)
 
 
 def _report_transition(model: str, old: BreakerState, new: BreakerState) -> None:
