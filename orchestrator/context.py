@@ -61,16 +61,12 @@ class RunContext:
         models = self.candidates(persona, state)
         return models[0] if models else None
 
-    def choose_model(self, step: Any, persona: str, state: dict[str, Any], text: str,
-                     needs_tools: bool = True) -> tuple[list[str], int | None]:
-        """(ordered models, decision id) for a phase through the run's routing strategy; the first is the
-        choice, the rest its failovers. Decisions are logged."""
-        models, decision_id, _ = self.route(step, persona, state, text, needs_tools)
-        return models, decision_id
-
     def route(self, step: Any, persona: str, state: dict[str, Any], text: str,
               needs_tools: bool = True) -> tuple[list[str], int | None, dict[str, Any]]:
-        """Like choose_model, plus the decision's features (an ensemble's models, a drafter and verifier)."""
+        """(ordered models, decision id, features) for a phase through the run's routing strategy.
+
+        The first model is the choice, the rest its failovers; features carry an ensemble's models or a
+        drafter and verifier. Decisions are logged."""
         candidates = self.candidates(persona, state)
         if self.router is None:
             return candidates, None, {}

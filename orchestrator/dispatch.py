@@ -8,6 +8,7 @@ from typing import Any
 from orchestrator.context import RunContext
 from orchestrator.models.types import ToolSpec
 from orchestrator.packets import build_packet
+from orchestrator.review import format_verdicts
 from orchestrator.workflow_spec import DispatchStepSpec, EscalateStepSpec, GateStepSpec
 
 
@@ -44,7 +45,7 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
     """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge."""
     persona = ctx.persona(step.persona)
     sections = [("Task", ctx.task), ("Decide", step.description or "Choose the next step."),
-                ("Gate verdicts", ", ".join(f"{k}={v}" for k, v in state.get("verdicts", {}).items())),
+                ("Gate verdicts", format_verdicts(state.get("verdicts", {}))),
                 ("Last gate report", state.get("gate_report", ""))]
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
     messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]

@@ -13,6 +13,7 @@ from orchestrator.autonomy import apply_autonomy
 from orchestrator.budgets import BudgetGuard, BudgetSpec
 from orchestrator.context import RunContext
 from orchestrator.errors import ConfigError, RunStopped
+from orchestrator.review import format_verdicts
 from orchestrator.runlog import RunLog
 from orchestrator.validate import find_workflow, load_workflow
 from orchestrator.workflow_spec import AgentStepSpec
@@ -272,7 +273,7 @@ def _finish(ctx: RunContext, state: dict[str, Any], warnings: list[str]) -> RunO
     if not ctx.workspace.has_trailer("Orchestrator-Phase", "final"):
         ctx.workspace.commit(f"orchestrator: run {status}", {
             "Orchestrator-Run": ctx.run_id, "Orchestrator-Phase": "final",
-            "Gate-Verdicts": ", ".join(f"{k}={v}" for k, v in verdicts.items()) or "none",
+            "Gate-Verdicts": format_verdicts(verdicts) or "none",
             "Run-Status": status}, allow_empty=True)
     return _outcome(ctx, state, status, code, message, warnings)
 

@@ -13,7 +13,14 @@ from orchestrator.monitors import monitor_breach
 from orchestrator.packets import Handoff, build_packet
 from orchestrator.pbis import PbiSpec, check_pbis, next_wave
 from orchestrator.personas import READ_TOOLS
-from orchestrator.review import VERDICT_TOOL, ReviewVerdict, Violation, merge_verdicts, parse_verdict
+from orchestrator.review import (
+    VERDICT_TOOL,
+    ReviewVerdict,
+    Violation,
+    format_verdicts,
+    merge_verdicts,
+    parse_verdict,
+)
 from orchestrator.spec_tool import SPEC_TOOL, SpecDraft
 from orchestrator.workflow_spec import STOP, AgentStepSpec, EscalateStepSpec, GateStepSpec
 
@@ -77,7 +84,7 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
     if pbi:
         sections.insert(2, ("PBI", pbi.render()))
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
-    models, decision = ctx.choose_model(step, step.persona, state, packet.text)
+    models, decision, _ = ctx.route(step, step.persona, state, packet.text)
     model = models[0]
     ctx.event("phase_start", key, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
@@ -280,7 +287,7 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> dic
     verdicts, records = [], []
     for critic in gate.critics:
         persona = ctx.persona(critic)
-        models, decision = ctx.choose_model(step, critic, state, packet.text)
+        models, decision, _ = ctx.route(step, critic, state, packet.text)
         model = models[0]
         toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
         ctx.event("phase_start", step.id, critic, model=model, packet_tokens=packet.tokens, packet_kept=packet.kept)
@@ -348,7 +355,7 @@ def _trailers(ctx: RunContext, phase_key: str, persona: str, model: str, state: 
         "Orchestrator-Phase": phase_key,
         "Persona": persona,
         "Model": model,
-        "Gate-Verdicts": ", ".join(f"{k}={v}" for k, v in verdicts.items()) or "none yet",
+        "Gate-Verdicts": format_verdicts(verdicts) or "none yet",
     }
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError, UnknownNameError
-from orchestrator.routing.base import RouteDecision, RouteRequest, make_decision, read_json_state, write_json_state
+from orchestrator.routing.base import (
+    RouteDecision,
+    RouteRequest,
+    dedupe,
+    make_decision,
+    read_json_state,
+    write_json_state,
+)
 
 if TYPE_CHECKING:
     from orchestrator.models.registry import ModelInfo, Registry
@@ -101,7 +108,7 @@ class FilteredStrategy:
         features: dict[str, Any] | None = None,
     ) -> RouteDecision:
         """Filter the ordered models (always), note any drops in the reason, and time the decision."""
-        kept, dropped = self.filter.split(request, list(dict.fromkeys(ordered)))
+        kept, dropped = self.filter.split(request, dedupe(ordered))
         if not kept:
             raise ConfigError(no_fit_message(request, dropped))
         features = dict(features or {})
