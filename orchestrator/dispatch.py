@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from orchestrator.context import RunContext
+from orchestrator.gates.verdict import format_verdicts
 from orchestrator.models.types import ToolSpec
 from orchestrator.packets import build_packet
-from orchestrator.review import format_verdicts
+from orchestrator.records import PhaseRecord
 from orchestrator.workflow_spec import DispatchStepSpec, EscalateStepSpec, GateStepSpec
 
 
@@ -44,10 +45,11 @@ def validate_choice(step: DispatchStepSpec, reply: Any) -> tuple[str, str, str |
 def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
     """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge."""
     persona = ctx.persona(step.persona)
-    sections = [("Task", ctx.task), ("Decide", step.description or "Choose the next step."),
+    budget = ctx.packet_tokens(step.persona)
+    sections = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
                 ("Gate verdicts", format_verdicts(state.get("verdicts", {}))),
                 ("Last gate report", state.get("gate_report", ""))]
-    packet = build_packet(sections, ctx.packet_tokens(step.persona))
+    packet = build_packet(sections, budget)
     messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
     models, decision, features = ctx.route(step, step.persona, state, packet.text)
     model = models[0]
@@ -58,10 +60,10 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
     ctx.event("dispatch", step.id, persona.name, model=model, chosen=chosen, reason=reason, fallback=fallback,
               choices=step.choices)
     visits = state.get("visits", {}).get(step.id, 0) + 1
-    record = {"step": step.id, "persona": persona.name, "model": model, "tokens": reply.total_tokens,
-              "cost_usd": reply.cost_usd, "seconds": round(time.monotonic() - started, 2),
-              "verdict": f"-> {chosen}" + (" (fallback)" if fallback else ""), "commit": None}
-    return {"next_step": chosen, "visits": {step.id: visits}, "phases": [record]}
+    record = PhaseRecord(step=step.id, persona=persona.name, model=model, tokens=reply.total_tokens,
+                         cost_usd=reply.cost_usd, seconds=round(time.monotonic() - started, 2),
+                         verdict=f"-> {chosen}" + (" (fallback)" if fallback else ""), reason=fallback or reason)
+    return {"next_step": chosen, "visits": {step.id: visits}, "phases": [record.row()]}
 
 
 def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages: list[dict[str, Any]],
@@ -96,13 +98,13 @@ def run_escalate_step(ctx: RunContext, step: EscalateStepSpec, state: dict[str, 
     rung = state.get("rungs", {}).get(step.persona, 0) + 1
     current = ctx.model_for(step.persona, state)
     stronger = ctx.model_for(step.persona, {"rungs": {step.persona: rung}})
-    record = {"step": step.id, "persona": step.persona, "model": current, "tokens": 0, "cost_usd": 0.0,
-              "seconds": 0.0, "verdict": "", "commit": None}
+    record = PhaseRecord(step=step.id, persona=step.persona, model=current).row()
     if stronger is None or stronger == current:
         reason = (f"escalated to a human: {step.persona} is at the top of the escalation ladder "
                   f"({current}); bind a stronger model to go further")
         ctx.event("escalation", step.id, step.persona, from_model=current, to_model=None, reason=reason)
-        return {"status": "stopped", "stop_reason": reason, "phases": [{**record, "verdict": "to human"}]}
+        return {"status": "stopped", "stop_reason": reason,
+                "phases": [{**record, "verdict": "to human", "reason": reason}]}
     ctx.event("escalation", step.id, step.persona, from_model=current, to_model=stronger, rung=rung)
     # The stronger model gets fresh fix rounds at every gate.
     gates = {s.id: 0 for s in ctx.spec.steps if isinstance(s, GateStepSpec)}

@@ -37,6 +37,9 @@ class RunState(TypedDict, total=False):
     visits: Annotated[dict[str, int], merge_dicts]
     verdicts: Annotated[dict[str, str], merge_dicts]
     gate_report: str
+    gate_results: Annotated[dict[str, Any], merge_dicts]
+    base_tests: dict[str, Any]
+    red_tests: list[str]
     review_report: str
     last_verdict: str
     next_step: str
@@ -119,7 +122,8 @@ def pbi_router(step: AgentStepSpec) -> Callable[[RunState], Any]:
         decision = state.get("pbi_next")
         if decision == "wave":
             by_id = {p["id"]: p for p in state.get("pbis", [])}
-            carried = {k: state.get(k) for k in ("handoffs", "visits", "verdicts", "gate_report", "last_verdict")}
+            carried = {k: state.get(k) for k in ("handoffs", "visits", "verdicts", "gate_report", "last_verdict",
+                                                 "gate_results")}
             return [Send(f"{step.id}__pbi", {**carried, "pbi": by_id[i]}) for i in state.get("pbi_wave", [])]
         return f"{step.id}__single" if decision == "single" else _node_name(step.next)
 

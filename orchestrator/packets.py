@@ -45,23 +45,32 @@ class Packet:
     dropped: list[str] = field(default_factory=list)
 
 
-def build_packet(sections: list[tuple[str, str]], budget_tokens: int) -> Packet:
+Section = tuple[str, str] | tuple[str, str, int]
+"""(title, body) or (title, body, cap in tokens): a capped section is trimmed to its cap before the next comes."""
+
+_TRIM_NOTE = "\n[... trimmed to fit the context budget]\n"
+
+
+def build_packet(sections: list[Section], budget_tokens: int) -> Packet:
     """Join sections in priority order; once the budget runs short, trim the next one and drop the rest."""
     parts: list[str] = []
     packet = Packet(text="", tokens=0)
     remaining = budget_tokens
-    for title, body in sections:
+    for title, body, *cap in sections:
         if not body.strip():
             continue
         block = f"## {title}\n{body.strip()}\n"
+        if cap and estimate_tokens(block) > cap[0]:
+            block = block[: cap[0] * CHARS_PER_TOKEN - len(_TRIM_NOTE)] + _TRIM_NOTE
+            packet.trimmed.append(title)
         cost = estimate_tokens(block)
         if cost <= remaining:
             parts.append(block)
             packet.kept.append(title)
             remaining -= cost
         elif remaining > 50:
-            cut = remaining * CHARS_PER_TOKEN - 40
-            parts.append(block[:cut] + "\n[... trimmed to fit the context budget]\n")
+            cut = remaining * CHARS_PER_TOKEN - len(_TRIM_NOTE)
+            parts.append(block[:cut] + _TRIM_NOTE)
             packet.trimmed.append(title)
             remaining = 0
         else:

@@ -26,6 +26,8 @@ class PersonaSpec(BaseModel):
     boundaries: list[str] = Field(default_factory=list, description="What it must not do.")
     tools: list[str] = Field(default_factory=list, description=f"Tools it may call: {', '.join(ALL_TOOLS)}.")
     handoffs: list[str] = Field(default_factory=list, description="What it passes on to the next phase.")
+    writes: list[str] | None = Field(
+        None, description="Globs of the files it may write (enforced by the tools); unset: any file the rules allow.")
     body: str = Field("", description="Free text (the markdown body of a .md persona).")
 
     def system_prompt(self) -> str:

@@ -13,7 +13,7 @@ from orchestrator.autonomy import apply_autonomy
 from orchestrator.budgets import BudgetGuard, BudgetSpec
 from orchestrator.context import RunContext
 from orchestrator.errors import ConfigError, RunStopped
-from orchestrator.review import format_verdicts
+from orchestrator.gates.verdict import format_verdicts
 from orchestrator.runlog import RunLog
 from orchestrator.validate import find_workflow, load_workflow
 from orchestrator.workflow_spec import AgentStepSpec
@@ -63,6 +63,8 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     pending: dict[str, Any] | None = None
     flags: list[str] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    """Each gate on the run's path: its latest verdict and main reason."""
 
 
 def new_run_id() -> str:
@@ -81,6 +83,8 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None) -> Run
     if not options.task.strip():
         raise ConfigError("--task is empty: say what the run should do")
     registry, warnings = _registry(repo, spec, options.model_overrides, options.strict_roles)
+    if complete is None:  # an injected `complete` (tests, embedding) calls no provider
+        check_keys(registry, workflow_roles(spec)[2])
     run_id = options.run_id or new_run_id()
     workspace = Workspace.create(repo, run_id)
     runlog = RunLog(state_dir(repo) / "runs.sqlite")
@@ -143,7 +147,31 @@ def _registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool) ->
     from orchestrator.models.registry import load_registry
 
     registry = load_registry(repo, workflow_models=spec.models, overrides=overrides)
-    return registry, registry.check_roles(strict=strict or spec.settings.roles == "strict")
+    critics, builders, used = workflow_roles(spec)
+    warnings = registry.check_roles(strict=strict or spec.settings.roles == "strict", critics=critics,
+                                    builders=builders, used=used)
+    return registry, warnings
+
+
+def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
+    """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
+    from orchestrator.workflow_spec import DispatchStepSpec, EscalateStepSpec
+
+    reviews = [g for g in spec.gates.values() if g.kind == "review"]
+    critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
+    agents = [s.persona for s in spec.steps if isinstance(s, AgentStepSpec | DispatchStepSpec | EscalateStepSpec)]
+    builders = ["builder", *[p for p in agents if p == "builder" or p.endswith("builder")]]
+    return critics or ["critic"], builders, [*agents, *critics]
+
+
+def check_keys(registry: Any, personas: list[str]) -> None:
+    """Fail fast, before the first phase: every remote model the run may call has its key and a known id."""
+    from orchestrator.models.check import check_models
+
+    problems = check_models(registry, personas=personas, remote_only=True)
+    if problems:
+        raise ConfigError("the run can't call its models:\n" + "\n".join(f"  {p}" for p in problems)
+                          + "\nFix these, or bind those roles to other models with --model ROLE=MODEL, then run again.")
 
 
 def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace, registry: Any, runlog: RunLog,
@@ -248,7 +276,15 @@ def _outcome(ctx: RunContext, state: dict[str, Any], status: str, code: int, mes
     flags = list(dict.fromkeys(e["data"]["flag"] for e in ctx.runlog.events(ctx.run_id, "flag")))
     return RunOutcome(run_id=ctx.run_id, status=status, exit_code=code, message=message,
                       branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=state.get("phases", []),
-                      diff_stat=ctx.workspace.diff_stat(), warnings=warnings, pending=pending, flags=flags)
+                      diff_stat=ctx.workspace.diff_stat(), warnings=warnings, pending=pending, flags=flags,
+                      gates=gate_rows(state))
+
+
+def gate_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per gate that ran: latest verdict, kind and main reason."""
+    results = state.get("gate_results", {})
+    return [{"gate": gate, "kind": results.get(gate, {}).get("kind", ""), "verdict": verdict,
+             "reason": results.get(gate, {}).get("reason", "")} for gate, verdict in state.get("verdicts", {}).items()]
 
 
 def _stopped(ctx: RunContext, graph: Any, config: dict, warnings: list[str], message: str) -> RunOutcome:
@@ -265,15 +301,19 @@ def _paused(ctx: RunContext, graph: Any, config: dict, warnings: list[str], pend
 
 def _finish(ctx: RunContext, state: dict[str, Any], warnings: list[str]) -> RunOutcome:
     verdicts = state.get("verdicts", {})
-    failing = [gate for gate, verdict in verdicts.items() if verdict == "fail"]
+    reasons = {g: r.get("reason", "") for g, r in state.get("gate_results", {}).items()}
+    # "done" only when every gate on the run's path passed in this run; unknown is not a pass.
+    failing = [gate for gate, verdict in verdicts.items() if verdict != "pass"]
     stopped = state.get("status") == "stopped" or bool(failing)
     status, code = ("stopped", RunStopped.exit_code) if stopped else ("done", 0)
-    message = (state.get("stop_reason") or f"gates still failing: {', '.join(failing)}") if stopped \
-        else "all gates passed"
+    if stopped:
+        message = state.get("stop_reason") or "gates not passed: " + "; ".join(
+            f"{g} {verdicts[g]} ({reasons.get(g) or 'no reason recorded'})" for g in failing)
+    else:
+        message = f"all {len(verdicts)} gates on the run's path passed" if verdicts else "done; no gate ran"
     if not ctx.workspace.has_trailer("Orchestrator-Phase", "final"):
         ctx.workspace.commit(f"orchestrator: run {status}", {
             "Orchestrator-Run": ctx.run_id, "Orchestrator-Phase": "final",
             "Gate-Verdicts": format_verdicts(verdicts) or "none",
             "Run-Status": status}, allow_empty=True)
     return _outcome(ctx, state, status, code, message, warnings)
-

@@ -125,12 +125,17 @@ def run_command(
     allowlist: set[str] | frozenset[str],
     timeout_s: float,
     max_output_chars: int,
+    env: Mapping[str, str] | None = None,
+    writable: list[Path] | None = None,
 ) -> CommandResult:
-    """Run an allowlisted argv without a shell, with a scrubbed env, a timeout and bounded output."""
+    """Run an allowlisted argv without a shell, with a scrubbed env, a timeout and bounded output.
+
+    `env` adds non-secret variables; `writable` names extra folders the command must be able to write.
+    """
     _check_argv(argv, allowlist)
     start = time.monotonic()
     with tempfile.TemporaryFile() as sink:
-        exit_code, timed_out = _run_to_file(argv, cwd, sink, timeout_s)
+        exit_code, timed_out = _run_to_file(argv, cwd, sink, timeout_s, {**scrubbed_env(), **(env or {})})
         output, truncated = _read_output(sink, max_output_chars)
     if timed_out:
         output += f"\n[command timed out after {timeout_s:g}s; its process group was killed]\n"
@@ -153,7 +158,7 @@ def _check_argv(argv: list[str], allowlist: set[str] | frozenset[str]) -> None:
         raise SandboxViolation(f"command {argv[0]!r} is not allowed; allowed programs: {', '.join(sorted(allowlist))}.")
 
 
-def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float) -> tuple[int, bool]:
+def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float, env: dict[str, str]) -> tuple[int, bool]:
     """Run argv in its own process group writing to `sink`; kill the whole group on timeout."""
     # Output goes to a file, not a pipe: a grandchild holding the pipe open can't hang us,
     # and a chatty command can't exhaust memory before truncation.
@@ -161,7 +166,7 @@ def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float) -> tuple[in
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=scrubbed_env(),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,

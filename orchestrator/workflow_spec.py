@@ -33,10 +33,17 @@ class CommandSpec(_Strict):
 
 
 class GateSpec(_Strict):
-    """A named gate: quality (commands), review (critics), acceptance (a human) or spec (spec lint)."""
+    """A named gate: quality (commands, green tests), red (new tests fail before the build), review (critics),
+    acceptance (a human) or spec (spec content)."""
 
-    kind: Literal["quality", "review", "acceptance", "spec"] = Field(description="What the gate checks.")
-    commands: list[CommandSpec] = Field(default_factory=list, description="Quality gate commands, in order.")
+    kind: Literal["quality", "red", "review", "acceptance", "spec"] = Field(description="What the gate checks.")
+    commands: list[CommandSpec] = Field(
+        default_factory=list,
+        description="Quality gate commands, in order. A red gate runs its first pytest command (default: "
+        "settings.test_command) on the new test files.")
+    require_change: bool = Field(
+        True, description="Quality gate: fail with 'the builder changed nothing' when no source file differs "
+        "from the run's base commit.")
     critics: list[str] = Field(default_factory=list, description="Review gate: critic personas, each on its own model.")
     moderator: str | None = Field(None, description="Review gate: persona that merges several critics' findings.")
 

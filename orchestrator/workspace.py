@@ -13,6 +13,10 @@ BRANCH_PREFIX = "orchestrator/"
 FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
 
 
+BUILD_OUTPUT = (":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]", ":(exclude,glob)**/.pytest_cache/**",
+                ":(exclude,glob)**/.ruff_cache/**", ":(exclude,glob)**/.mypy_cache/**")
+"""Bytecode and tool caches never land on a run's branch, whatever the target's .gitignore says."""
+
 _GIT_LOCK = threading.RLock()
 """Parallel PBI builders share one worktree and its index: git commands take turns."""
 
@@ -87,10 +91,11 @@ class Workspace:
         Returns the sha, or None when nothing changed.
         """
         with _GIT_LOCK:
-            return self._commit(subject, trailers, allow_empty, body, [f":(glob){p}" for p in scope or []])
+            return self._commit(subject, trailers, allow_empty, body, [f":(glob){p}" for p in scope or ["**"]])
 
     def _commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool, body: str,
                 pathspecs: list[str]) -> str | None:
+        pathspecs = [*pathspecs, *BUILD_OUTPUT]
         if not allow_empty and not self.has_changes(pathspecs):
             return None
         git(self.path, "add", "-A", "--", *pathspecs)
@@ -141,8 +146,8 @@ class Workspace:
 
     def diff(self, max_chars: int = 20000) -> str:
         """Diff of the run so far against its base commit, including uncommitted and untracked files."""
-        git(self.path, "add", "-A", "--intent-to-add")
-        text = git(self.path, "diff", self.base_commit)
+        git(self.path, "add", "-A", "--intent-to-add", "--", ".", *BUILD_OUTPUT)
+        text = git(self.path, "diff", self.base_commit, "--", ".", *BUILD_OUTPUT)
         return text if len(text) <= max_chars else text[:max_chars] + f"\n[... diff cut at {max_chars} chars]"
 
     def diff_stat(self) -> str:
@@ -151,5 +156,6 @@ class Workspace:
 
     def changed_files(self) -> list[str]:
         """Paths changed on the branch since the base commit, including uncommitted ones."""
-        git(self.path, "add", "-A", "--intent-to-add")
-        return [p for p in git(self.path, "diff", "--name-only", self.base_commit).splitlines() if p]
+        git(self.path, "add", "-A", "--intent-to-add", "--", ".", *BUILD_OUTPUT)
+        names = git(self.path, "diff", "--name-only", self.base_commit, "--", ".", *BUILD_OUTPUT)
+        return [p for p in names.splitlines() if p]

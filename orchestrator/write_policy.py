@@ -84,6 +84,8 @@ class WritePolicy:
         allow_refinement: bool = False,
         start_commit: str = "HEAD",
         baseline: BaselineReader | None = None,
+        role_scope: list[str] | None = None,
+        role: str = "",
     ):
         self.root = Path(root)
         self.scope = list(scope) if scope is not None else None
@@ -93,6 +95,8 @@ class WritePolicy:
         self.test_globs = tuple(test_globs)
         self.spec_glob = spec_glob
         self.allow_refinement = allow_refinement
+        self.role_scope = list(role_scope) if role_scope is not None else None
+        self.role = role
         # The baseline is frozen now (start_commit -> sha), so later writes or commits in the run can't
         # move it: a test weakened in two small steps is still compared against the original.
         self.baseline = baseline or git_baseline(self.root, start_commit)
@@ -109,6 +113,13 @@ class WritePolicy:
                 f"{rel_path} is outside this work item's file scope "
                 f"({', '.join(self.scope) or 'no files'}); write only files in scope."
             )
+        if self.role_scope is not None and not glob_match(rel_path, self.role_scope):
+            raise ToolError(
+                f"{rel_path}: the {self.role or 'persona'} writes only {', '.join(self.role_scope) or 'nothing'}; "
+                "leave other files to the persona whose job they are."
+            )
+        if rel_path == "pyproject.toml":
+            self._check_tool_tables_kept(new_content)
         if self.allow_refinement:
             return
         if self.protect_existing_tests and glob_match(rel_path, self.test_globs):
@@ -137,6 +148,23 @@ class WritePolicy:
             raise ToolError(
                 f"{rel_path}: {'; '.join(problems)}. Existing tests may not be changed or removed; "
                 "you may add new test functions or files. Make the code satisfy the tests."
+            )
+
+    def _check_tool_tables_kept(self, new_content: str) -> None:
+        """pyproject.toml's [tool.*] tables configure pytest and the linters: gate config, not the agents'."""
+        import tomllib
+
+        old = self.baseline("pyproject.toml")
+        try:
+            before = tomllib.loads(old).get("tool") if old is not None else None
+            after = tomllib.loads(new_content).get("tool")
+        except tomllib.TOMLDecodeError as exc:
+            raise ToolError(f"pyproject.toml: the new content is not valid TOML ({exc}); fix it and write again."
+                            ) from exc
+        if before != after:
+            raise ToolError(
+                "pyproject.toml: its [tool.*] tables (pytest, ruff, ...) define how the gates judge the work "
+                "and may not be changed by an agent; other tables may."
             )
 
     def _check_contract_kept(self, rel_path: str, new_content: str) -> None:

@@ -22,23 +22,34 @@ class Violation(BaseModel):
     required_tests: list[str] = Field(default_factory=list, description="Tests that must exist afterwards.")
 
 
+class ScenarioAnswer(BaseModel):
+    """The critic's answer for one scenario of the spec: which test checks it, and is it met."""
+
+    scenario: int = Field(ge=1, description="Number of the scenario in the list (1 = first).")
+    test: str = Field("", description="Id of the test that checks it, e.g. tests/test_calc.py::test_subtract.")
+    met: bool = Field(description="True when the diff implements it and the test checks it.")
+
+
 class ReviewVerdict(BaseModel):
-    """A critic's verdict on spec + diff."""
+    """A critic's verdict on spec + diff, answering every scenario."""
 
     verdict: Literal["pass", "fail"] = Field(description="pass only when every scenario is implemented and tested.")
     violations: list[Violation] = Field(default_factory=list, description="Empty on pass.")
+    scenarios: list[ScenarioAnswer] = Field(default_factory=list, description="One answer per scenario.")
 
     def render(self) -> str:
         """Checklist text handed to the builder."""
+        answers = [f"scenario {a.scenario}: {'met' if a.met else 'NOT met'} ({a.test or 'no test named'})"
+                   for a in self.scenarios]
         if not self.violations:
-            return f"Review verdict: {self.verdict}."
+            return "\n".join([f"Review verdict: {self.verdict}.", *answers])
         lines = [f"Review verdict: {self.verdict}. Fix these:"]
         for i, v in enumerate(self.violations, 1):
             lines.append(f"{i}. [{v.severity}] {v.clause}: {v.description}".rstrip(": "))
             lines += [f"   impact: {v.impact}"] if v.impact else []
             lines += [f"   fix: {step}" for step in v.remediation]
             lines += [f"   test: {t}" for t in v.required_tests]
-        return "\n".join(lines)
+        return "\n".join(lines + answers)
 
 
 def _verdict_schema() -> dict:
@@ -48,6 +59,16 @@ def _verdict_schema() -> dict:
         "type": "object",
         "properties": {
             "verdict": {"type": "string", "enum": ["pass", "fail"]},
+            "scenarios": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"scenario": {"type": "integer", "minimum": 1}, "test": short,
+                                   "met": {"type": "boolean"}},
+                    "required": ["scenario", "test", "met"],
+                    "additionalProperties": False,
+                },
+            },
             "violations": {
                 "type": "array",
                 "items": {
@@ -65,14 +86,15 @@ def _verdict_schema() -> dict:
                 },
             },
         },
-        "required": ["verdict", "violations"],
+        "required": ["verdict", "scenarios", "violations"],
         "additionalProperties": False,
     }
 
 
 VERDICT_TOOL = ToolSpec(
     name="submit_verdict",
-    description="Submit your review verdict: pass, or fail with the violations the builder must fix.",
+    description="Submit your review verdict: answer every numbered scenario (the test that checks it, met or "
+    "not), then pass, or fail with the violations the builder must fix.",
     parameters=_verdict_schema(),
 )
 
@@ -104,4 +126,16 @@ def merge_verdicts(verdicts: list[ReviewVerdict]) -> ReviewVerdict:
             if key not in seen or rank[v.severity] < rank[seen[key].severity]:
                 seen[key] = v
     failed = any(v.verdict == "fail" for v in verdicts)
-    return ReviewVerdict(verdict="fail" if failed else "pass", violations=list(seen.values()))
+    return ReviewVerdict(verdict="fail" if failed else "pass", violations=list(seen.values()),
+                         scenarios=merge_answers(verdicts))
+
+
+def merge_answers(verdicts: list[ReviewVerdict]) -> list[ScenarioAnswer]:
+    """One answer per scenario: met only if every critic that answered it says met."""
+    merged: dict[int, ScenarioAnswer] = {}
+    for verdict in verdicts:
+        for answer in verdict.scenarios:
+            old = merged.get(answer.scenario)
+            merged[answer.scenario] = answer if old is None else ScenarioAnswer(
+                scenario=answer.scenario, test=old.test or answer.test, met=old.met and answer.met)
+    return [merged[n] for n in sorted(merged)]

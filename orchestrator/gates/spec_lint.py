@@ -1,4 +1,4 @@
-"""Spec gate: a spec.md needs its Blueprint and Contract sections and Given/When/Then scenarios that parse."""
+"""Spec structure: a spec.md needs its Blueprint and Contract sections and Given/When/Then scenarios that parse."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class SpecLint:
 def lint_spec(text: str, path: str = "spec.md") -> SpecLint:
     """Check required sections and parse the scenarios of a spec's Contract."""
     result = SpecLint(path=path)
-    sections = _sections(text.splitlines())
+    sections = spec_sections(text)
     for top, subs in REQUIRED.items():
         if top not in sections:
             result.problems.append(f"{path}: missing section '## {top.title()}'")
@@ -66,8 +66,9 @@ def lint_spec_file(path: Path, root: Path | None = None) -> SpecLint:
     return lint_spec(path.read_text(encoding="utf-8", errors="replace"), name)
 
 
-def _sections(lines: list[str]) -> dict[str, dict]:
-    """Level-2 headings (matched by keyword) -> their level-3 subsections with start line and body."""
+def spec_sections(text: str) -> dict[str, dict]:
+    """Level-2 headings (matched by keyword) -> their level-3 subsections with start line and body lines."""
+    lines = text.splitlines()
     found: dict[str, dict] = {}
     top: str | None = None
     sub: str | None = None

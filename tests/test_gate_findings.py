@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.gate_report import (
+from orchestrator.gates.findings import (
     Finding,
     compress_findings,
     parse_generic,

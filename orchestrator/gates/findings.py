@@ -9,7 +9,9 @@ from pathlib import PurePosixPath
 
 _LOCATION = re.compile(r"^(?P<file>[^\s:][^:\n]*?\.[A-Za-z0-9_]+):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?P<msg>.*)$")
 _SECTION = re.compile(r"^={3,} (?P<title>.+?) ={3,}$")
-_BLOCK = re.compile(r"^_{3,} (?P<title>.+?) _{3,}$")
+# pytest pads a failure title with underscores; a title wider than the terminal gets a single one each side.
+# Lines of spaced underscores (`_ _ _ _`) separate traceback entries and are not titles.
+_BLOCK = re.compile(r"^_+ (?P<title>(?!_( _)*$).+?) _+$")
 _SUMMARY_ITEM = re.compile(r"^(?P<kind>FAILED|ERROR) (?P<id>\S+)(?: - (?P<msg>.*))?$")
 _RUFF_ARROW = re.compile(r"^\s*-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)\s*$")
 _E_FILE = re.compile(r'^E\s+File "(?P<file>[^"]+)", line (?P<line>\d+)')

@@ -8,8 +8,8 @@ from typing import Any
 
 from orchestrator.agent import AgentLoop
 from orchestrator.context import RunContext
+from orchestrator.gates.verdict import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
 from orchestrator.packets import build_packet
-from orchestrator.review import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
 from orchestrator.workflow_spec import GateStepSpec
 
 
@@ -35,7 +35,11 @@ def moderate(ctx: RunContext, step: GateStepSpec, moderator: str, verdicts: list
         merged = fallback
     elif fallback.verdict == "fail" and merged.verdict == "pass":
         ctx.event("moderator_overruled", step.id, moderator, reason="a critic failed the work")
-        merged = ReviewVerdict(verdict="fail", violations=merged.violations or fallback.violations)
+        merged = ReviewVerdict(verdict="fail", violations=merged.violations or fallback.violations,
+                               scenarios=merged.scenarios)
+    if not merged.scenarios:
+        # The critics answered the scenarios; a moderator that drops the answers doesn't erase them.
+        merged = merged.model_copy(update={"scenarios": fallback.scenarios})
     ctx.event("phase_end", step.id, moderator, model=model, verdict=merged.verdict,
               tokens=sum(r.total_tokens for r in result.replies), seconds=round(time.monotonic() - started, 2),
               violations=len(merged.violations))
