@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
-from scripts import CALC_BUGGY, call, finish
+from scripts import CALC_BUGGY, call, finish, verdict
 
 from orchestrator.models.scripted import ScriptedModel, register_scripted
 from orchestrator.runlog import RunLog
@@ -65,7 +65,7 @@ def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) 
               "max_rounds": 1}]
     name = add_workflow(repo, "pinned", steps, {"review": {"kind": "review", "critics": ["critic"]}}, autonomy="L4")
     audited = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("done")],
-                             "critic": [call("submit_verdict", verdict="pass", violations=[])]}, name="audited")
+                             "critic": [verdict("pass")]}, name="audited")
     other = ScriptedModel({}, name="other")
     from orchestrator.runner import RunOptions, start_run
 

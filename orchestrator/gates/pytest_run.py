@@ -21,7 +21,7 @@ PROBE_ARGS = ["-p", "orchestrator_probe", "-p", "no:cacheprovider"]
 
 
 @dataclass
-class TestRun:
+class PytestRun:
     """One pytest run seen through the probe. `reported` is False when pytest never got to write its report."""
 
     command: CommandEvidence
@@ -37,7 +37,7 @@ class TestRun:
 
 
 def run_pytest(argv: list[str], cwd: Path, *, allowlist: set[str], timeout_s: float, name: str = "tests",
-               extra_args: list[str] | None = None) -> TestRun:
+               extra_args: list[str] | None = None) -> PytestRun:
     """Run argv (a pytest command) with the probe loaded, no bytecode and no cache written."""
     with tempfile.TemporaryDirectory(prefix="orchestrator-probe-") as tmp:
         out = Path(tmp) / "probe.json"
@@ -49,13 +49,13 @@ def run_pytest(argv: list[str], cwd: Path, *, allowlist: set[str], timeout_s: fl
         evidence = CommandEvidence(name=name, argv=full, exit_code=result.exit_code, timed_out=result.timed_out,
                                    seconds=result.duration_s)
         if not out.is_file():
-            return TestRun(evidence, result.output, reported=False)
+            return PytestRun(evidence, result.output, reported=False)
         data = json.loads(out.read_text(encoding="utf-8"))
-    return TestRun(evidence, result.output, reported=True, collected=data["collected"],
+    return PytestRun(evidence, result.output, reported=True, collected=data["collected"],
                    outcomes=data["outcomes"], collect_errors=data["collect_errors"])
 
 
-def run_pytest_at(repo: Path, commit: str, where: Path, argv: list[str], **kwargs) -> TestRun:
+def run_pytest_at(repo: Path, commit: str, where: Path, argv: list[str], **kwargs) -> PytestRun:
     """The same run on a detached checkout of `commit` (the run's base), removed afterwards."""
     git(repo, "worktree", "add", "--quiet", "--detach", str(where), commit)
     try:
@@ -101,7 +101,7 @@ def _same_tool_tables(old: str, new: str) -> bool:
         return False
 
 
-def test_functions(source: str) -> list[str]:
+def defined_tests(source: str) -> list[str]:
     """Qualified names (`test_x`, `TestK::test_y`) of the test functions a module defines."""
     names = []
     for node in ast.parse(source).body:

@@ -13,14 +13,14 @@ from typing import Any
 from orchestrator.context import RunContext
 from orchestrator.gates.changes import run_changes
 from orchestrator.gates.findings import compress_findings, parse_output, tool_name
-from orchestrator.gates.pytest_run import TestRun, base_id, restore_base_test_config, run_pytest, run_pytest_at
+from orchestrator.gates.pytest_run import PytestRun, base_id, restore_base_test_config, run_pytest, run_pytest_at
 from orchestrator.gates.result import CommandEvidence, GateResult
 from orchestrator.sandbox import run_command
 from orchestrator.workflow_spec import CommandSpec, GateSpec, GateStepSpec
 from orchestrator.workspace import state_dir
 
 BAD = ("failed", "error")
-HIDDEN = ("skipped", "xfailed", "not run")
+HIDDEN = ("skipped", "xfailed", "xpassed", "not run")
 
 
 def gate_allowlist(ctx: RunContext, gate: GateSpec) -> set[str]:
@@ -107,7 +107,7 @@ def _judge_tests(ctx: RunContext, gate: GateSpec, command: CommandSpec, base: di
     return problems, findings
 
 
-def _test_problems(run: TestRun, base: dict[str, Any], red: list[str], result: GateResult) -> list[str]:
+def _test_problems(run: PytestRun, base: dict[str, Any], red: list[str], result: GateResult) -> list[str]:
     """Lost, hidden, newly failing and still-red tests, each kind one reason with its ids."""
     base_outcomes = base["outcomes"]
     lost = [t for t in base["collected"] if t not in run.collected]
@@ -128,13 +128,13 @@ def _test_problems(run: TestRun, base: dict[str, Any], red: list[str], result: G
     return problems
 
 
-def _passes(run: TestRun, test_id: str) -> bool:
+def _passes(run: PytestRun, test_id: str) -> bool:
     """A red test passes when it (every parametrisation of it) ran and passed."""
     matches = [t for t in run.collected if base_id(t) == base_id(test_id)]
-    return bool(matches) and all(run.outcome(t) in ("passed", "xpassed") for t in matches)
+    return bool(matches) and all(run.outcome(t) == "passed" for t in matches)
 
 
-def _only_base_failures(run: TestRun, base: dict[str, Any]) -> bool:
+def _only_base_failures(run: PytestRun, base: dict[str, Any]) -> bool:
     """True when pytest failed only on tests that already failed at the base commit."""
     bad = [t for t in run.collected if run.outcome(t) in BAD]
     return bool(bad) and all(base["outcomes"].get(t) in BAD for t in bad)

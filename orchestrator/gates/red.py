@@ -11,7 +11,7 @@ from typing import Any
 from orchestrator.context import RunContext
 from orchestrator.gates.changes import Changes, run_changes
 from orchestrator.gates.findings import compress_findings, parse_output
-from orchestrator.gates.pytest_run import TestRun, base_id, restore_base_test_config, run_pytest, test_functions
+from orchestrator.gates.pytest_run import PytestRun, base_id, defined_tests, restore_base_test_config, run_pytest
 from orchestrator.gates.quality import BAD, gate_allowlist, is_pytest
 from orchestrator.gates.result import GateResult, unknown
 from orchestrator.workflow_spec import CommandSpec, GateStepSpec
@@ -55,13 +55,13 @@ def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, lis
         if not target.is_file() or not path.endswith(".py"):
             continue
         try:
-            now = test_functions(target.read_text(encoding="utf-8", errors="replace"))
+            now = defined_tests(target.read_text(encoding="utf-8", errors="replace"))
         except SyntaxError as exc:
             problems.append(f"{path}:{exc.lineno}: the test file does not parse ({exc.msg})")
             continue
         before = git(ctx.workspace.path, "show", f"{ctx.workspace.base_commit}:{path}", check=False)
         try:
-            old = test_functions(before) if before else []
+            old = defined_tests(before) if before else []
         except SyntaxError:
             old = []
         added = [name for name in now if name not in old]
@@ -70,7 +70,7 @@ def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, lis
     return new, problems
 
 
-def judge_red(gate: str, new: dict[str, list[str]], run: TestRun) -> GateResult:
+def judge_red(gate: str, new: dict[str, list[str]], run: PytestRun) -> GateResult:
     """Pass when every new test fails (or its module fails to import the missing code) before the build."""
     red, reasons = [], []
     for path, names in new.items():
