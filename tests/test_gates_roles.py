@@ -69,3 +69,18 @@ def test_a_long_task_is_trimmed_before_the_gate_report_and_appears_once() -> Non
     assert report in packet.text
     assert packet.trimmed[0] == "Task" and packet.text.count("Fix the parser.") < 200
     assert "Last gate report" in packet.kept
+
+
+def test_persona_write_scopes_are_enforced_by_the_tools(repo: Path) -> None:
+    from orchestrator.errors import ToolError
+    from orchestrator.personas import load_persona
+    from orchestrator.write_policy import WritePolicy
+
+    tester = load_persona("tester")
+    policy = WritePolicy(repo, role_scope=tester.writes, role="tester")
+    policy.check_write("tests/test_new.py", "def test_x():\n    assert True\n")
+    with pytest.raises(ToolError, match="calc.py: the tester writes only tests/"):
+        policy.check_write("calc.py", "def subtract(a, b):\n    return a - b\n")
+    spec_writer = load_persona("spec_writer")
+    with pytest.raises(ToolError, match="the spec_writer writes only specs/"):
+        WritePolicy(repo, role_scope=spec_writer.writes, role="spec_writer").check_write("calc.py", "x = 1\n")
