@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orchestrator.context import RunContext
+from orchestrator.agents.packets import build_packet
 from orchestrator.gates.verdict import format_verdicts
 from orchestrator.models.types import ToolSpec
-from orchestrator.packets import build_packet
-from orchestrator.records import PhaseRecord
-from orchestrator.workflow_spec import DispatchStepSpec, EscalateStepSpec, GateStepSpec
+from orchestrator.run.context import RunContext
+from orchestrator.run.records import PhaseRecord
+from orchestrator.workflow.spec import DispatchStepSpec, EscalateStepSpec, GateStepSpec
 
 
 def choice_tools(step: DispatchStepSpec, ctx: RunContext) -> list[ToolSpec]:

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.autonomy import apply_autonomy
-from orchestrator.budgets import BudgetGuard, BudgetSpec
-from orchestrator.context import RunContext
 from orchestrator.errors import ConfigError, RunStopped
 from orchestrator.gates.verdict import format_verdicts
-from orchestrator.runlog import RunLog
-from orchestrator.validate import find_workflow, load_workflow
-from orchestrator.workflow_spec import AgentStepSpec
-from orchestrator.workspace import Workspace, git, state_dir
+from orchestrator.run.budgets import BudgetGuard, BudgetSpec
+from orchestrator.run.context import RunContext
+from orchestrator.run.log import RunLog
+from orchestrator.run.workspace import Workspace, git, state_dir
+from orchestrator.workflow.autonomy import apply_autonomy
+from orchestrator.workflow.spec import AgentStepSpec
+from orchestrator.workflow.validate import find_workflow, load_workflow
 
 
 @dataclass
@@ -155,7 +155,7 @@ def _registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool) ->
 
 def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
     """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
-    from orchestrator.workflow_spec import DispatchStepSpec, EscalateStepSpec
+    from orchestrator.workflow.spec import DispatchStepSpec, EscalateStepSpec
 
     reviews = [g for g in spec.gates.values() if g.kind == "review"]
     critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
@@ -177,7 +177,7 @@ def check_keys(registry: Any, personas: list[str]) -> None:
 def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace, registry: Any, runlog: RunLog,
              complete: Any, approve: str, ask: Any, budget: BudgetSpec, elapsed_before: float,
              pin: str | None = None) -> RunContext:
-    from orchestrator.run_routing import RunRouter
+    from orchestrator.run.routing import RunRouter
 
     phase_caps = {s.id: s.budget for s in spec.steps if isinstance(s, AgentStepSpec) and s.budget}
     guard = BudgetGuard(run_caps=spec.settings.budget.merged(budget), phase_caps=phase_caps, registry=registry,
@@ -207,9 +207,9 @@ def execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str]
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
 
-    from orchestrator.engine import compile_workflow
     from orchestrator.models.resilience import add_failover_listener, remove_failover_listener
     from orchestrator.steps import make_node
+    from orchestrator.workflow.compile import compile_workflow
 
     conn = sqlite3.connect(str(state_dir(ctx.workspace.repo) / "checkpoints.sqlite"), check_same_thread=False)
     started = time.monotonic()

@@ -6,16 +6,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator.agent import AgentLoop, AgentResult
-from orchestrator.context import RunContext
-from orchestrator.engine import RunState
+from orchestrator.agents.loop import AgentLoop, AgentResult
+from orchestrator.agents.packets import Handoff, Section, build_packet
 from orchestrator.gates.changes import spec_text
 from orchestrator.gates.verdict import format_verdicts
-from orchestrator.packets import Handoff, Section, build_packet
 from orchestrator.pbis import PbiSpec, check_pbis, next_wave
-from orchestrator.records import PhaseRecord
+from orchestrator.run.context import RunContext
+from orchestrator.run.records import PhaseRecord
 from orchestrator.spec_tool import SPEC_TOOL, SpecDraft
-from orchestrator.workflow_spec import AgentStepSpec, EscalateStepSpec, GateStepSpec
+from orchestrator.workflow.compile import RunState
+from orchestrator.workflow.spec import AgentStepSpec, EscalateStepSpec, GateStepSpec
 
 Node = Callable[[RunState], dict[str, Any]]
 
@@ -148,8 +148,8 @@ def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = N
     (by the tester, by the spec writer) are protected from later phases too. A persona's own `writes`
     globs (the spec writer: specs/; the tester: test files) bound what it may write, whatever its prompt says.
     """
-    from orchestrator.tools import Toolbox
-    from orchestrator.write_policy import WritePolicy
+    from orchestrator.agents.tools import Toolbox
+    from orchestrator.agents.write_policy import WritePolicy
 
     settings = ctx.spec.settings
     policy = WritePolicy(ctx.workspace.path, scope=scope, protected_paths=protected_paths(ctx),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.sandbox import run_command
 from orchestrator.gates.findings import (
     Finding,
     compress_findings,
@@ -17,7 +18,6 @@ from orchestrator.gates.findings import (
     parse_ruff,
     tool_name,
 )
-from orchestrator.sandbox import run_command
 
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")

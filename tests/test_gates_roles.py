@@ -9,11 +9,11 @@ import yaml
 from conftest import git
 from flows import add_file, add_workflow
 
+from orchestrator.agents.packets import build_packet
 from orchestrator.errors import ConfigError
 from orchestrator.models.registry import load_registry
-from orchestrator.packets import build_packet
 from orchestrator.runner import RunOptions, start_run, workflow_roles
-from orchestrator.validate import load_workflow
+from orchestrator.workflow.validate import load_workflow
 
 REVIEW_FLOW = [{"id": "build", "persona": "builder", "next": "review"},
                {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "build",
@@ -72,9 +72,9 @@ def test_a_long_task_is_trimmed_before_the_gate_report_and_appears_once() -> Non
 
 
 def test_persona_write_scopes_are_enforced_by_the_tools(repo: Path) -> None:
+    from orchestrator.agents.personas import load_persona
+    from orchestrator.agents.write_policy import WritePolicy
     from orchestrator.errors import ToolError
-    from orchestrator.personas import load_persona
-    from orchestrator.write_policy import WritePolicy
 
     tester = load_persona("tester")
     policy = WritePolicy(repo, role_scope=tester.writes, role="tester")

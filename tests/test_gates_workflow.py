@@ -9,7 +9,7 @@ from conftest import git
 from flows import CALC_FIXED, QUALITY, add_workflow, bind, run
 from scripts import SPEC_DRAFT, call, finish
 
-from orchestrator.models.scripted import FunctionModel, ScriptedModel, register_scripted
+from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel, register_scripted
 from orchestrator.runner import RunOptions, start_run
 
 PERSONAS = ["surveyor", "spec_writer", "tester", "builder", "dispatcher", "critic"]
@@ -64,7 +64,8 @@ BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality"},
 
 
 def _worktree(repo: Path) -> Path:
-    return next((repo / ".git" / "orchestrator" / "worktrees").iterdir())
+    """The worktree of the run in progress: the newest one."""
+    return max((repo / ".git" / "orchestrator" / "worktrees").iterdir(), key=lambda p: p.stat().st_ctime_ns)
 
 
 def builder_that(action) -> FunctionModel:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.models import local
 from orchestrator.models.gateway import complete
+from orchestrator.models.providers import local
 from orchestrator.models.types import ToolSpec
 
 pytest.importorskip("llama_cpp")

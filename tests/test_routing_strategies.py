@@ -304,7 +304,7 @@ def test_build_predictive_loads_router_file(registry, tmp_path: Path, monkeypatc
     import types
 
     loaded = []
-    fake_module = types.ModuleType("orchestrator.routing.predictive")
+    fake_module = types.ModuleType("orchestrator.routing.predictive.router")
 
     class PredictiveRouter:
         @classmethod
@@ -313,7 +313,7 @@ def test_build_predictive_loads_router_file(registry, tmp_path: Path, monkeypatc
             return FakeScorer()
 
     fake_module.PredictiveRouter = PredictiveRouter
-    monkeypatch.setitem(sys.modules, "orchestrator.routing.predictive", fake_module)
+    monkeypatch.setitem(sys.modules, "orchestrator.routing.predictive.router", fake_module)
     spec = RoutingSpec.model_validate({"strategy": "predictive", "predictive": {"router": "r.json"}})
     strategy = build_strategy(spec, registry, tmp_path / "state", base_dir=tmp_path)
     assert loaded == [tmp_path / "r.json"]

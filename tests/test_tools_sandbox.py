@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.sandbox import command_name, resolve_inside, run_command, scrubbed_env, truncate_middle
 from orchestrator.errors import SandboxViolation, ToolError
-from orchestrator.sandbox import command_name, resolve_inside, run_command, scrubbed_env, truncate_middle
 
 PY = sys.executable
 ALLOW = {"python", "git"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.tools import MAX_SEARCH_HITS, Toolbox
 from orchestrator.errors import SandboxViolation, ToolError
-from orchestrator.tools import MAX_SEARCH_HITS, Toolbox
 
 
 def git(repo: Path, *args: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import ConfigError, WorkflowValidationError
 from orchestrator.resources import shipped_dir
-from orchestrator.validate import find_workflow, load_workflow
+from orchestrator.workflow.validate import find_workflow, load_workflow
 
 GOOD = """\
 name: demo

@@ -8,8 +8,8 @@ from pathlib import Path
 from conftest import git
 from scripts import SUBTRACT_TEST_ID, feature_critic, feature_team
 
-from orchestrator.models.scripted import ScriptedModel, register_scripted
-from orchestrator.runlog import RunLog
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.run.log import RunLog
 from orchestrator.runner import RunOptions, start_run
 
 PERSONAS = ["surveyor", "spec_writer", "tester", "builder", "dispatcher"]

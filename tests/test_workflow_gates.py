@@ -9,8 +9,8 @@ from conftest import git
 from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import CALC_BUGGY, SPEC, TEST, call, finish, verdict
 
-from orchestrator.budgets import BudgetSpec
-from orchestrator.models.scripted import ScriptedModel, register_scripted
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.run.budgets import BudgetSpec
 from orchestrator.runner import ResumeOptions, RunOptions, resume_run, start_run
 
 BUILD_REVIEW = [{"id": "build", "persona": "builder", "next": "review"},

@@ -9,7 +9,7 @@ from conftest import git
 from flows import add_workflow, bind, run
 from scripts import SPEC_DRAFT, call, finish
 
-from orchestrator.models.scripted import FunctionModel, ScriptedModel
+from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel
 from orchestrator.pbis import PbiSpec, check_pbis, next_wave, scopes_overlap
 
 PBIS = [

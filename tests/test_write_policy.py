@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.tools import Toolbox
+from orchestrator.agents.write_policy import WritePolicy, contract_sections, glob_match
 from orchestrator.errors import ToolError, WorkspaceError
-from orchestrator.tools import Toolbox
-from orchestrator.write_policy import WritePolicy, contract_sections, glob_match
 
 TESTS = """import pytest
 

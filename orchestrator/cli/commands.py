@@ -39,8 +39,8 @@ def run(
     pin: str = typer.Option(None, "--pin", help="Pinned mode: every role on this one model, routing off."),
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
-    from orchestrator.budgets import parse_budget
     from orchestrator.models.registry import parse_model_overrides
+    from orchestrator.run.budgets import parse_budget
     from orchestrator.runner import RunOptions, start_run
 
     if autonomy not in (None, "L2", "L3", "L4"):
@@ -64,8 +64,8 @@ def resume(
     comment: str = typer.Option("", "--comment", help="Comment for a rejection; it becomes builder work."),
 ) -> int:
     """Continue an interrupted, stopped or paused run from its last completed step."""
-    from orchestrator.budgets import parse_budget
     from orchestrator.models.registry import parse_model_overrides
+    from orchestrator.run.budgets import parse_budget
     from orchestrator.runner import ResumeOptions, resume_run
 
     if decision not in (None, "approve", "reject"):
@@ -117,7 +117,7 @@ def validate(
 ) -> int:
     """Check workflow files: syntax, keys, types, names, targets, reachability and capped cycles."""
     from orchestrator.errors import WorkflowValidationError
-    from orchestrator.validate import load_workflow
+    from orchestrator.workflow.validate import load_workflow
 
     failed = False
     for path in workflows:
@@ -140,8 +140,8 @@ def graph(
     repo: Path = typer.Option(None, "--repo", help="Repository whose .orchestrator/ may hold the workflow."),
 ) -> int:
     """Print the compiled workflow graph as a mermaid flowchart."""
-    from orchestrator.engine import mermaid
-    from orchestrator.validate import find_workflow, load_workflow
+    from orchestrator.workflow.compile import mermaid
+    from orchestrator.workflow.validate import find_workflow, load_workflow
 
     spec = load_workflow(find_workflow(workflow, repo), repo)
     typer.echo(mermaid(spec))
@@ -156,7 +156,7 @@ def models(
 ) -> int:
     """Show persona -> profile -> models as resolved through every layer."""
     from orchestrator.models.registry import check_models, load_registry, parse_model_overrides
-    from orchestrator.validate import find_workflow, load_workflow
+    from orchestrator.workflow.validate import find_workflow, load_workflow
 
     workflow_models = load_workflow(find_workflow(workflow, repo), repo).models if workflow else None
     registry = load_registry(repo, workflow_models=workflow_models, overrides=parse_model_overrides(model or []))
@@ -176,7 +176,7 @@ def models(
 
 def personas(repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/personas/.")) -> int:
     """List the personas available to workflows, with their goals and tools."""
-    from orchestrator.personas import load_persona, persona_files
+    from orchestrator.agents.personas import load_persona, persona_files
 
     rows = []
     for name, path in persona_files(repo).items():

@@ -40,8 +40,8 @@ def calibrate(
         return
     if data is None:
         raise typer.BadParameter("give DATA.csv, or --from-runs", param_hint="DATA")
-    from orchestrator.routing.pred_data import PREFERENCE_COLUMNS, read_csv_rows
-    from orchestrator.routing.predictive import calibrate as fit
+    from orchestrator.routing.predictive.data import PREFERENCE_COLUMNS, read_csv_rows
+    from orchestrator.routing.predictive.router import calibrate as fit
 
     rows = read_csv_rows(data, PREFERENCE_COLUMNS)
     router = fit(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=str(data))
@@ -61,8 +61,8 @@ def score(
     output: Path = typer.Option(..., "--output", "-o", help="CSV to write: header `score`, one row per input row."),
 ) -> None:
     """Score every prompt of INPUT (higher = needs the strong model more), keeping the input order."""
-    from orchestrator.routing.pred_data import PROMPT_COLUMNS, read_csv_rows
-    from orchestrator.routing.predictive import PredictiveRouter
+    from orchestrator.routing.predictive.data import PROMPT_COLUMNS, read_csv_rows
+    from orchestrator.routing.predictive.router import PredictiveRouter
 
     fitted = PredictiveRouter.load(router)
     rows = read_csv_rows(input, PROMPT_COLUMNS)
@@ -91,8 +91,8 @@ def eval_(
     per_source: bool = typer.Option(True, "--per-source/--groups-only", help="Also list every source."),
 ) -> None:
     """Nested cross-validation on DATA: APGR, CPT(50%), CPT(80%), routing accuracy, references, per source."""
-    from orchestrator.routing.pred_data import PREFERENCE_COLUMNS, read_csv_rows
-    from orchestrator.routing.predictive import evaluate
+    from orchestrator.routing.predictive.data import PREFERENCE_COLUMNS, read_csv_rows
+    from orchestrator.routing.predictive.router import evaluate
 
     rows = read_csv_rows(data, PREFERENCE_COLUMNS)
     report = evaluate(rows, folds=folds, seed=seed, max_strong_share=max_strong_share, where=str(data))

@@ -26,9 +26,9 @@ def explain(
     """Explain one routing decision: strategy, candidates, chosen model, reason and decision latency."""
     from orchestrator.errors import ConfigError
     from orchestrator.models.registry import load_registry
-    from orchestrator.run_routing import RunRouter
-    from orchestrator.validate import find_workflow, load_workflow
-    from orchestrator.workflow_spec import AgentStepSpec
+    from orchestrator.run.routing import RunRouter
+    from orchestrator.workflow.spec import AgentStepSpec
+    from orchestrator.workflow.validate import find_workflow, load_workflow
 
     spec = load_workflow(find_workflow(workflow, repo), repo)
     registry = load_registry(repo, workflow_models=spec.models)
@@ -58,7 +58,7 @@ def drift(
     check: bool = typer.Option(False, "--check", help="Exit 3 when any model drifted (for monitors and CI)."),
 ) -> int:
     """Compare recent gate pass rates and costs per model with the calibration, and flag drift."""
-    from orchestrator.run_calibration import drift_report, read_baseline
+    from orchestrator.run.calibration import drift_report, read_baseline
 
     log = _open_log(repo)
     report = drift_report(log, read_baseline(baseline), recent=recent, min_samples=min_samples)
@@ -70,7 +70,7 @@ def drift(
 
 def calibrate_from_runs(repo: Path, out: Path) -> int:
     """Preference data and a per-model baseline from the repo's run log."""
-    from orchestrator.run_calibration import preference_rows, write_calibration
+    from orchestrator.run.calibration import preference_rows, write_calibration
 
     rows = preference_rows(_open_log(repo))
     baseline = write_calibration(rows, out)
@@ -82,8 +82,8 @@ def calibrate_from_runs(repo: Path, out: Path) -> int:
 
 
 def _open_log(repo: Path):
-    from orchestrator.runlog import RunLog
-    from orchestrator.workspace import state_dir
+    from orchestrator.run.log import RunLog
+    from orchestrator.run.workspace import state_dir
 
     return RunLog(state_dir(repo) / "runs.sqlite")
 
@@ -93,7 +93,7 @@ def _state(repo: Path | None) -> Path:
         import tempfile
 
         return Path(tempfile.mkdtemp(prefix="orchestrator-explain-"))
-    from orchestrator.workspace import state_dir
+    from orchestrator.run.workspace import state_dir
 
     return state_dir(repo) / "routing"
 

@@ -14,8 +14,8 @@ app = typer.Typer(help="List and inspect runs recorded in the repo's .git/orches
 
 
 def _open(repo: Path):
-    from orchestrator.runlog import RunLog
-    from orchestrator.workspace import state_dir
+    from orchestrator.run.log import RunLog
+    from orchestrator.run.workspace import state_dir
 
     return RunLog(state_dir(repo) / "runs.sqlite")
 

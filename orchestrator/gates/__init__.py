@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orchestrator.context import RunContext
 from orchestrator.gates.result import GateResult
-from orchestrator.monitors import monitor_breach
-from orchestrator.records import PhaseRecord
-from orchestrator.workflow_spec import STOP, AgentStepSpec, GateStepSpec
+from orchestrator.run.context import RunContext
+from orchestrator.run.monitors import monitor_breach
+from orchestrator.run.records import PhaseRecord
+from orchestrator.workflow.spec import STOP, AgentStepSpec, GateStepSpec
 
 
 def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, Any]:

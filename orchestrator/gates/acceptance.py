@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.context import RunContext
 from orchestrator.gates.result import GateResult
-from orchestrator.workflow_spec import GateStepSpec
+from orchestrator.run.context import RunContext
+from orchestrator.workflow.spec import GateStepSpec
 
 DECISIONS = ("approve", "reject")
 

@@ -6,11 +6,11 @@ import json
 import time
 from typing import Any
 
-from orchestrator.agent import AgentLoop
-from orchestrator.context import RunContext
+from orchestrator.agents.loop import AgentLoop
+from orchestrator.agents.packets import build_packet
 from orchestrator.gates.verdict import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
-from orchestrator.packets import build_packet
-from orchestrator.workflow_spec import GateStepSpec
+from orchestrator.run.context import RunContext
+from orchestrator.workflow.spec import GateStepSpec
 
 
 def moderate(ctx: RunContext, step: GateStepSpec, moderator: str, verdicts: list[ReviewVerdict]) -> ReviewVerdict:

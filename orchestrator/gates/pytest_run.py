@@ -9,11 +9,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.agents.sandbox import run_command
+from orchestrator.agents.write_policy import glob_match
 from orchestrator.gates.changes import TEST_CONFIG_FILES, Changes
 from orchestrator.gates.result import CommandEvidence
-from orchestrator.sandbox import run_command
-from orchestrator.workspace import git
-from orchestrator.write_policy import glob_match
+from orchestrator.run.workspace import git
 
 PROBE_DIR = Path(__file__).resolve().parent / "probe"
 PROBE_ARGS = ["-p", "orchestrator_probe", "-p", "no:cacheprovider"]

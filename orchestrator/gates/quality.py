@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from orchestrator.context import RunContext
+from orchestrator.agents.sandbox import run_command
 from orchestrator.gates.changes import run_changes
 from orchestrator.gates.findings import compress_findings, parse_output, tool_name
 from orchestrator.gates.pytest_run import PytestRun, base_id, restore_base_test_config, run_pytest, run_pytest_at
 from orchestrator.gates.result import CommandEvidence, GateResult
-from orchestrator.sandbox import run_command
-from orchestrator.workflow_spec import CommandSpec, GateSpec, GateStepSpec
-from orchestrator.workspace import state_dir
+from orchestrator.run.context import RunContext
+from orchestrator.run.workspace import state_dir
+from orchestrator.workflow.spec import CommandSpec, GateSpec, GateStepSpec
 
 BAD = ("failed", "error")
 HIDDEN = ("skipped", "xfailed", "xpassed", "not run")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.context import RunContext
 from orchestrator.gates.changes import Changes, run_changes
 from orchestrator.gates.findings import compress_findings, parse_output
 from orchestrator.gates.pytest_run import PytestRun, base_id, defined_tests, restore_base_test_config, run_pytest
 from orchestrator.gates.quality import BAD, gate_allowlist, is_pytest
 from orchestrator.gates.result import GateResult, unknown
-from orchestrator.workflow_spec import CommandSpec, GateStepSpec
-from orchestrator.workspace import git
+from orchestrator.run.context import RunContext
+from orchestrator.run.workspace import git
+from orchestrator.workflow.spec import CommandSpec, GateStepSpec
 
 # A module that fails to import the code it tests is red for the right reason: the feature is missing.
 MISSING_CODE_ERRORS = ("ImportError", "ModuleNotFoundError", "AttributeError", "NameError")

@@ -9,23 +9,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orchestrator.agent import AgentLoop
-from orchestrator.context import RunContext
+from orchestrator.agents.loop import AgentLoop
+from orchestrator.agents.packets import build_packet
+from orchestrator.agents.personas import READ_TOOLS
 from orchestrator.gates.changes import Changes, run_changes
 from orchestrator.gates.pytest_run import run_pytest
 from orchestrator.gates.result import GateResult
 from orchestrator.gates.spec_lint import Scenario, lint_spec
 from orchestrator.gates.verdict import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
-from orchestrator.packets import build_packet
-from orchestrator.personas import READ_TOOLS
-from orchestrator.records import PhaseRecord
-from orchestrator.workflow_spec import GateStepSpec
+from orchestrator.run.context import RunContext
+from orchestrator.run.records import PhaseRecord
+from orchestrator.workflow.spec import GateStepSpec
 
 
 def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
                     spec_text: str, flag: str | None) -> tuple[GateResult, list[dict[str, Any]]]:
     """Each critic reviews the task, diff, gate results and spec with read-only tools; then the checks."""
-    from orchestrator.tools import Toolbox
+    from orchestrator.agents.tools import Toolbox
 
     gate = ctx.spec.gates[step.gate]
     scenarios = run_scenarios(ctx, spec_text)
@@ -101,7 +101,7 @@ def review_sections(ctx: RunContext, state: dict[str, Any], spec_text: str, scen
 def known_tests(ctx: RunContext) -> list[str] | None:
     """Test ids pytest collects in the worktree now (None when the collection gives no report)."""
     from orchestrator.gates.quality import gate_allowlist
-    from orchestrator.workflow_spec import GateSpec
+    from orchestrator.workflow.spec import GateSpec
 
     run = run_pytest([*ctx.spec.settings.test_command, "--collect-only"], ctx.workspace.path,
                      allowlist=gate_allowlist(ctx, GateSpec(kind="quality")),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.context import RunContext
 from orchestrator.gates.changes import run_changes
 from orchestrator.gates.result import GateResult
 from orchestrator.gates.spec_content import names_something, scenario_problems, section_problems, vocabulary
 from orchestrator.gates.spec_lint import lint_spec
-from orchestrator.workflow_spec import GateStepSpec
-from orchestrator.workspace import git
+from orchestrator.run.context import RunContext
+from orchestrator.run.workspace import git
+from orchestrator.workflow.spec import GateStepSpec
 
 
 def run_spec_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> GateResult:

@@ -66,7 +66,7 @@ def _offline_problems(model_id: str) -> list[str]:
         return [] if path.is_file() else [f"script file not found: {path}"]
     if provider_of(model_id) != "local":
         return []
-    from orchestrator.models import local
+    from orchestrator.models.providers import local
 
     problems = []
     if importlib.util.find_spec("llama_cpp") is None:

@@ -238,11 +238,12 @@ def _speculative(spec: RoutingSpec, registry: Registry, state_dir: Path, base_di
 
 
 def _predictive(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
-    from orchestrator.routing.predictive import PredictiveRouter
+    from orchestrator.routing.predictive.router import PredictiveRouter
     from orchestrator.routing.strategies import PredictiveStrategy
 
     options = spec.predictive
-    path = _resolve(options.router, base_dir) if options.router else Path(__file__).with_name("router_default.json")
+    shipped = Path(__file__).parent / "predictive" / "router_default.json"
+    path = _resolve(options.router, base_dir) if options.router else shipped
     return PredictiveStrategy(
         registry,
         PredictiveRouter.load(path),

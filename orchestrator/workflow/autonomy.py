@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.workflow_spec import END, AgentStepSpec, GateSpec, GateStepSpec, WorkflowSpec
+from orchestrator.workflow.spec import END, AgentStepSpec, GateSpec, GateStepSpec, WorkflowSpec
 
 ACCEPTANCE_GATE = "__acceptance__"
 SIGN_OFF_STEP = "sign_off"

@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError
-from orchestrator.routing.features import (
+from orchestrator.routing.predictive.features import (
     PromptFeatures,
     extract,
     prior_rates,
     source_group,
     stack_features,
 )
-from orchestrator.routing.pred_trees import as_float32, predict_trees
+from orchestrator.routing.predictive.trees import as_float32, predict_trees
 
 if TYPE_CHECKING:
-    from orchestrator.routing.pred_eval import EvalReport
+    from orchestrator.routing.predictive.eval import EvalReport
 
 FORMAT = "orchestrator.predictive-router"
 VERSION = 1
@@ -149,7 +149,7 @@ def calibrate(
 
     Give at most one of `max_strong_share` and `target_pgr`; neither means a maximum strong share of 0.3.
     """
-    from orchestrator.routing.pred_fit import fit_router
+    from orchestrator.routing.predictive.fit import fit_router
 
     params = fit_router(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=where)
     return PredictiveRouter(params)
@@ -164,6 +164,6 @@ def evaluate(
     where: str = "rows",
 ) -> EvalReport:
     """Cross-validated APGR, CPT, routing accuracy and references; every fit and choice stays inside its fold."""
-    from orchestrator.routing.pred_eval import evaluate_router
+    from orchestrator.routing.predictive.eval import evaluate_router
 
     return evaluate_router(rows, folds=folds, seed=seed, max_strong_share=max_strong_share, where=where)

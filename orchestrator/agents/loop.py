@@ -63,7 +63,7 @@ class AgentLoop:
     model: str
     persona: str
     system_prompt: str
-    toolbox: Any  # orchestrator.tools.Toolbox (kept loose: critics get a read-only one)
+    toolbox: Any  # orchestrator.agents.tools.Toolbox (kept loose: critics get a read-only one)
     finish_tool: ToolSpec = FINISH_TOOL
     max_tool_calls: int = 12
     on_reply: Callable[[ModelReply], None] | None = None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from orchestrator.routing.features import PromptFeatures, source_group
+from orchestrator.routing.predictive.features import PromptFeatures, source_group
 
 BLOCKS = ("word", "char")
 MIN_DF = {"word": 3, "char": 3}

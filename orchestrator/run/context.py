@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.budgets import BudgetGuard
+from orchestrator.agents.personas import PersonaSpec, load_persona
 from orchestrator.models.types import ModelReply
-from orchestrator.personas import PersonaSpec, load_persona
-from orchestrator.runlog import RunLog
-from orchestrator.workflow_spec import WorkflowSpec
-from orchestrator.workspace import Workspace
+from orchestrator.run.budgets import BudgetGuard
+from orchestrator.run.log import RunLog
+from orchestrator.run.workspace import Workspace
+from orchestrator.workflow.spec import WorkflowSpec
 
 DEFAULT_PACKET_TOKENS = 1500
 
@@ -29,7 +29,7 @@ class RunContext:
     runlog: RunLog
     complete: Any  # None: the resilient gateway; tests may inject a single-model `complete`
     guard: BudgetGuard
-    router: Any = None  # orchestrator.run_routing.RunRouter
+    router: Any = None  # orchestrator.run.routing.RunRouter
     approve: str = "auto"
     ask: Any = None  # callable(payload) -> decision dict, for --approve ask
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.agents.packets import estimate_tokens
 from orchestrator.errors import ConfigError, RunStopped
-from orchestrator.packets import estimate_tokens
 
 DEFAULT_MAX_OUTPUT_TOKENS = 512
 """Output tokens assumed for a call that sets no max_tokens (for the pre-call estimate only)."""

@@ -8,9 +8,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import ToolError, did_you_mean
-from orchestrator.models.types import ToolSpec
-from orchestrator.sandbox import (
+from orchestrator.agents.sandbox import (
     DEFAULT_ALLOWLIST,
     CommandResult,
     relative_posix,
@@ -18,7 +16,9 @@ from orchestrator.sandbox import (
     run_command,
     truncate_middle,
 )
-from orchestrator.write_policy import WritePolicy
+from orchestrator.agents.write_policy import WritePolicy
+from orchestrator.errors import ToolError, did_you_mean
+from orchestrator.models.types import ToolSpec
 
 READ_ONLY_TOOLS = ("read_file", "list_files", "search", "git_diff")
 SKIP_DIRS = frozenset(

@@ -1,4 +1,4 @@
-"""The in-process LiteLLM providers (local/, scripted/, function/), so fake and local calls take the real path."""
+"""LiteLLM bridge of the in-process providers (local/, scripted/, function/): they take the real call path."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before the impo
 import litellm  # noqa: E402
 from litellm import CustomLLM  # noqa: E402
 
-from orchestrator.models import local  # noqa: E402
+from orchestrator.models.providers import local  # noqa: E402
 from orchestrator.models.failures import FAILURES, ModelCallError  # noqa: E402
 from orchestrator.models.ids import OFFLINE_PROVIDERS  # noqa: E402
-from orchestrator.models.scripted import estimate_tokens, lookup_fake  # noqa: E402
+from orchestrator.models.providers.scripted import estimate_tokens, lookup_fake  # noqa: E402
 from orchestrator.models.types import ToolCall, ToolSpec  # noqa: E402
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from orchestrator.agents.personas import known_personas
 from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
-from orchestrator.personas import known_personas
-from orchestrator.workflow_spec import (
+from orchestrator.located_yaml import LocatedYaml, Location, load_located_file
+from orchestrator.workflow.spec import (
     RESERVED_TARGETS,
     AgentStepSpec,
     DispatchStepSpec,
@@ -18,7 +19,6 @@ from orchestrator.workflow_spec import (
     WorkflowSpec,
     step_targets,
 )
-from orchestrator.yaml_lines import LocatedYaml, Location, load_located_file
 
 _STEP_MODELS: dict[str, type[BaseModel]] = {
     "agent": AgentStepSpec,
@@ -91,7 +91,7 @@ def _describe(err: dict[str, Any], loc: Location, data: Any) -> str:
 
 def _fields_at(loc: Location, data: Any) -> list[str]:
     """Field names the model at `loc` accepts, for "Did you mean" on unknown keys."""
-    from orchestrator.workflow_spec import CommandSpec, GateSpec, SettingsSpec
+    from orchestrator.workflow.spec import CommandSpec, GateSpec, SettingsSpec
 
     if not loc:
         return list(WorkflowSpec.model_fields)

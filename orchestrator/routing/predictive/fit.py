@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from orchestrator.errors import ConfigError
-from orchestrator.routing import metrics
-from orchestrator.routing.features import (
+from orchestrator.routing.predictive import metrics
+from orchestrator.routing.predictive.data import preference_arrays
+from orchestrator.routing.predictive.features import (
     DENSE_NAMES,
     PromptFeatures,
     extract,
@@ -19,7 +20,7 @@ from orchestrator.routing.features import (
     source_group,
     stack_features,
 )
-from orchestrator.routing.pred_corpus import (
+from orchestrator.routing.predictive.corpus import (
     BLOCKS,
     DENSE_SCALE,
     SOURCE_SCALE,
@@ -29,8 +30,7 @@ from orchestrator.routing.pred_corpus import (
     design_matrix,
     fit_vocabulary,
 )
-from orchestrator.routing.pred_data import preference_arrays
-from orchestrator.routing.pred_trees import fit_trees, predict_trees_many
+from orchestrator.routing.predictive.trees import fit_trees, predict_trees_many
 
 C_GRID = (0.1, 0.3, 1.0)
 INNER_FOLDS = 3

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.routing import metrics
-from orchestrator.routing.features import source_group
+from orchestrator.routing.predictive import metrics
+from orchestrator.routing.predictive.features import source_group
 
 
 @dataclass
@@ -124,7 +124,7 @@ def cross_validate(
     settings: dict[str, Any],
 ) -> EvalReport:
     """Run `fit_and_score(train, test) -> (test scores, threshold)` over outer folds and report."""
-    from orchestrator.routing.pred_fit import make_folds
+    from orchestrator.routing.predictive.fit import make_folds
 
     started = time.perf_counter()
     scores, needs = np.zeros(len(sources)), np.zeros(len(sources), dtype=bool)
@@ -139,8 +139,8 @@ def evaluate_router(
     rows: Sequence[Mapping[str, Any]], folds: int = 5, seed: int = 0, max_strong_share: float = 0.3, where: str = "rows"
 ) -> EvalReport:
     """Nested cross-validation of the predictive router, scoring test rows through the shipped scorer."""
-    from orchestrator.routing.pred_fit import fit_prepared, prepare, threshold_rule
-    from orchestrator.routing.predictive import PredictiveRouter
+    from orchestrator.routing.predictive.fit import fit_prepared, prepare, threshold_rule
+    from orchestrator.routing.predictive.router import PredictiveRouter
 
     data = prepare(rows, where)
     rule = threshold_rule(max_strong_share, None)

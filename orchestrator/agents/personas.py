@@ -7,8 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.located_yaml import load_located_yaml
 from orchestrator.resources import shipped_dir
-from orchestrator.yaml_lines import load_located_yaml
 
 READ_TOOLS = ("read_file", "list_files", "search", "git_diff")
 WRITE_TOOLS = ("write_file", "edit")

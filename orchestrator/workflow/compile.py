@@ -8,9 +8,9 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from orchestrator.workflow_spec import END as END_TARGET
-from orchestrator.workflow_spec import STOP as STOP_TARGET
-from orchestrator.workflow_spec import (
+from orchestrator.workflow.spec import END as END_TARGET
+from orchestrator.workflow.spec import STOP as STOP_TARGET
+from orchestrator.workflow.spec import (
     AgentStepSpec,
     AnyStep,
     DispatchStepSpec,
@@ -58,7 +58,7 @@ NodeFactory = Callable[..., Callable[[Any], dict[str, Any]]]
 
 def compile_workflow(spec: WorkflowSpec, make_node: NodeFactory | None = None, checkpointer: Any = None) -> Any:
     """Build and compile the graph; `make_node(step)` supplies each step's function (a no-op for drawing)."""
-    from orchestrator.autonomy import apply_autonomy
+    from orchestrator.workflow.autonomy import apply_autonomy
 
     spec = apply_autonomy(spec)
     make_node = make_node or (lambda step, role="main": _noop)

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.routing import metrics
-from orchestrator.routing.pred_data import preference_arrays
-from orchestrator.routing.pred_eval import EvalReport, cross_validate
+from orchestrator.routing.predictive import metrics
+from orchestrator.routing.predictive.data import preference_arrays
+from orchestrator.routing.predictive.eval import EvalReport, cross_validate
 
 BASELINE_C_GRID = (0.3, 1.0, 3.0)
 BASELINE_INNER_FOLDS = 3
@@ -35,7 +35,7 @@ def fit_baseline(texts: Sequence[str], needed: np.ndarray, c: float) -> Any:
 
 def _inner_scores(texts: list[str], needed: np.ndarray, sources: list[str], rows: np.ndarray, seed: int) -> dict:
     """Out-of-fold P(needed) on `rows` for every C of the grid."""
-    from orchestrator.routing.pred_fit import make_folds
+    from orchestrator.routing.predictive.fit import make_folds
 
     position = {int(i): k for k, i in enumerate(rows)}
     out = {c: np.zeros(len(rows)) for c in BASELINE_C_GRID}
@@ -51,7 +51,7 @@ def evaluate_baseline(
     rows: Sequence[Mapping[str, Any]], folds: int = 5, seed: int = 0, max_strong_share: float = 0.3
 ) -> EvalReport:
     """Nested cross-validation of the baseline: C and threshold chosen on inner folds of each training part."""
-    from orchestrator.routing.pred_fit import pick_threshold
+    from orchestrator.routing.predictive.fit import pick_threshold
 
     prompts, sources, weak_l, strong_l = preference_arrays(rows)
     weak, strong = np.asarray(weak_l), np.asarray(strong_l)
