@@ -19,7 +19,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from orchestrator.models.registry import Registry, load_registry  # noqa: E402
 from orchestrator.routing.base import RouteDecision, RouteRequest, make_decision  # noqa: E402
-from orchestrator.routing.config import RoutingSpec, build_strategy  # noqa: E402
+from orchestrator.routing.build import build_strategy
+from orchestrator.routing.spec import RoutingSpec  # noqa: E402
 
 SEMANTIC_TARGET_MS = 20.0
 

@@ -11,11 +11,12 @@ from typing import Any
 
 from orchestrator.errors import ConfigError, RunStopped
 from orchestrator.gates.verdict import format_verdicts
-from orchestrator.run.budgets import BudgetGuard, BudgetSpec
+from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.context import RunContext
 from orchestrator.run.log import RunLog
 from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
+from orchestrator.workflow.budget import BudgetSpec
 from orchestrator.workflow.spec import AgentStepSpec
 from orchestrator.workflow.validate import find_workflow, load_workflow
 

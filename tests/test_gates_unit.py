@@ -13,7 +13,7 @@ from orchestrator.gates.review import judge_verdict
 from orchestrator.gates.spec_content import names_something, scenario_problems, section_problems, vocabulary
 from orchestrator.gates.spec_lint import lint_spec
 from orchestrator.gates.verdict import ReviewVerdict
-from orchestrator.spec_tool import SpecDraft
+from orchestrator.steps.spec_authoring import SpecDraft
 
 FILLER = SpecDraft(domain="search", title="100", context="100", architecture="100", constraints=["100"],
                    definition_of_done=["100"], guardrails=["100"],

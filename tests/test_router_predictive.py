@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from orchestrator.cli.router import app
 from orchestrator.errors import ConfigError
 from orchestrator.routing.predictive import metrics
+from orchestrator.routing.predictive.eval import evaluate
 from orchestrator.routing.predictive.features import CHAR_GROUPS, DENSE_NAMES, extract
-from orchestrator.routing.predictive.router import PredictiveRouter, calibrate, evaluate
+from orchestrator.routing.predictive.router import PredictiveRouter, calibrate
 
 HARD = ["integral", "theorem", "eigenvalue", "litigation", "percent", "fraction"]
 EASY = ["apple", "colour", "dog", "sunny", "table", "friend"]

@@ -10,8 +10,8 @@ from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import CALC_BUGGY, SPEC, TEST, call, finish, verdict
 
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.budgets import BudgetSpec
 from orchestrator.runner import ResumeOptions, RunOptions, resume_run, start_run
+from orchestrator.workflow.budget import BudgetSpec
 
 BUILD_REVIEW = [{"id": "build", "persona": "builder", "next": "review"},
                 {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "build",

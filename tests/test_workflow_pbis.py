@@ -10,7 +10,7 @@ from flows import add_workflow, bind, run
 from scripts import SPEC_DRAFT, call, finish
 
 from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel
-from orchestrator.pbis import PbiSpec, check_pbis, next_wave, scopes_overlap
+from orchestrator.steps.pbis import PbiSpec, check_pbis, next_wave, scopes_overlap
 
 PBIS = [
     {"id": "calc", "directive": "Add subtract to calc.py", "scope": ["calc.py"], "checklist": ["subtract works"]},

@@ -40,8 +40,8 @@ def run(
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
     from orchestrator.models.registry import parse_model_overrides
-    from orchestrator.run.budgets import parse_budget
     from orchestrator.runner import RunOptions, start_run
+    from orchestrator.workflow.budget import parse_budget
 
     if autonomy not in (None, "L2", "L3", "L4"):
         raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
@@ -65,8 +65,8 @@ def resume(
 ) -> int:
     """Continue an interrupted, stopped or paused run from its last completed step."""
     from orchestrator.models.registry import parse_model_overrides
-    from orchestrator.run.budgets import parse_budget
     from orchestrator.runner import ResumeOptions, resume_run
+    from orchestrator.workflow.budget import parse_budget
 
     if decision not in (None, "approve", "reject"):
         raise typer.BadParameter(f"{decision!r}: use approve or reject", param_hint="--decision")
@@ -155,7 +155,8 @@ def models(
     check: bool = typer.Option(False, "--check", help="Check that keys are present and model ids are known."),
 ) -> int:
     """Show persona -> profile -> models as resolved through every layer."""
-    from orchestrator.models.registry import check_models, load_registry, parse_model_overrides
+    from orchestrator.models.check import check_models
+    from orchestrator.models.registry import load_registry, parse_model_overrides
     from orchestrator.workflow.validate import find_workflow, load_workflow
 
     workflow_models = load_workflow(find_workflow(workflow, repo), repo).models if workflow else None

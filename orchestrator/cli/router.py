@@ -92,7 +92,7 @@ def eval_(
 ) -> None:
     """Nested cross-validation on DATA: APGR, CPT(50%), CPT(80%), routing accuracy, references, per source."""
     from orchestrator.routing.predictive.data import PREFERENCE_COLUMNS, read_csv_rows
-    from orchestrator.routing.predictive.router import evaluate
+    from orchestrator.routing.predictive.eval import evaluate
 
     rows = read_csv_rows(data, PREFERENCE_COLUMNS)
     report = evaluate(rows, folds=folds, seed=seed, max_strong_share=max_strong_share, where=str(data))

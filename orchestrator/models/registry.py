@@ -381,10 +381,3 @@ def parse_model_overrides(items: list[str]) -> dict[str, str]:
             )
         out[role] = value
     return out
-
-
-def check_models(registry: Registry) -> list[str]:
-    """Problems that would stop the bound models from working (keys, unknown ids); imports LiteLLM."""
-    from orchestrator.models.check import check_models as _check_models
-
-    return _check_models(registry)

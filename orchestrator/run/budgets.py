@@ -1,4 +1,4 @@
-"""Budgets and caps, checked before every model call from the request's estimate and registry prices."""
+"""Budget enforcement: every model call is checked against the run and phase caps before it is made."""
 
 from __future__ import annotations
 
@@ -7,47 +7,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from orchestrator.agents.packets import estimate_tokens
-from orchestrator.errors import ConfigError, RunStopped
+from orchestrator.errors import RunStopped
+from orchestrator.workflow.budget import BudgetSpec
 
 DEFAULT_MAX_OUTPUT_TOKENS = 512
+
+
 """Output tokens assumed for a call that sets no max_tokens (for the pre-call estimate only)."""
-
-
-class BudgetSpec(BaseModel):
-    """Caps for a run or a phase; a missing cap means no limit."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tokens: int | None = Field(None, ge=0, description="Maximum prompt + completion tokens.")
-    usd: float | None = Field(None, ge=0, description="Maximum spend in US dollars.")
-    seconds: float | None = Field(None, ge=0, description="Maximum wall time in seconds.")
-
-    def merged(self, other: BudgetSpec | None) -> BudgetSpec:
-        """These caps with `other`'s set values winning."""
-        if other is None:
-            return self
-        return self.model_copy(update={k: v for k, v in other.model_dump().items() if v is not None})
 
 
 class BudgetExceeded(RunStopped):
     """A model call would cross a cap; the call is not made, state is saved, exit code 3."""
-
-
-def parse_budget(items: list[str]) -> BudgetSpec:
-    """`["usd=0.50", "tokens=20000", "seconds=600"]` from the command line -> BudgetSpec."""
-    values: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or key not in BudgetSpec.model_fields:
-            raise ConfigError(f"--budget {item!r}: use usd=AMOUNT, tokens=COUNT or seconds=SECONDS")
-        try:
-            values[key] = float(value) if key != "tokens" else int(value)
-        except ValueError:
-            raise ConfigError(f"--budget {item!r}: {value!r} is not a number") from None
-    return BudgetSpec(**values)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.routing.config import RoutingSpec
+from orchestrator.routing.spec import RoutingSpec
 
 
 @dataclass
@@ -44,7 +44,7 @@ class RunRouter:
 
     def strategy(self, routing: RoutingSpec) -> Any:
         """The built strategy for a routing spec, once per run (bandit state and caches live in it)."""
-        from orchestrator.routing.config import build_strategy
+        from orchestrator.routing.build import build_strategy
 
         key = routing.model_dump_json()
         if key not in self._strategies:
@@ -93,7 +93,7 @@ class RunRouter:
 
     def learn_latency(self, model: str, seconds: float) -> None:
         """Feed a call's latency into the typical-latency averages that interactive routing reads."""
-        from orchestrator.routing.strategies import learn_latency
+        from orchestrator.routing.latency import learn_latency
 
         learn_latency(self.state_dir, model, seconds)
 

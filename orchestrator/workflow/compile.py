@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
@@ -18,41 +17,14 @@ from orchestrator.workflow.spec import (
     GateStepSpec,
     WorkflowSpec,
 )
+from orchestrator.workflow.state import RunState
 
 STOP_NODE = "__stop__"
 
 
-def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
-    """Reducer: later keys win, earlier keys stay."""
-    return {**(left or {}), **(right or {})}
-
-
-class RunState(TypedDict, total=False):
-    """Mutable state of a run, checkpointed after every step. Immutable context lives in RunContext."""
-
-    task: str
-    handoffs: Annotated[dict[str, Any], merge_dicts]
-    rounds: Annotated[dict[str, int], merge_dicts]
-    rungs: Annotated[dict[str, int], merge_dicts]
-    visits: Annotated[dict[str, int], merge_dicts]
-    verdicts: Annotated[dict[str, str], merge_dicts]
-    gate_report: str
-    gate_results: Annotated[dict[str, Any], merge_dicts]
-    base_tests: dict[str, Any]
-    red_tests: list[str]
-    review_report: str
-    last_verdict: str
-    next_step: str
-    phases: Annotated[list[dict[str, Any]], operator.add]
-    pbis: list[dict[str, Any]]
-    pbis_done: Annotated[list[str], operator.add]
-    pbi_wave: list[str]
-    pbi_next: str
-    status: str
-    stop_reason: str
-
-
 NodeFactory = Callable[..., Callable[[Any], dict[str, Any]]]
+
+
 """make_node(step, role="main"); role is "pbi" or "single" for the extra nodes of a for_each step."""
 
 

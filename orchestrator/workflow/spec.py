@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from orchestrator.routing.config import RoutingSpec
-from orchestrator.run.budgets import BudgetSpec
+from orchestrator.routing.spec import RoutingSpec
+from orchestrator.workflow.budget import BudgetSpec
 
 END = "end"
 """Reserved step target that finishes the run successfully."""

@@ -12,9 +12,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before the impo
 import litellm  # noqa: E402
 from litellm import CustomLLM  # noqa: E402
 
-from orchestrator.models.providers import local  # noqa: E402
 from orchestrator.models.failures import FAILURES, ModelCallError  # noqa: E402
 from orchestrator.models.ids import OFFLINE_PROVIDERS  # noqa: E402
+from orchestrator.models.providers import local  # noqa: E402
 from orchestrator.models.providers.scripted import estimate_tokens, lookup_fake  # noqa: E402
 from orchestrator.models.types import ToolCall, ToolSpec  # noqa: E402
 

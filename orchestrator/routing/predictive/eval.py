@@ -135,7 +135,7 @@ def cross_validate(
     return build_report(name, sources, scores, needs, labels, settings)
 
 
-def evaluate_router(
+def evaluate(
     rows: Sequence[Mapping[str, Any]], folds: int = 5, seed: int = 0, max_strong_share: float = 0.3, where: str = "rows"
 ) -> EvalReport:
     """Nested cross-validation of the predictive router, scoring test rows through the shipped scorer."""

@@ -11,15 +11,6 @@ import numpy as np
 
 from orchestrator.errors import ConfigError
 from orchestrator.routing.predictive import metrics
-from orchestrator.routing.predictive.data import preference_arrays
-from orchestrator.routing.predictive.features import (
-    DENSE_NAMES,
-    PromptFeatures,
-    extract,
-    prior_rates,
-    source_group,
-    stack_features,
-)
 from orchestrator.routing.predictive.corpus import (
     BLOCKS,
     DENSE_SCALE,
@@ -29,6 +20,15 @@ from orchestrator.routing.predictive.corpus import (
     build_corpus,
     design_matrix,
     fit_vocabulary,
+)
+from orchestrator.routing.predictive.data import preference_arrays
+from orchestrator.routing.predictive.features import (
+    DENSE_NAMES,
+    PromptFeatures,
+    extract,
+    prior_rates,
+    source_group,
+    stack_features,
 )
 from orchestrator.routing.predictive.trees import fit_trees, predict_trees_many
 

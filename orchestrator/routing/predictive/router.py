@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator.errors import ConfigError
 from orchestrator.routing.predictive.features import (
@@ -17,9 +17,6 @@ from orchestrator.routing.predictive.features import (
     stack_features,
 )
 from orchestrator.routing.predictive.trees import as_float32, predict_trees
-
-if TYPE_CHECKING:
-    from orchestrator.routing.predictive.eval import EvalReport
 
 FORMAT = "orchestrator.predictive-router"
 VERSION = 1
@@ -153,17 +150,3 @@ def calibrate(
 
     params = fit_router(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=where)
     return PredictiveRouter(params)
-
-
-def evaluate(
-    rows: list[Mapping[str, Any]],
-    folds: int = 5,
-    seed: int = 0,
-    *,
-    max_strong_share: float = 0.3,
-    where: str = "rows",
-) -> EvalReport:
-    """Cross-validated APGR, CPT, routing accuracy and references; every fit and choice stays inside its fold."""
-    from orchestrator.routing.predictive.eval import evaluate_router
-
-    return evaluate_router(rows, folds=folds, seed=seed, max_strong_share=max_strong_share, where=where)

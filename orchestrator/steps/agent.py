@@ -1,57 +1,21 @@
-"""Step nodes of a run: agent phases (gates live in orchestrator.gates), each returning a state update."""
+"""Agent phases: packet in, tools in the worktree, commit with trailers, typed handoff out."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from orchestrator.agents.loop import AgentLoop, AgentResult
 from orchestrator.agents.packets import Handoff, Section, build_packet
 from orchestrator.gates.changes import spec_text
 from orchestrator.gates.verdict import format_verdicts
-from orchestrator.pbis import PbiSpec, check_pbis, next_wave
 from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord
-from orchestrator.spec_tool import SPEC_TOOL, SpecDraft
-from orchestrator.workflow.compile import RunState
-from orchestrator.workflow.spec import AgentStepSpec, EscalateStepSpec, GateStepSpec
-
-Node = Callable[[RunState], dict[str, Any]]
-
-
-def make_node(ctx: RunContext) -> Callable[[Any], Node]:
-    """Factory handed to compile_workflow: the node function for each step spec."""
-
-    def factory(step: Any, role: str = "main") -> Node:
-        if isinstance(step, AgentStepSpec) and step.for_each == "pbi" and role == "main":
-            return lambda state: plan_pbis(state)
-        if role == "pbi":
-            return lambda payload: run_agent_step(ctx, step, payload, PbiSpec(**payload["pbi"]))
-        if isinstance(step, AgentStepSpec):
-            return lambda state: run_agent_step(ctx, step, state)
-        if isinstance(step, GateStepSpec):
-            from orchestrator.gates import run_gate_step
-
-            return lambda state: run_gate_step(ctx, step, state)
-        from orchestrator.dispatch import run_dispatch_step, run_escalate_step
-
-        if isinstance(step, EscalateStepSpec):
-            return lambda state: run_escalate_step(ctx, step, state)
-        return lambda state: run_dispatch_step(ctx, step, state)
-
-    return factory
-
-
-def plan_pbis(state: RunState) -> dict[str, Any]:
-    """Planner of a for_each step: the next wave of PBIs, a single pass (no PBIs left, e.g. a fix round), or on."""
-    pbis = [PbiSpec(**p) for p in state.get("pbis", [])]
-    done, last = set(state.get("pbis_done", [])), state.get("pbi_wave") or []
-    wave = next_wave(pbis, done)
-    if wave:
-        return {"pbi_wave": [p.id for p in wave], "pbi_next": "wave"}
-    # Back from the last wave: move on. Arriving with nothing planned (no PBIs, or a fix round): one pass.
-    return {"pbi_wave": [], "pbi_next": "next" if last else "single"}
+from orchestrator.steps.pbis import PbiSpec
+from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
+from orchestrator.steps.toolbox import agent_toolbox
+from orchestrator.workflow.spec import AgentStepSpec
+from orchestrator.workflow.state import RunState
 
 
 def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None = None
@@ -109,75 +73,9 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
             **({"pbis_done": [pbi.id]} if pbi else {})}
 
 
-def write_spec(ctx: RunContext, result: AgentResult) -> tuple[str, list[dict[str, Any]]]:
-    """Render a submitted spec (and its PBIs) under specs/<domain>/ through the policed write tool.
-
-    Returns what happened, for the handoff, and the PBIs for the builder.
-    """
-    import yaml
-    from pydantic import ValidationError
-
-    from orchestrator.errors import ToolError
-
-    if result.final is None:
-        return f"no spec submitted (the spec writer answered: {result.text[:300]!r})", []
-    try:
-        draft = SpecDraft.model_validate(result.final.arguments)
-        tools = agent_toolbox(ctx, ["write_file"], baseline=ctx.workspace.base_commit)
-        tools.call("write_file", {"path": draft.path, "content": draft.render()})
-        problems = check_pbis(draft.pbis)
-        if draft.pbis and not problems:
-            pbis = [p.model_dump() for p in draft.pbis]
-            tools.call("write_file", {"path": draft.path.replace("spec.md", "pbis.yaml"),
-                                      "content": yaml.safe_dump({"pbis": pbis}, sort_keys=False)})
-    except ValidationError as exc:
-        return f"submitted spec is invalid: {str(exc).splitlines()[0]}", []
-    except ToolError as exc:
-        return f"spec not written: {exc}", []
-    summary = f"spec written to {draft.path} with {len(draft.scenarios)} scenario(s)"
-    if problems:
-        return f"{summary}; PBIs ignored: {'; '.join(problems)}", []
-    return summary + (f" and {len(draft.pbis)} PBI(s)" if draft.pbis else ""), [p.model_dump() for p in draft.pbis]
-
-
-def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None,
-                  baseline: str = "HEAD", persona: Any = None) -> Any:
-    """The persona's tools in the worktree, with the denial rules enforced in the tool layer.
-
-    The baseline is the phase's starting commit, so tests and Contracts written earlier in the run
-    (by the tester, by the spec writer) are protected from later phases too. A persona's own `writes`
-    globs (the spec writer: specs/; the tester: test files) bound what it may write, whatever its prompt says.
-    """
-    from orchestrator.agents.tools import Toolbox
-    from orchestrator.agents.write_policy import WritePolicy
-
-    settings = ctx.spec.settings
-    policy = WritePolicy(ctx.workspace.path, scope=scope, protected_paths=protected_paths(ctx),
-                         allow_refinement=settings.refinement, start_commit=baseline,
-                         role_scope=getattr(persona, "writes", None), role=getattr(persona, "name", ""))
-    return Toolbox(ctx.workspace.path, test_command=settings.test_command, allowlist=set(settings.allowed_commands),
-                   timeout_s=settings.command_timeout_s, policy=policy, tools=tools)
-
-
-GATE_CONFIG_FILES = [".orchestrator/**", "pytest.ini", "tox.ini", "setup.cfg", "ruff.toml", ".ruff.toml",
-                     "mypy.ini", "**/conftest.py", ".pre-commit-config.yaml", "pytest.py", "**/pytest.py",
-                     "**/orchestrator_probe.py", "**/sitecustomize.py", "**/usercustomize.py"]
-"""Files that define what success means for the gates, or could shadow the test runner; agents may not write them.
-
-pyproject.toml's [tool.*] tables are guarded by the write policy itself (the rest of the file may change)."""
-
-
-def protected_paths(ctx: RunContext) -> list[str]:
-    """Gate configuration: shared config files plus the workflow file when it lives in the repo."""
-    paths = list(GATE_CONFIG_FILES)
-    try:
-        paths.append(ctx.workflow_path.resolve().relative_to(ctx.workspace.repo).as_posix())
-    except ValueError:
-        pass
-    return paths
-
-
 TASK_SHARE = 0.35
+
+
 """At most this share of a packet goes to the task text, so a long issue never crowds out the gate report."""
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from orchestrator.workflow.state import RunState
 
 
 class PbiSpec(BaseModel):
@@ -60,3 +63,14 @@ def check_pbis(pbis: list[PbiSpec]) -> list[str]:
             problems.append(f"PBI dependency cycle among {sorted(set(ids) - done)}")
         done |= {p.id for p in wave}
     return problems
+
+
+def plan_pbis(state: RunState) -> dict[str, Any]:
+    """Planner of a for_each step: the next wave of PBIs, a single pass (no PBIs left, e.g. a fix round), or on."""
+    pbis = [PbiSpec(**p) for p in state.get("pbis", [])]
+    done, last = set(state.get("pbis_done", [])), state.get("pbi_wave") or []
+    wave = next_wave(pbis, done)
+    if wave:
+        return {"pbi_wave": [p.id for p in wave], "pbi_next": "wave"}
+    # Back from the last wave: move on. Arriving with nothing planned (no PBIs, or a fix round): one pass.
+    return {"pbi_wave": [], "pbi_next": "next" if last else "single"}

@@ -11,8 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from orchestrator.agents.loop import AgentResult
 from orchestrator.models.types import ToolSpec
-from orchestrator.pbis import PbiSpec
+from orchestrator.run.context import RunContext
+from orchestrator.steps.pbis import PbiSpec, check_pbis
+from orchestrator.steps.toolbox import agent_toolbox
 
 
 class ScenarioSpec(BaseModel):
@@ -77,3 +80,34 @@ SPEC_TOOL = ToolSpec(
     "done, guardrails, Given/When/Then scenarios). It is written to specs/<domain>/spec.md.",
     parameters=_schema(),
 )
+
+
+def write_spec(ctx: RunContext, result: AgentResult) -> tuple[str, list[dict[str, Any]]]:
+    """Render a submitted spec (and its PBIs) under specs/<domain>/ through the policed write tool.
+
+    Returns what happened, for the handoff, and the PBIs for the builder.
+    """
+    import yaml
+    from pydantic import ValidationError
+
+    from orchestrator.errors import ToolError
+
+    if result.final is None:
+        return f"no spec submitted (the spec writer answered: {result.text[:300]!r})", []
+    try:
+        draft = SpecDraft.model_validate(result.final.arguments)
+        tools = agent_toolbox(ctx, ["write_file"], baseline=ctx.workspace.base_commit)
+        tools.call("write_file", {"path": draft.path, "content": draft.render()})
+        problems = check_pbis(draft.pbis)
+        if draft.pbis and not problems:
+            pbis = [p.model_dump() for p in draft.pbis]
+            tools.call("write_file", {"path": draft.path.replace("spec.md", "pbis.yaml"),
+                                      "content": yaml.safe_dump({"pbis": pbis}, sort_keys=False)})
+    except ValidationError as exc:
+        return f"submitted spec is invalid: {str(exc).splitlines()[0]}", []
+    except ToolError as exc:
+        return f"spec not written: {exc}", []
+    summary = f"spec written to {draft.path} with {len(draft.scenarios)} scenario(s)"
+    if problems:
+        return f"{summary}; PBIs ignored: {'; '.join(problems)}", []
+    return summary + (f" and {len(draft.pbis)} PBI(s)" if draft.pbis else ""), [p.model_dump() for p in draft.pbis]
