@@ -29,6 +29,9 @@ SAFE_ENV_NAMES = frozenset(
 SAFE_ENV_PREFIXES = ("LC_", "PYTHON", "PYTEST_")
 _VERSION_SUFFIX = re.compile(r"[0-9.]+$")
 _GRACE_S = 5.0
+SAFE_GIT_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+                   "-c", "core.attributesFile=/dev/null")
+"""The run's own git commands never start the repo's hooks or fsmonitor, nor read a user attributes file."""
 MAX_PATH_PARTS = 64
 MAX_PATH_CHARS = 1024
 

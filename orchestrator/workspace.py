@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import WorkspaceError
+from orchestrator.redact import SECRET_NAME
+from orchestrator.sandbox import SAFE_GIT_CONFIG
 
 BRANCH_PREFIX = "orchestrator/"
 FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
@@ -17,10 +20,15 @@ _GIT_LOCK = threading.RLock()
 """Parallel PBI builders share one worktree and its index: git commands take turns."""
 
 
+TEXT_DIFF = ("--text", "--no-textconv", "--no-ext-diff")
+"""Diffs shown to agents are text diffs whatever `.gitattributes` says (`*.py binary` hides nothing)."""
+
+
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     """Run git with argv (no shell) and return stdout; failures become WorkspaceError with git's message."""
+    env = {name: value for name, value in os.environ.items() if not SECRET_NAME.search(name)}
     with _GIT_LOCK:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+        proc = subprocess.run(["git", *SAFE_GIT_CONFIG, *args], cwd=cwd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise WorkspaceError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
@@ -31,7 +39,8 @@ def state_dir(repo: Path) -> Path:
     repo = repo.resolve()
     if not repo.is_dir():
         raise WorkspaceError(f"{repo}: no such directory")
-    proc = subprocess.run(["git", "rev-parse", "--git-common-dir"], cwd=repo, capture_output=True, text=True)
+    proc = subprocess.run(["git", *SAFE_GIT_CONFIG, "rev-parse", "--git-common-dir"], cwd=repo,
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise WorkspaceError(f"{repo}: not a git repository (run 'git init' and commit once first)")
     common = Path(proc.stdout.strip())
@@ -142,12 +151,12 @@ class Workspace:
     def diff(self, max_chars: int = 20000) -> str:
         """Diff of the run so far against its base commit, including uncommitted and untracked files."""
         git(self.path, "add", "-A", "--intent-to-add")
-        text = git(self.path, "diff", self.base_commit)
+        text = git(self.path, "diff", *TEXT_DIFF, self.base_commit)
         return text if len(text) <= max_chars else text[:max_chars] + f"\n[... diff cut at {max_chars} chars]"
 
     def diff_stat(self) -> str:
         """`git diff --stat` of the branch against its base commit."""
-        return git(self.path, "diff", "--stat", self.base_commit, "HEAD").strip()
+        return git(self.path, "diff", "--stat", *TEXT_DIFF, self.base_commit, "HEAD").strip()
 
     def changed_files(self) -> list[str]:
         """Paths changed on the branch since the base commit, including uncommitted ones."""
