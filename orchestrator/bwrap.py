@@ -121,7 +121,7 @@ def _venv_root(bin_dir: Path) -> Path:
 
 
 def bwrap_argv(argv: list[str], cwd: Path, layout: Layout, env: dict[str, str], writable: list[Path],
-               git_file: Path | None) -> list[str]:
+               git_file: Path | None, readonly: list[Path] = ()) -> list[str]:
     """The full bwrap command line: read-only root, hidden roots, the worktree at its user path, then argv."""
     args = [shutil.which(BWRAP) or BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for root in hidden_roots():
@@ -135,6 +135,8 @@ def bwrap_argv(argv: list[str], cwd: Path, layout: Layout, env: dict[str, str], 
         args += ["--ro-bind", str(git_file), str(layout.visible_at / ".git")]
     elif layout.common_git is not None:
         args += ["--ro-bind", str(layout.common_git), str(layout.inside(layout.common_git))]
+    for path in readonly:  # files of the worktree that define success (existing tests, conftest.py)
+        args += ["--ro-bind", str(path), str(layout.inside(path))]
     for path in tool_paths(argv[0], env, layout):
         args += ["--ro-bind", str(path), str(path)]
     for path in writable:

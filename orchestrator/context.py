@@ -10,6 +10,7 @@ from orchestrator.budgets import BudgetGuard
 from orchestrator.models.types import ModelReply
 from orchestrator.personas import PersonaSpec, load_persona
 from orchestrator.runlog import RunLog
+from orchestrator.sandbox import DEFAULT_ALLOWLIST
 from orchestrator.workflow_spec import WorkflowSpec
 from orchestrator.workspace import Workspace
 
@@ -32,6 +33,9 @@ class RunContext:
     router: Any = None  # orchestrator.run_routing.RunRouter
     approve: str = "auto"
     ask: Any = None  # callable(payload) -> decision dict, for --approve ask
+    allowed_commands: frozenset[str] = DEFAULT_ALLOWLIST
+    """Programs agents and gates may start (orchestrator.trust.allowed_commands: never the repo's own say)."""
+    unsafe_no_sandbox: bool = False
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
 
     def persona(self, name: str) -> PersonaSpec:

@@ -173,10 +173,12 @@ def run_command(
     max_output_chars: int,
     env: dict[str, str] | None = None,
     writable: list[Path] | None = None,
+    readonly: list[Path] | None = None,
 ) -> CommandResult:
     """Run an allowlisted argv in the sandbox: no shell, scrubbed env, a timeout and bounded, redacted output.
 
-    `env` adds non-secret variables; `writable` adds folders the command may write besides its worktree.
+    `env` adds non-secret variables; `writable` adds folders the command may write besides its worktree;
+    `readonly` lists existing files of the worktree the command may not change (e.g. the existing tests).
     """
     _check_argv(argv, allowlist)
     child_env = {**scrubbed_env(), **_extra_env(env or {})}
@@ -184,7 +186,8 @@ def run_command(
         raise ToolError(f"command {argv[0]!r} was not found on PATH.")
     timeout_s = remaining_s(timeout_s)
     start = time.monotonic()
-    with tempfile.TemporaryFile() as sink, _confined(argv, Path(cwd), child_env, writable or []) as (full, run_cwd):
+    confined = _confined(argv, Path(cwd), child_env, writable or [], readonly or [])
+    with tempfile.TemporaryFile() as sink, confined as (full, run_cwd):
         exit_code, timed_out = _run_to_file(full, run_cwd, sink, timeout_s, child_env)
         output, truncated = _read_output(sink, max_output_chars)
     if timed_out:
@@ -208,8 +211,8 @@ def _extra_env(env: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def _confined(argv: list[str], cwd: Path, env: dict[str, str],
-              writable: list[Path]) -> Iterator[tuple[list[str], Path]]:
+def _confined(argv: list[str], cwd: Path, env: dict[str, str], writable: list[Path],
+              readonly: list[Path]) -> Iterator[tuple[list[str], Path]]:
     """(argv to execute, cwd to start in): wrapped in bwrap, or unchanged when the run opted out of the sandbox."""
     problem = sandbox_problem()
     if problem is not None:
@@ -235,7 +238,8 @@ def _confined(argv: list[str], cwd: Path, env: dict[str, str],
             git_file = Path(scratch) / "dotgit"
             git_file.write_text(text)
         try:
-            yield bwrap.bwrap_argv(list(argv), cwd, layout, env, extra, git_file), Path(scratch)
+            frozen = [Path(os.path.abspath(p)) for p in readonly if Path(p).is_file() and not Path(p).is_symlink()]
+            yield bwrap.bwrap_argv(list(argv), cwd, layout, env, extra, git_file, frozen), Path(scratch)
         finally:
             for folder in sorted(created, key=lambda p: -len(p.parts)):
                 _remove_empty(folder)

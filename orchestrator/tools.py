@@ -296,10 +296,12 @@ class Toolbox:
         return result.output
 
     def _run(self, argv: list[str]) -> CommandResult:
-        """Run a command in the worktree with this toolbox's allowlist, timeout and output cap."""
-        return run_command(
-            argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s, max_output_chars=self.max_output_chars
-        )
+        """Run a command in the worktree with this toolbox's allowlist, timeout and output cap.
+
+        What the write policy protects is read-only for the command too: a test can't rewrite the tests."""
+        frozen = [self.root / rel for rel in self.policy.frozen_files()] if self.policy is not None else []
+        return run_command(argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s,
+                           max_output_chars=self.max_output_chars, readonly=frozen)
 
     def _existing_file(self, path: str) -> Path:
         """Resolve `path` and insist that it is an existing regular file."""

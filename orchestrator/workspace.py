@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -61,29 +62,76 @@ class Workspace:
 
     @classmethod
     def create(cls, repo: Path, run_id: str) -> Workspace:
-        """Add a worktree on a new branch `orchestrator/<run-id>` from the repo's HEAD.
+        """Add a worktree on a new branch `orchestrator/<run-id>` from the repo's HEAD."""
+        workspace = cls.planned(repo, run_id)
+        workspace.add()
+        return workspace
 
-        Only `git worktree add` runs against the user's repo: it reads HEAD and writes under .git, so
-        the user's working tree, index and uncommitted changes are left exactly as they were.
-        """
+    @classmethod
+    def planned(cls, repo: Path, run_id: str) -> Workspace:
+        """The workspace a new run will get (its worktree is not created yet: see `add`)."""
         repo = repo.resolve()
         root = state_dir(repo)
         head = git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).strip()
         if not head:
             raise WorkspaceError(f"{repo}: the repository has no commits yet; commit once, then run again")
-        path, branch = root / "worktrees" / run_id, BRANCH_PREFIX + run_id
-        git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), head)
-        return cls(repo=repo, path=path, branch=branch, base_commit=head)
+        return cls(repo=repo, path=root / "worktrees" / run_id, branch=BRANCH_PREFIX + run_id, base_commit=head)
+
+    def add(self) -> None:
+        """Create the worktree and branch from the base commit.
+
+        Only `git worktree add` runs against the user's repo: it reads HEAD and writes under .git, so
+        the user's working tree, index and uncommitted changes are left exactly as they were.
+        """
+        git(self.repo, "worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base_commit)
 
     @classmethod
     def reopen(cls, repo: Path, run_id: str, base_commit: str) -> Workspace:
-        """The workspace of an existing run (for resume); recreate the worktree if it was pruned."""
+        """The workspace of an existing run (for resume); a missing or half-created worktree is made again."""
         repo = repo.resolve()
         path, branch = state_dir(repo) / "worktrees" / run_id, BRANCH_PREFIX + run_id
-        if not (path / ".git").exists():
-            git(repo, "worktree", "prune")
-            git(repo, "worktree", "add", "--quiet", str(path), branch)
-        return cls(repo=repo, path=path, branch=branch, base_commit=base_commit)
+        workspace = cls(repo=repo, path=path, branch=branch, base_commit=base_commit)
+        if not workspace._healthy():
+            workspace._rebuild()
+        return workspace
+
+    def _gitdir(self) -> Path:
+        """The worktree's own git dir (`.git/worktrees/<name>`), from its `.git` file or the default name."""
+        dotgit = self.path / ".git"
+        if dotgit.is_file():
+            text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return Path(text.removeprefix("gitdir:").strip())
+        return state_dir(self.repo).parent / "worktrees" / self.path.name
+
+    def _healthy(self) -> bool:
+        """A complete worktree: `.git` file, git dir not left locked by an interrupted `worktree add`."""
+        gitdir = self._gitdir()
+        return (self.path / ".git").is_file() and (gitdir / "HEAD").is_file() and not (gitdir / "locked").exists()
+
+    def _rebuild(self) -> None:
+        """Clean up what a killed `git worktree add` left (locked entry, partial folder), then add it again."""
+        git(self.repo, "worktree", "unlock", str(self.path), check=False)
+        shutil.rmtree(self.path, ignore_errors=True)
+        git(self.repo, "worktree", "prune")
+        if not git(self.repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}", check=False).strip():
+            git(self.repo, "branch", self.branch, self.base_commit)
+        git(self.repo, "worktree", "add", "--quiet", str(self.path), self.branch)
+
+    def clear_stale_locks(self) -> list[str]:
+        """Remove git lock files a killed run left in its own worktree and branch; returns what was removed.
+
+        Call only while holding the run's lock: then no live process of this run can own them.
+        """
+        gitdir, common = self._gitdir(), state_dir(self.repo).parent
+        candidates = [gitdir / "index.lock", gitdir / "HEAD.lock", gitdir / "ORIG_HEAD.lock",
+                      common / "refs" / "heads" / f"{self.branch}.lock"]
+        removed = []
+        for lock in candidates:
+            if lock.exists():
+                lock.unlink()
+                removed.append(str(lock))
+        return removed
 
     def has_changes(self, pathspecs: list[str] | None = None) -> bool:
         """True when the worktree differs from its HEAD (tracked or untracked files), optionally within paths."""
