@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.agents.redact import redact
 from orchestrator.errors import ToolError
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
@@ -93,8 +94,10 @@ class AgentLoop:
                     result.final = call
                     result.capped = last_turn
                     return result
-                result.tool_calls += 1
-                output = self._call_tool(call, result, blocked=last_turn)
+                # The cap counts calls, not replies: one reply carrying 200 calls runs only as many as remain.
+                blocked = last_turn or result.tool_calls >= self.max_tool_calls
+                result.tool_calls += 0 if blocked else 1
+                output = self._call_tool(call, result, blocked=blocked)
                 messages.append({"role": "tool", "tool_call_id": call.id or call.name, "name": call.name,
                                  "content": output})
             if last_turn:
@@ -108,7 +111,7 @@ class AgentLoop:
             try:
                 output = self.toolbox.call(call.name, call.arguments)
             except ToolError as exc:
-                output = f"refused: {exc}"
+                output = redact(f"refused: {exc}")
         result.trace.append(f"{call.name}({_short(call.arguments)}) -> {_short(output)}")
         return output
 

@@ -1,17 +1,21 @@
-"""Confinement for agent tools: paths that stay inside the worktree and commands that never see a shell."""
+"""Confinement for agent tools: paths that stay inside the worktree and commands run in a bubblewrap sandbox."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from orchestrator.agents import bwrap
+from orchestrator.agents.redact import SECRET_NAME, redact
 from orchestrator.errors import SandboxViolation, ToolError
 
 DEFAULT_ALLOWLIST = frozenset({"python", "pytest", "ruff", "mypy", "git"})
@@ -23,13 +27,52 @@ SAFE_ENV_NAMES = frozenset(
     " SYSTEMROOT COMSPEC PATHEXT".split()
 )
 SAFE_ENV_PREFIXES = ("LC_", "PYTHON", "PYTEST_")
-SECRET_NAME = re.compile(
-    r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE)"
-    r"|^(AWS|OPENAI|ANTHROPIC|GEMINI|GOOGLE|AZURE|HF|HUGGING|COHERE|MISTRAL|GROQ|LITELLM)_",
-    re.IGNORECASE,
-)
 _VERSION_SUFFIX = re.compile(r"[0-9.]+$")
 _GRACE_S = 5.0
+SAFE_GIT_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+                   "-c", "core.attributesFile=/dev/null")
+"""The run's own git commands never start the repo's hooks or fsmonitor, nor read a user attributes file."""
+MAX_PATH_PARTS = 64
+MAX_PATH_CHARS = 1024
+
+
+@dataclass
+class SandboxPolicy:
+    """Process-wide choices of the current run: may commands run unconfined, and when does its wall budget end."""
+
+    allow_unsafe: bool = False
+    deadline: float | None = None  # time.monotonic() value; commands and tools stop by then
+
+
+_POLICY = SandboxPolicy()
+
+
+@contextmanager
+def sandbox_policy(*, allow_unsafe: bool = False, deadline: float | None = None) -> Iterator[SandboxPolicy]:
+    """Set the policy for the duration of one run session, restoring the previous one afterwards."""
+    global _POLICY
+    previous, _POLICY = _POLICY, SandboxPolicy(allow_unsafe=allow_unsafe, deadline=deadline)
+    try:
+        yield _POLICY
+    finally:
+        _POLICY = previous
+
+
+def current_policy() -> SandboxPolicy:
+    """The policy in force (defaults: sandbox required, no deadline)."""
+    return _POLICY
+
+
+def remaining_s(limit_s: float) -> float:
+    """`limit_s` capped by the time left before the run's wall-clock deadline (never below 0)."""
+    if _POLICY.deadline is None:
+        return limit_s
+    return max(0.0, min(limit_s, _POLICY.deadline - time.monotonic()))
+
+
+def sandbox_problem() -> str | None:
+    """Why commands cannot be sandboxed on this machine, or None when bubblewrap works."""
+    return bwrap.unavailable_reason()
 
 
 @dataclass(frozen=True)
@@ -53,6 +96,9 @@ def resolve_inside(root: Path, user_path: str) -> Path:
     """Resolve an agent-supplied relative path, refusing anything that lands outside `root` or in .git."""
     if not isinstance(user_path, str) or "\x00" in user_path:
         raise SandboxViolation(f"path {user_path!r} is not a valid path string.")
+    if len(user_path) > MAX_PATH_CHARS or user_path.count("/") + user_path.count("\\") >= MAX_PATH_PARTS:
+        raise SandboxViolation(f"path {user_path[:80]!r}... is too deep or too long (limit {MAX_PATH_PARTS} "
+                               f"levels, {MAX_PATH_CHARS} characters).")
     pure = PurePosixPath(user_path.replace("\\", "/"))
     if pure.is_absolute() or Path(user_path).is_absolute() or re.match(r"^[A-Za-z]:", user_path):
         raise SandboxViolation(f"path {user_path!r} is absolute; use a path relative to the repository root.")
@@ -125,28 +171,86 @@ def run_command(
     allowlist: set[str] | frozenset[str],
     timeout_s: float,
     max_output_chars: int,
-    env: Mapping[str, str] | None = None,
+    env: dict[str, str] | None = None,
     writable: list[Path] | None = None,
+    readonly: list[Path] | None = None,
 ) -> CommandResult:
-    """Run an allowlisted argv without a shell, with a scrubbed env, a timeout and bounded output.
+    """Run an allowlisted argv in the sandbox: no shell, scrubbed env, a timeout and bounded, redacted output.
 
-    `env` adds non-secret variables; `writable` names extra folders the command must be able to write.
+    `env` adds non-secret variables; `writable` adds folders the command may write besides its worktree;
+    `readonly` lists existing files of the worktree the command may not change (e.g. the existing tests).
     """
     _check_argv(argv, allowlist)
+    child_env = {**scrubbed_env(), **_extra_env(env or {})}
+    if not ("/" in argv[0] or shutil.which(argv[0], path=child_env.get("PATH"))):
+        raise ToolError(f"command {argv[0]!r} was not found on PATH.")
+    timeout_s = remaining_s(timeout_s)
     start = time.monotonic()
-    with tempfile.TemporaryFile() as sink:
-        exit_code, timed_out = _run_to_file(argv, cwd, sink, timeout_s, {**scrubbed_env(), **(env or {})})
+    confined = _confined(argv, Path(cwd), child_env, writable or [], readonly or [])
+    with tempfile.TemporaryFile() as sink, confined as (full, run_cwd):
+        exit_code, timed_out = _run_to_file(full, run_cwd, sink, timeout_s, child_env)
         output, truncated = _read_output(sink, max_output_chars)
     if timed_out:
-        output += f"\n[command timed out after {timeout_s:g}s; its process group was killed]\n"
+        output += f"\n[command timed out after {timeout_s:g}s; every process it started was killed]\n"
     return CommandResult(
         argv=list(argv),
         exit_code=exit_code,
-        output=output,
+        output=redact(output),
         timed_out=timed_out,
         truncated=truncated,
         duration_s=round(time.monotonic() - start, 3),
     )
+
+
+def _extra_env(env: dict[str, str]) -> dict[str, str]:
+    """Caller-supplied variables, refusing secret-looking names: secrets never enter the sandbox."""
+    for name in env:
+        if SECRET_NAME.search(name):
+            raise ValueError(f"run_command: env variable {name!r} looks like a secret; secrets stay outside")
+    return dict(env)
+
+
+@contextmanager
+def _confined(argv: list[str], cwd: Path, env: dict[str, str], writable: list[Path],
+              readonly: list[Path]) -> Iterator[tuple[list[str], Path]]:
+    """(argv to execute, cwd to start in): wrapped in bwrap, or unchanged when the run opted out of the sandbox."""
+    problem = sandbox_problem()
+    if problem is not None:
+        if not _POLICY.allow_unsafe:
+            raise SandboxViolation(f"refusing to run {argv[0]!r} without a sandbox: {problem}; "
+                                   "or run with --unsafe-no-sandbox to accept unconfined commands.")
+        yield list(argv), cwd
+        return
+    layout = bwrap.find_layout(cwd)
+    extra = [Path(os.path.abspath(p)) for p in writable]
+    for path in extra:
+        path.mkdir(parents=True, exist_ok=True)
+    env["HOME"] = os.path.expanduser("~")  # an empty tmpfs inside
+    env["TMPDIR"] = "/tmp"
+    for name, value in env.items():  # paths into the worktree are seen at the user's repo path inside
+        if value.startswith(str(layout.worktree)):
+            env[name] = str(layout.visible_at) + value[len(str(layout.worktree)):]
+    created = bwrap.mount_points(layout, [*bwrap.tool_paths(argv[0], env, layout), *extra])
+    with tempfile.TemporaryDirectory(prefix="orchestrator-sandbox-") as scratch:
+        git_file = None
+        text = bwrap.git_file_text(layout)
+        if text is not None:
+            git_file = Path(scratch) / "dotgit"
+            git_file.write_text(text)
+        try:
+            frozen = [Path(os.path.abspath(p)) for p in readonly if Path(p).is_file() and not Path(p).is_symlink()]
+            yield bwrap.bwrap_argv(list(argv), cwd, layout, env, extra, git_file, frozen), Path(scratch)
+        finally:
+            for folder in sorted(created, key=lambda p: -len(p.parts)):
+                _remove_empty(folder)
+
+
+def _remove_empty(folder: Path) -> None:
+    """Remove a mount-point folder bwrap had to create in the worktree, if it is still empty."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _check_argv(argv: list[str], allowlist: set[str] | frozenset[str]) -> None:
@@ -180,7 +284,8 @@ def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float, env: dict[s
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         exit_code, timed_out = proc.wait(timeout=_GRACE_S), True
-    # Background children of a finished command die with it: nothing outlives a tool call.
+    # Background children of a finished command die with it: nothing outlives a tool call (in the sandbox
+    # the PID namespace also kills the ones that left the process group with setsid).
     _kill_group(proc)
     return exit_code, timed_out
 

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import os
-import re
+import tempfile
+import time
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+import regex
+
+from orchestrator.agents.redact import redact
 from orchestrator.agents.sandbox import (
     DEFAULT_ALLOWLIST,
+    MAX_PATH_PARTS,
+    SAFE_GIT_CONFIG,
     CommandResult,
     relative_posix,
+    remaining_s,
     resolve_inside,
     run_command,
     truncate_middle,
 )
 from orchestrator.agents.write_policy import WritePolicy
-from orchestrator.errors import ToolError, did_you_mean
+from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.models.types import ToolSpec
 
 READ_ONLY_TOOLS = ("read_file", "list_files", "search", "git_diff")
@@ -28,6 +35,7 @@ MAX_LISTED_FILES = 400
 MAX_SEARCH_HITS = 100
 MAX_SEARCHED_FILE_BYTES = 1_000_000
 MAX_UNTRACKED_DIFFS = 50
+SEARCH_TIMEOUT_S = 5.0
 
 _STR = {"type": "string"}
 _LINE = {"type": "integer", "minimum": 1}
@@ -151,9 +159,12 @@ class Toolbox:
             raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
         validate_arguments(TOOL_SPECS[name], arguments)
         try:
-            return getattr(self, name)(**arguments)  # each tool is the method of the same name
+            # Each tool is the method of the same name; what it returns goes to a model and the checkpoints.
+            return redact(getattr(self, name)(**arguments))
         except (OSError, UnicodeError) as exc:
-            raise ToolError(f"{name} failed: {exc}") from exc
+            raise ToolError(redact(f"{name} failed: {exc}")) from exc
+        except RecursionError as exc:
+            raise ToolError(f"{name} failed: the folder tree is too deep to walk") from exc
 
     def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
         """Return the file's text, whole or a line range, cut at a line boundary when too long."""
@@ -195,20 +206,27 @@ class Toolbox:
         return "\n".join(shown) + (f"\n[... {extra} more files not shown; narrow path or pattern]" if extra else "")
 
     def search(self, pattern: str, path: str = ".") -> str:
-        """Find lines matching a regex (literal text if it isn't one) in text files under `path`."""
+        """Find lines matching a regex (literal text if it isn't one) in text files under `path`, time-bounded."""
         try:
-            regex = re.compile(pattern)
-        except re.error:
-            regex = re.compile(re.escape(pattern))
+            compiled = regex.compile(pattern)
+        except (regex.error, OverflowError, RecursionError):
+            compiled = regex.compile(regex.escape(pattern))
         base = resolve_inside(self.root, path)
         files = [relative_posix(self.root, base)] if base.is_file() else self._walk(base)
         hits: list[str] = []
-        for rel in files:
-            hits.extend(self._search_file(rel, regex, MAX_SEARCH_HITS + 1 - len(hits)))
-            if len(hits) > MAX_SEARCH_HITS:
-                return "\n".join(hits[:MAX_SEARCH_HITS]) + (
-                    f"\n[stopped at {MAX_SEARCH_HITS} hits; narrow the pattern or path]"
-                )
+        deadline = time.monotonic() + remaining_s(SEARCH_TIMEOUT_S)
+        try:
+            for rel in files:
+                hits.extend(self._search_file(rel, compiled, MAX_SEARCH_HITS + 1 - len(hits), deadline))
+                if len(hits) > MAX_SEARCH_HITS:
+                    return "\n".join(hits[:MAX_SEARCH_HITS]) + (
+                        f"\n[stopped at {MAX_SEARCH_HITS} hits; narrow the pattern or path]"
+                    )
+        except TimeoutError:
+            found = "\n".join(hits[:MAX_SEARCH_HITS])
+            return (found + "\n" if found else "") + (
+                f"[search stopped after {SEARCH_TIMEOUT_S:g}s: the pattern {pattern!r} is too slow "
+                "(nested repetition?); use a simpler pattern or literal text]")
         return "\n".join(hits) if hits else f"no matches for {pattern!r} under {path}"
 
     def write_file(self, path: str, content: str) -> str:
@@ -247,8 +265,8 @@ class Toolbox:
 
     def git_diff(self) -> str:
         """Diff of the worktree against HEAD, tracked changes first, then untracked files."""
-        base = ["git", "-c", "core.quotepath=off", "--no-pager"]
-        flags = ["--no-color", "--no-ext-diff", "--no-textconv"]
+        base = ["git", *SAFE_GIT_CONFIG, "-c", "core.quotepath=off", "--no-pager"]
+        flags = ["--no-color", "--no-ext-diff", "--no-textconv", "--text"]
         tracked = self._git(base + ["diff", *flags, "HEAD", "--"], "diff against HEAD")
         listing = self._git(base + ["ls-files", "--others", "--exclude-standard", "-z"], "ls-files")
         untracked = [name for name in listing.split("\0") if name and os.path.lexists(self.root / name)]
@@ -278,10 +296,12 @@ class Toolbox:
         return result.output
 
     def _run(self, argv: list[str]) -> CommandResult:
-        """Run a command in the worktree with this toolbox's allowlist, timeout and output cap."""
-        return run_command(
-            argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s, max_output_chars=self.max_output_chars
-        )
+        """Run a command in the worktree with this toolbox's allowlist, timeout and output cap.
+
+        What the write policy protects is read-only for the command too: a test can't rewrite the tests."""
+        frozen = [self.root / rel for rel in self.policy.frozen_files()] if self.policy is not None else []
+        return run_command(argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s,
+                           max_output_chars=self.max_output_chars, readonly=frozen)
 
     def _existing_file(self, path: str) -> Path:
         """Resolve `path` and insist that it is an existing regular file."""
@@ -290,6 +310,7 @@ class Toolbox:
             raise ToolError(f"{path} is a folder; use list_files to see its files.")
         if not target.is_file():
             raise ToolError(f"{path} does not exist; use list_files to find the right path.")
+        _refuse_hard_link(target, path)
         return target
 
     def _write(self, target: Path, content: str) -> None:
@@ -299,18 +320,37 @@ class Toolbox:
             raise ToolError(f"{rel}: this agent is read-only and may not write files.")
         if self.policy is not None:
             self.policy.check_write(rel, content)
+        _refuse_hard_link(target, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
+        # Write a new file and rename it over the old name, so whatever else shares the old inode is untouched.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".orchestrator-write-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
+            os.chmod(tmp, (target.stat().st_mode & 0o777) if target.exists() else 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def _walk(self, base: Path) -> list[str]:
-        """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS; symlinked dirs not followed."""
-        found = []
-        for folder, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-            found.extend(relative_posix(self.root, Path(folder) / name) for name in files)
+        """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS and anything too deep."""
+        found, stack = [], [base]
+        while stack:  # iterative: a 2,000-level tree must not overflow Python's stack
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                if not entry.is_dir():
+                    found.append(relative_posix(self.root, path))
+                elif _descend(entry, len(path.relative_to(self.root).parts)):
+                    stack.append(path)
         return sorted(found)
 
-    def _search_file(self, rel: str, regex: re.Pattern[str], limit: int) -> list[str]:
+    def _search_file(self, rel: str, compiled: Any, limit: int, deadline: float) -> list[str]:
         """Matching lines of one file as `path:line: text`; binary, huge or escaping files are skipped."""
         try:
             target = resolve_inside(self.root, rel)
@@ -323,11 +363,23 @@ class Toolbox:
             return []
         hits = []
         for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-            if regex.search(line):
+            if compiled.search(line, timeout=max(deadline - time.monotonic(), 0.001)):
                 hits.append(f"{rel}:{number}: {line.strip()[:200]}")
                 if len(hits) >= limit:
                     break
         return hits
+
+
+def _refuse_hard_link(target: Path, shown_path: str) -> None:
+    """Refuse a file with several names: one of them may be outside the worktree (e.g. the repo's .git/config)."""
+    if target.is_file() and target.stat().st_nlink > 1:
+        raise SandboxViolation(f"{shown_path} is a hard link (another name of a file that may lie outside the "
+                               "worktree); refused like a symlink.")
+
+
+def _descend(entry: os.DirEntry, depth: int) -> bool:
+    """Walk into a folder only when it is real (not a symlink), not a tool cache, and not too deep."""
+    return not entry.is_symlink() and entry.name not in SKIP_DIRS and depth < MAX_PATH_PARTS
 
 
 def _read_text(target: Path, shown_path: str) -> str:

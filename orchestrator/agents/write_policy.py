@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -15,6 +16,7 @@ DEFAULT_SPEC_GLOB = "specs/**/spec.md"
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
+_UNTRACKED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"})
 BaselineReader = Callable[[str], "str | None"]
 
 
@@ -100,6 +102,23 @@ class WritePolicy:
         # The baseline is frozen now (start_commit -> sha), so later writes or commits in the run can't
         # move it: a test weakened in two small steps is still compared against the original.
         self.baseline = baseline or git_baseline(self.root, start_commit)
+
+    def frozen_files(self) -> list[str]:
+        """Existing files that commands (tests, gates) may not change: protected paths, the baseline's tests
+        and specs, and every conftest.py. The sandbox mounts them read-only."""
+        globs = [*self.protected_paths, "**/conftest.py", "conftest.py"]
+        if self.protect_existing_tests:
+            globs += self.test_globs
+        if self.protect_spec_contract:
+            globs.append(self.spec_glob)
+        frozen = []
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if d not in _UNTRACKED_DIRS)
+            for name in files:
+                rel = (Path(folder) / name).relative_to(self.root).as_posix()
+                if glob_match(rel, globs) and self.baseline(rel) is not None:
+                    frozen.append(rel)
+        return sorted(frozen)
 
     def check_write(self, rel_path: str, new_content: str) -> None:
         """Raise ToolError when writing `new_content` to `rel_path` (root-relative) breaks a rule."""

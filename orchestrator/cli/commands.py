@@ -19,6 +19,11 @@ BUDGET_OPTION = typer.Option(None, "--budget", help="Cap the run: usd=AMOUNT, to
 MODEL_OPTION = typer.Option(
     None, "--model", "-m", help="Bind a role: ROLE=MODEL_OR_PROFILE (repeatable), e.g. critic=high_reasoning."
 )
+ALLOW_OPTION = typer.Option(
+    None, "--allow-command", help="Let agents and gates start this program too (repeatable), e.g. make.")
+UNSAFE_OPTION = typer.Option(
+    False, "--unsafe-no-sandbox",
+    help="Where no sandbox (bubblewrap) works, run tests and gate commands unconfined, as you. Unsafe.")
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +42,8 @@ def run(
     budget: list[str] = BUDGET_OPTION,
     autonomy: str = typer.Option(None, "--autonomy", help="L2, L3 or L4 (default: the workflow's, else L3)."),
     pin: str = typer.Option(None, "--pin", help="Pinned mode: every role on this one model, routing off."),
+    allow_command: list[str] = ALLOW_OPTION,
+    unsafe_no_sandbox: bool = UNSAFE_OPTION,
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
     from orchestrator.models.registry import parse_model_overrides
@@ -48,8 +55,9 @@ def run(
     mode = _approve_mode(approve)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
                          strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
-                         autonomy=autonomy, pin=pin)
-    outcome = start_run(options, ask=ask_human if mode == "ask" else None)
+                         autonomy=autonomy, pin=pin, allow_commands=allow_command or [],
+                         unsafe_no_sandbox=unsafe_no_sandbox)
+    outcome = start_run(options, ask=ask_human if mode == "ask" else None, notify=announce)
     print_outcome(outcome)
     return outcome.exit_code
 
@@ -62,6 +70,8 @@ def resume(
     approve: str = APPROVE_OPTION,
     decision: str = typer.Option(None, "--decision", help="Answer a pending approval: approve or reject."),
     comment: str = typer.Option("", "--comment", help="Comment for a rejection; it becomes builder work."),
+    allow_command: list[str] = ALLOW_OPTION,
+    unsafe_no_sandbox: bool = UNSAFE_OPTION,
 ) -> int:
     """Continue an interrupted, stopped or paused run from its last completed step."""
     from orchestrator.models.registry import parse_model_overrides
@@ -73,10 +83,16 @@ def resume(
     mode = _approve_mode(approve) if approve or decision is None else None
     answer = {"decision": decision, "comment": comment} if decision else None
     options = ResumeOptions(repo=repo, run_id=run_id, model_overrides=parse_model_overrides(model or []),
-                            budget=parse_budget(budget or []), approve=mode, decision=answer)
-    outcome = resume_run(options, ask=ask_human if mode == "ask" else None)
+                            budget=parse_budget(budget or []), approve=mode, decision=answer,
+                            allow_commands=allow_command or [], unsafe_no_sandbox=unsafe_no_sandbox)
+    outcome = resume_run(options, ask=ask_human if mode == "ask" else None, notify=announce)
     print_outcome(outcome)
     return outcome.exit_code
+
+
+def announce(message: str) -> None:
+    """Print a notice about the run before it starts (untrusted repo config, no sandbox, stale locks)."""
+    console().print(f"[yellow]Notice:[/yellow] {message}")
 
 
 def _approve_mode(value: str | None) -> str:

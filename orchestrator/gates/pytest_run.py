@@ -8,9 +8,11 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestrator.agents.sandbox import run_command
 from orchestrator.agents.write_policy import glob_match
+from orchestrator.errors import ToolError
 from orchestrator.gates.changes import TEST_CONFIG_FILES, Changes
 from orchestrator.gates.result import CommandEvidence
 from orchestrator.run.workspace import git
@@ -36,16 +38,22 @@ class PytestRun:
         return self.outcomes.get(test_id, "not run")
 
 
-def run_pytest(argv: list[str], cwd: Path, *, allowlist: set[str], timeout_s: float, name: str = "tests",
-               extra_args: list[str] | None = None) -> PytestRun:
-    """Run argv (a pytest command) with the probe loaded, no bytecode and no cache written."""
+def run_pytest(argv: list[str], cwd: Path, *, name: str = "tests", extra_args: list[str] | None = None,
+               **options: Any) -> PytestRun:
+    """Run argv (a pytest command) with the probe loaded, no bytecode and no cache written.
+
+    `options` are run_command's sandbox options (allowlist, timeout_s, readonly); a command the sandbox
+    refuses gives a run with no report, so the gate says `unknown` with the reason in its output.
+    """
     with tempfile.TemporaryDirectory(prefix="orchestrator-probe-") as tmp:
         out = Path(tmp) / "probe.json"
         pythonpath = os.pathsep.join(p for p in (str(PROBE_DIR), os.environ.get("PYTHONPATH", "")) if p)
         env = {"PYTHONPATH": pythonpath, "ORCHESTRATOR_PROBE_OUT": str(out), "PYTHONDONTWRITEBYTECODE": "1"}
         full = [*argv, *PROBE_ARGS, *(extra_args or [])]
-        result = run_command(full, cwd, allowlist=allowlist, timeout_s=timeout_s, max_output_chars=20000,
-                             env=env, writable=[Path(tmp)])
+        try:
+            result = run_command(full, cwd, max_output_chars=20000, env=env, writable=[Path(tmp)], **options)
+        except ToolError as exc:
+            return PytestRun(CommandEvidence(name=name, argv=full), f"refused: {exc}", reported=False)
         evidence = CommandEvidence(name=name, argv=full, exit_code=result.exit_code, timed_out=result.timed_out,
                                    seconds=result.duration_s)
         if not out.is_file():

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.sandbox import run_command
+from orchestrator.errors import ToolError
 from orchestrator.gates.changes import run_changes
+from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output, tool_name
 from orchestrator.gates.pytest_run import PytestRun, base_id, restore_base_test_config, run_pytest, run_pytest_at
 from orchestrator.gates.result import CommandEvidence, GateResult
@@ -21,11 +23,6 @@ from orchestrator.workflow.spec import CommandSpec, GateSpec, GateStepSpec
 
 BAD = ("failed", "error")
 HIDDEN = ("skipped", "xfailed", "xpassed", "not run")
-
-
-def gate_allowlist(ctx: RunContext, gate: GateSpec) -> set[str]:
-    """Programs a gate may start: its own commands' and the workflow's allowed commands."""
-    return {c.run[0].rsplit("/", 1)[-1] for c in gate.commands} | set(ctx.spec.settings.allowed_commands)
 
 
 def is_pytest(command: CommandSpec) -> bool:
@@ -64,10 +61,12 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
 
 def _run_plain(ctx: RunContext, gate: GateSpec, command: CommandSpec, result: GateResult) -> tuple[list, list]:
     """A non-test command (lint, types, build): it passes on exit code 0."""
-    settings = ctx.spec.settings
-    run = run_command(command.run, ctx.workspace.path, allowlist=gate_allowlist(ctx, gate),
-                      timeout_s=settings.command_timeout_s, max_output_chars=20000,
-                      env={"PYTHONDONTWRITEBYTECODE": "1"})
+    try:
+        run = run_command(command.run, ctx.workspace.path, max_output_chars=20000,
+                          env={"PYTHONDONTWRITEBYTECODE": "1"}, **command_options(ctx))
+    except ToolError as exc:
+        result.commands.append(CommandEvidence(name=command.name, argv=command.run))
+        return [f"can't judge {command.name}: the sandbox refused it ({exc})"], []
     result.commands.append(CommandEvidence(name=command.name, argv=command.run, exit_code=run.exit_code,
                                            timed_out=run.timed_out, seconds=run.duration_s))
     if run.ok:
@@ -79,9 +78,9 @@ def _run_plain(ctx: RunContext, gate: GateSpec, command: CommandSpec, result: Ga
 
 def _base_tests(ctx: RunContext, gate: GateSpec, command: CommandSpec) -> dict[str, Any]:
     """The base commit's collected test ids and outcomes, run once per run on a detached checkout."""
-    run = run_pytest_at(ctx.workspace.repo, ctx.workspace.base_commit, base_checkout(ctx), command.run,
-                        allowlist=gate_allowlist(ctx, gate), timeout_s=ctx.spec.settings.command_timeout_s,
-                        name=f"{command.name} (base)")
+    where = base_checkout(ctx)
+    run = run_pytest_at(ctx.workspace.repo, ctx.workspace.base_commit, where, command.run,
+                        name=f"{command.name} (base)", **command_options(ctx, where))
     return {"reported": run.reported, "collected": run.collected, "outcomes": run.outcomes,
             "collect_errors": sorted(run.collect_errors), "exit_code": run.command.exit_code}
 
@@ -89,8 +88,7 @@ def _base_tests(ctx: RunContext, gate: GateSpec, command: CommandSpec) -> dict[s
 def _judge_tests(ctx: RunContext, gate: GateSpec, command: CommandSpec, base: dict[str, Any], red: list[str],
                  result: GateResult) -> tuple[list[str], list]:
     """Problems of a pytest command's run, test id by test id, against the base run and the red tests."""
-    run = run_pytest(command.run, ctx.workspace.path, allowlist=gate_allowlist(ctx, gate),
-                     timeout_s=ctx.spec.settings.command_timeout_s, name=command.name)
+    run = run_pytest(command.run, ctx.workspace.path, name=command.name, **command_options(ctx))
     result.commands.append(run.command)
     if not base.get("reported"):
         return ["can't judge the tests: the base commit's test run gave no report"], []

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.gates.changes import Changes, run_changes
+from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output
 from orchestrator.gates.pytest_run import PytestRun, base_id, defined_tests, restore_base_test_config, run_pytest
-from orchestrator.gates.quality import BAD, gate_allowlist, is_pytest
+from orchestrator.gates.quality import BAD, is_pytest
 from orchestrator.gates.result import GateResult, unknown
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import git
@@ -38,8 +39,8 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
     command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
         name="tests", run=ctx.spec.settings.test_command, parser="pytest")
-    run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, allowlist=gate_allowlist(ctx, gate),
-                     timeout_s=ctx.spec.settings.command_timeout_s, name=f"{command.name} (new tests)")
+    run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
+                     **command_options(ctx))
     if not run.reported:
         return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
                        commands=[run.command]), {}

@@ -100,12 +100,10 @@ def review_sections(ctx: RunContext, state: dict[str, Any], spec_text: str, scen
 
 def known_tests(ctx: RunContext) -> list[str] | None:
     """Test ids pytest collects in the worktree now (None when the collection gives no report)."""
-    from orchestrator.gates.quality import gate_allowlist
-    from orchestrator.workflow.spec import GateSpec
+    from orchestrator.gates.config import command_options
 
-    run = run_pytest([*ctx.spec.settings.test_command, "--collect-only"], ctx.workspace.path,
-                     allowlist=gate_allowlist(ctx, GateSpec(kind="quality")),
-                     timeout_s=ctx.spec.settings.command_timeout_s, name="collect")
+    run = run_pytest([*ctx.spec.settings.test_command, "--collect-only"], ctx.workspace.path, name="collect",
+                     **command_options(ctx))
     return run.collected if run.reported else None
 
 

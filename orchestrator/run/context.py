@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.personas import PersonaSpec, load_persona
+from orchestrator.agents.sandbox import DEFAULT_ALLOWLIST
 from orchestrator.models.types import ModelReply
 from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.log import RunLog
@@ -32,6 +33,9 @@ class RunContext:
     router: Any = None  # orchestrator.run.routing.RunRouter
     approve: str = "auto"
     ask: Any = None  # callable(payload) -> decision dict, for --approve ask
+    allowed_commands: frozenset[str] = DEFAULT_ALLOWLIST
+    """Programs agents and gates may start (orchestrator.workflow.trust.allowed_commands: never the repo's own say)."""
+    unsafe_no_sandbox: bool = False
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
 
     def persona(self, name: str) -> PersonaSpec:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.agents.redact import SECRET_NAME
+from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
 from orchestrator.errors import WorkspaceError
 
 BRANCH_PREFIX = "orchestrator/"
@@ -21,10 +25,15 @@ _GIT_LOCK = threading.RLock()
 """Parallel PBI builders share one worktree and its index: git commands take turns."""
 
 
+TEXT_DIFF = ("--text", "--no-textconv", "--no-ext-diff")
+"""Diffs shown to agents are text diffs whatever `.gitattributes` says (`*.py binary` hides nothing)."""
+
+
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     """Run git with argv (no shell) and return stdout; failures become WorkspaceError with git's message."""
+    env = {name: value for name, value in os.environ.items() if not SECRET_NAME.search(name)}
     with _GIT_LOCK:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+        proc = subprocess.run(["git", *SAFE_GIT_CONFIG, *args], cwd=cwd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise WorkspaceError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
@@ -35,7 +44,8 @@ def state_dir(repo: Path) -> Path:
     repo = repo.resolve()
     if not repo.is_dir():
         raise WorkspaceError(f"{repo}: no such directory")
-    proc = subprocess.run(["git", "rev-parse", "--git-common-dir"], cwd=repo, capture_output=True, text=True)
+    proc = subprocess.run(["git", *SAFE_GIT_CONFIG, "rev-parse", "--git-common-dir"], cwd=repo,
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise WorkspaceError(f"{repo}: not a git repository (run 'git init' and commit once first)")
     common = Path(proc.stdout.strip())
@@ -56,29 +66,76 @@ class Workspace:
 
     @classmethod
     def create(cls, repo: Path, run_id: str) -> Workspace:
-        """Add a worktree on a new branch `orchestrator/<run-id>` from the repo's HEAD.
+        """Add a worktree on a new branch `orchestrator/<run-id>` from the repo's HEAD."""
+        workspace = cls.planned(repo, run_id)
+        workspace.add()
+        return workspace
 
-        Only `git worktree add` runs against the user's repo: it reads HEAD and writes under .git, so
-        the user's working tree, index and uncommitted changes are left exactly as they were.
-        """
+    @classmethod
+    def planned(cls, repo: Path, run_id: str) -> Workspace:
+        """The workspace a new run will get (its worktree is not created yet: see `add`)."""
         repo = repo.resolve()
         root = state_dir(repo)
         head = git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).strip()
         if not head:
             raise WorkspaceError(f"{repo}: the repository has no commits yet; commit once, then run again")
-        path, branch = root / "worktrees" / run_id, BRANCH_PREFIX + run_id
-        git(repo, "worktree", "add", "--quiet", "-b", branch, str(path), head)
-        return cls(repo=repo, path=path, branch=branch, base_commit=head)
+        return cls(repo=repo, path=root / "worktrees" / run_id, branch=BRANCH_PREFIX + run_id, base_commit=head)
+
+    def add(self) -> None:
+        """Create the worktree and branch from the base commit.
+
+        Only `git worktree add` runs against the user's repo: it reads HEAD and writes under .git, so
+        the user's working tree, index and uncommitted changes are left exactly as they were.
+        """
+        git(self.repo, "worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base_commit)
 
     @classmethod
     def reopen(cls, repo: Path, run_id: str, base_commit: str) -> Workspace:
-        """The workspace of an existing run (for resume); recreate the worktree if it was pruned."""
+        """The workspace of an existing run (for resume); a missing or half-created worktree is made again."""
         repo = repo.resolve()
         path, branch = state_dir(repo) / "worktrees" / run_id, BRANCH_PREFIX + run_id
-        if not (path / ".git").exists():
-            git(repo, "worktree", "prune")
-            git(repo, "worktree", "add", "--quiet", str(path), branch)
-        return cls(repo=repo, path=path, branch=branch, base_commit=base_commit)
+        workspace = cls(repo=repo, path=path, branch=branch, base_commit=base_commit)
+        if not workspace._healthy():
+            workspace._rebuild()
+        return workspace
+
+    def _gitdir(self) -> Path:
+        """The worktree's own git dir (`.git/worktrees/<name>`), from its `.git` file or the default name."""
+        dotgit = self.path / ".git"
+        if dotgit.is_file():
+            text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return Path(text.removeprefix("gitdir:").strip())
+        return state_dir(self.repo).parent / "worktrees" / self.path.name
+
+    def _healthy(self) -> bool:
+        """A complete worktree: `.git` file, git dir not left locked by an interrupted `worktree add`."""
+        gitdir = self._gitdir()
+        return (self.path / ".git").is_file() and (gitdir / "HEAD").is_file() and not (gitdir / "locked").exists()
+
+    def _rebuild(self) -> None:
+        """Clean up what a killed `git worktree add` left (locked entry, partial folder), then add it again."""
+        git(self.repo, "worktree", "unlock", str(self.path), check=False)
+        shutil.rmtree(self.path, ignore_errors=True)
+        git(self.repo, "worktree", "prune")
+        if not git(self.repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}", check=False).strip():
+            git(self.repo, "branch", self.branch, self.base_commit)
+        git(self.repo, "worktree", "add", "--quiet", str(self.path), self.branch)
+
+    def clear_stale_locks(self) -> list[str]:
+        """Remove git lock files a killed run left in its own worktree and branch; returns what was removed.
+
+        Call only while holding the run's lock: then no live process of this run can own them.
+        """
+        gitdir, common = self._gitdir(), state_dir(self.repo).parent
+        candidates = [gitdir / "index.lock", gitdir / "HEAD.lock", gitdir / "ORIG_HEAD.lock",
+                      common / "refs" / "heads" / f"{self.branch}.lock"]
+        removed = []
+        for lock in candidates:
+            if lock.exists():
+                lock.unlink()
+                removed.append(str(lock))
+        return removed
 
     def has_changes(self, pathspecs: list[str] | None = None) -> bool:
         """True when the worktree differs from its HEAD (tracked or untracked files), optionally within paths."""
@@ -147,12 +204,12 @@ class Workspace:
     def diff(self, max_chars: int = 20000) -> str:
         """Diff of the run so far against its base commit, including uncommitted and untracked files."""
         git(self.path, "add", "-A", "--intent-to-add", "--", ".", *BUILD_OUTPUT)
-        text = git(self.path, "diff", self.base_commit, "--", ".", *BUILD_OUTPUT)
+        text = git(self.path, "diff", *TEXT_DIFF, self.base_commit, "--", ".", *BUILD_OUTPUT)
         return text if len(text) <= max_chars else text[:max_chars] + f"\n[... diff cut at {max_chars} chars]"
 
     def diff_stat(self) -> str:
         """`git diff --stat` of the branch against its base commit."""
-        return git(self.path, "diff", "--stat", self.base_commit, "HEAD").strip()
+        return git(self.path, "diff", "--stat", *TEXT_DIFF, self.base_commit, "HEAD").strip()
 
     def changed_files(self) -> list[str]:
         """Paths changed on the branch since the base commit, including uncommitted ones."""
