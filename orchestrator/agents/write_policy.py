@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from orchestrator.agents.shadowing import added_statement_problems, shadowing_problem
 from orchestrator.errors import ToolError, WorkspaceError
 
 DEFAULT_TEST_GLOBS = ("tests/**/*.py", "test_*.py", "**/test_*.py", "**/*_test.py")
@@ -139,6 +140,9 @@ class WritePolicy:
             )
         if rel_path == "pyproject.toml":
             self._check_tool_tables_kept(new_content)
+        shadow = shadowing_problem(self.root, rel_path) if self.baseline(rel_path) is None else None
+        if shadow:
+            raise ToolError(shadow)
         if self.allow_refinement:
             return
         if self.protect_existing_tests and glob_match(rel_path, self.test_globs):
@@ -162,7 +166,7 @@ class WritePolicy:
                 f"{rel_path}: the new content has a syntax error (line {exc.lineno}: {exc.msg}), "
                 "so the existing tests in it can't be kept; fix the content and write again."
             ) from exc
-        problems = _test_problems(before, after)
+        problems = _test_problems(before, after) + added_statement_problems(ast.parse(old), ast.parse(new_content))
         if problems:
             raise ToolError(
                 f"{rel_path}: {'; '.join(problems)}. Existing tests may not be changed or removed; "
