@@ -72,12 +72,6 @@ class RunStopped(OrchestratorError):
     exit_code = 3
 
 
-class RunPaused(OrchestratorError):
-    """The run waits for a human decision; resume it later."""
-
-    exit_code = 4
-
-
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' for the closest known name, or '' when nothing is close."""
     matches = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)

@@ -139,6 +139,7 @@ class _Checker:
         if not self.problems:
             self.check_reachable()
             self.check_cycles()
+        self.check_ensembles()
 
     def check_ids(self) -> None:
         for i, step in enumerate(self.spec.steps):
@@ -173,6 +174,24 @@ class _Checker:
                 self.report(("gates", name), "a review gate needs at least one critic")
         for role in self.spec.models:
             self.check_persona(("models", role), role)
+
+    def check_ensembles(self) -> None:
+        """Parallel and speculative routing judge one reply; only a dispatch step has one to judge."""
+        routing = self.spec.routing
+        for i, step in enumerate(self.spec.steps):
+            if isinstance(step, DispatchStepSpec):
+                continue
+            personas = [step.persona] if isinstance(step, (AgentStepSpec, EscalateStepSpec)) else []
+            if isinstance(step, GateStepSpec) and step.gate in self.spec.gates:
+                gate = self.spec.gates[step.gate]
+                personas = [*gate.critics, *([gate.moderator] if gate.moderator else [])]
+            for persona in personas:
+                chosen = getattr(step, "routing", None) or routing.personas.get(persona) or routing.default
+                if chosen.strategy in ("parallel", "speculative"):
+                    loc = ("steps", i, "routing") if getattr(step, "routing", None) else ("routing",)
+                    self.report(loc, f"{chosen.strategy} routing would run {persona!r} in step {step.id!r} on one "
+                                "model only: it works on dispatch steps (one reply to judge); use another "
+                                "strategy here")
 
     def check_persona(self, loc: Location, name: str) -> None:
         if name not in self.personas:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from sklearn.feature_extraction.text import TfidfTransformer
 
 from orchestrator.routing.predictive.features import PromptFeatures, source_group
 
@@ -41,14 +42,19 @@ class Corpus:
 
 @dataclass
 class Vocabulary:
-    """What a fold fitted: kept term ids and idf per block, dense scaling and known sources."""
+    """What a fold fitted: kept term ids and a tf-idf transformer per block, dense scaling and known sources."""
 
     kept: dict[str, np.ndarray]
-    idf: dict[str, np.ndarray]
+    tfidf: dict[str, TfidfTransformer]
     dense_mean: np.ndarray
     dense_std: np.ndarray
     sources: list[str]
     groups: list[str]
+
+    @property
+    def idf(self) -> dict[str, np.ndarray]:
+        """The fitted idf of each block's kept terms (for the pure-python scorer)."""
+        return {name: transformer.idf_ for name, transformer in self.tfidf.items()}
 
 
 def build_block(docs: list[dict[str, int]]) -> Block:
@@ -83,33 +89,38 @@ def _rows(block: Block, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def fit_vocabulary(corpus: Corpus, rows: np.ndarray) -> Vocabulary:
-    """Fit vocabulary, idf, dense scaling and source list on the given (training) rows only."""
-    kept, idf = {}, {}
+    """Fit vocabulary, tf-idf, dense scaling and source list on the given (training) rows only.
+
+    scikit-learn's TfidfTransformer does the weighting: sublinear tf, smooth idf, L2-normalised rows.
+    """
+    kept, tfidf = {}, {}
     for name in BLOCKS:
         block = corpus.blocks[name]
         _, ids, _ = _rows(block, rows)
         df = np.bincount(ids, minlength=len(block.terms))
         kept[name] = np.flatnonzero(df >= MIN_DF[name])
-        idf[name] = np.log((1 + len(rows)) / (1 + df[kept[name]])) + 1
+        tfidf[name] = TfidfTransformer(sublinear_tf=True).fit(_counts(corpus, name, rows, kept[name]))
     dense = corpus.dense[rows]
     std = dense.std(axis=0)
     sources = sorted({corpus.sources[i] for i in rows})
     groups = sorted({source_group(s) for s in sources})
-    return Vocabulary(kept, idf, dense.mean(axis=0), np.where(std > 1e-6, std, 1.0), sources, groups)
+    return Vocabulary(kept, tfidf, dense.mean(axis=0), np.where(std > 1e-6, std, 1.0), sources, groups)
+
+
+def _counts(corpus: Corpus, name: str, rows: np.ndarray, kept: np.ndarray) -> sparse.csr_matrix:
+    """Term counts of the given rows over the kept terms of one block."""
+    block = corpus.blocks[name]
+    column = np.full(len(block.terms), -1)
+    column[kept] = np.arange(len(kept))
+    row, ids, counts = _rows(block, rows)
+    cols = column[ids]
+    keep = cols >= 0
+    return sparse.csr_matrix((counts[keep], (row[keep], cols[keep])), shape=(len(rows), len(kept)))
 
 
 def _block_matrix(corpus: Corpus, name: str, rows: np.ndarray, vocab: Vocabulary) -> sparse.csr_matrix:
     """Sublinear-tf x idf matrix of one block, each row L2-normalised over the kept terms."""
-    block = corpus.blocks[name]
-    column = np.full(len(block.terms), -1)
-    column[vocab.kept[name]] = np.arange(len(vocab.kept[name]))
-    row, ids, counts = _rows(block, rows)
-    cols = column[ids]
-    keep = cols >= 0
-    values = (1 + np.log(counts[keep])) * vocab.idf[name][cols[keep]]
-    matrix = sparse.csr_matrix((values, (row[keep], cols[keep])), shape=(len(rows), len(vocab.kept[name])))
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    return sparse.diags(1 / np.where(norms > 0, norms, 1.0)) @ matrix
+    return vocab.tfidf[name].transform(_counts(corpus, name, rows, vocab.kept[name])).tocsr()
 
 
 def _indicator(labels: list[str], known: list[str]) -> sparse.csr_matrix:
