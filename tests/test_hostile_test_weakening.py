@@ -34,7 +34,8 @@ def test_appending_code_that_weakens_existing_tests_is_refused(policy: WritePoli
 
 
 def test_new_test_functions_and_imports_may_still_be_added(policy: WritePolicy) -> None:
-    policy.check_write("tests/test_add.py", "import math\n" + TEST + "\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n")
+    added = "\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n"
+    policy.check_write("tests/test_add.py", "import math\n" + TEST + added)
 
 
 @pytest.mark.parametrize("path", ["pytest.py", "tests/pytest.py", "json.py", "tests/os.py", "_pytest.py",

@@ -1,4 +1,4 @@
-"""Top-level commands: run, validate, graph, models, personas."""
+"""Run commands: run a workflow, resume a run, and the approval prompt."""
 
 from __future__ import annotations
 
@@ -7,29 +7,15 @@ from pathlib import Path
 
 import typer
 
-from orchestrator.cli.render import console, print_outcome, print_table
-from orchestrator.errors import ConfigError
-
-REPO_OPTION = typer.Option(Path("."), "--repo", help="Target git repository (default: current directory).")
-APPROVE_OPTION = typer.Option(
-    None, "--approve",
-    help="Approvals: ask (prompt here), auto (approve, logged) or defer (pause, exit 4). Default: ask on a terminal.",
+from orchestrator.cli.options import (
+    ALLOW_OPTION,
+    APPROVE_OPTION,
+    BUDGET_OPTION,
+    MODEL_OPTION,
+    REPO_OPTION,
+    UNSAFE_OPTION,
 )
-BUDGET_OPTION = typer.Option(None, "--budget", help="Cap the run: usd=AMOUNT, tokens=COUNT or seconds=S (repeatable).")
-MODEL_OPTION = typer.Option(
-    None, "--model", "-m", help="Bind a role: ROLE=MODEL_OR_PROFILE (repeatable), e.g. critic=high_reasoning."
-)
-ALLOW_OPTION = typer.Option(
-    None, "--allow-command", help="Let agents and gates start this program too (repeatable), e.g. make.")
-UNSAFE_OPTION = typer.Option(
-    False, "--unsafe-no-sandbox",
-    help="Where no sandbox (bubblewrap) works, run tests and gate commands unconfined, as you. Unsafe.")
-
-
-def register(app: typer.Typer) -> None:
-    """Attach the top-level commands to the app."""
-    for command in (run, resume, validate, graph, models, personas):
-        app.command()(command)
+from orchestrator.cli.render import console, print_outcome
 
 
 def run(
@@ -125,80 +111,3 @@ def ask_human(pending: dict) -> dict:
             comment = typer.prompt("comment", default="") if answer == "reject" else ""
             return {"decision": answer, "comment": comment, "models": models}
         out.print("Type approve, reject, or rebind ROLE=MODEL.")
-
-
-def validate(
-    workflows: list[Path] = typer.Argument(..., help="Workflow YAML files to check."),
-    repo: Path = typer.Option(None, "--repo", help="Also accept personas from this repo's .orchestrator/."),
-) -> int:
-    """Check workflow files: syntax, keys, types, names, targets, reachability and capped cycles."""
-    from orchestrator.errors import WorkflowValidationError
-    from orchestrator.workflow.validate import load_workflow
-
-    failed = False
-    for path in workflows:
-        try:
-            load_workflow(path, repo)
-        except WorkflowValidationError as exc:
-            failed = True
-            for problem in exc.problems:
-                typer.echo(f"Error: {problem}", err=True)
-        except ConfigError as exc:
-            failed = True
-            typer.echo(f"Error: {exc}", err=True)
-        else:
-            typer.echo(f"{path}: ok")
-    return 1 if failed else 0
-
-
-def graph(
-    workflow: str = typer.Argument(..., help="Workflow name or path."),
-    repo: Path = typer.Option(None, "--repo", help="Repository whose .orchestrator/ may hold the workflow."),
-) -> int:
-    """Print the compiled workflow graph as a mermaid flowchart."""
-    from orchestrator.workflow.compile import mermaid
-    from orchestrator.workflow.validate import find_workflow, load_workflow
-
-    spec = load_workflow(find_workflow(workflow, repo), repo)
-    typer.echo(mermaid(spec))
-    return 0
-
-
-def models(
-    repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/models.yaml."),
-    workflow: str = typer.Option(None, "--workflow", "-w", help="Include a workflow's models: section."),
-    model: list[str] = MODEL_OPTION,
-    check: bool = typer.Option(False, "--check", help="Check that keys are present and model ids are known."),
-) -> int:
-    """Show persona -> profile -> models as resolved through every layer."""
-    from orchestrator.models.check import check_models
-    from orchestrator.models.registry import load_registry, parse_model_overrides
-    from orchestrator.workflow.validate import find_workflow, load_workflow
-
-    workflow_models = load_workflow(find_workflow(workflow, repo), repo).models if workflow else None
-    registry = load_registry(repo, workflow_models=workflow_models, overrides=parse_model_overrides(model or []))
-    rows = registry.table()
-    print_table("Role bindings", rows)
-    for warning in registry.check_roles(strict=False):
-        typer.echo(f"Warning: {warning}", err=True)
-    if not check:
-        return 0
-    problems = check_models(registry)
-    for problem in problems:
-        typer.echo(f"Error: {problem}", err=True)
-    if not problems:
-        typer.echo("All bound models are usable.")
-    return 1 if problems else 0
-
-
-def personas(repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/personas/.")) -> int:
-    """List the personas available to workflows, with their goals and tools."""
-    from orchestrator.agents.personas import load_persona, persona_files
-
-    rows = []
-    for name, path in persona_files(repo).items():
-        persona = load_persona(name, repo)
-        rows.append({"persona": name, "goal": persona.goal, "tools": ", ".join(persona.tools) or "-",
-                     "file": str(path)})
-    print_table("Personas", rows)
-    return 0
