@@ -7,25 +7,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from orchestrator.agents.redact import redact
 from orchestrator.errors import ToolError
+from orchestrator.models.schema import tool_spec
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
-FINISH_TOOL = ToolSpec(
-    name="finish",
-    description="Call when your work for this step is done; the summary is handed to the next phase.",
-    parameters={
-        "type": "object",
-        "properties": {
-            "summary": {"type": "string", "description": "What you did and what the next phase must know."},
-            "decisions": {"type": "array", "items": {"type": "string"}, "description": "Decisions you took."},
-            "constraints": {"type": "array", "items": {"type": "string"}, "description": "Constraints you found."},
-            "open_issues": {"type": "array", "items": {"type": "string"}, "description": "Questions left open."},
-        },
-        "required": ["summary"],
-        "additionalProperties": False,
-    },
-)
+
+class Finish(BaseModel):
+    """The finishing call of an agent step: the typed handoff to the next phase."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(description="What you did and what the next phase must know.")
+    decisions: list[str] = Field(default_factory=list, description="Decisions you took.")
+    constraints: list[str] = Field(default_factory=list, description="Constraints you found.")
+    open_issues: list[str] = Field(default_factory=list, description="Questions left open.")
+
+
+FINISH_TOOL = tool_spec("finish", "Call when your work for this step is done; the summary is handed to the next "
+                        "phase.", Finish)
 
 Complete = Callable[..., ModelReply]
 """Signature of orchestrator.models.gateway.complete, injected so the loop stays testable."""

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import regex
+from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.agents.personas import READ_TOOLS
 from orchestrator.agents.redact import redact
 from orchestrator.agents.sandbox import (
     DEFAULT_ALLOWLIST,
@@ -25,9 +27,9 @@ from orchestrator.agents.sandbox import (
 )
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
+from orchestrator.models.schema import tool_spec, validate_with
 from orchestrator.models.types import ToolSpec
 
-READ_ONLY_TOOLS = ("read_file", "list_files", "search", "git_diff")
 SKIP_DIRS = frozenset(
     {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 )
@@ -37,74 +39,62 @@ MAX_SEARCHED_FILE_BYTES = 1_000_000
 MAX_UNTRACKED_DIFFS = 50
 SEARCH_TIMEOUT_S = 5.0
 
-_STR = {"type": "string"}
-_LINE = {"type": "integer", "minimum": 1}
+class _Args(BaseModel):
+    """Tool arguments: no extra keys, no coercion (a "3" is not a line number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _schema(properties: dict[str, dict], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A closed JSON schema object: listed properties only, `required` always present."""
-    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+class ReadFileArgs(_Args):
+    path: str = Field(description="File path relative to the repository root.")
+    start_line: int | None = Field(None, ge=1, description="First line to show (1-based).")
+    end_line: int | None = Field(None, ge=1, description="Last line to show.")
 
 
-TOOL_SPECS = {
-    spec.name: spec
-    for spec in (
-        ToolSpec(
-            "read_file",
-            "Read a text file of the repository, optionally a line range.",
-            _schema({"path": _STR, "start_line": _LINE, "end_line": _LINE}, ("path",)),
-        ),
-        ToolSpec(
-            "list_files",
-            "List files under a folder (default: the repository root), optionally filtered by a glob such as '*.py'.",
-            _schema({"path": _STR, "pattern": _STR}),
-        ),
-        ToolSpec(
-            "search",
-            "Search text files for a regular expression (or literal text); returns path:line: text hits.",
-            _schema({"pattern": _STR, "path": _STR}, ("pattern",)),
-        ),
-        ToolSpec(
-            "write_file",
-            "Create or overwrite a file with the given full content.",
-            _schema({"path": _STR, "content": _STR}, ("path", "content")),
-        ),
-        ToolSpec(
-            "edit",
-            "Replace one exact, unique occurrence of `search` in a file with `replace`.",
-            _schema({"path": _STR, "search": _STR, "replace": _STR}, ("path", "search", "replace")),
-        ),
-        ToolSpec("run_tests", "Run the project's configured test command and return its output.", _schema({})),
-        ToolSpec(
-            "git_diff",
-            "Show every change in the worktree since the last commit, including new untracked files.",
-            _schema({}),
-        ),
-    )
+class ListFilesArgs(_Args):
+    path: str | None = Field(None, description="Folder relative to the repository root (default: the root).")
+    pattern: str | None = Field(None, description="Glob such as '*.py'.")
+
+
+class SearchArgs(_Args):
+    pattern: str = Field(description="Regular expression (or literal text).")
+    path: str | None = Field(None, description="Folder or file to search (default: the repository).")
+
+
+class WriteFileArgs(_Args):
+    path: str = Field(description="File path relative to the repository root.")
+    content: str = Field(description="The file's full new content.")
+
+
+class EditArgs(_Args):
+    path: str = Field(description="File path relative to the repository root.")
+    search: str = Field(description="Exact text that occurs once in the file.")
+    replace: str = Field(description="Text to put in its place.")
+
+
+class NoArgs(_Args):
+    pass
+
+
+TOOL_ARGS: dict[str, tuple[str, type[_Args]]] = {
+    "read_file": ("Read a text file of the repository, optionally a line range.", ReadFileArgs),
+    "list_files": ("List files under a folder (default: the repository root), optionally filtered by a glob "
+                   "such as '*.py'.", ListFilesArgs),
+    "search": ("Search text files for a regular expression (or literal text); returns path:line: text hits.",
+               SearchArgs),
+    "write_file": ("Create or overwrite a file with the given full content.", WriteFileArgs),
+    "edit": ("Replace one exact, unique occurrence of `search` in a file with `replace`.", EditArgs),
+    "run_tests": ("Run the project's configured test command and return its output.", NoArgs),
+    "git_diff": ("Show every change in the worktree since the last commit, including new untracked files.", NoArgs),
 }
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "boolean": bool, "object": dict}
+"""Each tool's description and arguments model; its JSON schema and its validation both come from the model."""
+
+TOOL_SPECS = {name: tool_spec(name, about, args) for name, (about, args) in TOOL_ARGS.items()}
 
 
-def validate_arguments(spec: ToolSpec, arguments: Any) -> None:
-    """Check `arguments` against the tool's closed schema; raise ToolError naming the bad field."""
-    if not isinstance(arguments, dict):
-        raise ToolError(f"{spec.name}: arguments must be a JSON object, got {arguments!r}.")
-    props = spec.parameters["properties"]
-    for name in spec.parameters["required"]:
-        if name not in arguments:
-            raise ToolError(f"{spec.name}: missing required argument {name!r}.")
-    for name, value in arguments.items():
-        if name not in props:
-            raise ToolError(
-                f"{spec.name}: unknown argument {name!r}.{did_you_mean(name, props)}"
-                f" Allowed: {', '.join(props) or 'none'}."
-            )
-        expected = props[name]["type"]
-        if not isinstance(value, _JSON_TYPES[expected]) or (expected == "integer" and isinstance(value, bool)):
-            raise ToolError(f"{spec.name}: argument {name!r} must be {expected}, got {value!r}.")
-        minimum = props[name].get("minimum")
-        if minimum is not None and value < minimum:
-            raise ToolError(f"{spec.name}: argument {name!r} must be >= {props[name]['minimum']}.")
+def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
+    """The call's arguments checked by the tool's model (ToolError naming the bad field), without unset ones."""
+    return validate_with(TOOL_ARGS[name][1], name, arguments).model_dump(exclude_unset=True)
 
 
 class Toolbox:
@@ -137,7 +127,7 @@ class Toolbox:
 
     def available(self) -> list[str]:
         """Tools on offer: read-only drops writers, no test command drops run_tests, `tools` narrows."""
-        names = READ_ONLY_TOOLS if self.read_only else TOOL_SPECS
+        names = READ_TOOLS if self.read_only else TOOL_SPECS
         return [
             name
             for name in names
@@ -157,7 +147,7 @@ class Toolbox:
                     f"tool {name!r} is not available to this agent{' (read-only)' if self.read_only else ''}."
                 )
             raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
-        validate_arguments(TOOL_SPECS[name], arguments)
+        arguments = validate_arguments(name, arguments)
         try:
             # Each tool is the method of the same name; what it returns goes to a model and the checkpoints.
             return redact(getattr(self, name)(**arguments))

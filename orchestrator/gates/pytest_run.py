@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,13 +65,23 @@ def run_pytest(argv: list[str], cwd: Path, *, name: str = "tests", extra_args: l
 
 
 def run_pytest_at(repo: Path, commit: str, where: Path, argv: list[str], **kwargs) -> PytestRun:
-    """The same run on a detached checkout of `commit` (the run's base), removed afterwards."""
+    """The same run on a detached checkout of `commit` (the run's base), removed afterwards.
+
+    A checkout left behind by a killed run is removed first, so a resumed run can always make its own.
+    """
+    _remove_checkout(repo, where)
     git(repo, "worktree", "add", "--quiet", "--detach", str(where), commit)
     try:
         return run_pytest(argv, where, **kwargs)
     finally:
-        git(repo, "worktree", "remove", "--force", str(where), check=False)
-        git(repo, "worktree", "prune", check=False)
+        _remove_checkout(repo, where)
+
+
+def _remove_checkout(repo: Path, where: Path) -> None:
+    git(repo, "worktree", "remove", "--force", str(where), check=False)
+    if where.exists():
+        shutil.rmtree(where, ignore_errors=True)
+    git(repo, "worktree", "prune", check=False)
 
 
 def restore_base_test_config(worktree: Path, base: str, changes: Changes) -> list[str]:

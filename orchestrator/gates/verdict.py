@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from orchestrator.models.types import ToolSpec
+from orchestrator.models.schema import tool_spec
 
 Severity = Literal["blocker", "major", "minor"]
 
@@ -52,50 +52,12 @@ class ReviewVerdict(BaseModel):
         return "\n".join(lines + answers)
 
 
-def _verdict_schema() -> dict:
-    """A compact JSON schema for the verdict tool (small enough for constrained decoding)."""
-    short = {"type": "string"}
-    return {
-        "type": "object",
-        "properties": {
-            "verdict": {"type": "string", "enum": ["pass", "fail"]},
-            "scenarios": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"scenario": {"type": "integer", "minimum": 1}, "test": short,
-                                   "met": {"type": "boolean"}},
-                    "required": ["scenario", "test", "met"],
-                    "additionalProperties": False,
-                },
-            },
-            "violations": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "clause": short,
-                        "severity": {"type": "string", "enum": ["blocker", "major", "minor"]},
-                        "description": short,
-                        "impact": short,
-                        "remediation": {"type": "array", "items": short},
-                        "required_tests": {"type": "array", "items": short},
-                    },
-                    "required": ["clause", "severity", "description"],
-                    "additionalProperties": False,
-                },
-            },
-        },
-        "required": ["verdict", "scenarios", "violations"],
-        "additionalProperties": False,
-    }
-
-
-VERDICT_TOOL = ToolSpec(
-    name="submit_verdict",
-    description="Submit your review verdict: answer every numbered scenario (the test that checks it, met or "
-    "not), then pass, or fail with the violations the builder must fix.",
-    parameters=_verdict_schema(),
+VERDICT_TOOL = tool_spec(
+    "submit_verdict",
+    "Submit your review verdict: answer every numbered scenario (the test that checks it, met or not), then "
+    "pass, or fail with the violations the builder must fix.",
+    ReviewVerdict,
+    require_all=True,
 )
 
 

@@ -5,12 +5,24 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from orchestrator.agents.packets import build_packet
+from orchestrator.errors import ToolError
 from orchestrator.gates.verdict import format_verdicts
+from orchestrator.models.schema import tool_spec, validate_with
 from orchestrator.models.types import ToolSpec
 from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord
 from orchestrator.workflow.spec import DispatchStepSpec
+
+
+class Choice(BaseModel):
+    """The arguments of a dispatcher's choice: why this step comes next."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: str = Field(description="Why this step comes next, in one sentence.")
 
 
 def choice_tools(step: DispatchStepSpec, ctx: RunContext) -> list[ToolSpec]:
@@ -19,12 +31,7 @@ def choice_tools(step: DispatchStepSpec, ctx: RunContext) -> list[ToolSpec]:
     for choice in step.choices:
         target = ctx.spec.step(choice) if choice in {s.id for s in ctx.spec.steps} else None
         about = (getattr(target, "description", "") or getattr(target, "instructions", "")) if target else ""
-        tools.append(ToolSpec(
-            name=choice,
-            description=f"Go to step '{choice}'. {about}".strip(),
-            parameters={"type": "object", "properties": {"reason": {"type": "string"}},
-                        "required": ["reason"], "additionalProperties": False},
-        ))
+        tools.append(tool_spec(choice, f"Go to step '{choice}'. {about}".strip(), Choice))
     return tools
 
 
@@ -36,10 +43,11 @@ def validate_choice(step: DispatchStepSpec, reply: Any) -> tuple[str, str, str |
     call = calls[0]
     if call.name not in step.choices:
         return step.default, "", f"disallowed choice {call.name!r}; allowed: {', '.join(step.choices)}"
-    reason = call.arguments.get("reason")
-    if not isinstance(reason, str) or set(call.arguments) - {"reason"}:
-        return step.default, "", f"arguments {call.arguments!r} do not match {{'reason': string}}"
-    return call.name, reason, None
+    try:
+        choice = validate_with(Choice, call.name, call.arguments)
+    except ToolError as exc:
+        return step.default, "", f"arguments {call.arguments!r} do not match {{'reason': string}}: {exc}"
+    return call.name, choice.reason, None
 
 
 def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orchestrator.agents.loop import AgentResult
-from orchestrator.models.types import ToolSpec
+from orchestrator.models.schema import tool_spec
 from orchestrator.run.context import RunContext
 from orchestrator.steps.pbis import PbiSpec, check_pbis
 from orchestrator.steps.toolbox import agent_toolbox
@@ -55,30 +55,11 @@ class SpecDraft(BaseModel):
                 f"{bullets(self.guardrails)}\n### Scenarios\n{scenarios}\n")
 
 
-def _schema() -> dict[str, Any]:
-    text = {"type": "string", "minLength": 1}
-    items = {"type": "array", "items": text, "minItems": 1}
-    scenario = {"type": "object", "properties": {"given": text, "when": text, "then": text},
-                "required": ["given", "when", "then"], "additionalProperties": False}
-    pbi = {"type": "object", "properties": {"id": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
-                                            "directive": text, "scope": items,
-                                            "checklist": {"type": "array", "items": text},
-                                            "depends_on": {"type": "array", "items": {"type": "string"}}},
-           "required": ["id", "directive", "scope"], "additionalProperties": False}
-    properties = {"domain": text, "title": text, "context": text, "architecture": text, "constraints": items,
-                  "definition_of_done": items, "guardrails": items,
-                  "scenarios": {"type": "array", "items": scenario, "minItems": 1}}
-    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
-    # PBIs are optional, so a tiny model under constrained decoding is not forced to invent them.
-    schema["properties"]["pbis"] = {"type": "array", "items": pbi}
-    return schema
-
-
-SPEC_TOOL = ToolSpec(
-    name="submit_spec",
-    description="Submit the spec: Blueprint (context, architecture, constraints) and Contract (definition of "
-    "done, guardrails, Given/When/Then scenarios). It is written to specs/<domain>/spec.md.",
-    parameters=_schema(),
+SPEC_TOOL = tool_spec(
+    "submit_spec",
+    "Submit the spec: Blueprint (context, architecture, constraints) and Contract (definition of done, "
+    "guardrails, Given/When/Then scenarios). It is written to specs/<domain>/spec.md.",
+    SpecDraft,
 )
 
 
