@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agents.tools import Toolbox
-from orchestrator.agents.write_policy import WritePolicy, contract_sections, glob_match
+from orchestrator.agents.write_policy import WritePolicy, contract_sections
 from orchestrator.errors import ToolError, WorkspaceError
+from orchestrator.globs import glob_match
 
 TESTS = """import pytest
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from orchestrator.agents.sandbox import (
 )
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
+from orchestrator.globs import glob_match
 from orchestrator.models.schema import tool_spec, validate_with
 from orchestrator.models.types import ToolSpec
 
@@ -187,7 +187,7 @@ class Toolbox:
         found = [
             rel
             for rel in self._walk(base)
-            if not pattern or fnmatch(rel, pattern) or fnmatch(rel.rpartition("/")[2], pattern)
+            if not pattern or glob_match(rel, [pattern, f"**/{pattern}"])
         ]
         if not found:
             return f"no files under {path}" + (f" matching {pattern!r}" if pattern else "")

@@ -4,46 +4,19 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from pathlib import Path
 
 from orchestrator.agents.shadowing import added_statement_problems, shadowing_problem
 from orchestrator.errors import ToolError, WorkspaceError
+from orchestrator.globs import glob_match
+from orchestrator.markdown import sections
 
 DEFAULT_TEST_GLOBS = ("tests/**/*.py", "test_*.py", "**/test_*.py", "**/*_test.py")
 DEFAULT_SPEC_GLOB = "specs/**/spec.md"
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
 _UNTRACKED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"})
 BaselineReader = Callable[[str], "str | None"]
-
-
-@lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a root-anchored glob: `**` spans folders, `*` and `?` stay inside one folder."""
-    if pattern.endswith("/"):
-        pattern += "**"
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        else:
-            char = pattern[i]
-            out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def glob_match(rel_path: str, patterns: Iterable[str]) -> bool:
-    """True when the forward-slash relative path matches any of the root-anchored glob patterns."""
-    return any(_glob_regex(pattern).match(rel_path) for pattern in patterns)
 
 
 def git_baseline(root: Path, start_commit: str = "HEAD") -> BaselineReader:
@@ -259,18 +232,4 @@ def _test_problems(before: dict[str, list[str]], after: dict[str, list[str]]) ->
 
 def contract_sections(markdown: str) -> list[str]:
     """The text of every section whose heading mentions 'Contract', up to the next peer heading."""
-    sections: list[list[str]] = []
-    level_open = 0  # heading level of the Contract section being captured, 0 when none
-    in_fence = False
-    for line in markdown.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if match and level_open and len(match.group(1)) <= level_open:
-            level_open = 0
-        if match and not level_open and "contract" in match.group(2).lower():
-            level_open = len(match.group(1))
-            sections.append([])
-        if level_open:
-            sections[-1].append(line.rstrip())
-    return ["\n".join(lines).strip() for lines in sections]
+    return [s.text for s in sections(markdown) if "contract" in s.title.lower()]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS, glob_match
+from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
+from orchestrator.globs import glob_match
 
 TEST_CONFIG_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini", "**/conftest.py", "conftest.py")
 """Files whose content changes how pytest collects and runs tests: gates use the base commit's versions."""

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.sandbox import run_command
-from orchestrator.agents.write_policy import glob_match
 from orchestrator.errors import ToolError
 from orchestrator.gates.changes import TEST_CONFIG_FILES, Changes
 from orchestrator.gates.result import CommandEvidence
+from orchestrator.globs import glob_match
 from orchestrator.run.workspace import git
 
 PROBE_DIR = Path(__file__).resolve().parent / "probe"

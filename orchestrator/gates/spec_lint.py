@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.markdown import sections
+
 REQUIRED = {
     "blueprint": ("context", "architecture", "constraints"),
     "contract": ("definition of done", "guardrails", "scenarios"),
 }
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _STEP = re.compile(r"\b(given|when|then)\b", re.IGNORECASE)
 
 
@@ -67,26 +68,19 @@ def lint_spec_file(path: Path, root: Path | None = None) -> SpecLint:
 
 
 def spec_sections(text: str) -> dict[str, dict]:
-    """Level-2 headings (matched by keyword) -> their level-3 subsections with start line and body lines."""
-    lines = text.splitlines()
+    """Level-1/2 headings (matched by keyword) -> their level-3 subsections with start line and body lines."""
     found: dict[str, dict] = {}
     top: str | None = None
-    sub: str | None = None
-    for number, line in enumerate(lines, 1):
-        match = _HEADING.match(line)
-        if match and len(match.group(1)) <= 2:
-            top = next((k for k in REQUIRED if k in match.group(2).lower()), None)
-            sub = None
+    for section in sections(text):
+        title = section.title.lower()
+        if section.level <= 2:
+            top = next((k for k in REQUIRED if k in title), None)
             if top:
-                found.setdefault(top, {"line": number, "subs": {}})
-            continue
-        if match and len(match.group(1)) == 3 and top:
-            sub = next((s for s in REQUIRED[top] if s in match.group(2).lower()), None)
+                found.setdefault(top, {"line": section.line, "subs": {}})
+        elif section.level == 3 and top:
+            sub = next((s for s in REQUIRED[top] if s in title), None)
             if sub:
-                found[top]["subs"][sub] = (number, [])
-            continue
-        if top and sub:
-            found[top]["subs"][sub][1].append(line)
+                found[top]["subs"][sub] = (section.line, section.lines)
     return found
 
 

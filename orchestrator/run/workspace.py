@@ -12,14 +12,17 @@ from pathlib import Path
 from orchestrator.agents.redact import SECRET_NAME
 from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
 from orchestrator.errors import WorkspaceError
+from orchestrator.globs import glob_match
 
 BRANCH_PREFIX = "orchestrator/"
 FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
 
 
-BUILD_OUTPUT = (":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]", ":(exclude,glob)**/.pytest_cache/**",
-                ":(exclude,glob)**/.ruff_cache/**", ":(exclude,glob)**/.mypy_cache/**")
+BUILD_OUTPUT_GLOBS = ("**/__pycache__/**", "**/*.py[co]", "**/.pytest_cache/**", "**/.ruff_cache/**",
+                      "**/.mypy_cache/**")
 """Bytecode and tool caches never land on a run's branch, whatever the target's .gitignore says."""
+BUILD_OUTPUT = tuple(f":(exclude,glob){g}" for g in BUILD_OUTPUT_GLOBS)
+"""The same globs as git pathspecs, for diffs."""
 
 _GIT_LOCK = threading.RLock()
 """Parallel PBI builders share one worktree and its index: git commands take turns."""
@@ -137,10 +140,6 @@ class Workspace:
                 removed.append(str(lock))
         return removed
 
-    def has_changes(self, pathspecs: list[str] | None = None) -> bool:
-        """True when the worktree differs from its HEAD (tracked or untracked files), optionally within paths."""
-        return bool(git(self.path, "status", "--porcelain", "--untracked-files=all", "--", *(pathspecs or [])).strip())
-
     def commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool = False,
                body: str = "", scope: list[str] | None = None) -> str | None:
         """Commit the worktree's changes (only files matching `scope` globs when given) with trailers.
@@ -148,14 +147,21 @@ class Workspace:
         Returns the sha, or None when nothing changed.
         """
         with _GIT_LOCK:
-            return self._commit(subject, trailers, allow_empty, body, [f":(glob){p}" for p in scope or ["**"]])
+            return self._commit(subject, trailers, allow_empty, body, self.pending_files(scope))
+
+    def pending_files(self, scope: list[str] | None = None) -> list[str]:
+        """Changed, new and deleted files of the worktree, within `scope` (the orchestrator's glob dialect),
+        never build output."""
+        out = git(self.path, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+        paths = [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+        return [p for p in paths if not glob_match(p, BUILD_OUTPUT_GLOBS) and (scope is None or glob_match(p, scope))]
 
     def _commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool, body: str,
-                pathspecs: list[str]) -> str | None:
-        pathspecs = [*pathspecs, *BUILD_OUTPUT]
-        if not allow_empty and not self.has_changes(pathspecs):
+                files: list[str]) -> str | None:
+        if not allow_empty and not files:
             return None
-        git(self.path, "add", "-A", "--", *pathspecs)
+        if files:
+            git(self.path, "add", "-A", "--", *files)
         # Trailers must be the last paragraph, so a body never ends in "Key: value" lines of its own.
         lines = [subject, ""] + ([body.strip().replace("\n\n", "\n"), "", "--", ""] if body.strip() else [])
         for key, value in trailers.items():
