@@ -11,7 +11,7 @@ from scripts import call, finish
 
 from orchestrator.models.providers.scripted import ScriptedModel
 from orchestrator.resources import shipped_dir
-from orchestrator.runner import run_notices
+from orchestrator.run.preflight import run_notices
 from orchestrator.workflow.trust import allowed_commands, shadow_notices
 from orchestrator.workflow.validate import find_workflow, load_workflow
 

@@ -25,37 +25,15 @@ from orchestrator.workflow.spec import GateStepSpec
 def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
                     spec_text: str, flag: str | None) -> tuple[GateResult, list[dict[str, Any]]]:
     """Each critic reviews the task, diff, gate results and spec with read-only tools; then the checks."""
-    from orchestrator.agents.tools import Toolbox
-
     gate = ctx.spec.gates[step.gate]
     scenarios = run_scenarios(ctx, spec_text)
     packet = build_packet(review_sections(ctx, state, spec_text, scenarios, flag), ctx.packet_tokens(gate.critics[0]))
     verdicts, records, problems = [], [], []
     for critic in gate.critics:
-        persona = ctx.persona(critic)
-        models, decision, _ = ctx.route(step, critic, state, packet.text)
-        toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
-        ctx.event("phase_start", step.id, critic, model=models[0], packet_tokens=packet.tokens,
-                  packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
-        started = time.monotonic()
-        loop = AgentLoop(complete=ctx.caller(step.id, decision, models[1:]), model=models[0], persona=critic,
-                         system_prompt=persona.system_prompt(), toolbox=toolbox,
-                         max_tool_calls=ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL)
-        result = loop.run(packet.text)
-        verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
-        if problem:
-            ctx.event("verdict_invalid", step.id, critic, reason=problem)
-            problems.append(f"{critic}: {problem}")
+        verdict, record, problem = _review(ctx, step, state, critic, packet)
         verdicts.append(verdict)
-        record = PhaseRecord(step=step.id, persona=critic, model=models[0], verdict=verdict.verdict,
-                             reason=problem or "", seconds=round(time.monotonic() - started, 2),
-                             tokens=sum(r.total_tokens for r in result.replies),
-                             cost_usd=round(sum(r.cost_usd for r in result.replies), 6),
-                             tool_calls=result.tool_calls, model_calls=len(result.replies),
-                             packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
-        records.append(record.row())
-        data = {k: v for k, v in record.row().items() if k not in ("step", "persona")}
-        ctx.event("phase_end", step.id, critic, **data, violations=len(verdict.violations))
+        records.append(record)
+        problems += [f"{critic}: {problem}"] if problem else []
     merged = _merge(ctx, step, gate, verdicts)
     result = judge_verdict(step.id, merged, scenarios, run_changes(ctx.workspace), known_tests(ctx), problems)
     failing = failing_quality_gates(ctx, state)
@@ -63,6 +41,35 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
         result.verdict = "fail"
         result.reasons = [f"a review never passes while a quality gate fails: {', '.join(failing)}"]
     return result, records
+
+
+def _review(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], critic: str, packet: Any
+            ) -> tuple[ReviewVerdict, dict[str, Any], str | None]:
+    """One critic on its own model: (its verdict, its phase row, why the verdict is unusable or None)."""
+    from orchestrator.agents.tools import Toolbox
+
+    persona = ctx.persona(critic)
+    models, decision, _ = ctx.route(step, critic, state, packet.text)
+    toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
+    ctx.event("phase_start", step.id, critic, model=models[0], packet_tokens=packet.tokens,
+              packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
+    started = time.monotonic()
+    loop = AgentLoop(complete=ctx.caller(step.id, decision, models[1:]), model=models[0], persona=critic,
+                     system_prompt=persona.system_prompt(), toolbox=toolbox,
+                     max_tool_calls=ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL)
+    result = loop.run(packet.text)
+    verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
+    if problem:
+        ctx.event("verdict_invalid", step.id, critic, reason=problem)
+    record = PhaseRecord(step=step.id, persona=critic, model=models[0], verdict=verdict.verdict,
+                         reason=problem or "", seconds=round(time.monotonic() - started, 2),
+                         tokens=sum(r.total_tokens for r in result.replies),
+                         cost_usd=round(sum(r.cost_usd for r in result.replies), 6),
+                         tool_calls=result.tool_calls, model_calls=len(result.replies),
+                         packet_trimmed=packet.trimmed, packet_dropped=packet.dropped).row()
+    data = {k: v for k, v in record.items() if k not in ("step", "persona")}
+    ctx.event("phase_end", step.id, critic, **data, violations=len(verdict.violations))
+    return verdict, record, problem
 
 
 def failing_quality_gates(ctx: RunContext, state: dict[str, Any]) -> list[str]:

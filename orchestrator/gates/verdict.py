@@ -61,11 +61,6 @@ VERDICT_TOOL = tool_spec(
 )
 
 
-def format_verdicts(verdicts: dict[str, str]) -> str:
-    """Latest verdict per gate as `gate=verdict, ...` (commit trailers, packets)."""
-    return ", ".join(f"{gate}={verdict}" for gate, verdict in verdicts.items())
-
-
 def parse_verdict(arguments: dict | None, text: str = "") -> tuple[ReviewVerdict, str | None]:
     """Validate a verdict; unusable output fails closed, with the reason returned for the log."""
     try:

@@ -94,16 +94,8 @@ def complete_with_failover(
     candidates = list(dict.fromkeys(normalise_model_id(model) for model in models))
     if not candidates:
         raise ModelError(f"persona {persona or '-'}: no models to call; bind it to a profile or model id.")
-    call = functools.partial(
-        gateway.complete,
-        messages=messages,
-        tools=tools,
-        require_tool=require_tool,
-        persona=persona,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        metadata=metadata,
-    )
+    call = functools.partial(gateway.complete, messages=messages, tools=tools, require_tool=require_tool,
+                             persona=persona, temperature=temperature, max_tokens=max_tokens, metadata=metadata)
     failures: dict[str, ModelError] = {}
     for index, model in enumerate(candidates):
         following = candidates[index + 1] if index + 1 < len(candidates) else None

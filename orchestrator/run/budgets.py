@@ -12,8 +12,6 @@ from orchestrator.errors import RunStopped
 from orchestrator.workflow.budget import BudgetSpec
 
 DEFAULT_MAX_OUTPUT_TOKENS = 512
-
-
 """Output tokens assumed for a call that sets no max_tokens (for the pre-call estimate only)."""
 
 

@@ -1,4 +1,4 @@
-"""The phase record: one row per step of a run, in the run state, the summary and the run log."""
+"""Records of a run: one row per step (state, summary, run log) and the verdicts line of commit trailers."""
 
 from __future__ import annotations
 
@@ -27,3 +27,8 @@ class PhaseRecord(BaseModel):
     def row(self) -> dict[str, Any]:
         """The record as the plain dict the checkpointed run state holds."""
         return self.model_dump()
+
+
+def format_verdicts(verdicts: dict[str, str]) -> str:
+    """Latest verdict per gate as `gate=verdict, ...` (commit trailers, packets)."""
+    return ", ".join(f"{gate}={verdict}" for gate, verdict in verdicts.items())

@@ -8,9 +8,8 @@ from typing import Any
 from orchestrator.agents.loop import AgentLoop, AgentResult
 from orchestrator.agents.packets import Handoff, Section, build_packet
 from orchestrator.gates.changes import spec_text
-from orchestrator.gates.verdict import format_verdicts
 from orchestrator.run.context import RunContext
-from orchestrator.run.records import PhaseRecord
+from orchestrator.run.records import PhaseRecord, format_verdicts
 from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
@@ -24,58 +23,60 @@ def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: P
 
     With a PBI, the phase works in the PBI's file scope and commits only files in it.
     """
-    persona = ctx.persona(step.persona)
     key = f"{step.id}.{pbi.id}" if pbi else step.id
     visit = state.get("visits", {}).get(key, 0) + 1
-    phase_key = f"{key}#{visit}"
-    scope = pbi.scope if pbi else step.scope
-    done = ctx.workspace.phase_commit(phase_key)
-    if done is not None:
-        # A resumed run whose crash came after this phase's commit: reuse it, never commit twice.
-        sha, body = done
-        ctx.event("phase_reused", key, persona.name, commit=sha)
-        handoff = Handoff(step=key, persona=persona.name, summary=body)
-        record = PhaseRecord(step=key, persona=persona.name, model=ctx.model_for(step.persona, state),
-                             verdict="done", commit=sha).row()
-        return {"handoffs": {key: handoff.model_dump()}, "visits": {key: visit}, "phases": [record],
-                **({"pbis_done": [pbi.id]} if pbi else {})}
+    done = ctx.workspace.phase_commit(f"{key}#{visit}")
+    update = _reused(ctx, step, state, key, done) if done is not None else _work(ctx, step, state, pbi, key, visit)
+    return {**update, "visits": {key: visit}, **({"pbis_done": [pbi.id]} if pbi else {})}
+
+
+def _reused(ctx: RunContext, step: AgentStepSpec, state: RunState, key: str, done: tuple[str, str]) -> dict:
+    """A resumed run whose crash came after this phase's commit: reuse it, never commit twice."""
+    sha, body = done
+    ctx.event("phase_reused", key, step.persona, commit=sha)
+    handoff = Handoff(step=key, persona=step.persona, summary=body)
+    record = PhaseRecord(step=key, persona=step.persona, model=ctx.model_for(step.persona, state),
+                         verdict="done", commit=sha).row()
+    return {"handoffs": {key: handoff.model_dump()}, "phases": [record]}
+
+
+def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, key: str, visit: int) -> dict:
+    """Run the persona's loop on its packet, then hand off and commit."""
+    persona = ctx.persona(step.persona)
     sections = agent_sections(ctx, step, state)
     if pbi:
         sections.insert(3, ("PBI", pbi.render()))
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
     models, decision, _ = ctx.route(step, step.persona, state, packet.text)
-    model = models[0]
-    ctx.event("phase_start", key, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
+    ctx.event("phase_start", key, persona.name, model=models[0], visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
     finish = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
     # The spec writer may rework the spec it wrote in this run (after a failed spec gate); nobody else may.
     baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
+    scope = pbi.scope if pbi else step.scope
     toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
-    result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
+    result = _loop(ctx, step.id, persona.name, models[0], persona.system_prompt(), toolbox,
                    step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, models[1:],
                    **finish).run(packet.text)
     update: dict[str, Any] = {}
     if step.deliverable == "spec":
-        summary, pbis = write_spec(ctx, result)
-        update["pbis"], update["pbi_wave"] = pbis, []
+        summary, update["pbis"] = write_spec(ctx, result)
+        update["pbi_wave"] = []
     else:
         summary = result.summary
     summary = summary.strip()[:2000]
     handoff = Handoff(step=key, persona=persona.name, summary=summary, **result.handoff_lists())
-    commit = None
-    if step.commit:
-        commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",
-                                      _trailers(ctx, phase_key, persona.name, model, state), body=summary, scope=scope)
-    record = _phase_record(key, persona.name, model, result, started, verdict="done", commit=commit, packet=packet)
+    commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",
+                                  _trailers(ctx, f"{key}#{visit}", persona.name, models[0], state), body=summary,
+                                  scope=scope) if step.commit else None
+    record = _phase_record(key, persona.name, models[0], result, started, verdict="done", commit=commit,
+                           packet=packet)
     _log_phase_end(ctx, record, trace=result.trace)
-    return {**update, "handoffs": {key: handoff.model_dump()}, "visits": {key: visit}, "phases": [record],
-            **({"pbis_done": [pbi.id]} if pbi else {})}
+    return {**update, "handoffs": {key: handoff.model_dump()}, "phases": [record]}
 
 
 TASK_SHARE = 0.35
-
-
 """At most this share of a packet goes to the task text, so a long issue never crowds out the gate report."""
 
 

@@ -9,11 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.agents.packets import build_packet
 from orchestrator.errors import ToolError
-from orchestrator.gates.verdict import format_verdicts
 from orchestrator.models.schema import tool_spec, validate_with
 from orchestrator.models.types import ToolSpec
 from orchestrator.run.context import RunContext
-from orchestrator.run.records import PhaseRecord
+from orchestrator.run.records import PhaseRecord, format_verdicts
 from orchestrator.workflow.spec import DispatchStepSpec
 
 

@@ -23,8 +23,6 @@ STOP_NODE = "__stop__"
 
 
 NodeFactory = Callable[..., Callable[[Any], dict[str, Any]]]
-
-
 """make_node(step, role="main"); role is "pbi" or "single" for the extra nodes of a for_each step."""
 
 
