@@ -1,8 +1,9 @@
 """Measure the embedded models on this machine: load time, generation and prompt tokens/s, a typical call, RSS.
 
-Run at rest (nothing else busy): `python bench/bench_local_models.py`. It prints the load average before it
-starts and the share of CPU that other processes used while it ran, so a figure taken on a busy machine shows
-as such. The figures in orchestrator/defaults/models.yaml come from this script.
+Run at rest: `python bench/bench_local_models.py [--wait SECONDS]`. With --wait it first waits (up to that long)
+for a 5 s window in which other processes used under 5% of the CPU. It prints the share of CPU that other
+processes used while each model was measured, so a figure taken on a busy machine shows as such. The figures
+in orchestrator/defaults/models.yaml come from this script.
 """
 
 from __future__ import annotations
@@ -57,8 +58,26 @@ def timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def others_share(busy0: int, own0: int) -> float:
+    """Share of the machine's busy CPU since (busy0, own0) that other processes used."""
+    busy1, own1 = cpu_ticks()
+    return max(0, (busy1 - busy0) - (own1 - own0)) / max(1, busy1 - busy0)
+
+
+def wait_for_rest(max_wait_s: float, window_s: float = 5.0) -> float:
+    """Wait for a window where other processes use under 5% of the CPU; the last window's share."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        start = cpu_ticks()
+        time.sleep(window_s)
+        share = max(0.0, (cpu_ticks()[0] - start[0]) / (window_s * 100 * (os.cpu_count() or 1)))
+        if share < 0.05 or time.monotonic() > deadline:
+            return share
+
+
 def measure(name: str) -> dict[str, Any]:
     """Load one model and time generation, prompt processing and a typical tool call."""
+    busy0, own0 = cpu_ticks()
     load_s, llama = timed(lambda: local.load_llama(name))
     rates = []
     for seed in range(3):
@@ -85,22 +104,23 @@ def measure(name: str) -> dict[str, Any]:
         "call_tokens": f"{result.prompt_tokens}+{result.completion_tokens}",
         "tool_call": bool(result.tool_calls),
         "rss_mib_after": round(rss_mib()),
+        "others_cpu": f"{others_share(busy0, own0):.0%}",
     }
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     """Measure every embedded model in one process, then report RSS with all of them loaded."""
     threads = os.environ.get("ORCHESTRATOR_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2)
-    print(f"load average before: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}; threads per model: {threads}")
+    if argv[:1] == ["--wait"]:
+        print(f"CPU use in the last 5 s before starting: {wait_for_rest(float(argv[1])):.0%}")
+    print(f"load average: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}; threads per model: {threads}")
     busy0, own0 = cpu_ticks()
     for name in local.N_CTX:
         print(measure(name), flush=True)
-    busy1, own1 = cpu_ticks()
-    others = max(0, (busy1 - busy0) - (own1 - own0)) / max(1, busy1 - busy0)
     print(f"RSS with {', '.join(local.loaded_models())} loaded: {rss_mib():.0f} MiB")
-    print(f"other processes' share of busy CPU during the run: {others:.0%} (near 0% means at rest)")
+    print(f"other processes' share of busy CPU during the run: {others_share(busy0, own0):.0%} (0% is at rest)")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -23,7 +23,7 @@ DEFAULT_MODEL = "smollm2"
 N_CTX = {"smollm2": 8192, "qwen2.5-coder-0.5b": 16384, "qwen2.5-coder-1.5b": 16384}
 # Per-model RAM for saved prompt states (llama.cpp's LlamaRAMCache), least recently used evicted first.
 PROMPT_CACHE_BYTES = 256 << 20
-DEFAULT_MAX_TOKENS = 256  # a few seconds on two cores; callers can ask for more
+DEFAULT_MAX_TOKENS = 256  # seconds for SmolLM2, about a minute for the 1.5B on 2 cores; callers can ask for more
 DEFAULT_TEMPERATURE = 0.2
 SEED = 0
 
