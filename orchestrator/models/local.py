@@ -19,7 +19,8 @@ from orchestrator.models.types import ToolCall, ToolSpec
 DEFAULT_MODEL = "smollm2"
 # Context allocated per model (and advertised as context_window in models.yaml). SmolLM2 gets its trained
 # 8192. The Qwens are trained on 32768 but get 16384: llama.cpp allocates the whole KV cache up front, and
-# half keeps the three models together near 2.6 GB RSS while a 16k prompt already takes minutes on 2 cores.
+# 32768 would add about 0.65 GB (40 KB per token for the two) to the 3.1 GB RSS measured with all three
+# loaded, while a 16k prompt already takes minutes to process on 2 cores.
 N_CTX = {"smollm2": 8192, "qwen2.5-coder-0.5b": 16384, "qwen2.5-coder-1.5b": 16384}
 # Per-model RAM for saved prompt states (llama.cpp's LlamaRAMCache), least recently used evicted first.
 PROMPT_CACHE_BYTES = 256 << 20
