@@ -17,6 +17,7 @@ from orchestrator.models.weights import Chunk, WeightsSource
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = [b"GGUF first chunk|", b"second chunk|", b"third"]
+QWEN = ("local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b")
 
 
 @pytest.fixture
@@ -144,3 +145,35 @@ def test_every_shipped_weights_wheel_is_pinned_in_pyproject():
             assert re.fullmatch(r"[a-z0-9-]+==[0-9.]+", chunk.requirement)
             assert chunk.requirement in dependencies, f"{chunk.requirement} missing from pyproject dependencies"
     assert [len(weights.LOCAL_WEIGHTS[m].chunks) for m in LOCAL_MODELS] == [1, 6, 22]
+
+
+def test_models_prepare_joins_and_reports_each_model(fake: WeightsSource, monkeypatch, capsys) -> None:
+    from orchestrator.cli import main
+
+    monkeypatch.setattr(weights, "LOCAL_WEIGHTS", {"fake": fake})
+    assert main(["models", "--prepare"]) == 0
+    assert f"local/fake: {weights.cache_dir() / 'fake.gguf'} ok" in capsys.readouterr().out
+
+
+def test_models_prepare_exits_1_naming_the_fix_when_a_chunk_is_missing(fake, tmp_path, monkeypatch, capsys) -> None:
+    from orchestrator.cli import main
+
+    monkeypatch.setattr(weights, "LOCAL_WEIGHTS", {"fake": fake})
+    (tmp_path / "site" / "fake_part1" / "data" / "part01.bin").unlink()
+    assert main(["models", "--prepare"]) == 1
+    assert "Error: local/fake: weights incomplete" in capsys.readouterr().err
+
+
+def test_models_lists_the_three_embedded_models_with_speeds_and_no_policy_warning(capsys) -> None:
+    from orchestrator.cli import main
+    from orchestrator.models.registry import load_registry
+
+    speed = {m: f"{load_registry().model_info(m).tokens_per_s:g}" for m in ("local/smollm2", *QWEN)}
+    assert main(["models"]) == 0
+    captured = capsys.readouterr()
+    rows = {line.split("│")[1].strip(): line for line in captured.out.splitlines() if line.count("│") > 5}
+    assert "local/qwen2.5-coder-0.5b" in rows["builder"] and "local/qwen2.5-coder-1.5b" in rows["critic"]
+    assert "local/smollm2" in rows["dispatcher"] and "tok/s" in captured.out
+    assert f"│ {speed['local/qwen2.5-coder-0.5b']} " in rows["builder"]  # the measured figure from models.yaml
+    assert f"│ {speed['local/qwen2.5-coder-1.5b']} " in rows["critic"]
+    assert "Warning" not in captured.err
