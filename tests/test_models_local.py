@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -203,3 +204,17 @@ def test_unload_frees_a_model_and_the_next_call_loads_it_again(fake_loads: list[
     local.unload("smollm2")
     assert first.closed and local.loaded_models() == []
     assert local.load_llama("smollm2") is not first and fake_loads == ["smollm2", "smollm2"]
+
+
+def test_a_string_argument_cut_at_its_length_cap_is_reported(fake_loads: list[str], monkeypatch) -> None:
+    cap = local.tool_call_schema([WRITE_FILE])["properties"]["arguments"]["properties"]["content"]["maxLength"]
+    replies = iter([{"path": "calc.py", "content": "x" * cap}, {"path": "calc.py", "content": "def f(): pass\n"}])
+
+    def reply(self: FakeLlama, **kwargs: Any) -> dict[str, Any]:
+        text = json.dumps({"name": "write_file", "arguments": next(replies)})
+        return {"choices": [{"message": {"content": text}}], "usage": {"prompt_tokens": 9, "completion_tokens": 9}}
+
+    monkeypatch.setattr(FakeLlama, "create_chat_completion", reply)
+    cut, whole = (local.generate([{"role": "user", "content": "go"}], [WRITE_FILE], model="smollm2") for _ in "ab")
+    assert cut.tool_calls[0].arguments["content"] == "x" * cap and cut.sampling["capped_arguments"] == ["content"]
+    assert whole.sampling["capped_arguments"] == []

@@ -217,22 +217,41 @@ def generate(
         "seed": SEED,
     }
     kwargs: dict[str, Any] = {"messages": prompt_messages(messages, tools), **sampling}
+    schema = tool_call_schema(tools, sampling["max_tokens"]) if tools else {}
     if tools:
-        kwargs["response_format"] = {"type": "json_object", "schema": tool_call_schema(tools, sampling["max_tokens"])}
+        kwargs["response_format"] = {"type": "json_object", "schema": schema}
     slot = _slot(model)
     with slot.lock:  # llama.cpp contexts are not thread-safe: one call per model at a time
         out = _loaded(slot, model).create_chat_completion(**kwargs)
     choice, usage = out["choices"][0], out["usage"]
     text = choice["message"].get("content") or ""
     calls = _parse_tool_call(text) if tools else []
+    capped = {"capped_arguments": _capped_arguments(calls[0], schema)} if calls else {}
     return LocalResult(
         text="" if calls else text,
         tool_calls=calls,
         prompt_tokens=int(usage["prompt_tokens"]),
         completion_tokens=int(usage["completion_tokens"]),
         finish_reason="tool_calls" if calls else str(choice.get("finish_reason") or "stop"),
-        sampling={**sampling, **({"tool_choice": "grammar"} if tools else {})},
+        sampling={**sampling, **({"tool_choice": "grammar"} if tools else {}), **capped},
     )
+
+
+def _capped_arguments(call: ToolCall, schema: dict[str, Any]) -> list[str]:
+    """Top-level string arguments that reached their maxLength: most likely cut short, not finished."""
+    # The schema's maxLength keeps a call inside max_tokens, so a whole-file `content` at the cap is a
+    # truncated file that still validates; callers see it here and can retry with more max_tokens.
+    for branch in schema.get("anyOf", [schema]):
+        if branch["properties"]["name"].get("const") == call.name:
+            properties = branch["properties"]["arguments"].get("properties") or {}
+            return [
+                key
+                for key, sub in properties.items()
+                if isinstance(call.arguments.get(key), str)
+                and "maxLength" in sub
+                and len(call.arguments[key]) >= sub["maxLength"]
+            ]
+    return []
 
 
 def _parse_tool_call(text: str) -> list[ToolCall]:
