@@ -14,6 +14,9 @@ TASK ?= Add a subtract(a, b) function to calc.py that returns a minus b
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	# bubblewrap confines every command a run executes; runs refuse to start without it.
+	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
+		|| echo "Install bubblewrap (bwrap) yourself: runs refuse to execute commands without a sandbox."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU build; the semantic extra would otherwise pull a CUDA build.

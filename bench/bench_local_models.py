@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.models import local  # noqa: E402
+from orchestrator.models.providers import local  # noqa: E402
 from orchestrator.models.types import ToolSpec  # noqa: E402
 
 WRITE_FILE = ToolSpec(

@@ -38,8 +38,8 @@ def _time_each(fn, items: list) -> list[int]:
 
 def measure_latency(rows: list[dict], sample: int) -> dict[str, tuple[float, float]]:
     """Single-prompt decision latency of the router (load from JSON, then score) and the baseline's predict."""
-    from orchestrator.routing.pred_baseline import baseline_text, fit_baseline
-    from orchestrator.routing.predictive import PredictiveRouter, calibrate
+    from orchestrator.routing.predictive.baseline import baseline_text, fit_baseline
+    from orchestrator.routing.predictive.router import PredictiveRouter, calibrate
 
     started = time.perf_counter()
     router = calibrate(rows)
@@ -93,9 +93,9 @@ def main() -> int:
     args = parser.parse_args()
     folds, sample = (3, 200) if args.quick else (5, 1000)
 
-    from orchestrator.routing.pred_baseline import evaluate_baseline
-    from orchestrator.routing.pred_data import PREFERENCE_COLUMNS, read_csv_rows
-    from orchestrator.routing.predictive import evaluate
+    from orchestrator.routing.predictive.baseline import evaluate_baseline
+    from orchestrator.routing.predictive.data import PREFERENCE_COLUMNS, read_csv_rows
+    from orchestrator.routing.predictive.eval import evaluate
 
     started = time.perf_counter()
     rows = read_csv_rows(args.data, PREFERENCE_COLUMNS)

@@ -19,7 +19,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from orchestrator.models.registry import Registry, load_registry  # noqa: E402
 from orchestrator.routing.base import RouteDecision, RouteRequest, make_decision  # noqa: E402
-from orchestrator.routing.config import RoutingSpec, build_strategy  # noqa: E402
+from orchestrator.routing.build import build_strategy
+from orchestrator.routing.spec import RoutingSpec  # noqa: E402
 
 SEMANTIC_TARGET_MS = 20.0
 
@@ -143,7 +144,7 @@ def strategies(registry: Registry, state: Path) -> dict[str, Callable[[RouteRequ
         out[name] = _bind(build_strategy(spec, registry, state), cands)
     cascade = build_strategy(RoutingSpec.model_validate("cascade"), registry, state)
     out["cascade decision"] = lambda req: (cascade.route(req, cands), cascade.should_escalate(REPLY))  # type: ignore[attr-defined]
-    router_file = Path(__file__).resolve().parent.parent / "orchestrator" / "routing" / "router_default.json"
+    router_file = Path(__file__).resolve().parent.parent / "orchestrator/routing/predictive/router_default.json"
     try:
         out["predictive"] = _bind(build_strategy(RoutingSpec.model_validate("predictive"), registry, state), cands)
     except Exception as exc:  # the predictive router is optional here; say why it is missing

@@ -62,16 +62,18 @@ class WorkspaceError(OrchestratorError):
     """The target repository can't be used (not a git repo, no commits, worktree trouble)."""
 
 
+class RunBusy(OrchestratorError):
+    """Another live process holds the run (running or resuming it); one process at a time."""
+
+
+class SandboxUnavailable(ConfigError):
+    """No sandbox mechanism works here and the user did not opt out with --unsafe-no-sandbox."""
+
+
 class RunStopped(OrchestratorError):
     """A gate, cap, budget or human stopped the run; state is saved and the run is resumable."""
 
     exit_code = 3
-
-
-class RunPaused(OrchestratorError):
-    """The run waits for a human decision; resume it later."""
-
-    exit_code = 4
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

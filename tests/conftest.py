@@ -59,7 +59,7 @@ def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 def _fresh_fakes():
     """Every test starts and ends with no registered scripted models."""
     from orchestrator.models.breaker import reset_breakers
-    from orchestrator.models.scripted import reset_fakes
+    from orchestrator.models.providers.scripted import reset_fakes
 
     reset_fakes()
     reset_breakers()

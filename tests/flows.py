@@ -8,7 +8,7 @@ import yaml
 from conftest import git, make_repo
 from scripts import CALC_BUGGY, SPEC, TEST
 
-from orchestrator.models.scripted import ScriptedModel, register_scripted
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
 from orchestrator.runner import RunOptions, start_run
 
 CALC = '"""Calculator."""\n\n\ndef add(a, b):\n    """Return a plus b."""\n    return a + b\n'

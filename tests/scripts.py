@@ -67,9 +67,13 @@ def finish(summary: str) -> dict[str, Any]:
     return call("finish", summary=summary)
 
 
-def verdict(kind: str, *violations: dict[str, Any]) -> dict[str, Any]:
-    """The critic's finishing tool call."""
-    return call("submit_verdict", verdict=kind, violations=list(violations))
+SUBTRACT_TEST_ID = "tests/test_subtract.py::test_subtract_returns_difference"
+
+
+def verdict(kind: str, *violations: dict[str, Any], scenarios: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The critic's finishing tool call; by default it answers the one scenario of SPEC with TEST."""
+    answers = [{"scenario": 1, "test": SUBTRACT_TEST_ID, "met": kind == "pass"}] if scenarios is None else scenarios
+    return call("submit_verdict", verdict=kind, violations=list(violations), scenarios=answers)
 
 
 MISSING_DOCSTRING = {

@@ -107,7 +107,7 @@ def test_exhausted_script_fails_loudly_naming_persona_and_call(example_repo: Pat
 
 def test_readme_yaml_examples_are_valid(tmp_path: Path) -> None:
     from orchestrator.models.spec import RegistrySpec
-    from orchestrator.validate import load_workflow
+    from orchestrator.workflow.validate import load_workflow
 
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)

@@ -13,8 +13,14 @@ from orchestrator.errors import ConfigError, ModelError, RealRequestBlockedError
 from orchestrator.models import gateway
 from orchestrator.models.check import check_models
 from orchestrator.models.failures import FAILURES, ModelCallError, describe_failure
+from orchestrator.models.providers.scripted import (
+    FunctionModel,
+    ScriptedModel,
+    load_script,
+    register_scripted,
+    reset_fakes,
+)
 from orchestrator.models.registry import load_registry
-from orchestrator.models.scripted import FunctionModel, ScriptedModel, load_script, register_scripted, reset_fakes
 from orchestrator.models.types import ModelReply, ToolSpec
 
 HELLO = [{"role": "user", "content": "hello"}]

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from orchestrator.models import local
 from orchestrator.models.gateway import complete
+from orchestrator.models.providers import local
 from orchestrator.models.types import ToolSpec
 
 pytest.importorskip("llama_cpp")
-jsonschema = pytest.importorskip("jsonschema")
+import jsonschema  # noqa: E402  (a dev dependency: the check must not skip silently)
 
 WRITE_FILE = ToolSpec(
     "write_file",

@@ -217,7 +217,7 @@ def test_importing_the_registry_does_not_import_litellm_or_llama_cpp() -> None:
     code = (
         "import sys\n"
         "from orchestrator.models.registry import load_registry\n"
-        "import orchestrator.models.gateway, orchestrator.models.scripted\n"
+        "import orchestrator.models.gateway, orchestrator.models.providers.scripted\n"
         "r = load_registry(); r.table(); r.model_info('openai/gpt-4o-mini'); r.check_roles()\n"
         "print(sorted(m for m in ('litellm', 'llama_cpp') if m in sys.modules))\n"
     )

@@ -15,6 +15,7 @@ from orchestrator.models import gateway
 from orchestrator.models.affinity import PrefixAffinity
 from orchestrator.models.breaker import BreakerPolicy, CircuitBreaker, breaker_for, breakers, configure_breakers
 from orchestrator.models.failures import ModelCallError, describe_failure
+from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel, register_scripted, reset_fakes
 from orchestrator.models.registry import load_registry
 from orchestrator.models.resilience import (
     CircuitOpenError,
@@ -26,7 +27,6 @@ from orchestrator.models.resilience import (
     remove_failover_listener,
     with_ladder_fallback,
 )
-from orchestrator.models.scripted import FunctionModel, ScriptedModel, register_scripted, reset_fakes
 from orchestrator.models.types import ToolSpec
 
 HELLO = [{"role": "user", "content": "hello"}]

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from orchestrator.cli.router import app
 from orchestrator.errors import ConfigError
-from orchestrator.routing import metrics
-from orchestrator.routing.features import CHAR_GROUPS, DENSE_NAMES, extract
-from orchestrator.routing.predictive import PredictiveRouter, calibrate, evaluate
+from orchestrator.routing.predictive import metrics
+from orchestrator.routing.predictive.eval import evaluate
+from orchestrator.routing.predictive.features import CHAR_GROUPS, DENSE_NAMES, extract
+from orchestrator.routing.predictive.router import PredictiveRouter, calibrate
 
 HARD = ["integral", "theorem", "eigenvalue", "litigation", "percent", "fraction"]
 EASY = ["apple", "colour", "dog", "sunny", "table", "friend"]
@@ -111,7 +112,7 @@ def test_features_are_deterministic_and_char_ngrams_only_for_math():
 def test_tree_export_matches_sklearn():
     from sklearn.ensemble import GradientBoostingRegressor
 
-    from orchestrator.routing.pred_trees import TREE_PARAMS, as_float32, fit_trees, predict_trees
+    from orchestrator.routing.predictive.trees import TREE_PARAMS, as_float32, fit_trees, predict_trees
 
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(300, 5)), rng.normal(size=300)
@@ -155,7 +156,7 @@ def test_threshold_respects_max_strong_share(rows, share: float):
 
 
 def test_threshold_for_count_handles_ties():
-    from orchestrator.routing.pred_fit import threshold_for_count
+    from orchestrator.routing.predictive.fit import threshold_for_count
 
     scores = np.asarray([3.0, 2.0, 2.0, 1.0])
     assert (scores >= threshold_for_count(scores, 2, at_least=False)).sum() == 1
@@ -196,7 +197,7 @@ def test_evaluate_reports_cross_validated_figures(rows):
 
 
 def test_shipped_default_router_loads_and_scores():
-    path = Path(__file__).resolve().parents[1] / "orchestrator" / "routing" / "router_default.json"
+    path = Path(__file__).resolve().parents[1] / "orchestrator" / "routing" / "predictive" / "router_default.json"
     router = PredictiveRouter.load(path)
     assert router.metadata["threshold_rule"] == {"max_strong_share": 0.3}
     hard = "A train leaves at 3:15 pm at 60 mph; a second leaves 45 minutes later at 75 mph. When does it catch up?"

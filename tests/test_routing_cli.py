@@ -11,7 +11,7 @@ from scripts import CALC_BUGGY, call, finish
 from typer.testing import CliRunner
 
 from orchestrator.cli import app, main
-from orchestrator.models.scripted import ScriptedModel
+from orchestrator.models.providers.scripted import ScriptedModel
 
 STEPS = [{"id": "build", "persona": "builder", "next": "quality"},
          {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build", "max_rounds": 3}]

@@ -115,7 +115,7 @@ def test_refine_messages_shape() -> None:
 
 def test_ensemble_through_the_gateway_with_function_and_scripted_models() -> None:
     from orchestrator.models import gateway
-    from orchestrator.models.scripted import FunctionModel, ScriptedModel, register_scripted, reset_fakes
+    from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel, register_scripted, reset_fakes
 
     reset_fakes()
     try:

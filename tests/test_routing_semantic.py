@@ -10,8 +10,9 @@ import pytest
 from test_routing_support import make_registry, request
 
 from orchestrator.errors import ConfigError, UnknownNameError
-from orchestrator.routing.config import IntentSpec, RoutingSpec, build_strategy
+from orchestrator.routing.build import build_strategy
 from orchestrator.routing.semantic import SemanticStrategy, load_embedder, load_intents
+from orchestrator.routing.spec import IntentSpec, RoutingSpec
 
 INTENTS_YAML = """
 intents:

@@ -13,15 +13,12 @@ from test_routing_support import candidates, make_registry, request
 
 from orchestrator.errors import ConfigError, UnknownNameError
 from orchestrator.routing.base import RouteDecision, prompt_hash, read_json_state, write_json_state
-from orchestrator.routing.config import RoutingSpec, RuleSpec, build_strategy
-from orchestrator.routing.strategies import (
-    LatencyStore,
-    PinnedStrategy,
-    PredictiveStrategy,
-    RulesStrategy,
-    StaticStrategy,
-    learn_latency,
-)
+from orchestrator.routing.build import build_strategy
+from orchestrator.routing.latency import LatencyStore, learn_latency
+from orchestrator.routing.predictive.strategy import PredictiveStrategy
+from orchestrator.routing.rules import RulesStrategy
+from orchestrator.routing.spec import RoutingSpec, RuleSpec
+from orchestrator.routing.static import PinnedStrategy, StaticStrategy
 
 
 @pytest.fixture
@@ -265,7 +262,7 @@ def test_routing_spec_fields_document_themselves() -> None:
 
 def test_config_imports_only_pydantic() -> None:
     code = (
-        "import sys, orchestrator.routing.config; "
+        "import sys, orchestrator.routing.spec; "
         "print([m for m in ('torch', 'numpy', 'yaml', 'sentence_transformers', 'litellm') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -304,7 +301,7 @@ def test_build_predictive_loads_router_file(registry, tmp_path: Path, monkeypatc
     import types
 
     loaded = []
-    fake_module = types.ModuleType("orchestrator.routing.predictive")
+    fake_module = types.ModuleType("orchestrator.routing.predictive.router")
 
     class PredictiveRouter:
         @classmethod
@@ -313,7 +310,7 @@ def test_build_predictive_loads_router_file(registry, tmp_path: Path, monkeypatc
             return FakeScorer()
 
     fake_module.PredictiveRouter = PredictiveRouter
-    monkeypatch.setitem(sys.modules, "orchestrator.routing.predictive", fake_module)
+    monkeypatch.setitem(sys.modules, "orchestrator.routing.predictive.router", fake_module)
     spec = RoutingSpec.model_validate({"strategy": "predictive", "predictive": {"router": "r.json"}})
     strategy = build_strategy(spec, registry, tmp_path / "state", base_dir=tmp_path)
     assert loaded == [tmp_path / "r.json"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from orchestrator.models.registry import load_registry
-from orchestrator.run_routing import RunRouter
-from orchestrator.workflow_spec import WorkflowSpec
+from orchestrator.run.routing import RunRouter
+from orchestrator.workflow.spec import WorkflowSpec
 
 CHEAP, STRONG = "openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.spec_lint import lint_spec
+from orchestrator.gates.spec_lint import lint_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

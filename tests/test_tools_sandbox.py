@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.sandbox import command_name, resolve_inside, run_command, scrubbed_env, truncate_middle
 from orchestrator.errors import SandboxViolation, ToolError
-from orchestrator.sandbox import command_name, resolve_inside, run_command, scrubbed_env, truncate_middle
 
 PY = sys.executable
 ALLOW = {"python", "git"}
@@ -151,10 +151,10 @@ class TestRunCommand:
         assert env == {"PATH": "/bin", "PYTHONPATH": "p"}
 
     def test_timeout_kills_the_whole_process_group(self, tmp_path: Path):
+        marker = f"sleeper-{os.getpid()}-timeout"
         script = (
             "import subprocess, sys, time\n"
-            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-            "open('child.pid', 'w').write(str(child.pid))\n"
+            f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', {marker!r}])\n"
             "print('started', flush=True)\n"
             "time.sleep(60)\n"
         )
@@ -163,18 +163,19 @@ class TestRunCommand:
         assert time.monotonic() - start < 10
         assert result.timed_out and not result.ok
         assert "started" in result.output and "timed out after 1.5s" in result.output
-        child_pid = int((tmp_path / "child.pid").read_text())
-        assert _gone(child_pid)
+        assert _gone(marker)
 
-    def test_background_children_do_not_outlive_a_finished_command(self, tmp_path: Path):
+    @pytest.mark.parametrize("detach", ["", "start_new_session=True"])
+    def test_background_children_do_not_outlive_a_finished_command(self, tmp_path: Path, detach: str):
+        marker = f"sleeper-{os.getpid()}-{bool(detach)}"
         script = (
-            "import subprocess, sys\n"
-            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-            "open('child.pid', 'w').write(str(child.pid))\n"
+            "import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', {marker!r}], {detach})\n"
+            "time.sleep(0.3)\n"
         )
         result = run([PY, "-c", script], tmp_path, timeout_s=20)
         assert result.ok and not result.timed_out
-        assert _gone(int((tmp_path / "child.pid").read_text()))
+        assert _gone(marker)  # a setsid() daemon too: the PID namespace dies with the command
 
     def test_output_truncated_keeping_head_and_tail(self, tmp_path: Path):
         script = "print('HEAD'); print('x' * 50000); print('TAIL', flush=True); import sys; sys.exit(3)"
@@ -201,16 +202,24 @@ class TestRunCommand:
         assert cut and text.startswith("a" * 20) and text.endswith("b" * 30) and "150 characters" in text
 
 
-def _gone(pid: int, wait_s: float = 5.0) -> bool:
-    """True once `pid` no longer runs (zombies count as gone)."""
+def _running(marker: str) -> list[int]:
+    """Host pids of live (non-zombie) processes whose command line contains `marker`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if marker.encode() in (proc / "cmdline").read_bytes() and \
+                    (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+                found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _gone(marker: str, wait_s: float = 5.0) -> bool:
+    """True once no process started with `marker` in its command line runs any more."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-            stat = Path(f"/proc/{pid}/stat")
-            if stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z":
-                return True
-        except ProcessLookupError:
+        if not _running(marker):
             return True
         time.sleep(0.05)
     return False

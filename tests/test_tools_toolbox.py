@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.tools import MAX_SEARCH_HITS, Toolbox
 from orchestrator.errors import SandboxViolation, ToolError
-from orchestrator.tools import MAX_SEARCH_HITS, Toolbox
 
 
 def git(repo: Path, *args: str) -> str:
@@ -71,9 +71,9 @@ class TestSpecsAndValidation:
         [
             ("read_file", {}, "missing required argument 'path'"),
             ("read_file", {"path": "a", "lines": 3}, "unknown argument 'lines'"),
-            ("read_file", {"path": 3}, "'path' must be string"),
-            ("read_file", {"path": "a", "start_line": True}, "must be integer"),
-            ("read_file", {"path": "a", "start_line": 0}, "must be >= 1"),
+            ("read_file", {"path": 3}, "argument 'path': input should be a valid string, got 3"),
+            ("read_file", {"path": "a", "start_line": True}, "'start_line': input should be a valid integer, got True"),
+            ("read_file", {"path": "a", "start_line": 0}, "'start_line': input should be greater than or equal to 1"),
             ("edit", ["path"], "must be a JSON object"),
             ("wirte_file", {}, "Did you mean 'write_file'"),
         ],

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import ConfigError, WorkflowValidationError
 from orchestrator.resources import shipped_dir
-from orchestrator.validate import find_workflow, load_workflow
+from orchestrator.workflow.validate import find_workflow, load_workflow
 
 GOOD = """\
 name: demo
@@ -162,3 +162,12 @@ def test_validate_cli_exit_codes_and_no_heavy_imports(tmp_path: Path) -> None:
     assert f"Error: {bad}:10: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "HEAVY []" in proc.stdout
+
+
+def test_parallel_or_speculative_routing_on_an_agent_step_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("    persona: builder\n", "    persona: builder\n    routing: {strategy: parallel}\n")
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith("flow.yaml:11: steps[0].routing: parallel routing would run 'builder' in step 'build'")
+    default = "routing: speculative\n" + GOOD
+    [problem] = problems_of(tmp_path, default)
+    assert "speculative routing would run 'builder'" in problem and problem.startswith("flow.yaml:1: routing")

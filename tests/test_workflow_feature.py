@@ -6,9 +6,10 @@ import hashlib
 from pathlib import Path
 
 from conftest import git
-from scripts import feature_critic, feature_team
+from scripts import SUBTRACT_TEST_ID, feature_critic, feature_team
 
-from orchestrator.models.scripted import ScriptedModel, register_scripted
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.run.log import RunLog
 from orchestrator.runner import RunOptions, start_run
 
 PERSONAS = ["surveyor", "spec_writer", "tester", "builder", "dispatcher"]
@@ -66,9 +67,15 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
     assert "subtract has no docstring" in third_packet and "add a one-line docstring" in third_packet
     assert team.remaining() == 0 and critic.remaining() == 0
 
-    verdicts = [(p["step"], p["verdict"]) for p in outcome.phases if p["step"] in ("quality", "review", "triage")]
-    assert verdicts == [("quality", "fail"), ("quality", "pass"), ("review", "fail"), ("triage", "-> build"),
-                        ("quality", "pass"), ("review", "pass")]
+    verdicts = [(p["step"], p["verdict"]) for p in outcome.phases if p["persona"] in ("-", "dispatcher", "auto")]
+    assert verdicts == [("spec_check", "pass"), ("red_check", "pass"), ("quality", "fail"), ("quality", "pass"),
+                        ("review", "fail"), ("triage", "-> build"), ("quality", "pass"), ("review", "pass"),
+                        ("sign_off", "pass")]
+    critic_rows = [p["verdict"] for p in outcome.phases if p["persona"] == "critic"]
+    assert critic_rows == ["fail", "pass"]
+    assert [g["gate"] for g in outcome.gates] == ["spec_check", "red_check", "quality", "review", "sign_off"]
+    assert all(g["verdict"] == "pass" for g in outcome.gates)
+    assert outcome.message == "all 5 gates on the run's path passed"
     spec = git(example_repo, "show", f"{outcome.branch}:specs/calc/spec.md")
     assert "- Given a=5 and b=3, When subtract(a, b) is called, Then it returns 2" in spec
 
@@ -80,9 +87,14 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
     assert [r[1] for r in rows[:5]] == ["spec_writer", "tester", "builder", "builder", "builder"]
     assert all(r[2] == "scripted/team" for r in rows[:5])
     assert [r[3] for r in rows] == ["spec#1", "write_tests#1", "build#1", "build#2", "build#3", "final"]
-    assert rows[3][4] == "spec_check=pass, quality=fail"
-    assert rows[4][4] == "spec_check=pass, quality=pass, review=fail"
-    assert rows[5][4] == "spec_check=pass, quality=pass, review=pass, sign_off=pass"
+    assert rows[3][4] == "spec_check=pass, red_check=pass, quality=fail"
+    assert rows[4][4] == "spec_check=pass, red_check=pass, quality=pass, review=fail"
+    assert rows[5][4] == "spec_check=pass, red_check=pass, quality=pass, review=pass, sign_off=pass"
+
+    log = RunLog(example_repo / ".git" / "orchestrator" / "runs.sqlite")
+    gates = {e["step"]: e["data"]["result"] for e in log.events(outcome.run_id, "gate")}
+    assert gates["red_check"]["tests"]["red"] == [SUBTRACT_TEST_ID]
+    assert gates["quality"]["tests"]["still_red"] == [] and gates["quality"]["tests"]["lost"] == []
 
     tip = outcome.branch
     assert 'Return a minus b.' in git(example_repo, "show", f"{tip}:calc.py")

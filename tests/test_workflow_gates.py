@@ -9,9 +9,9 @@ from conftest import git
 from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import CALC_BUGGY, SPEC, TEST, call, finish, verdict
 
-from orchestrator.budgets import BudgetSpec
-from orchestrator.models.scripted import ScriptedModel, register_scripted
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
 from orchestrator.runner import ResumeOptions, RunOptions, resume_run, start_run
+from orchestrator.workflow.budget import BudgetSpec
 
 BUILD_REVIEW = [{"id": "build", "persona": "builder", "next": "review"},
                 {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "build",
@@ -41,7 +41,7 @@ def test_two_critics_on_different_models_merged_by_the_moderator(repo: Path) -> 
     second_builder_packet = builder.calls[2].messages[1]["content"]
     assert "1. [major] Merged: add a docstring and reject strings" in second_builder_packet
     assert "subtract accepts strings" not in second_builder_packet  # one merged checklist, not two lists
-    models = {p["persona"]: p["model"] for p in outcome.phases if p["step"] == "review"}
+    models = {p["persona"]: p["model"] for p in outcome.phases if p["step"] == "review" and p["persona"] != "-"}
     assert models == {"critic": "scripted/critic_a", "security_critic": "scripted/critic_b"}
 
 

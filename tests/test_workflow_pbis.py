@@ -9,8 +9,8 @@ from conftest import git
 from flows import add_workflow, bind, run
 from scripts import SPEC_DRAFT, call, finish
 
-from orchestrator.models.scripted import FunctionModel, ScriptedModel
-from orchestrator.pbis import PbiSpec, check_pbis, next_wave, scopes_overlap
+from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel
+from orchestrator.steps.pbis import PbiSpec, check_pbis, next_wave, scopes_overlap
 
 PBIS = [
     {"id": "calc", "directive": "Add subtract to calc.py", "scope": ["calc.py"], "checklist": ["subtract works"]},

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
-from scripts import CALC_BUGGY, call, finish
+from scripts import CALC_BUGGY, call, finish, verdict
 
-from orchestrator.models.scripted import ScriptedModel, register_scripted
-from orchestrator.runlog import RunLog
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.run.log import RunLog
 
 LADDER = {"profiles": {"high_throughput": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
           "ladder": ["high_throughput", "high_reasoning"], "roles": {"builder": "high_reasoning"}}
@@ -65,7 +65,7 @@ def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) 
               "max_rounds": 1}]
     name = add_workflow(repo, "pinned", steps, {"review": {"kind": "review", "critics": ["critic"]}}, autonomy="L4")
     audited = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("done")],
-                             "critic": [call("submit_verdict", verdict="pass", violations=[])]}, name="audited")
+                             "critic": [verdict("pass")]}, name="audited")
     other = ScriptedModel({}, name="other")
     from orchestrator.runner import RunOptions, start_run
 
@@ -104,7 +104,7 @@ def test_dispatcher_on_the_embedded_model_makes_a_valid_allowed_choice(repo: Pat
 
 def test_a_provider_outage_fails_over_along_the_profile_and_is_logged(repo: Path) -> None:
     from orchestrator.models import gateway
-    from orchestrator.models.scripted import FunctionModel
+    from orchestrator.models.providers.scripted import FunctionModel
 
     litellm = gateway.load_litellm()
     outage = litellm.ServiceUnavailableError("overloaded", llm_provider="openai", model="gpt-4o-mini")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.tools import Toolbox
+from orchestrator.agents.write_policy import WritePolicy, contract_sections
 from orchestrator.errors import ToolError, WorkspaceError
-from orchestrator.tools import Toolbox
-from orchestrator.write_policy import WritePolicy, contract_sections, glob_match
+from orchestrator.globs import glob_match
 
 TESTS = """import pytest
 

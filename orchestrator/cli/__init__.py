@@ -12,7 +12,10 @@ import sys
 import click
 import typer
 
-from orchestrator.cli import commands, runs
+from orchestrator.cli import router, runs
+from orchestrator.cli.author import graph, validate
+from orchestrator.cli.catalog import models, personas
+from orchestrator.cli.run import resume, run
 from orchestrator.errors import OrchestratorError
 
 app = typer.Typer(
@@ -21,19 +24,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-commands.register(app)
+for command in (run, resume, validate, graph, models, personas):
+    app.command()(command)
 app.add_typer(runs.app, name="runs")
 
 
-def _add_router() -> None:
-    from orchestrator.cli import routing_cmds
-    from orchestrator.cli.router import app as router_app
-
-    routing_cmds.register(router_app)
-    app.add_typer(router_app, name="router", help="Routing: calibrate, score, evaluate, explain, drift.")
-
-
-_add_router()
+app.add_typer(router.app, name="router", help="Routing: calibrate, score, evaluate, explain, drift.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,6 +65,11 @@ def print_outcome(outcome: Any) -> None:
         for p in outcome.phases
     ]
     print_table(f"Run {outcome.run_id}", rows)
+    if getattr(outcome, "gates", None):
+        print_table("Gates", outcome.gates)
+    trimmed = [f"{p['step']} ({p['persona']}): trimmed {', '.join(p['packet_trimmed'])}"
+               + (f"; dropped {', '.join(p['packet_dropped'])}" if p.get("packet_dropped") else "")
+               for p in outcome.phases if p.get("packet_trimmed") or p.get("packet_dropped")]
     total_tokens = sum(p["tokens"] for p in outcome.phases)
     total_cost = sum(p["cost_usd"] for p in outcome.phases)
     out = console()
@@ -75,5 +80,7 @@ def print_outcome(outcome: Any) -> None:
         out.print(f"[yellow]Warning:[/yellow] {warning}")
     for flag in outcome.flags:
         out.print(f"[yellow]Flag:[/yellow] {flag}")
+    for line in trimmed:
+        out.print(f"[yellow]Packet:[/yellow] {line}")
     style = "green" if outcome.exit_code == 0 else "yellow"
     out.print(f"[{style}]Run {outcome.status}[/{style}]: {outcome.message} (exit {outcome.exit_code})")

@@ -14,8 +14,8 @@ app = typer.Typer(help="List and inspect runs recorded in the repo's .git/orches
 
 
 def _open(repo: Path):
-    from orchestrator.runlog import RunLog
-    from orchestrator.workspace import state_dir
+    from orchestrator.run.log import RunLog
+    from orchestrator.run.workspace import state_dir
 
     return RunLog(state_dir(repo) / "runs.sqlite")
 
@@ -59,7 +59,8 @@ def show_run(
                "tokens": e["data"].get("tokens"), "verdict": e["data"].get("verdict")}
               for e in log.events(run_id, "phase_end")]
     print_table("Phases", phases)
-    gates = [{"gate": e["step"], "verdict": e["data"].get("verdict"), "round": e["data"].get("round")}
+    gates = [{"gate": e["step"], "kind": e["data"].get("gate_kind"), "verdict": e["data"].get("verdict"),
+              "round": e["data"].get("round"), "reason": e["data"].get("reason", "")}
              for e in log.events(run_id, "gate")]
     print_table("Gates", gates)
     calls = [{"step": c["step"], "persona": c["persona"], "model": c["model"], "prompt": c["prompt_tokens"],

@@ -160,11 +160,6 @@ def add_transition_listener(fn: TransitionListener) -> None:
     _listeners.add(fn)
 
 
-def remove_transition_listener(fn: TransitionListener) -> None:
-    """Stop calling a transition listener; unknown listeners are ignored."""
-    _listeners.remove(fn)
-
-
 def _notify(model: str, old: BreakerState, new: BreakerState) -> None:
     """Fan a transition out to every listener."""
     _listeners.notify(model, old, new)

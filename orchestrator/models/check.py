@@ -14,13 +14,28 @@ if TYPE_CHECKING:
     from orchestrator.models.registry import Registry
 
 
-def check_models(registry: Registry) -> list[str]:
-    """One line per problem with a model the registry uses; empty when everything can be called."""
+def check_models(registry: Registry, personas: list[str] | None = None, remote_only: bool = False) -> list[str]:
+    """One line per problem with a model the registry uses; empty when everything can be called.
+
+    With `personas`, only the models those personas resolve to (their whole failover list) are checked.
+    """
     problems: list[str] = []
-    for model_id, users in registry.referenced_models().items():
+    for model_id, users in _models_to_check(registry, personas).items():
+        if remote_only and is_offline(model_id):
+            continue
         used_by = ", ".join(users)
         problems += [f"{model_id} (used by {used_by}): {p}" for p in _problems(model_id, registry)]
     return problems
+
+
+def _models_to_check(registry: Registry, personas: list[str] | None) -> dict[str, list[str]]:
+    if personas is None:
+        return registry.referenced_models()
+    users: dict[str, list[str]] = {}
+    for persona in dict.fromkeys(personas):
+        for model_id in registry.resolve(persona).models:
+            users.setdefault(model_id, []).append(f"persona {persona}")
+    return users
 
 
 def _problems(model_id: str, registry: Registry) -> list[str]:
@@ -51,7 +66,7 @@ def _offline_problems(model_id: str) -> list[str]:
         return [] if path.is_file() else [f"script file not found: {path}"]
     if provider_of(model_id) != "local":
         return []
-    from orchestrator.models import local
+    from orchestrator.models.providers import local
 
     problems = []
     if importlib.util.find_spec("llama_cpp") is None:

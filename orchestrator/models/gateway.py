@@ -15,7 +15,7 @@ from orchestrator.models import catalog
 from orchestrator.models.failures import describe_failure
 from orchestrator.models.ids import OFFLINE_PROVIDERS, SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
 from orchestrator.models.listeners import Listeners
-from orchestrator.models.scripted import load_script
+from orchestrator.models.providers.scripted import load_script
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
 BLOCK_ENV = "ORCHESTRATOR_BLOCK_REAL_REQUESTS"
@@ -38,7 +38,7 @@ def load_litellm() -> Any:
     global _litellm
     with _lock:
         if _litellm is None:
-            from orchestrator.models.providers import register_providers
+            from orchestrator.models.providers.offline import register_providers
 
             _litellm = register_providers()
             _record_provider_errors(_litellm)

@@ -158,25 +158,44 @@ class Registry:
         merged["tags"] = tuple(merged.get("tags", ()))
         return ModelInfo(id=model_id, source=source, **merged)
 
-    def check_roles(self, strict: bool | None = None) -> list[str]:
-        """Policy warnings (critic vs builder); with strict (default: the policy's), raise ConfigError instead."""
+    def check_roles(self, strict: bool | None = None, *, critics: Iterable[str] = ("critic",),
+                    builders: Iterable[str] = ("builder",), used: Iterable[str] = ()) -> list[str]:
+        """Policy warnings (every critic vs every builder); with strict (default: the policy's), raise instead.
+
+        `used` names the personas the workflow uses: `--model` may bind any of them without a warning.
+        """
         bound = [p for p in self._roles if p not in self._new_cli_personas]
+        known = set(used)
         warnings = [
-            f"--model binds {p!r}, which no models.yaml layer or workflow binds.{did_you_mean(p, bound)}"
-            for p in self._new_cli_personas
+            f"--model binds {p!r}, which no models.yaml layer or workflow binds.{did_you_mean(p, [*bound, *known])}"
+            for p in self._new_cli_personas if p not in known
         ]
-        if self.policy.critic_differs_from_builder and {"critic", "builder"} <= set(self._roles):
-            critic, builder = self.resolve("critic"), self.resolve("builder")
-            if critic.model == builder.model:
-                warnings.append(
-                    f"critic and builder both resolve to {critic.model!r} (critic from {critic.source}, "
-                    f"builder from {builder.source}); a critic on the builder's model reviews its own blind spots. "
-                    "Bind the critic to another model, e.g. --model critic=anthropic/claude-sonnet-4-5"
-                )
+        if self.policy.critic_differs_from_builder:
+            warnings += self._shared_models(list(dict.fromkeys(critics)), list(dict.fromkeys(builders)))
         strict = self.policy.strict_roles if strict is None else strict
         if strict and warnings:
             raise ConfigError("role policy violated: " + "\n".join(warnings))
         return warnings
+
+    def _shared_models(self, critics: list[str], builders: list[str]) -> list[str]:
+        """One warning per critic (or moderator) that resolves to a builder's model."""
+        warnings = []
+        for critic_name in critics:
+            for builder_name in builders:
+                if critic_name == builder_name or not self._resolvable(critic_name, builder_name):
+                    continue
+                critic, builder = self.resolve(critic_name), self.resolve(builder_name)
+                if critic.model == builder.model:
+                    warnings.append(
+                        f"{critic_name} and {builder_name} both resolve to {critic.model!r} ({critic_name} from "
+                        f"{critic.source}, {builder_name} from {builder.source}); a critic on the builder's model "
+                        f"reviews its own blind spots. Bind the {critic_name} to another model, e.g. "
+                        f"--model {critic_name}=anthropic/claude-sonnet-4-5"
+                    )
+        return warnings
+
+    def _resolvable(self, *personas: str) -> bool:
+        return all(p in self._roles or self._default_profile for p in personas)
 
     def table(self) -> list[dict[str, Any]]:
         """One row per persona for `orchestrator models`: binding, models and the primary model's metadata."""
@@ -365,10 +384,3 @@ def parse_model_overrides(items: list[str]) -> dict[str, str]:
             )
         out[role] = value
     return out
-
-
-def check_models(registry: Registry) -> list[str]:
-    """Problems that would stop the bound models from working (keys, unknown ids); imports LiteLLM."""
-    from orchestrator.models.check import check_models as _check_models
-
-    return _check_models(registry)

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import ConfigError, did_you_mean
-from orchestrator.yaml_lines import LocatedYaml, load_located_file, load_located_yaml
+from orchestrator.located_yaml import LocatedYaml, load_located_file, load_located_yaml
 
 
 class _Spec(BaseModel):

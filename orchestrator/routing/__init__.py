@@ -1,0 +1,1 @@
+"""Routing: one interface, pluggable strategies built from YAML, each returning an ordered candidate list."""

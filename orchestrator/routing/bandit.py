@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.routing.base import RouteDecision, RouteRequest, read_json_state, write_json_state
-from orchestrator.routing.strategies import FilteredStrategy
+from orchestrator.routing.capability import FilteredStrategy
 
 if TYPE_CHECKING:
     from orchestrator.models.registry import Registry

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError, UnknownNameError
 from orchestrator.routing.base import RouteDecision, RouteRequest
-from orchestrator.routing.strategies import FilteredStrategy, no_fit_message
+from orchestrator.routing.capability import FilteredStrategy, no_fit_message
 
 if TYPE_CHECKING:
     from orchestrator.models.registry import Registry

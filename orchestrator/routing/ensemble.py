@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import ConfigError, ModelError
 from orchestrator.models.types import ModelReply
 from orchestrator.routing.base import RouteDecision, RouteRequest
-from orchestrator.routing.strategies import FilteredStrategy, check_target, models_for, no_fit_message, profile_of
+from orchestrator.routing.capability import FilteredStrategy, check_target, models_for, no_fit_message, profile_of
 
 if TYPE_CHECKING:
     from orchestrator.models.registry import Registry

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError
 from orchestrator.routing.base import RouteDecision, RouteRequest
-from orchestrator.routing.config import IntentSpec
-from orchestrator.routing.strategies import FilteredStrategy, check_target, models_for
+from orchestrator.routing.capability import FilteredStrategy, check_target, models_for
+from orchestrator.routing.spec import IntentSpec
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,0 +1,98 @@
+"""Personas: a role's goal, guidelines, boundaries, tools and handoffs, read from YAML or markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.located_yaml import load_located_yaml
+from orchestrator.resources import shipped_dir
+
+READ_TOOLS = ("read_file", "list_files", "search", "git_diff")
+WRITE_TOOLS = ("write_file", "edit")
+ALL_TOOLS = (*READ_TOOLS, *WRITE_TOOLS, "run_tests")
+
+
+class PersonaSpec(BaseModel):
+    """A persona file: who the agent is and what it may do. It holds no model; bindings do."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Persona name, used by workflows and bindings.")
+    goal: str = Field(description="What the persona is for, in one or two sentences.")
+    guidelines: list[str] = Field(default_factory=list, description="How it should work.")
+    boundaries: list[str] = Field(default_factory=list, description="What it must not do.")
+    tools: list[str] = Field(default_factory=list, description=f"Tools it may call: {', '.join(ALL_TOOLS)}.")
+    handoffs: list[str] = Field(default_factory=list, description="What it passes on to the next phase.")
+    writes: list[str] | None = Field(
+        None, description="Globs of the files it may write (enforced by the tools); unset: any file the rules allow.")
+    body: str = Field("", description="Free text (the markdown body of a .md persona).")
+
+    def system_prompt(self) -> str:
+        """The system message that sets the persona up."""
+        parts = [f"You are the {self.name} in a software team. Goal: {self.goal}"]
+        for title, items in (("Guidelines", self.guidelines), ("Boundaries", self.boundaries),
+                             ("Hand off", self.handoffs)):
+            if items:
+                parts.append(f"{title}:\n" + "\n".join(f"- {item}" for item in items))
+        if self.body.strip():
+            parts.append(self.body.strip())
+        return "\n\n".join(parts)
+
+
+def persona_dirs(repo: Path | None = None) -> list[Path]:
+    """Folders searched for personas, later ones overriding earlier ones by name."""
+    dirs = [shipped_dir("personas")]
+    if repo is not None:
+        dirs.append(repo / ".orchestrator" / "personas")
+    return [d for d in dirs if d.is_dir()]
+
+
+def persona_files(repo: Path | None = None) -> dict[str, Path]:
+    """Persona name (file stem) -> file, later folders winning."""
+    found: dict[str, Path] = {}
+    for folder in persona_dirs(repo):
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".yaml", ".yml", ".md"):
+                found[path.stem] = path
+    return found
+
+
+def known_personas(repo: Path | None = None) -> list[str]:
+    """Names of every persona available to a workflow run against `repo`."""
+    return sorted(persona_files(repo))
+
+
+def load_persona(name: str, repo: Path | None = None) -> PersonaSpec:
+    """Load one persona by name; an unknown name raises with "Did you mean ...?"."""
+    files = persona_files(repo)
+    if name not in files:
+        raise UnknownNameError("persona", name, files)
+    return read_persona_file(files[name])
+
+
+def read_persona_file(path: Path) -> PersonaSpec:
+    """Parse a persona file (.yaml, or .md with YAML frontmatter and a free-text body)."""
+    text = path.read_text(encoding="utf-8")
+    body = ""
+    if path.suffix == ".md":
+        if not text.startswith("---"):
+            raise ConfigError(f"{path}:1: a markdown persona starts with '---' YAML frontmatter")
+        _, front, body = text.split("---", 2)
+        text = front
+    located = load_located_yaml(text, str(path))
+    if not isinstance(located.data, dict):
+        raise ConfigError(f"{path}:1: a persona is a mapping of name, goal, guidelines, ...")
+    data = {"name": path.stem, **located.data, **({"body": body} if body.strip() else {})}
+    try:
+        persona = PersonaSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{located.where(err['loc'])}: {field}: {err['msg']}") from None
+    unknown = [t for t in persona.tools if t not in ALL_TOOLS]
+    if unknown:
+        raise UnknownNameError("tool", unknown[0], ALL_TOOLS, where=f"{path}: tools")
+    return persona

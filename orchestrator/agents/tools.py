@@ -1,0 +1,387 @@
+"""The agent tools (read, list, search, write, edit, run tests, diff), confined to one worktree."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import regex
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.agents.personas import READ_TOOLS
+from orchestrator.agents.redact import redact
+from orchestrator.agents.sandbox import (
+    DEFAULT_ALLOWLIST,
+    MAX_PATH_PARTS,
+    SAFE_GIT_CONFIG,
+    CommandResult,
+    relative_posix,
+    remaining_s,
+    resolve_inside,
+    run_command,
+    truncate_middle,
+)
+from orchestrator.agents.write_policy import WritePolicy
+from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
+from orchestrator.globs import glob_match
+from orchestrator.models.schema import tool_spec, validate_with
+from orchestrator.models.types import ToolSpec
+
+SKIP_DIRS = frozenset(
+    {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
+)
+MAX_LISTED_FILES = 400
+MAX_SEARCH_HITS = 100
+MAX_SEARCHED_FILE_BYTES = 1_000_000
+MAX_UNTRACKED_DIFFS = 50
+SEARCH_TIMEOUT_S = 5.0
+
+class _Args(BaseModel):
+    """Tool arguments: no extra keys, no coercion (a "3" is not a line number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ReadFileArgs(_Args):
+    path: str = Field(description="File path relative to the repository root.")
+    start_line: int | None = Field(None, ge=1, description="First line to show (1-based).")
+    end_line: int | None = Field(None, ge=1, description="Last line to show.")
+
+
+class ListFilesArgs(_Args):
+    path: str | None = Field(None, description="Folder relative to the repository root (default: the root).")
+    pattern: str | None = Field(None, description="Glob such as '*.py'.")
+
+
+class SearchArgs(_Args):
+    pattern: str = Field(description="Regular expression (or literal text).")
+    path: str | None = Field(None, description="Folder or file to search (default: the repository).")
+
+
+class WriteFileArgs(_Args):
+    path: str = Field(description="File path relative to the repository root.")
+    content: str = Field(description="The file's full new content.")
+
+
+class EditArgs(_Args):
+    path: str = Field(description="File path relative to the repository root.")
+    search: str = Field(description="Exact text that occurs once in the file.")
+    replace: str = Field(description="Text to put in its place.")
+
+
+class NoArgs(_Args):
+    pass
+
+
+TOOL_ARGS: dict[str, tuple[str, type[_Args]]] = {
+    "read_file": ("Read a text file of the repository, optionally a line range.", ReadFileArgs),
+    "list_files": ("List files under a folder (default: the repository root), optionally filtered by a glob "
+                   "such as '*.py'.", ListFilesArgs),
+    "search": ("Search text files for a regular expression (or literal text); returns path:line: text hits.",
+               SearchArgs),
+    "write_file": ("Create or overwrite a file with the given full content.", WriteFileArgs),
+    "edit": ("Replace one exact, unique occurrence of `search` in a file with `replace`.", EditArgs),
+    "run_tests": ("Run the project's configured test command and return its output.", NoArgs),
+    "git_diff": ("Show every change in the worktree since the last commit, including new untracked files.", NoArgs),
+}
+"""Each tool's description and arguments model; its JSON schema and its validation both come from the model."""
+
+TOOL_SPECS = {name: tool_spec(name, about, args) for name, (about, args) in TOOL_ARGS.items()}
+
+
+def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
+    """The call's arguments checked by the tool's model (ToolError naming the bad field), without unset ones."""
+    return validate_with(TOOL_ARGS[name][1], name, arguments).model_dump(exclude_unset=True)
+
+
+class Toolbox:
+    """The tools one agent may call in one worktree; `call` returns what the agent sees."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        test_command: list[str] | None = None,
+        allowlist: set[str] | None = None,
+        read_only: bool = False,
+        policy: WritePolicy | None = None,
+        timeout_s: float = 120,
+        max_output_chars: int = 8000,
+        tools: list[str] | None = None,
+    ):
+        self.root = Path(root).resolve()
+        self.test_command = list(test_command) if test_command else None
+        self.allowlist = set(allowlist) if allowlist is not None else set(DEFAULT_ALLOWLIST)
+        self.read_only = read_only
+        self.policy = policy
+        self.timeout_s = timeout_s
+        self.max_output_chars = max_output_chars
+        self.calls = 0
+        unknown = [name for name in tools or [] if name not in TOOL_SPECS]
+        if unknown:
+            raise ToolError(f"unknown tool {unknown[0]!r}.{did_you_mean(unknown[0], TOOL_SPECS)}")
+        self.only = set(tools) if tools is not None else None
+
+    def available(self) -> list[str]:
+        """Tools on offer: read-only drops writers, no test command drops run_tests, `tools` narrows."""
+        names = READ_TOOLS if self.read_only else TOOL_SPECS
+        return [
+            name
+            for name in names
+            if (name != "run_tests" or self.test_command) and (self.only is None or name in self.only)
+        ]
+
+    def specs(self) -> list[ToolSpec]:
+        """The ToolSpecs to hand to the model, in a stable order."""
+        return [TOOL_SPECS[name] for name in self.available()]
+
+    def call(self, name: str, arguments: dict[str, Any]) -> str:
+        """Run one tool call; refused calls raise ToolError/SandboxViolation with the reason."""
+        self.calls += 1  # refused calls count too: they still cost the agent a turn
+        if name not in self.available():
+            if name in TOOL_SPECS:
+                raise ToolError(
+                    f"tool {name!r} is not available to this agent{' (read-only)' if self.read_only else ''}."
+                )
+            raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
+        arguments = validate_arguments(name, arguments)
+        try:
+            # Each tool is the method of the same name; what it returns goes to a model and the checkpoints.
+            return redact(getattr(self, name)(**arguments))
+        except (OSError, UnicodeError) as exc:
+            raise ToolError(redact(f"{name} failed: {exc}")) from exc
+        except RecursionError as exc:
+            raise ToolError(f"{name} failed: the folder tree is too deep to walk") from exc
+
+    def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+        """Return the file's text, whole or a line range, cut at a line boundary when too long."""
+        target = self._existing_file(path)
+        lines = _read_text(target, path).splitlines()
+        first, last = start_line or 1, min(end_line or len(lines), len(lines))
+        if not lines:
+            return f"[{path} is empty]"
+        if first > len(lines) or (end_line is not None and end_line < first):
+            raise ToolError(f"{path} has {len(lines)} lines; asked for {first}-{end_line or 'end'}.")
+        shown: list[str] = []
+        budget = self.max_output_chars
+        for line in lines[first - 1 : last]:
+            budget -= len(line) + 1
+            if budget < 0 and shown:
+                break
+            shown.append(line)
+        text = truncate_middle("\n".join(shown), self.max_output_chars)[0]
+        shown_last = first + len(shown) - 1
+        if (first, shown_last) == (1, len(lines)):
+            return text
+        more = f"; read on with start_line={shown_last + 1}" if shown_last < last else ""
+        return f"[{path}: lines {first}-{shown_last} of {len(lines)}{more}]\n{text}"
+
+    def list_files(self, path: str = ".", pattern: str | None = None) -> str:
+        """List files under `path` (skipping .git and tool caches), at most MAX_LISTED_FILES."""
+        base = resolve_inside(self.root, path)
+        if not base.is_dir():
+            raise ToolError(f"{path} is not a folder; use read_file for files.")
+        found = [
+            rel
+            for rel in self._walk(base)
+            if not pattern or glob_match(rel, [pattern, f"**/{pattern}"])
+        ]
+        if not found:
+            return f"no files under {path}" + (f" matching {pattern!r}" if pattern else "")
+        shown = found[:MAX_LISTED_FILES]
+        extra = len(found) - len(shown)
+        return "\n".join(shown) + (f"\n[... {extra} more files not shown; narrow path or pattern]" if extra else "")
+
+    def search(self, pattern: str, path: str = ".") -> str:
+        """Find lines matching a regex (literal text if it isn't one) in text files under `path`, time-bounded."""
+        try:
+            compiled = regex.compile(pattern)
+        except (regex.error, OverflowError, RecursionError):
+            compiled = regex.compile(regex.escape(pattern))
+        base = resolve_inside(self.root, path)
+        files = [relative_posix(self.root, base)] if base.is_file() else self._walk(base)
+        hits: list[str] = []
+        deadline = time.monotonic() + remaining_s(SEARCH_TIMEOUT_S)
+        try:
+            for rel in files:
+                hits.extend(self._search_file(rel, compiled, MAX_SEARCH_HITS + 1 - len(hits), deadline))
+                if len(hits) > MAX_SEARCH_HITS:
+                    return "\n".join(hits[:MAX_SEARCH_HITS]) + (
+                        f"\n[stopped at {MAX_SEARCH_HITS} hits; narrow the pattern or path]"
+                    )
+        except TimeoutError:
+            found = "\n".join(hits[:MAX_SEARCH_HITS])
+            return (found + "\n" if found else "") + (
+                f"[search stopped after {SEARCH_TIMEOUT_S:g}s: the pattern {pattern!r} is too slow "
+                "(nested repetition?); use a simpler pattern or literal text]")
+        return "\n".join(hits) if hits else f"no matches for {pattern!r} under {path}"
+
+    def write_file(self, path: str, content: str) -> str:
+        """Create or overwrite a file after the write policy agrees."""
+        target = resolve_inside(self.root, path)
+        if target.is_dir():
+            raise ToolError(f"{path} is a folder; give a file path.")
+        self._write(target, content)
+        return f"wrote {relative_posix(self.root, target)} ({len(content.splitlines())} lines)"
+
+    def edit(self, path: str, search: str, replace: str) -> str:
+        """Replace the single exact occurrence of `search` in the file with `replace`."""
+        target = self._existing_file(path)
+        text = _read_text(target, path)
+        if not search:
+            raise ToolError("edit: `search` is empty; give the exact text to replace.")
+        count = text.count(search)
+        if count == 0:
+            raise ToolError(
+                f"edit: the search text was not found in {path}; it must match the "
+                "file exactly (spaces, indentation). Use read_file to copy it."
+            )
+        if count > 1:
+            raise ToolError(
+                f"edit: the search text occurs {count} times in {path}; include more "
+                "surrounding lines so it matches exactly once."
+            )
+        self._write(target, text.replace(search, replace, 1))
+        return f"edited {relative_posix(self.root, target)}"
+
+    def run_tests(self) -> str:
+        """Run the configured test command and report exit code, duration and output."""
+        if not self.test_command:
+            raise ToolError("run_tests: no test command is configured for this run.")
+        return format_result(self._run(self.test_command))
+
+    def git_diff(self) -> str:
+        """Diff of the worktree against HEAD, tracked changes first, then untracked files."""
+        base = ["git", *SAFE_GIT_CONFIG, "-c", "core.quotepath=off", "--no-pager"]
+        flags = ["--no-color", "--no-ext-diff", "--no-textconv", "--text"]
+        tracked = self._git(base + ["diff", *flags, "HEAD", "--"], "diff against HEAD")
+        listing = self._git(base + ["ls-files", "--others", "--exclude-standard", "-z"], "ls-files")
+        untracked = [name for name in listing.split("\0") if name and os.path.lexists(self.root / name)]
+        parts = [tracked] if tracked.strip() else []
+        for name in untracked[:MAX_UNTRACKED_DIFFS]:
+            parts.append(
+                self._git(
+                    base + ["diff", *flags, "--no-index", "--", os.devnull, name], f"diff of {name}", ok_codes=(0, 1)
+                )
+            )
+        if len(untracked) > MAX_UNTRACKED_DIFFS:
+            parts.append(f"[... {len(untracked) - MAX_UNTRACKED_DIFFS} more untracked files not shown]\n")
+        text = "".join(parts)
+        return truncate_middle(text, self.max_output_chars)[0] if text else "no changes since HEAD"
+
+    def _git(self, argv: list[str], what: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        """Run one git command; a failure becomes a ToolError quoting git's message."""
+        result = run_command(
+            argv,
+            self.root,
+            allowlist={"git"},
+            timeout_s=self.timeout_s,
+            max_output_chars=max(self.max_output_chars * 4, 200_000),
+        )
+        if result.exit_code not in ok_codes or result.timed_out:
+            raise ToolError(f"git_diff: {what} failed: {result.output.strip()[-500:]}")
+        return result.output
+
+    def _run(self, argv: list[str]) -> CommandResult:
+        """Run a command in the worktree with this toolbox's allowlist, timeout and output cap.
+
+        What the write policy protects is read-only for the command too: a test can't rewrite the tests."""
+        frozen = [self.root / rel for rel in self.policy.frozen_files()] if self.policy is not None else []
+        return run_command(argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s,
+                           max_output_chars=self.max_output_chars, readonly=frozen)
+
+    def _existing_file(self, path: str) -> Path:
+        """Resolve `path` and insist that it is an existing regular file."""
+        target = resolve_inside(self.root, path)
+        if target.is_dir():
+            raise ToolError(f"{path} is a folder; use list_files to see its files.")
+        if not target.is_file():
+            raise ToolError(f"{path} does not exist; use list_files to find the right path.")
+        _refuse_hard_link(target, path)
+        return target
+
+    def _write(self, target: Path, content: str) -> None:
+        """Check the write policy (read-only refuses everything), then write the file."""
+        rel = relative_posix(self.root, target)
+        if self.read_only:
+            raise ToolError(f"{rel}: this agent is read-only and may not write files.")
+        if self.policy is not None:
+            self.policy.check_write(rel, content)
+        _refuse_hard_link(target, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write a new file and rename it over the old name, so whatever else shares the old inode is untouched.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".orchestrator-write-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
+            os.chmod(tmp, (target.stat().st_mode & 0o777) if target.exists() else 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _walk(self, base: Path) -> list[str]:
+        """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS and anything too deep."""
+        found, stack = [], [base]
+        while stack:  # iterative: a 2,000-level tree must not overflow Python's stack
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                if not entry.is_dir():
+                    found.append(relative_posix(self.root, path))
+                elif _descend(entry, len(path.relative_to(self.root).parts)):
+                    stack.append(path)
+        return sorted(found)
+
+    def _search_file(self, rel: str, compiled: Any, limit: int, deadline: float) -> list[str]:
+        """Matching lines of one file as `path:line: text`; binary, huge or escaping files are skipped."""
+        try:
+            target = resolve_inside(self.root, rel)
+            if target.stat().st_size > MAX_SEARCHED_FILE_BYTES:
+                return []
+            data = target.read_bytes()
+        except (OSError, ToolError):
+            return []
+        if b"\0" in data[:8192]:
+            return []
+        hits = []
+        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            if compiled.search(line, timeout=max(deadline - time.monotonic(), 0.001)):
+                hits.append(f"{rel}:{number}: {line.strip()[:200]}")
+                if len(hits) >= limit:
+                    break
+        return hits
+
+
+def _refuse_hard_link(target: Path, shown_path: str) -> None:
+    """Refuse a file with several names: one of them may be outside the worktree (e.g. the repo's .git/config)."""
+    if target.is_file() and target.stat().st_nlink > 1:
+        raise SandboxViolation(f"{shown_path} is a hard link (another name of a file that may lie outside the "
+                               "worktree); refused like a symlink.")
+
+
+def _descend(entry: os.DirEntry, depth: int) -> bool:
+    """Walk into a folder only when it is real (not a symlink), not a tool cache, and not too deep."""
+    return not entry.is_symlink() and entry.name not in SKIP_DIRS and depth < MAX_PATH_PARTS
+
+
+def _read_text(target: Path, shown_path: str) -> str:
+    """Read a text file, refusing binaries with a clear message."""
+    data = target.read_bytes()
+    if b"\0" in data[:8192]:
+        raise ToolError(f"{shown_path} is a binary file; only text files can be read.")
+    return data.decode("utf-8", errors="replace")
+
+
+def format_result(result: CommandResult) -> str:
+    """The agent-facing text of a command result: a status line, then the (bounded) output."""
+    status = "timed out" if result.timed_out else ("passed" if result.ok else "failed")
+    head = f"$ {' '.join(result.argv)}\nexit code {result.exit_code} ({status}) in {result.duration_s:.1f}s"
+    return f"{head}\n{result.output}" if result.output.strip() else head

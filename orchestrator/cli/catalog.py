@@ -1,0 +1,58 @@
+"""Catalog commands: models (bindings as resolved, --check) and personas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from orchestrator.cli.options import MODEL_OPTION
+from orchestrator.cli.render import binding_rows, print_table
+
+
+def models(
+    repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/models.yaml."),
+    workflow: str = typer.Option(None, "--workflow", "-w", help="Include a workflow's models: section."),
+    model: list[str] = MODEL_OPTION,
+    check: bool = typer.Option(False, "--check", help="Check that keys are present and model ids are known."),
+    prepare: bool = typer.Option(
+        False, "--prepare", help="Join the embedded models' weight chunks and verify their SHA-256 (set-up step)."
+    ),
+) -> int:
+    """Show persona -> profile -> models as resolved through every layer."""
+    from orchestrator.models.check import check_models
+    from orchestrator.models.registry import load_registry, parse_model_overrides
+    from orchestrator.workflow.validate import find_workflow, load_workflow
+
+    if prepare:
+        from orchestrator.models.weights import prepare as prepare_weights
+
+        for line in prepare_weights():
+            typer.echo(line)
+        return 0
+    workflow_models = load_workflow(find_workflow(workflow, repo), repo).models if workflow else None
+    registry = load_registry(repo, workflow_models=workflow_models, overrides=parse_model_overrides(model or []))
+    print_table("Role bindings", binding_rows(registry.table()))
+    for warning in registry.check_roles(strict=False):
+        typer.echo(f"Warning: {warning}", err=True)
+    if not check:
+        return 0
+    problems = check_models(registry)
+    for problem in problems:
+        typer.echo(f"Error: {problem}", err=True)
+    if not problems:
+        typer.echo("All bound models are usable.")
+    return 1 if problems else 0
+
+
+def personas(repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/personas/.")) -> int:
+    """List the personas available to workflows, with their goals and tools."""
+    from orchestrator.agents.personas import load_persona, persona_files
+
+    rows = []
+    for name, path in persona_files(repo).items():
+        persona = load_persona(name, repo)
+        rows.append({"persona": name, "goal": persona.goal, "tools": ", ".join(persona.tools) or "-",
+                     "file": str(path)})
+    print_table("Personas", rows)
+    return 0

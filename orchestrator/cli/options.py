@@ -1,0 +1,32 @@
+"""Options shared by several commands: --repo, --model, --budget, --approve, --allow-command, --unsafe-no-sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+REPO_OPTION = typer.Option(Path("."), "--repo", help="Target git repository (default: current directory).")
+
+
+APPROVE_OPTION = typer.Option(
+    None, "--approve",
+    help="Approvals: ask (prompt here), auto (approve, logged) or defer (pause, exit 4). Default: ask on a terminal.",
+)
+
+
+BUDGET_OPTION = typer.Option(None, "--budget", help="Cap the run: usd=AMOUNT, tokens=COUNT or seconds=S (repeatable).")
+
+
+MODEL_OPTION = typer.Option(
+    None, "--model", "-m", help="Bind a role: ROLE=MODEL_OR_PROFILE (repeatable), e.g. critic=high_reasoning."
+)
+
+
+ALLOW_OPTION = typer.Option(
+    None, "--allow-command", help="Let agents and gates start this program too (repeatable), e.g. make.")
+
+
+UNSAFE_OPTION = typer.Option(
+    False, "--unsafe-no-sandbox",
+    help="Where no sandbox (bubblewrap) works, run tests and gate commands unconfined, as you. Unsafe.")

@@ -1,0 +1,90 @@
+"""Context gates between phases: spec, red tests, quality, review, acceptance. Each returns one GateResult.
+
+Every gate fails closed: `unknown` (the gate could not judge) routes like `fail`, with its reason.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from orchestrator.gates.result import GateResult
+from orchestrator.run.context import RunContext
+from orchestrator.run.monitors import monitor_breach
+from orchestrator.run.records import PhaseRecord
+from orchestrator.workflow.spec import STOP, AgentStepSpec, GateStepSpec
+
+
+def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+    """Run the step's gate; a failure counts a round, and past `max_rounds` names the cap in stop_reason."""
+    started = time.monotonic()
+    result, update, persona, phases = _judge(ctx, step, state)
+    record = PhaseRecord(step=step.id, persona=persona, verdict=result.verdict, reason=result.main_reason,
+                         seconds=round(time.monotonic() - started, 2))
+    update = {**update, **result.state_update(), "verdicts": {step.id: result.verdict},
+              "phases": [*phases, record.row()]}
+    if not result.passed:
+        failures = state.get("rounds", {}).get(step.id, 0) + 1
+        update["rounds"] = {step.id: failures}
+        if step.max_rounds is not None and failures > step.max_rounds and step.on_exhausted == STOP:
+            update["stop_reason"] = (f"gate {step.id!r} failed {failures} times, past its cap "
+                                     f"max_rounds={step.max_rounds}: {result.main_reason}")
+        elif step.on_fail == "stop":
+            update["stop_reason"] = f"gate {step.id!r} failed: {result.main_reason}"
+    ctx.event("gate", step.id, persona, gate=step.gate, gate_kind=result.kind, verdict=result.verdict,
+              reason=result.main_reason, round=update.get("rounds", {}).get(step.id, 0),
+              result=result.model_dump(exclude={"report"}))
+    if ctx.router is not None:
+        ctx.router.settle(step.id, result.verdict)
+    if not result.passed:
+        update["rungs"] = cascade_climbs(ctx, step, state)
+    halt = monitor_breach(ctx)
+    if halt:
+        ctx.event("monitor_halt", step.id, "", reason=halt)
+        update.update(status="stopped", stop_reason=halt)
+    return update
+
+
+def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
+           ) -> tuple[GateResult, dict[str, Any], str, list[dict[str, Any]]]:
+    """(result, state to keep, who judged, extra phase rows) of the step's gate kind."""
+    kind = ctx.spec.gates[step.gate].kind
+    if kind == "quality":
+        from orchestrator.gates.quality import run_quality_gate
+
+        result, keep = run_quality_gate(ctx, step, state)
+        return result, keep, "-", []
+    if kind == "red":
+        from orchestrator.gates.red import run_red_gate
+
+        result, keep = run_red_gate(ctx, step, state)
+        return result, keep, "-", []
+    if kind == "review":
+        from orchestrator.gates.changes import behaviour_change_without_spec, spec_text
+        from orchestrator.gates.review import run_review_gate
+
+        flag = behaviour_change_without_spec(ctx.workspace)
+        if flag:
+            ctx.event("flag", step.id, "", flag=flag)
+        result, phases = run_review_gate(ctx, step, state, spec_text(ctx.workspace), flag)
+        return result, {"review_report": result.report}, "-", phases
+    if kind == "acceptance":
+        from orchestrator.gates.acceptance import run_acceptance_gate
+
+        result, by = run_acceptance_gate(ctx, step, state)
+        return result, {}, by, []
+    from orchestrator.gates.spec import run_spec_gate
+
+    return run_spec_gate(ctx, step, state), {}, "-", []
+
+
+def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, int]:
+    """A failed gate moves the persona it sends work back to one rung up, when that persona cascades."""
+    target = next((s for s in ctx.spec.steps if s.id == step.on_fail), None)
+    if ctx.router is None or not isinstance(target, AgentStepSpec) or not ctx.router.cascades(target, target.persona):
+        return {}
+    rung = state.get("rungs", {}).get(target.persona, 0)
+    if rung + 1 >= len(ctx.registry.ladder):
+        return {}
+    ctx.event("cascade_escalation", step.id, target.persona, rung=rung + 1, reason=f"gate {step.id} failed")
+    return {target.persona: rung + 1}

@@ -1,0 +1,64 @@
+"""What a run changed, by kind: specs, tests, test configuration and source (everything else)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
+from orchestrator.globs import glob_match
+
+TEST_CONFIG_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini", "**/conftest.py", "conftest.py")
+"""Files whose content changes how pytest collects and runs tests: gates use the base commit's versions."""
+
+
+def is_test(path: str) -> bool:
+    """A test file by the usual pytest layouts."""
+    return glob_match(path, DEFAULT_TEST_GLOBS) and not path.endswith("conftest.py")
+
+
+def is_spec(path: str) -> bool:
+    """A file of the living specs."""
+    return path.startswith("specs/")
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The files changed on a run's branch since its base commit (uncommitted ones included), by kind."""
+
+    files: tuple[str, ...]
+
+    @property
+    def specs(self) -> list[str]:
+        return [p for p in self.files if is_spec(p)]
+
+    @property
+    def tests(self) -> list[str]:
+        return [p for p in self.files if is_test(p) and not is_spec(p)]
+
+    @property
+    def source(self) -> list[str]:
+        """What the builder is there to change: anything that is not a spec, a test or test configuration."""
+        config = [p for p in self.files if glob_match(p, TEST_CONFIG_FILES)]
+        return [p for p in self.files if not is_spec(p) and not is_test(p) and p not in config]
+
+
+def run_changes(workspace) -> Changes:
+    """The one "files changed in this run" helper: the workspace's changed files, classified."""
+    return Changes(tuple(workspace.changed_files()))
+
+
+def spec_text(workspace) -> str:
+    """The spec files this run wrote or changed, else every spec in the worktree."""
+    worktree = workspace.path
+    changed = [p for p in run_changes(workspace).specs if p.endswith(".md")]
+    paths = [worktree / p for p in changed] or sorted((worktree / "specs").glob("**/spec.md"))
+    return "\n\n".join(f"# {p.relative_to(worktree)}\n{p.read_text(errors='replace')}" for p in paths if p.is_file())
+
+
+def behaviour_change_without_spec(workspace) -> str | None:
+    """Flag a diff that changes non-test source files but no spec."""
+    changes = run_changes(workspace)
+    source = [p for p in changes.source if p.endswith(".py")]
+    if source and not changes.specs:
+        return f"behaviour change without spec change: {', '.join(source[:5])} changed, no file under specs/"
+    return None

@@ -1,0 +1,104 @@
+"""Red tests gate, after the tester: new tests exist, are collected, and fail on the code before the build.
+
+A new test that already passes proves nothing, so it fails the gate. The red test ids go into the run
+state; the quality gate after the build requires them to pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.gates.changes import Changes, run_changes
+from orchestrator.gates.config import command_options
+from orchestrator.gates.findings import compress_findings, parse_output
+from orchestrator.gates.pytest_run import PytestRun, base_id, defined_tests, restore_base_test_config, run_pytest
+from orchestrator.gates.quality import BAD, is_pytest
+from orchestrator.gates.result import GateResult, unknown
+from orchestrator.run.context import RunContext
+from orchestrator.run.workspace import git
+from orchestrator.workflow.spec import CommandSpec, GateStepSpec
+
+# A module that fails to import the code it tests is red for the right reason: the feature is missing.
+MISSING_CODE_ERRORS = ("ImportError", "ModuleNotFoundError", "AttributeError", "NameError")
+
+
+def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, dict]:
+    """Judge the tester's new tests against the code as it was at the base commit."""
+    gate = ctx.spec.gates[step.gate]
+    changes = run_changes(ctx.workspace)
+    fail = lambda *reasons, **kw: (GateResult(gate=step.id, kind="red", verdict="fail", reasons=list(reasons),  # noqa: E731
+                                              **kw), {})
+    if changes.source:
+        return fail(f"source files changed before the build ({', '.join(changes.source[:5])}); new tests must "
+                    "be judged against the code as it was, so the tester writes test files only")
+    new, problems = new_test_functions(ctx, changes)
+    if problems:
+        return fail(*problems)
+    if not new:
+        return fail("no new test function in the diff: add at least one test that fails until the task is done")
+    restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
+    command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
+        name="tests", run=ctx.spec.settings.test_command, parser="pytest")
+    run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
+                     **command_options(ctx))
+    if not run.reported:
+        return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
+                       commands=[run.command]), {}
+    result = judge_red(step.id, new, run)
+    return result, ({"red_tests": result.tests["red"]} if result.passed else {})
+
+
+def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, list[str]], list[str]]:
+    """Test file -> test functions it defines now and did not at the base commit; plus files that don't parse."""
+    new, problems = {}, []
+    for path in changes.tests:
+        target = ctx.workspace.path / path
+        if not target.is_file() or not path.endswith(".py"):
+            continue
+        try:
+            now = defined_tests(target.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError as exc:
+            problems.append(f"{path}:{exc.lineno}: the test file does not parse ({exc.msg})")
+            continue
+        before = git(ctx.workspace.path, "show", f"{ctx.workspace.base_commit}:{path}", check=False)
+        try:
+            old = defined_tests(before) if before else []
+        except SyntaxError:
+            old = []
+        added = [name for name in now if name not in old]
+        if added:
+            new[path] = added
+    return new, problems
+
+
+def judge_red(gate: str, new: dict[str, list[str]], run: PytestRun) -> GateResult:
+    """Pass when every new test fails (or its module fails to import the missing code) before the build."""
+    red, reasons = [], []
+    for path, names in new.items():
+        error = run.collect_errors.get(path, "")
+        for name in names:
+            test_id = f"{path}::{name}"
+            outcomes = [run.outcome(t) for t in run.collected if base_id(t) == test_id]
+            if error:
+                ok = any(kind in error for kind in MISSING_CODE_ERRORS)
+                red += [test_id] if ok else []
+                reasons += [] if ok else [f"{test_id}: its module fails to collect: {_last_line(error)}"]
+            elif not outcomes:
+                reasons.append(f"{test_id}: not collected by pytest (check its name and the test paths)")
+            elif all(o in BAD for o in outcomes):
+                red.append(test_id)
+            elif any(o in ("passed", "xpassed") for o in outcomes):
+                reasons.append(f"{test_id} passes before the build: it proves nothing")
+            else:
+                reasons.append(f"{test_id} is {'/'.join(sorted(set(outcomes)))} before the build: it proves nothing")
+    ids = [f"{p}::{n}" for p, names in new.items() for n in names]
+    verdict = "pass" if not reasons else "fail"
+    findings = parse_output("pytest", run.output, exit_code=run.command.exit_code) if reasons else []
+    return GateResult(gate=gate, kind="red", verdict=verdict, commands=[run.command],
+                      reasons=reasons or [f"{len(red)} new test(s) fail before the build: {', '.join(red[:8])}"],
+                      tests={"new": ids, "red": red}, findings=compress_findings(findings) if findings else "")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "collection error"

@@ -1,0 +1,166 @@
+"""Review gate: critics on fresh context return verdicts, and the gate checks each verdict against the evidence.
+
+A pass that lists a blocker or major violation, a pass on a diff that changes no source file, a pass with a
+scenario not met or checked by no existing test, and a verdict that skips a scenario all fail.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from orchestrator.agents.loop import AgentLoop
+from orchestrator.agents.packets import build_packet
+from orchestrator.agents.personas import READ_TOOLS
+from orchestrator.gates.changes import Changes, run_changes
+from orchestrator.gates.pytest_run import run_pytest
+from orchestrator.gates.result import GateResult
+from orchestrator.gates.spec_lint import Scenario, lint_spec
+from orchestrator.gates.verdict import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
+from orchestrator.run.context import RunContext
+from orchestrator.run.records import PhaseRecord
+from orchestrator.workflow.spec import GateStepSpec
+
+
+def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
+                    spec_text: str, flag: str | None) -> tuple[GateResult, list[dict[str, Any]]]:
+    """Each critic reviews the task, diff, gate results and spec with read-only tools; then the checks."""
+    from orchestrator.agents.tools import Toolbox
+
+    gate = ctx.spec.gates[step.gate]
+    scenarios = run_scenarios(ctx, spec_text)
+    packet = build_packet(review_sections(ctx, state, spec_text, scenarios, flag), ctx.packet_tokens(gate.critics[0]))
+    verdicts, records, problems = [], [], []
+    for critic in gate.critics:
+        persona = ctx.persona(critic)
+        models, decision, _ = ctx.route(step, critic, state, packet.text)
+        toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
+        ctx.event("phase_start", step.id, critic, model=models[0], packet_tokens=packet.tokens,
+                  packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
+        started = time.monotonic()
+        loop = AgentLoop(complete=ctx.caller(step.id, decision, models[1:]), model=models[0], persona=critic,
+                         system_prompt=persona.system_prompt(), toolbox=toolbox,
+                         max_tool_calls=ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL)
+        result = loop.run(packet.text)
+        verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
+        if problem:
+            ctx.event("verdict_invalid", step.id, critic, reason=problem)
+            problems.append(f"{critic}: {problem}")
+        verdicts.append(verdict)
+        record = PhaseRecord(step=step.id, persona=critic, model=models[0], verdict=verdict.verdict,
+                             reason=problem or "", seconds=round(time.monotonic() - started, 2),
+                             tokens=sum(r.total_tokens for r in result.replies),
+                             cost_usd=round(sum(r.cost_usd for r in result.replies), 6),
+                             tool_calls=result.tool_calls, model_calls=len(result.replies),
+                             packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
+        records.append(record.row())
+        data = {k: v for k, v in record.row().items() if k not in ("step", "persona")}
+        ctx.event("phase_end", step.id, critic, **data, violations=len(verdict.violations))
+    merged = _merge(ctx, step, gate, verdicts)
+    result = judge_verdict(step.id, merged, scenarios, run_changes(ctx.workspace), known_tests(ctx), problems)
+    failing = failing_quality_gates(ctx, state)
+    if result.passed and failing:
+        result.verdict = "fail"
+        result.reasons = [f"a review never passes while a quality gate fails: {', '.join(failing)}"]
+    return result, records
+
+
+def failing_quality_gates(ctx: RunContext, state: dict[str, Any]) -> list[str]:
+    """Quality gates whose latest verdict in this run is not a pass."""
+    kinds = {s.id: ctx.spec.gates[s.gate].kind for s in ctx.spec.steps if isinstance(s, GateStepSpec)}
+    return [g for g, v in state.get("verdicts", {}).items() if v != "pass" and kinds.get(g) == "quality"]
+
+
+def run_scenarios(ctx: RunContext, spec_text: str) -> list[str]:
+    """The scenarios the critic must answer: those of the run's spec, else the task itself as one scenario."""
+    parsed: list[Scenario] = lint_spec(spec_text).scenarios if spec_text.strip() else []
+    if parsed:
+        return [f"Given {s.given}, When {s.when}, Then {s.then}" for s in parsed]
+    first = ctx.task.strip().splitlines()[0] if ctx.task.strip() else "the task"
+    return [f"The task is done: {first[:300]}"]
+
+
+def review_sections(ctx: RunContext, state: dict[str, Any], spec_text: str, scenarios: list[str],
+                    flag: str | None) -> list[tuple[str, str]]:
+    """The critic's packet in priority order: task, diff, gate results, scenarios to answer, then the spec."""
+    results = state.get("gate_results", {})
+    gates = "\n".join(f"{g}: {r['verdict']} ({r['reason']})" for g, r in results.items())
+    red = state.get("red_tests", [])
+    return [
+        ("Task", ctx.task),
+        ("Scenarios to answer (by number, each with the test id that checks it)",
+         "\n".join(f"{i}. {s}" for i, s in enumerate(scenarios, 1))),
+        ("Diff under review", ctx.workspace.diff()),
+        ("Gate results", gates + (f"\nRed tests of this run: {', '.join(red)}" if red else "")),
+        ("Last gate report", state.get("gate_report", "")),
+        ("Flags", flag or ""),
+        ("Spec", spec_text),
+    ]
+
+
+def known_tests(ctx: RunContext) -> list[str] | None:
+    """Test ids pytest collects in the worktree now (None when the collection gives no report)."""
+    from orchestrator.gates.config import command_options
+
+    run = run_pytest([*ctx.spec.settings.test_command, "--collect-only"], ctx.workspace.path, name="collect",
+                     **command_options(ctx))
+    return run.collected if run.reported else None
+
+
+def judge_verdict(gate: str, verdict: ReviewVerdict, scenarios: list[str], changes: Changes,
+                  tests: list[str] | None, problems: list[str]) -> GateResult:
+    """Check the (merged) verdict against the diff, the scenarios and the tests that exist."""
+    document = verdict.model_dump()
+    if problems:
+        return GateResult(gate=gate, kind="review", verdict="unknown", document=document, report=verdict.render(),
+                          reasons=[f"unusable verdict, so the review can't tell: {'; '.join(problems)}"])
+    answered = {a.scenario for a in verdict.scenarios}
+    missing = [n for n in range(1, len(scenarios) + 1) if n not in answered]
+    if missing:
+        return GateResult(gate=gate, kind="review", verdict="unknown", document=document, report=verdict.render(),
+                          reasons=[f"incomplete verdict: scenario(s) {', '.join(map(str, missing))} of "
+                                   f"{len(scenarios)} not answered"])
+    reasons = pass_problems(verdict, changes, tests) if verdict.verdict == "pass" else []
+    if verdict.verdict == "fail":
+        reasons = [f"the critic failed the work with {len(verdict.violations)} violation(s)"]
+    passed = verdict.verdict == "pass" and not reasons
+    tests_named = [a.test for a in verdict.scenarios if a.test]
+    return GateResult(gate=gate, kind="review", verdict="pass" if passed else "fail", document=document,
+                      reasons=reasons or [f"all {len(scenarios)} scenario(s) met and tested"],
+                      tests={"named": tests_named}, report=verdict.render())
+
+
+def pass_problems(verdict: ReviewVerdict, changes: Changes, tests: list[str] | None) -> list[str]:
+    """Why a `pass` does not hold up: serious violations listed, nothing built, scenarios unmet or untested."""
+    reasons = []
+    serious = [v for v in verdict.violations if v.severity in ("blocker", "major")]
+    if serious:
+        reasons.append(f"the critic passed the work but lists {len(serious)} blocker/major violation(s): "
+                       f"{serious[0].clause}")
+    if not changes.source:
+        kind = "empty" if not changes.files else "specs/tests-only"
+        reasons.append(f"a pass on an {kind} diff: no source file changed, so there is nothing that does the task")
+    for answer in verdict.scenarios:
+        if not answer.met:
+            reasons.append(f"the critic passed the work but says scenario {answer.scenario} is not met")
+        elif tests is not None and not _exists(answer.test, tests):
+            reasons.append(f"scenario {answer.scenario} is marked met, but its test {answer.test or '(none)'!r} "
+                           "is not a test pytest collects")
+    return reasons
+
+
+def _exists(test: str, collected: list[str]) -> bool:
+    """A test named by id, by id without parameters, or by its function name."""
+    test = test.strip()
+    if not test:
+        return False
+    return any(t == test or t.split("[")[0] == test or t.split("[")[0].endswith("::" + test.split("::")[-1])
+               and (("::" not in test) or t.startswith(test.split("::")[0])) for t in collected)
+
+
+def _merge(ctx: RunContext, step: GateStepSpec, gate: Any, verdicts: list[ReviewVerdict]) -> ReviewVerdict:
+    if len(verdicts) > 1 and gate.moderator:
+        from orchestrator.gates.moderator import moderate
+
+        return moderate(ctx, step, gate.moderator, verdicts)
+    return merge_verdicts(verdicts)

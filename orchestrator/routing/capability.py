@@ -1,0 +1,130 @@
+"""The capability filter (context window, tools, tags), always on, and the base of every strategy that uses it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import ConfigError, UnknownNameError
+from orchestrator.routing.base import (
+    RouteDecision,
+    RouteRequest,
+    dedupe,
+    make_decision,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import ModelInfo, Registry
+
+
+class CapabilityFilter:
+    """Drops models that can't serve a request: context window, tool support, required `key:value` tags."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self._info: dict[str, ModelInfo] = {}
+
+    def info(self, model: str) -> ModelInfo:
+        """The registry's metadata for a model, cached because the registry never changes during a run."""
+        if model not in self._info:
+            self._info[model] = self.registry.model_info(model)
+        return self._info[model]
+
+    def why_unfit(self, request: RouteRequest, model: str) -> str | None:
+        """Why the model can't serve the request, or None when it can."""
+        info = self.info(model)
+        if info.context_window < request.tokens:
+            return f"context window {info.context_window} < {request.tokens} tokens"
+        if request.needs_tools and not info.supports_tools:
+            return "no tool support and the step needs tools"
+        missing = sorted(request.required_tags - set(info.tags))
+        if missing:
+            return f"lacks required tag{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        return None
+
+    def split(self, request: RouteRequest, models: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Models that fit (order kept) and {dropped model: why}."""
+        kept, dropped = [], {}
+        for model in models:
+            why = self.why_unfit(request, model)
+            if why is None:
+                kept.append(model)
+            else:
+                dropped[model] = why
+        return kept, dropped
+
+    def apply(self, request: RouteRequest, models: list[str]) -> list[str]:
+        """The models that fit; raise ConfigError naming the request and every drop when none does."""
+        kept, dropped = self.split(request, models)
+        if not kept:
+            raise ConfigError(no_fit_message(request, dropped))
+        return kept
+
+
+def no_fit_message(request: RouteRequest, dropped: dict[str, str]) -> str:
+    """The error text when the capability filter leaves nothing."""
+    reasons = "; ".join(f"{model}: {why}" for model, why in dropped.items()) or "no candidates given"
+    return (
+        f"routing persona {request.persona!r} at step {request.step!r}: no candidate model fits the request "
+        f"({reasons}). Bind a model that fits in models.yaml (context window, supports_tools, tags) "
+        "or shrink the request."
+    )
+
+
+def check_target(registry: Registry, target: str, where: str) -> None:
+    """A routing target must be a profile or look like a model id (provider/name, or known to the registry)."""
+    if target not in registry.profiles and "/" not in target and not registry.has_model_entry(target):
+        raise UnknownNameError("profile or model", target, registry.profiles, where=where)
+
+
+def models_for(registry: Registry, target: str) -> list[str]:
+    """A profile's models in failover order, or the single model a non-profile name denotes."""
+    return registry.models_for_profile(target) if target in registry.profiles else [target]
+
+
+class FilteredStrategy:
+    """Base of every strategy: holds the registry and the filter, and finishes decisions through the filter."""
+
+    name = "base"
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.filter = CapabilityFilter(registry)
+
+    def finish(
+        self,
+        request: RouteRequest,
+        ordered: list[str],
+        reason: str,
+        started: float,
+        features: dict[str, Any] | None = None,
+    ) -> RouteDecision:
+        """Filter the ordered models (always), note any drops in the reason, and time the decision."""
+        kept, dropped = self.filter.split(request, dedupe(ordered))
+        if not kept:
+            raise ConfigError(no_fit_message(request, dropped))
+        features = dict(features or {})
+        if dropped:
+            features["dropped"] = dropped
+            reason += "; filtered out " + ", ".join(f"{m} ({why})" for m, why in dropped.items())
+        return make_decision(self.name, request, kept, reason, started, features)
+
+
+def climb(registry: Registry, profile: str, rungs: int) -> tuple[str, int]:
+    """Climb up to `rungs` rungs from a profile; returns the profile reached and how many rungs it climbed."""
+    climbed = 0
+    while climbed < rungs:
+        nxt = registry.next_rung(profile)
+        if nxt is None:
+            break
+        profile, climbed = nxt, climbed + 1
+    return profile, climbed
+
+
+def profile_of(registry: Registry, request: RouteRequest, candidates: list[str]) -> str | None:
+    """The persona's profile, or for a direct model binding the lowest ladder rung serving its model."""
+    if request.profile:
+        return request.profile
+    for rung in registry.ladder:
+        if candidates and candidates[0] in registry.models_for_profile(rung):
+            return rung
+    return None

@@ -1,0 +1,1 @@
+"""One run in progress: its context, router, budgets, monitors, git workspace, records and run log."""

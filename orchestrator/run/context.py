@@ -1,0 +1,119 @@
+"""Immutable context of one run, shared by every step node (state that changes lives in RunState)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.agents.personas import PersonaSpec, load_persona
+from orchestrator.agents.sandbox import DEFAULT_ALLOWLIST
+from orchestrator.models.types import ModelReply
+from orchestrator.run.budgets import BudgetGuard
+from orchestrator.run.log import RunLog
+from orchestrator.run.workspace import Workspace
+from orchestrator.workflow.spec import WorkflowSpec
+
+DEFAULT_PACKET_TOKENS = 1500
+
+
+@dataclass
+class RunContext:
+    """Everything a step needs that does not change during one session of a run."""
+
+    run_id: str
+    task: str
+    spec: WorkflowSpec
+    workflow_path: Path
+    workspace: Workspace
+    registry: Any  # orchestrator.models.registry.Registry
+    runlog: RunLog
+    complete: Any  # None: the resilient gateway; tests may inject a single-model `complete`
+    guard: BudgetGuard
+    router: Any = None  # orchestrator.run.routing.RunRouter
+    approve: str = "auto"
+    ask: Any = None  # callable(payload) -> decision dict, for --approve ask
+    allowed_commands: frozenset[str] = DEFAULT_ALLOWLIST
+    """Programs agents and gates may start (orchestrator.workflow.trust.allowed_commands: never the repo's own say)."""
+    unsafe_no_sandbox: bool = False
+    _personas: dict[str, PersonaSpec] = field(default_factory=dict)
+
+    def persona(self, name: str) -> PersonaSpec:
+        """Load a persona once per run (repo overrides included)."""
+        if name not in self._personas:
+            self._personas[name] = load_persona(name, self.workspace.repo)
+        return self._personas[name]
+
+    def candidates(self, persona: str, state: dict[str, Any] | None = None) -> list[str]:
+        """A persona's models in failover order: its binding, climbed as many rungs as it was escalated.
+
+        Empty when the ladder has no rung that high.
+        """
+        resolved = self.registry.resolve(persona)
+        rung = (state or {}).get("rungs", {}).get(persona, 0)
+        if rung == 0:
+            return list(resolved.models)
+        profile = resolved.profile or self._profile_holding(resolved.models[0])
+        for _ in range(rung):
+            profile = self.registry.next_rung(profile) if profile else None
+            if profile is None:
+                return []
+        return list(self.registry.models_for_profile(profile))
+
+    def model_for(self, persona: str, state: dict[str, Any] | None = None) -> str | None:
+        """The first model of a persona's candidates (None past the top of the ladder)."""
+        models = self.candidates(persona, state)
+        return models[0] if models else None
+
+    def route(self, step: Any, persona: str, state: dict[str, Any], text: str,
+              needs_tools: bool = True) -> tuple[list[str], int | None, dict[str, Any]]:
+        """(ordered models, decision id, features) for a phase through the run's routing strategy.
+
+        The first model is the choice, the rest its failovers; features carry an ensemble's models or a
+        drafter and verifier. Decisions are logged."""
+        candidates = self.candidates(persona, state)
+        if self.router is None:
+            return candidates, None, {}
+        rung = state.get("rungs", {}).get(persona, 0)
+        # A cascade climbs from its own start rung; other strategies get the already-climbed candidates.
+        if self.router.cascades(step, persona):
+            candidates = list(self.registry.resolve(persona).models)
+        decision, decision_id = self.router.choose(step, persona, text, candidates, rung=rung,
+                                                   needs_tools=needs_tools)
+        return list(decision.candidates), decision_id, dict(decision.features)
+
+    def _profile_holding(self, model: str) -> str | None:
+        """The lowest ladder profile listing a model (for a persona bound to a model id)."""
+        return next((p for p in self.registry.ladder if model in self.registry.models_for_profile(p)), None)
+
+    def packet_tokens(self, persona: str) -> int:
+        """Context packet budget of a persona."""
+        return self.spec.settings.packet_tokens.get(persona, DEFAULT_PACKET_TOKENS)
+
+    def event(self, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
+        """Append an event to this run's log."""
+        self.runlog.event(self.run_id, kind, step, persona, **data)
+
+    def caller(self, step: str, decision_id: int | None = None, failovers: list[str] | None = None) -> Any:
+        """A `complete`-compatible function for one step: budget check first, then the call (failing over
+        along `failovers` when the chosen model is down), then the log."""
+
+        def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> ModelReply:
+            self.guard.check(step, model, messages, kwargs.get("tools"), kwargs.get("max_tokens"))
+            if self.complete is None:
+                from orchestrator.models.resilience import complete_with_failover
+
+                reply = complete_with_failover([model, *(failovers or [])], messages, registry=self.registry,
+                                               **kwargs)
+            else:
+                reply = self.complete(model, messages, **kwargs)
+            self.guard.record(step, reply.total_tokens, reply.cost_usd)
+            self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
+            if decision_id is not None:
+                self.runlog.decision_spend(decision_id, reply.total_tokens, reply.cost_usd)
+            if self.router is not None:
+                self.router.learn_latency(reply.model, reply.latency_s)
+                self.router.record_call(kwargs.get("persona", ""), reply.model, reply.prompt_tokens)
+            return reply
+
+        return call

@@ -1,0 +1,224 @@
+"""Git workspace of a run: its own worktree and branch, state under .git/orchestrator, phase commits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.agents.redact import SECRET_NAME
+from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
+from orchestrator.errors import WorkspaceError
+from orchestrator.globs import glob_match
+
+BRANCH_PREFIX = "orchestrator/"
+FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
+
+
+BUILD_OUTPUT_GLOBS = ("**/__pycache__/**", "**/*.py[co]", "**/.pytest_cache/**", "**/.ruff_cache/**",
+                      "**/.mypy_cache/**")
+"""Bytecode and tool caches never land on a run's branch, whatever the target's .gitignore says."""
+BUILD_OUTPUT = tuple(f":(exclude,glob){g}" for g in BUILD_OUTPUT_GLOBS)
+"""The same globs as git pathspecs, for diffs."""
+
+_GIT_LOCK = threading.RLock()
+"""Parallel PBI builders share one worktree and its index: git commands take turns."""
+
+
+TEXT_DIFF = ("--text", "--no-textconv", "--no-ext-diff")
+"""Diffs shown to agents are text diffs whatever `.gitattributes` says (`*.py binary` hides nothing)."""
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run git with argv (no shell) and return stdout; failures become WorkspaceError with git's message."""
+    env = {name: value for name, value in os.environ.items() if not SECRET_NAME.search(name)}
+    with _GIT_LOCK:
+        proc = subprocess.run(["git", *SAFE_GIT_CONFIG, *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise WorkspaceError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout
+
+
+def state_dir(repo: Path) -> Path:
+    """`.git/orchestrator/` of a repository (the common git dir, shared by all its worktrees)."""
+    repo = repo.resolve()
+    if not repo.is_dir():
+        raise WorkspaceError(f"{repo}: no such directory")
+    proc = subprocess.run(["git", *SAFE_GIT_CONFIG, "rev-parse", "--git-common-dir"], cwd=repo,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise WorkspaceError(f"{repo}: not a git repository (run 'git init' and commit once first)")
+    common = Path(proc.stdout.strip())
+    common = common if common.is_absolute() else (repo / common).resolve()
+    path = common / "orchestrator"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One run's worktree and branch inside a target repository."""
+
+    repo: Path
+    path: Path
+    branch: str
+    base_commit: str
+
+    @classmethod
+    def create(cls, repo: Path, run_id: str) -> Workspace:
+        """Add a worktree on a new branch `orchestrator/<run-id>` from the repo's HEAD."""
+        workspace = cls.planned(repo, run_id)
+        workspace.add()
+        return workspace
+
+    @classmethod
+    def planned(cls, repo: Path, run_id: str) -> Workspace:
+        """The workspace a new run will get (its worktree is not created yet: see `add`)."""
+        repo = repo.resolve()
+        root = state_dir(repo)
+        head = git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).strip()
+        if not head:
+            raise WorkspaceError(f"{repo}: the repository has no commits yet; commit once, then run again")
+        return cls(repo=repo, path=root / "worktrees" / run_id, branch=BRANCH_PREFIX + run_id, base_commit=head)
+
+    def add(self) -> None:
+        """Create the worktree and branch from the base commit.
+
+        Only `git worktree add` runs against the user's repo: it reads HEAD and writes under .git, so
+        the user's working tree, index and uncommitted changes are left exactly as they were.
+        """
+        git(self.repo, "worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base_commit)
+
+    @classmethod
+    def reopen(cls, repo: Path, run_id: str, base_commit: str) -> Workspace:
+        """The workspace of an existing run (for resume); a missing or half-created worktree is made again."""
+        repo = repo.resolve()
+        path, branch = state_dir(repo) / "worktrees" / run_id, BRANCH_PREFIX + run_id
+        workspace = cls(repo=repo, path=path, branch=branch, base_commit=base_commit)
+        if not workspace._healthy():
+            workspace._rebuild()
+        return workspace
+
+    def _gitdir(self) -> Path:
+        """The worktree's own git dir (`.git/worktrees/<name>`), from its `.git` file or the default name."""
+        dotgit = self.path / ".git"
+        if dotgit.is_file():
+            text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return Path(text.removeprefix("gitdir:").strip())
+        return state_dir(self.repo).parent / "worktrees" / self.path.name
+
+    def _healthy(self) -> bool:
+        """A complete worktree: `.git` file, git dir not left locked by an interrupted `worktree add`."""
+        gitdir = self._gitdir()
+        return (self.path / ".git").is_file() and (gitdir / "HEAD").is_file() and not (gitdir / "locked").exists()
+
+    def _rebuild(self) -> None:
+        """Clean up what a killed `git worktree add` left (locked entry, partial folder), then add it again."""
+        git(self.repo, "worktree", "unlock", str(self.path), check=False)
+        shutil.rmtree(self.path, ignore_errors=True)
+        git(self.repo, "worktree", "prune")
+        if not git(self.repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}", check=False).strip():
+            git(self.repo, "branch", self.branch, self.base_commit)
+        git(self.repo, "worktree", "add", "--quiet", str(self.path), self.branch)
+
+    def clear_stale_locks(self) -> list[str]:
+        """Remove git lock files a killed run left in its own worktree and branch; returns what was removed.
+
+        Call only while holding the run's lock: then no live process of this run can own them.
+        """
+        gitdir, common = self._gitdir(), state_dir(self.repo).parent
+        candidates = [gitdir / "index.lock", gitdir / "HEAD.lock", gitdir / "ORIG_HEAD.lock",
+                      common / "refs" / "heads" / f"{self.branch}.lock"]
+        removed = []
+        for lock in candidates:
+            if lock.exists():
+                lock.unlink()
+                removed.append(str(lock))
+        return removed
+
+    def commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool = False,
+               body: str = "", scope: list[str] | None = None) -> str | None:
+        """Commit the worktree's changes (only files matching `scope` globs when given) with trailers.
+
+        Returns the sha, or None when nothing changed.
+        """
+        with _GIT_LOCK:
+            return self._commit(subject, trailers, allow_empty, body, self.pending_files(scope))
+
+    def pending_files(self, scope: list[str] | None = None) -> list[str]:
+        """Changed, new and deleted files of the worktree, within `scope` (the orchestrator's glob dialect),
+        never build output."""
+        out = git(self.path, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+        paths = [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+        return [p for p in paths if not glob_match(p, BUILD_OUTPUT_GLOBS) and (scope is None or glob_match(p, scope))]
+
+    def _commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool, body: str,
+                files: list[str]) -> str | None:
+        if not allow_empty and not files:
+            return None
+        if files:
+            git(self.path, "add", "-A", "--", *files)
+        # Trailers must be the last paragraph, so a body never ends in "Key: value" lines of its own.
+        lines = [subject, ""] + ([body.strip().replace("\n\n", "\n"), "", "--", ""] if body.strip() else [])
+        for key, value in trailers.items():
+            lines += [f"{key}: {v}" for v in (value if isinstance(value, list) else [value])]
+        git(self.path, *self._identity(), "commit", "--quiet", "--no-verify",
+            *(["--allow-empty"] if allow_empty else []), "-m", "\n".join(lines))
+        return git(self.path, "rev-parse", "HEAD").strip()
+
+    def _identity(self) -> list[str]:
+        """`-c user.*` flags when the repo has no identity configured, so commits never fail on it."""
+        flags = []
+        name = git(self.path, "config", "user.name", check=False).strip()
+        email = git(self.path, "config", "user.email", check=False).strip()
+        if not name:
+            flags += ["-c", f"user.name={FALLBACK_IDENTITY[0]}"]
+        if not email:
+            flags += ["-c", f"user.email={FALLBACK_IDENTITY[1]}"]
+        return flags
+
+    def has_trailer(self, key: str, value: str) -> bool:
+        """True when a commit on the run's branch (since the base) carries `key: value`."""
+        return self.find_commit(key, value) is not None
+
+    def find_commit(self, key: str, value: str) -> str | None:
+        """Sha of the newest commit on the run's branch whose trailer `key` equals `value`."""
+        out = git(self.path, "log", f"--format=%H %(trailers:key={key},valueonly,separator=%x2C)",
+                  f"{self.base_commit}..HEAD")
+        for line in out.splitlines():
+            sha, _, values = line.partition(" ")
+            if value in [v.strip() for v in values.split(",")]:
+                return sha
+        return None
+
+    def phase_commit(self, phase_key: str) -> tuple[str, str] | None:
+        """(sha, handoff body) of the commit a phase already made, e.g. before a crash; None if none."""
+        sha = self.find_commit("Orchestrator-Phase", phase_key)
+        if sha is None:
+            return None
+        body = git(self.path, "log", "-1", "--format=%b", sha).split("\n--\n")[0].strip()
+        return sha, body
+
+    def head(self) -> str:
+        """Current commit of the run's branch."""
+        return git(self.path, "rev-parse", "HEAD").strip()
+
+    def diff(self, max_chars: int = 20000) -> str:
+        """Diff of the run so far against its base commit, including uncommitted and untracked files."""
+        git(self.path, "add", "-A", "--intent-to-add", "--", ".", *BUILD_OUTPUT)
+        text = git(self.path, "diff", *TEXT_DIFF, self.base_commit, "--", ".", *BUILD_OUTPUT)
+        return text if len(text) <= max_chars else text[:max_chars] + f"\n[... diff cut at {max_chars} chars]"
+
+    def diff_stat(self) -> str:
+        """`git diff --stat` of the branch against its base commit."""
+        return git(self.path, "diff", "--stat", *TEXT_DIFF, self.base_commit, "HEAD").strip()
+
+    def changed_files(self) -> list[str]:
+        """Paths changed on the branch since the base commit, including uncommitted ones."""
+        git(self.path, "add", "-A", "--intent-to-add", "--", ".", *BUILD_OUTPUT)
+        names = git(self.path, "diff", "--name-only", self.base_commit, "--", ".", *BUILD_OUTPUT)
+        return [p for p in names.splitlines() if p]

@@ -1,0 +1,135 @@
+"""Agent phases: packet in, tools in the worktree, commit with trailers, typed handoff out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from orchestrator.agents.loop import AgentLoop, AgentResult
+from orchestrator.agents.packets import Handoff, Section, build_packet
+from orchestrator.gates.changes import spec_text
+from orchestrator.gates.verdict import format_verdicts
+from orchestrator.run.context import RunContext
+from orchestrator.run.records import PhaseRecord
+from orchestrator.steps.pbis import PbiSpec
+from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
+from orchestrator.steps.toolbox import agent_toolbox
+from orchestrator.workflow.spec import AgentStepSpec
+from orchestrator.workflow.state import RunState
+
+
+def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None = None
+                   ) -> dict[str, Any]:
+    """One agent phase: packet in, tools in the worktree, commit with trailers, typed handoff out.
+
+    With a PBI, the phase works in the PBI's file scope and commits only files in it.
+    """
+    persona = ctx.persona(step.persona)
+    key = f"{step.id}.{pbi.id}" if pbi else step.id
+    visit = state.get("visits", {}).get(key, 0) + 1
+    phase_key = f"{key}#{visit}"
+    scope = pbi.scope if pbi else step.scope
+    done = ctx.workspace.phase_commit(phase_key)
+    if done is not None:
+        # A resumed run whose crash came after this phase's commit: reuse it, never commit twice.
+        sha, body = done
+        ctx.event("phase_reused", key, persona.name, commit=sha)
+        handoff = Handoff(step=key, persona=persona.name, summary=body)
+        record = PhaseRecord(step=key, persona=persona.name, model=ctx.model_for(step.persona, state),
+                             verdict="done", commit=sha).row()
+        return {"handoffs": {key: handoff.model_dump()}, "visits": {key: visit}, "phases": [record],
+                **({"pbis_done": [pbi.id]} if pbi else {})}
+    sections = agent_sections(ctx, step, state)
+    if pbi:
+        sections.insert(3, ("PBI", pbi.render()))
+    packet = build_packet(sections, ctx.packet_tokens(step.persona))
+    models, decision, _ = ctx.route(step, step.persona, state, packet.text)
+    model = models[0]
+    ctx.event("phase_start", key, persona.name, model=model, visit=visit, packet_tokens=packet.tokens,
+              packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
+    started = time.monotonic()
+    finish = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
+    # The spec writer may rework the spec it wrote in this run (after a failed spec gate); nobody else may.
+    baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
+    toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
+    result = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
+                   step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, models[1:],
+                   **finish).run(packet.text)
+    update: dict[str, Any] = {}
+    if step.deliverable == "spec":
+        summary, pbis = write_spec(ctx, result)
+        update["pbis"], update["pbi_wave"] = pbis, []
+    else:
+        summary = result.summary
+    summary = summary.strip()[:2000]
+    handoff = Handoff(step=key, persona=persona.name, summary=summary, **result.handoff_lists())
+    commit = None
+    if step.commit:
+        commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",
+                                      _trailers(ctx, phase_key, persona.name, model, state), body=summary, scope=scope)
+    record = _phase_record(key, persona.name, model, result, started, verdict="done", commit=commit, packet=packet)
+    _log_phase_end(ctx, record, trace=result.trace)
+    return {**update, "handoffs": {key: handoff.model_dump()}, "visits": {key: visit}, "phases": [record],
+            **({"pbis_done": [pbi.id]} if pbi else {})}
+
+
+TASK_SHARE = 0.35
+
+
+"""At most this share of a packet goes to the task text, so a long issue never crowds out the gate report."""
+
+
+def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> list[Section]:
+    """Packet sections in priority order: task (capped), step, last gate report, then files and handoffs."""
+    worktree = ctx.workspace.path
+    agents_md = worktree / "AGENTS.md"
+    handoffs = state.get("handoffs", {})
+    survey = "\n\n".join(Handoff(**h).render() for h in handoffs.values() if h["persona"] == "surveyor")
+    previous = [Handoff(**h).render() for sid, h in handoffs.items() if h["persona"] != "surveyor"]
+    report = state.get("gate_report", "") if state.get("last_verdict") not in (None, "pass") else ""
+    budget = ctx.packet_tokens(step.persona)
+    return [
+        ("Task", ctx.task, int(budget * TASK_SHARE)),
+        # The task is in the packet once: the instructions point at it instead of repeating it.
+        ("Your step", step.instructions.replace("{task}", "(the task above)") or step.description),
+        ("Last gate report", report),
+        ("AGENTS.md", agents_md.read_text(errors="replace") if agents_md.is_file() else ""),
+        ("Survey map", survey),
+        ("Spec", spec_text(ctx.workspace)),
+        ("Handoffs from earlier phases", "\n\n".join(previous[-3:])),
+        ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" else ""),
+    ]
+
+
+def _loop(ctx: RunContext, step_id: str, persona: str, model: str, system: str, toolbox: Any,
+          max_calls: int, decision: int | None = None, failovers: list[str] | None = None,
+          **kwargs: Any) -> AgentLoop:
+    return AgentLoop(complete=ctx.caller(step_id, decision, failovers), model=model, persona=persona,
+                     system_prompt=system, toolbox=toolbox, max_tool_calls=max_calls, **kwargs)
+
+
+def _trailers(ctx: RunContext, phase_key: str, persona: str, model: str, state: RunState) -> dict:
+    verdicts = state.get("verdicts", {})
+    return {
+        "Orchestrator-Run": ctx.run_id,
+        "Orchestrator-Phase": phase_key,
+        "Persona": persona,
+        "Model": model,
+        "Gate-Verdicts": format_verdicts(verdicts) or "none yet",
+    }
+
+
+def _log_phase_end(ctx: RunContext, record: dict[str, Any], **extra: Any) -> None:
+    data = {k: v for k, v in record.items() if k not in ("step", "persona")}
+    ctx.event("phase_end", record["step"], record["persona"], **data, **extra)
+
+
+def _phase_record(step: str, persona: str, model: str, result: AgentResult, started: float, *,
+                  verdict: str, commit: str | None, packet: Any = None) -> dict[str, Any]:
+    return PhaseRecord(
+        step=step, persona=persona, model=model, verdict=verdict, commit=commit,
+        tokens=sum(r.total_tokens for r in result.replies),
+        cost_usd=round(sum(r.cost_usd for r in result.replies), 6),
+        seconds=round(time.monotonic() - started, 2), tool_calls=result.tool_calls, model_calls=len(result.replies),
+        packet_trimmed=list(getattr(packet, "trimmed", [])), packet_dropped=list(getattr(packet, "dropped", [])),
+    ).row()

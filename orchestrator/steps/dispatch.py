@@ -1,0 +1,101 @@
+"""Dispatcher steps: the next step chosen by one schema-validated tool call among the allowed transitions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.agents.packets import build_packet
+from orchestrator.errors import ToolError
+from orchestrator.gates.verdict import format_verdicts
+from orchestrator.models.schema import tool_spec, validate_with
+from orchestrator.models.types import ToolSpec
+from orchestrator.run.context import RunContext
+from orchestrator.run.records import PhaseRecord
+from orchestrator.workflow.spec import DispatchStepSpec
+
+
+class Choice(BaseModel):
+    """The arguments of a dispatcher's choice: why this step comes next."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: str = Field(description="Why this step comes next, in one sentence.")
+
+
+def choice_tools(step: DispatchStepSpec, ctx: RunContext) -> list[ToolSpec]:
+    """One tool per allowed transition; calling it chooses that step, with a reason."""
+    tools = []
+    for choice in step.choices:
+        target = ctx.spec.step(choice) if choice in {s.id for s in ctx.spec.steps} else None
+        about = (getattr(target, "description", "") or getattr(target, "instructions", "")) if target else ""
+        tools.append(tool_spec(choice, f"Go to step '{choice}'. {about}".strip(), Choice))
+    return tools
+
+
+def validate_choice(step: DispatchStepSpec, reply: Any) -> tuple[str, str, str | None]:
+    """(chosen step, reason, fallback reason or None): anything but one allowed, well-formed call falls back."""
+    calls = list(getattr(reply, "tool_calls", []) or [])
+    if not calls:
+        return step.default, "", f"no tool call (text: {getattr(reply, 'text', '')[:120]!r})"
+    call = calls[0]
+    if call.name not in step.choices:
+        return step.default, "", f"disallowed choice {call.name!r}; allowed: {', '.join(step.choices)}"
+    try:
+        choice = validate_with(Choice, call.name, call.arguments)
+    except ToolError as exc:
+        return step.default, "", f"arguments {call.arguments!r} do not match {{'reason': string}}: {exc}"
+    return call.name, choice.reason, None
+
+
+def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+    """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge."""
+    persona = ctx.persona(step.persona)
+    budget = ctx.packet_tokens(step.persona)
+    sections = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
+                ("Gate verdicts", format_verdicts(state.get("verdicts", {}))),
+                ("Last gate report", state.get("gate_report", ""))]
+    packet = build_packet(sections, budget)
+    messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
+    models, decision, features = ctx.route(step, step.persona, state, packet.text)
+    model = models[0]
+    started = time.monotonic()
+    reply = ask_dispatcher(ctx.caller(step.id, decision, models[1:]), step, ctx, messages, persona.name,
+                           model, features)
+    chosen, reason, fallback = validate_choice(step, reply)
+    ctx.event("dispatch", step.id, persona.name, model=model, chosen=chosen, reason=reason, fallback=fallback,
+              choices=step.choices)
+    visits = state.get("visits", {}).get(step.id, 0) + 1
+    record = PhaseRecord(step=step.id, persona=persona.name, model=model, tokens=reply.total_tokens,
+                         cost_usd=reply.cost_usd, seconds=round(time.monotonic() - started, 2),
+                         verdict=f"-> {chosen}" + (" (fallback)" if fallback else ""), reason=fallback or reason)
+    return {"next_step": chosen, "visits": {step.id: visits}, "phases": [record.row()]}
+
+
+def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages: list[dict[str, Any]],
+                   persona: str, model: str, features: dict[str, Any]) -> Any:
+    """One dispatcher call; with parallel routing best-of-n, with speculative a cheap draft a strong model checks.
+
+    Either way the gate is the same: a well-formed call of an allowed transition.
+    """
+    from orchestrator.routing.ensemble import best_of_n, speculate
+
+    tools = choice_tools(step, ctx)
+
+    def ask(m: str, msgs: list[dict[str, Any]]) -> Any:
+        return call(m, msgs, tools=tools, require_tool=True, persona=persona)
+
+    def allowed(reply: Any) -> tuple[bool, str]:
+        fallback = validate_choice(step, reply)[2]
+        return fallback is None, fallback or ""
+
+    if features.get("ensemble"):
+        result = best_of_n(ask, list(features["ensemble"]), messages, gate=allowed)
+    elif features.get("drafter") and features.get("verifier"):
+        result = speculate(ask, features["drafter"], features["verifier"], messages, allowed)
+    else:
+        return ask(model, messages)
+    ctx.event("ensemble", step.id, persona, reason=result.reason, models=[r.model for r in result.replies])
+    return result.reply

@@ -1,0 +1,27 @@
+"""The toolbox an agent phase gets: its persona tools in the worktree, behind the write rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.gates.config import protected_paths
+from orchestrator.run.context import RunContext
+
+
+def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None,
+                  baseline: str = "HEAD", persona: Any = None) -> Any:
+    """The persona's tools in the worktree, with the denial rules enforced in the tool layer.
+
+    The baseline is the phase's starting commit, so tests and Contracts written earlier in the run
+    (by the tester, by the spec writer) are protected from later phases too. A persona's own `writes`
+    globs (the spec writer: specs/; the tester: test files) bound what it may write, whatever its prompt says.
+    """
+    from orchestrator.agents.tools import Toolbox
+    from orchestrator.agents.write_policy import WritePolicy
+
+    settings = ctx.spec.settings
+    policy = WritePolicy(ctx.workspace.path, scope=scope, protected_paths=protected_paths(ctx),
+                         allow_refinement=settings.refinement, start_commit=baseline,
+                         role_scope=getattr(persona, "writes", None), role=getattr(persona, "name", ""))
+    return Toolbox(ctx.workspace.path, test_command=settings.test_command, allowlist=set(ctx.allowed_commands),
+                   timeout_s=settings.command_timeout_s, policy=policy, tools=tools)

@@ -1,0 +1,140 @@
+"""Compile a WorkflowSpec into a LangGraph StateGraph: step nodes, verdict edges and loop caps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from orchestrator.workflow.spec import END as END_TARGET
+from orchestrator.workflow.spec import STOP as STOP_TARGET
+from orchestrator.workflow.spec import (
+    AgentStepSpec,
+    AnyStep,
+    DispatchStepSpec,
+    EscalateStepSpec,
+    GateStepSpec,
+    WorkflowSpec,
+)
+from orchestrator.workflow.state import RunState
+
+STOP_NODE = "__stop__"
+
+
+NodeFactory = Callable[..., Callable[[Any], dict[str, Any]]]
+
+
+"""make_node(step, role="main"); role is "pbi" or "single" for the extra nodes of a for_each step."""
+
+
+def compile_workflow(spec: WorkflowSpec, make_node: NodeFactory | None = None, checkpointer: Any = None) -> Any:
+    """Build and compile the graph; `make_node(step)` supplies each step's function (a no-op for drawing)."""
+    from orchestrator.workflow.autonomy import apply_autonomy
+
+    spec = apply_autonomy(spec)
+    make_node = make_node or (lambda step, role="main": _noop)
+    graph = StateGraph(RunState)
+    for step in spec.steps:
+        graph.add_node(step.id, make_node(step))
+        if isinstance(step, AgentStepSpec) and step.for_each == "pbi":
+            graph.add_node(f"{step.id}__pbi", make_node(step, "pbi"))
+            graph.add_node(f"{step.id}__single", make_node(step, "single"))
+    graph.add_node(STOP_NODE, _stop)
+    graph.add_edge(START, spec.entry_step)
+    graph.add_edge(STOP_NODE, END)
+    for step in spec.steps:
+        _add_edges(graph, step)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _node_name(target: str) -> str:
+    return {END_TARGET: END, STOP_TARGET: STOP_NODE}.get(target, target)
+
+
+def _add_edges(graph: StateGraph, step: AnyStep) -> None:
+    if isinstance(step, AgentStepSpec) and step.for_each == "pbi":
+        worker, single, after = f"{step.id}__pbi", f"{step.id}__single", _node_name(step.next)
+        graph.add_conditional_edges(step.id, pbi_router(step), sorted({worker, single, after}))
+        graph.add_edge(worker, step.id)
+        graph.add_edge(single, after)
+    elif isinstance(step, AgentStepSpec):
+        graph.add_edge(step.id, _node_name(step.next))
+    elif isinstance(step, EscalateStepSpec):
+        graph.add_conditional_edges(step.id, escalate_router(step), sorted({_node_name(step.next), STOP_NODE}))
+    elif isinstance(step, GateStepSpec):
+        targets = {_node_name(t) for t in (step.on_pass, step.on_fail, step.on_exhausted)} | {STOP_NODE}
+        graph.add_conditional_edges(step.id, gate_router(step), sorted(targets))
+    else:
+        targets = {_node_name(t) for t in (*step.choices, step.default)} | {STOP_NODE}
+        graph.add_conditional_edges(step.id, dispatch_router(step), sorted(targets))
+
+
+def gate_router(step: GateStepSpec) -> Callable[[RunState], str]:
+    """Edge function of a gate: pass -> on_pass; fail -> on_fail while under the cap, else stop."""
+
+    def route(state: RunState) -> str:
+        if state.get("status") == "stopped":
+            return STOP_NODE
+        if state.get("last_verdict") == "pass":
+            return _node_name(step.on_pass)
+        failures = state.get("rounds", {}).get(step.id, 0)
+        if step.max_rounds is not None and failures > step.max_rounds:
+            return _node_name(step.on_exhausted)
+        return _node_name(step.on_fail)
+
+    return route
+
+
+def pbi_router(step: AgentStepSpec) -> Callable[[RunState], Any]:
+    """Edge function of a for_each step: one Send per PBI of the planned wave, else one pass or move on."""
+    from langgraph.types import Send
+
+    def route(state: RunState) -> Any:
+        decision = state.get("pbi_next")
+        if decision == "wave":
+            by_id = {p["id"]: p for p in state.get("pbis", [])}
+            carried = {k: state.get(k) for k in ("handoffs", "visits", "verdicts", "gate_report", "last_verdict",
+                                                 "gate_results")}
+            return [Send(f"{step.id}__pbi", {**carried, "pbi": by_id[i]}) for i in state.get("pbi_wave", [])]
+        return f"{step.id}__single" if decision == "single" else _node_name(step.next)
+
+    return route
+
+
+def escalate_router(step: EscalateStepSpec) -> Callable[[RunState], str]:
+    """Edge function of an escalation: on to `next` on the stronger model, or stop for a human at the top."""
+
+    def route(state: RunState) -> str:
+        return STOP_NODE if state.get("status") == "stopped" else _node_name(step.next)
+
+    return route
+
+
+def dispatch_router(step: DispatchStepSpec) -> Callable[[RunState], str]:
+    """Edge function of a dispatch step: the node has already validated `next_step`."""
+
+    def route(state: RunState) -> str:
+        if state.get("status") == "stopped":
+            return STOP_NODE
+        visits = state.get("visits", {}).get(step.id, 0)
+        if step.max_rounds is not None and visits > step.max_rounds:
+            return STOP_NODE
+        return _node_name(state.get("next_step") or step.default)
+
+    return route
+
+
+def _noop(state: RunState) -> dict[str, Any]:
+    return {}
+
+
+def _stop(state: RunState) -> dict[str, Any]:
+    if state.get("status") == "stopped":
+        return {}
+    return {"status": "stopped", "stop_reason": state.get("stop_reason") or "a gate failed past its max_rounds cap"}
+
+
+def mermaid(spec: WorkflowSpec) -> str:
+    """Mermaid flowchart of the compiled workflow."""
+    return compile_workflow(spec).get_graph().draw_mermaid()

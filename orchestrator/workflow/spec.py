@@ -1,0 +1,215 @@
+"""Pydantic models that read workflow YAML: the workflow, its steps and its gates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from orchestrator.routing.spec import RoutingSpec
+from orchestrator.workflow.budget import BudgetSpec
+
+END = "end"
+"""Reserved step target that finishes the run successfully."""
+
+STOP = "stop"
+"""Reserved step target that stops the run as a gate stop (exit code 3)."""
+
+RESERVED_TARGETS = (END, STOP)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommandSpec(_Strict):
+    """One deterministic command of a quality gate, run without a shell."""
+
+    name: str = Field(description="Short label shown in reports, e.g. 'tests' or 'lint'.")
+    run: list[str] = Field(min_length=1, description="argv of the command; no shell, so ';' and '$(...)' stay inert.")
+    parser: Literal["pytest", "ruff", "generic", "auto"] = Field(
+        "auto", description="How to parse the output into {file, line, message} findings."
+    )
+
+
+class GateSpec(_Strict):
+    """A named gate: quality (commands, green tests), red (new tests fail before the build), review (critics),
+    acceptance (a human) or spec (spec content)."""
+
+    kind: Literal["quality", "red", "review", "acceptance", "spec"] = Field(description="What the gate checks.")
+    commands: list[CommandSpec] = Field(
+        default_factory=list,
+        description="Quality gate commands, in order. A red gate runs its first pytest command (default: "
+        "settings.test_command) on the new test files.")
+    require_change: bool = Field(
+        True, description="Quality gate: fail with 'the builder changed nothing' when no source file differs "
+        "from the run's base commit.")
+    critics: list[str] = Field(default_factory=list, description="Review gate: critic personas, each on its own model.")
+    moderator: str | None = Field(None, description="Review gate: persona that merges several critics' findings.")
+
+
+class MonitorSpec(_Strict):
+    """Monitors that halt an L4 run when its recent gate pass rate or its spend rate crosses a threshold."""
+
+    window: int = Field(4, ge=1, description="How many recent gate verdicts the pass rate looks at.")
+    min_pass_rate: float | None = Field(None, ge=0, le=1, description="Halt below this recent gate pass rate.")
+    max_usd_per_minute: float | None = Field(None, ge=0, description="Halt above this spend rate.")
+    drift_baseline: str | None = Field(
+        None, description="Calibration file (`router calibrate --from-runs`); halt when a model drifts from it."
+    )
+
+
+class SettingsSpec(_Strict):
+    """Run-wide settings a workflow may declare."""
+
+    test_command: list[str] = Field(
+        default_factory=lambda: ["python", "-m", "pytest", "-q"],
+        description="argv the agents' run_tests tool runs.",
+    )
+    allowed_commands: list[str] = Field(
+        default_factory=lambda: ["python", "python3", "pytest", "ruff", "git"],
+        description="Program names agents' commands may start.",
+    )
+    max_tool_calls: int = Field(12, ge=1, le=500, description="Default cap on tool calls per agent step.")
+    command_timeout_s: float = Field(300, gt=0, description="Timeout of each command an agent or gate runs.")
+    roles: Literal["warn", "strict"] = Field("warn", description="builder != critic policy: warn or fail.")
+    autonomy: Literal["L2", "L3", "L4"] = Field(
+        "L3", description="L2: approve each diff; L3: autonomous loops, sign-off at the end; L4: no sign-off."
+    )
+    budget: BudgetSpec = Field(default_factory=BudgetSpec, description="Run-wide caps (tokens, usd, seconds).")
+    packet_tokens: dict[str, int] = Field(
+        default_factory=dict, description="Per-persona context packet budget in tokens (default 1500)."
+    )
+    monitor: MonitorSpec = Field(default_factory=lambda: MonitorSpec(), description="L4 halting monitors.")
+    refinement: bool = Field(
+        False, description="Allow agents to change tests and the spec's Contract (a human-approved refinement path)."
+    )
+
+
+class RoutingSection(_Strict):
+    """How calls pick their model: a default strategy and per-persona strategies (steps may override)."""
+
+    default: RoutingSpec = Field(default_factory=RoutingSpec, description="Strategy for every persona not listed.")
+    personas: dict[str, RoutingSpec] = Field(default_factory=dict, description="persona -> strategy.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_one_strategy(cls, data: Any) -> Any:
+        """`routing: pinned` or `routing: {strategy: ...}` sets the default for everyone."""
+        if isinstance(data, str) or (isinstance(data, dict) and "strategy" in data):
+            return {"default": data}
+        return data
+
+
+class _StepBase(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description="Unique step id, used as a target.")
+    description: str = Field("", description="What the step is for, shown in the graph and logs.")
+    task_type: str = Field("", description="Task type for routing rules, the bandit and the predictive router.")
+    interactive: bool = Field(False, description="A human waits on this step: routing prefers low latency.")
+    tags: list[str] = Field(default_factory=list, description="Routing tags, e.g. residency:eu.")
+    routing: RoutingSpec | None = Field(None, description="Routing strategy for this step only.")
+    stakes: Literal["low", "normal", "high"] = Field(
+        "normal", description="Declared stakes; routing may climb the ladder."
+    )
+
+
+class AgentStepSpec(_StepBase):
+    """A persona does work in the worktree with its tools, then hands off to `next`."""
+
+    type: Literal["agent"] = "agent"
+    persona: str = Field(description="Persona that runs this step.")
+    instructions: str = Field("", description="Step instructions; {task} is replaced by the run's task.")
+    next: str = Field(END, description="Step to run afterwards, or 'end'.")
+    max_tool_calls: int | None = Field(None, ge=1, le=500, description="Cap on tool calls for this step.")
+    commit: bool = Field(True, description="Commit the step's changes with trailers.")
+    scope: list[str] | None = Field(
+        None, description="Glob patterns of files this step may write (a PBI's file scope); default: anywhere."
+    )
+    for_each: Literal["pbi"] | None = Field(
+        None, description="pbi: run once per PBI of the spec, in its file scope; disjoint scopes run in parallel."
+    )
+    deliverable: Literal["handoff", "spec"] = Field(
+        "handoff", description="handoff: finish with a summary; spec: finish with submit_spec (a structured spec)."
+    )
+    budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
+
+
+class GateStepSpec(_StepBase):
+    """Runs a gate and branches on its verdict; a failure loops back within `max_rounds`."""
+
+    type: Literal["gate"]
+    gate: str = Field(description="Name of a gate in the workflow's `gates:` section.")
+    on_pass: str = Field(END, description="Step after a pass, or 'end'.")
+    on_fail: str = Field(STOP, description="Step after a failure (usually the builder), or 'stop'.")
+    max_rounds: int | None = Field(
+        None, ge=1, le=50, description="How many failures may loop back before the run stops (a cycle needs a cap)."
+    )
+    on_exhausted: str = Field(
+        STOP, description="Step once failures pass max_rounds (e.g. an escalate step), or 'stop' for a human."
+    )
+
+
+class DispatchStepSpec(_StepBase):
+    """A dispatcher persona picks the next step by tool call among `choices`; `default` on invalid output."""
+
+    type: Literal["dispatch"]
+    persona: str = Field("dispatcher", description="Persona that makes the choice.")
+    choices: list[str] = Field(min_length=1, description="Steps the dispatcher may choose.")
+    default: str = Field(description="Deterministic fallback when the choice is invalid or disallowed.")
+    max_rounds: int | None = Field(None, ge=1, le=50, description="Cap on visits when the dispatch sits on a cycle.")
+
+
+def _step_kind(value: object) -> str | None:
+    """Discriminator: `type` may be omitted, and then the step is an agent step."""
+    if isinstance(value, dict):
+        return value.get("type", "agent")
+    return getattr(value, "type", None)
+
+
+class EscalateStepSpec(_StepBase):
+    """Climbs a persona one rung up the escalation ladder (a stronger profile); at the top, a human takes over."""
+
+    type: Literal["escalate"]
+    persona: str = Field("builder", description="Persona whose binding climbs the ladder.")
+    next: str = Field(description="Step to run on the stronger model (usually the builder's step).")
+
+
+StepSpec = Annotated[
+    Annotated[AgentStepSpec, Tag("agent")] | Annotated[GateStepSpec, Tag("gate")]
+    | Annotated[DispatchStepSpec, Tag("dispatch")] | Annotated[EscalateStepSpec, Tag("escalate")],
+    Discriminator(_step_kind),
+]
+
+
+AnyStep = AgentStepSpec | GateStepSpec | DispatchStepSpec | EscalateStepSpec
+
+
+class WorkflowSpec(_Strict):
+    """A workflow: steps wired into a graph, the gates they use and per-role model overrides."""
+
+    name: str = Field(description="Workflow name.")
+    description: str = Field("", description="One paragraph on what the workflow does.")
+    entry: str | None = Field(None, description="First step; defaults to the first listed step.")
+    settings: SettingsSpec = Field(default_factory=SettingsSpec, description="Run-wide settings.")
+    models: dict[str, str] = Field(default_factory=dict, description="persona -> profile or model id overrides.")
+    routing: RoutingSection = Field(default_factory=RoutingSection, description="Model routing strategies.")
+    gates: dict[str, GateSpec] = Field(default_factory=dict, description="Named gates used by gate steps.")
+    steps: list[StepSpec] = Field(description="The steps, in reading order.")
+
+    def step(self, step_id: str) -> AnyStep:
+        """The step with this id (validation guarantees ids are unique)."""
+        return next(s for s in self.steps if s.id == step_id)
+
+    @property
+    def entry_step(self) -> str:
+        """Id of the first step to run."""
+        return self.entry or self.steps[0].id
+
+
+def step_targets(step: AnyStep) -> list[tuple[str, str]]:
+    """(field name, target) pairs of a step's outgoing edges, in a stable order."""
+    if isinstance(step, (AgentStepSpec, EscalateStepSpec)):
+        return [("next", step.next)]
+    if isinstance(step, GateStepSpec):
+        return [("on_pass", step.on_pass), ("on_fail", step.on_fail), ("on_exhausted", step.on_exhausted)]
+    return [(f"choices[{i}]", c) for i, c in enumerate(step.choices)] + [("default", step.default)]

@@ -1,0 +1,295 @@
+"""Check a workflow file without importing LangGraph or LiteLLM: one line per problem, with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.agents.personas import known_personas
+from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
+from orchestrator.located_yaml import LocatedYaml, Location, load_located_file
+from orchestrator.workflow.spec import (
+    RESERVED_TARGETS,
+    AgentStepSpec,
+    DispatchStepSpec,
+    EscalateStepSpec,
+    GateStepSpec,
+    WorkflowSpec,
+    step_targets,
+)
+
+_STEP_MODELS: dict[str, type[BaseModel]] = {
+    "agent": AgentStepSpec,
+    "gate": GateStepSpec,
+    "dispatch": DispatchStepSpec,
+    "escalate": EscalateStepSpec,
+}
+
+
+def load_workflow(path: Path, repo: Path | None = None) -> WorkflowSpec:
+    """Read, parse and fully validate a workflow file; raise WorkflowValidationError listing every problem."""
+    located = load_located_file(path)
+    if not isinstance(located.data, dict):
+        raise WorkflowValidationError([f"{located.where(())}: a workflow is a mapping with name and steps"])
+    try:
+        spec = WorkflowSpec.model_validate(located.data)
+    except ValidationError as exc:
+        raise WorkflowValidationError(_schema_problems(exc, located)) from None
+    problems = check_workflow(spec, located, known_personas(repo))
+    if problems:
+        raise WorkflowValidationError(problems)
+    return spec
+
+
+def check_workflow(spec: WorkflowSpec, located: LocatedYaml, personas: list[str]) -> list[str]:
+    """Semantic checks a schema can't express: names, targets, reachability and capped cycles."""
+    checker = _Checker(spec, located, personas)
+    checker.run()
+    return checker.problems
+
+
+def _schema_problems(exc: ValidationError, located: LocatedYaml) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = _data_loc(err["loc"], located.data)
+        problems.append(f"{located.where(loc)}: {format_loc(loc)}: {_describe(err, loc, located.data)}")
+    return problems
+
+
+def _data_loc(loc: tuple[Any, ...], data: Any) -> Location:
+    """Drop pydantic's discriminator tags so the path matches the YAML ('steps.2.gate.x' -> steps[2].x)."""
+    out: list[str | int] = []
+    for part in loc:
+        if out and isinstance(out[-1], int) and out[:1] == ["steps"] and len(out) == 2 and part in _STEP_MODELS:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def format_loc(loc: Location) -> str:
+    """Field path as a reader writes it: steps[2].persona."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(err: dict[str, Any], loc: Location, data: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        return f"unknown key {key!r}.{did_you_mean(str(key), _fields_at(loc[:-1], data))}"
+    if kind == "union_tag_invalid":
+        tag = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
+        return f"unknown step type {tag!r}.{did_you_mean(str(tag), _STEP_MODELS)}"
+    if kind == "missing":
+        return "required field is missing"
+    return f"{err['msg']} (got {err.get('input')!r})"
+
+
+def _fields_at(loc: Location, data: Any) -> list[str]:
+    """Field names the model at `loc` accepts, for "Did you mean" on unknown keys."""
+    from orchestrator.workflow.spec import CommandSpec, GateSpec, SettingsSpec
+
+    if not loc:
+        return list(WorkflowSpec.model_fields)
+    if loc[0] == "steps" and len(loc) == 2:
+        step = _get(data, loc)
+        kind = step.get("type", "agent") if isinstance(step, dict) else "agent"
+        return list(_STEP_MODELS.get(kind, AgentStepSpec).model_fields)
+    if loc == ("settings",):
+        return list(SettingsSpec.model_fields)
+    if loc[0] == "gates" and len(loc) == 2:
+        return list(GateSpec.model_fields)
+    if loc[0] == "gates" and "commands" in loc:
+        return list(CommandSpec.model_fields)
+    return []
+
+
+def _get(data: Any, loc: Location) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+class _Checker:
+    """Collects semantic problems of a schema-valid workflow."""
+
+    def __init__(self, spec: WorkflowSpec, located: LocatedYaml, personas: list[str]):
+        self.spec, self.located, self.personas = spec, located, personas
+        self.problems: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def report(self, loc: Location, message: str) -> None:
+        self.problems.append(f"{self.located.where(loc)}: {format_loc(loc)}: {message}")
+
+    def run(self) -> None:
+        if not self.spec.steps:
+            self.report(("steps",), "no entry step: the workflow has no steps")
+            return
+        self.check_ids()
+        self.check_entry()
+        self.check_names()
+        self.check_targets()
+        if not self.problems:
+            self.check_reachable()
+            self.check_cycles()
+        self.check_ensembles()
+
+    def check_ids(self) -> None:
+        for i, step in enumerate(self.spec.steps):
+            if step.id in RESERVED_TARGETS:
+                self.report(("steps", i, "id"), f"{step.id!r} is a reserved target name; pick another id")
+            elif step.id in self.index:
+                first = self.located.line_of(("steps", self.index[step.id]))
+                self.report(("steps", i, "id"), f"duplicate id {step.id!r} (first used at line {first})")
+            else:
+                self.index[step.id] = i
+
+    def check_entry(self) -> None:
+        entry = self.spec.entry
+        if entry is not None and entry not in self.index:
+            self.report(("entry",), f"no entry step: unknown step {entry!r}.{did_you_mean(entry, self.index)}")
+
+    def check_names(self) -> None:
+        for i, step in enumerate(self.spec.steps):
+            if isinstance(step, (AgentStepSpec, DispatchStepSpec, EscalateStepSpec)):
+                self.check_persona(("steps", i, "persona"), step.persona)
+            if isinstance(step, GateStepSpec) and step.gate not in self.spec.gates:
+                hint = did_you_mean(step.gate, self.spec.gates)
+                self.report(("steps", i, "gate"), f"unknown gate {step.gate!r}.{hint}")
+        for name, gate in self.spec.gates.items():
+            for j, critic in enumerate(gate.critics):
+                self.check_persona(("gates", name, "critics", j), critic)
+            if gate.moderator:
+                self.check_persona(("gates", name, "moderator"), gate.moderator)
+            if gate.kind == "quality" and not gate.commands:
+                self.report(("gates", name), "a quality gate needs at least one command")
+            if gate.kind == "review" and not gate.critics:
+                self.report(("gates", name), "a review gate needs at least one critic")
+        for role in self.spec.models:
+            self.check_persona(("models", role), role)
+
+    def check_ensembles(self) -> None:
+        """Parallel and speculative routing judge one reply; only a dispatch step has one to judge."""
+        routing = self.spec.routing
+        for i, step in enumerate(self.spec.steps):
+            if isinstance(step, DispatchStepSpec):
+                continue
+            personas = [step.persona] if isinstance(step, (AgentStepSpec, EscalateStepSpec)) else []
+            if isinstance(step, GateStepSpec) and step.gate in self.spec.gates:
+                gate = self.spec.gates[step.gate]
+                personas = [*gate.critics, *([gate.moderator] if gate.moderator else [])]
+            for persona in personas:
+                chosen = getattr(step, "routing", None) or routing.personas.get(persona) or routing.default
+                if chosen.strategy in ("parallel", "speculative"):
+                    loc = ("steps", i, "routing") if getattr(step, "routing", None) else ("routing",)
+                    self.report(loc, f"{chosen.strategy} routing would run {persona!r} in step {step.id!r} on one "
+                                "model only: it works on dispatch steps (one reply to judge); use another "
+                                "strategy here")
+
+    def check_persona(self, loc: Location, name: str) -> None:
+        if name not in self.personas:
+            self.report(loc, f"unknown persona {name!r}.{did_you_mean(name, self.personas)}")
+
+    def check_targets(self) -> None:
+        valid = [*self.index, *RESERVED_TARGETS]
+        for i, step in enumerate(self.spec.steps):
+            for field, target in step_targets(step):
+                if target not in valid:
+                    loc = ("steps", i, *_field_loc(field))
+                    self.report(loc, f"unknown step target {target!r}.{did_you_mean(target, valid)}")
+
+    def edges(self) -> dict[str, list[str]]:
+        return {s.id: [t for _, t in step_targets(s) if t in self.index] for s in self.spec.steps}
+
+    def check_reachable(self) -> None:
+        edges, seen, todo = self.edges(), set(), [self.spec.entry_step]
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(edges[node])
+        for i, step in enumerate(self.spec.steps):
+            if step.id not in seen:
+                self.report(("steps", i, "id"), f"unreachable step {step.id!r}: no path leads here from the entry step")
+
+    def check_cycles(self) -> None:
+        for component in _cycles(self.edges()):
+            if not any(_capped(self.spec.step(s)) for s in component):
+                first = min(component, key=self.index.__getitem__)
+                path = " -> ".join(sorted(component, key=self.index.__getitem__))
+                self.report(("steps", self.index[first]),
+                            f"cycle with no cap: {path}; set max_rounds on a gate or dispatch step in it")
+
+
+def _capped(step: object) -> bool:
+    """A step that bounds a loop: a gate or dispatch with max_rounds, or an escalation (the ladder is finite)."""
+    return bool(getattr(step, "max_rounds", None)) or isinstance(step, EscalateStepSpec)
+
+
+def _field_loc(field: str) -> Location:
+    """'choices[1]' -> ('choices', 1)."""
+    if field.endswith("]"):
+        name, index = field[:-1].split("[")
+        return (name, int(index))
+    return (field,)
+
+
+def _cycles(edges: dict[str, list[str]]) -> list[set[str]]:
+    """Strongly connected components that contain a cycle (Tarjan's algorithm, iterative enough here)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in edges[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in edges[node]:
+                found.append(component)
+
+    for node in edges:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def find_workflow(name_or_path: str, repo: Path | None = None) -> Path:
+    """A workflow file from a path, or a bare name looked up in the repo's .orchestrator/ then shipped ones."""
+    from orchestrator.resources import shipped_dir
+
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such workflow file")
+        return path
+    folders = ([repo / ".orchestrator" / "workflows"] if repo else []) + [shipped_dir("workflows")]
+    known: list[str] = []
+    for folder in folders:
+        for suffix in (".yaml", ".yml"):
+            if (folder / f"{name_or_path}{suffix}").is_file():
+                return folder / f"{name_or_path}{suffix}"
+        known += [p.stem for p in folder.glob("*.y*ml")] if folder.is_dir() else []
+    raise ConfigError(f"unknown workflow {name_or_path!r}.{did_you_mean(name_or_path, known)}")

@@ -1,0 +1,128 @@
+"""The layout shows the architecture: imports only go downhill between layers, and no module cycle exists.
+
+Every import counts, lazy and TYPE_CHECKING ones included: a dependency hidden in a function is still one.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
+LAYERS = [
+    {"cli"},
+    {"runner"},
+    {"steps", "gates"},
+    {"run"},
+    {"workflow", "agents"},
+    {"routing"},
+    {"models"},
+    {"errors", "located_yaml", "resources", "globs", "markdown"},
+]
+"""Top to bottom; a unit (a subpackage or a top-level module) may import its own layer's units or lower ones."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """orchestrator modules a file imports (a `from pkg import mod` counts as the module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("orchestrator")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("orchestrator"):
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known
+            found |= subs or {node.module}
+    return {m for m in found if m in known}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    return {name: imports_of(path, set(mods)) - {name} for name, path in mods.items()}
+
+
+def unit(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def layer(unit_name: str) -> int:
+    return next(i for i, names in enumerate(LAYERS) if unit_name in names)
+
+
+def uphill_imports(edges: dict[str, set[str]]) -> list[str]:
+    """Imports from a lower layer to a higher one, as `a -> b`."""
+    bad = []
+    for source, targets in edges.items():
+        for target in targets:
+            if unit(source) and unit(target) and layer(unit(target)) < layer(unit(source)):
+                bad.append(f"{source} -> {target}")
+    return sorted(bad)
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                item = stack.pop()
+                on_stack.discard(item)
+                component.append(item)
+                if item == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_every_unit_has_a_layer() -> None:
+    units = {unit(m) for m in modules()} - {""}
+    unplaced = sorted(u for u in units if not any(u in names for names in LAYERS))
+    assert unplaced == []
+
+
+def test_imports_only_go_downhill() -> None:
+    assert uphill_imports(graph()) == []
+
+
+def test_no_import_cycles() -> None:
+    assert cycles(graph()) == []
+
+
+@pytest.mark.parametrize("source, target", [("orchestrator.models.registry", "orchestrator.runner"),
+                                            ("orchestrator.run.workspace", "orchestrator.run.context")])
+def test_the_checks_catch_an_inverted_import_and_a_new_cycle(source: str, target: str) -> None:
+    edges = graph()
+    edges[source] = edges[source] | {target}
+    assert uphill_imports(edges) or cycles(edges)
+
+
+def test_every_package_says_its_job_in_one_line() -> None:
+    for init in PACKAGE.rglob("__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert doc and len(doc.splitlines()[0]) > 15, init
