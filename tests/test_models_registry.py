@@ -35,16 +35,26 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_default_binds_every_persona_to_the_local_model(config_home: Path) -> None:
+EMBEDDED = {
+    "dispatcher": ("cheapest", "local/smollm2"),
+    "surveyor": ("massive_context", "local/qwen2.5-coder-0.5b"),
+    "tester": ("high_throughput", "local/qwen2.5-coder-0.5b"),
+    "builder": ("high_throughput", "local/qwen2.5-coder-0.5b"),
+    "spec_writer": ("high_reasoning", "local/qwen2.5-coder-1.5b"),
+    "critic": ("high_reasoning", "local/qwen2.5-coder-1.5b"),
+    "moderator": ("high_reasoning", "local/qwen2.5-coder-1.5b"),
+}
+
+
+def test_shipped_default_binds_every_persona_to_an_embedded_model_on_the_ladder(config_home: Path) -> None:
     registry = load_registry()
     assert registry.layers == ("shipped",)
     for persona in PERSONAS:
         role = registry.resolve(persona)
-        assert role.models == ("local/smollm2",) and role.source == "shipped"
-    assert registry.resolve("surveyor").profile == "massive_context"
-    assert registry.resolve("dispatcher").profile == "cheapest"
-    assert registry.resolve("critic").profile == "high_reasoning"
-    assert "openai/gpt-4o-mini" not in {m for p in registry.profiles for m in registry.models_for_profile(p)}
+        assert (role.profile, role.models, role.source) == (*EMBEDDED[persona][:1], EMBEDDED[persona][1:], "shipped")
+    rungs = [registry.models_for_profile(rung) for rung in registry.ladder]
+    assert rungs == [["local/smollm2"], ["local/qwen2.5-coder-0.5b"], ["local/qwen2.5-coder-1.5b"]]
+    assert all(m.startswith("local/") for p in registry.profiles for m in registry.models_for_profile(p))
 
 
 def test_later_layers_override_earlier_ones_by_name(config_home: Path, tmp_path: Path) -> None:
@@ -113,10 +123,16 @@ def test_repo_file_errors_name_file_line_and_field(config_home: Path, tmp_path: 
         load_registry(tmp_path)
 
 
-def test_critic_on_the_builders_model_warns_or_fails_when_strict(config_home: Path) -> None:
+def test_the_shipped_default_keeps_critic_and_builder_apart_offline(config_home: Path) -> None:
     registry = load_registry()
+    assert registry.resolve("critic").model != registry.resolve("builder").model
+    assert registry.check_roles(strict=True) == []
+
+
+def test_critic_on_the_builders_model_warns_or_fails_when_strict(config_home: Path) -> None:
+    registry = load_registry(overrides={"critic": "high_throughput"})
     [warning] = registry.check_roles(strict=False)
-    assert "critic and builder both resolve to 'local/smollm2'" in warning
+    assert "critic and builder both resolve to 'local/qwen2.5-coder-0.5b'" in warning
     with pytest.raises(ConfigError, match="role policy violated"):
         registry.check_roles(strict=True)
     separated = load_registry(overrides={"critic": "anthropic/claude-sonnet-4-5"})
@@ -124,7 +140,8 @@ def test_critic_on_the_builders_model_warns_or_fails_when_strict(config_home: Pa
 
 
 def test_strict_policy_can_come_from_models_yaml(config_home: Path) -> None:
-    write(config_home / "orchestrator" / "models.yaml", "policy:\n  strict_roles: true\n")
+    user = "policy:\n  strict_roles: true\nroles:\n  critic: high_throughput\n"  # critic on the builder's model
+    write(config_home / "orchestrator" / "models.yaml", user)
     registry = load_registry()
     assert registry.policy.critic_differs_from_builder is True  # unset fields keep earlier layers' values
     with pytest.raises(ConfigError):
@@ -146,6 +163,12 @@ def test_model_info_merges_registry_litellm_map_and_defaults(config_home: Path) 
     registry = load_registry()
     local = registry.model_info("local/smollm2")
     assert (local.context_window, local.input_cost_per_token, local.source) == (8192, 0.0, "registry")
+    for model in ("local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"):
+        qwen = registry.model_info(model)
+        assert (qwen.context_window, qwen.output_cost_per_token, qwen.supports_tools) == (16384, 0.0, True)
+        assert qwen.tokens_per_s and qwen.typical_latency_s  # measured figures, shown by `orchestrator models`
+    faster, stronger = (registry.model_info(f"local/qwen2.5-coder-{size}b") for size in ("0.5", "1.5"))
+    assert faster.tokens_per_s > stronger.tokens_per_s
     mini = registry.model_info("openai/gpt-4o-mini")
     assert mini.context_window == 128000 and mini.input_cost_per_token > 0  # price from LiteLLM's map
     unknown = registry.model_info("openai/some-future-model")

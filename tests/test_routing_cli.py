@@ -62,6 +62,7 @@ def test_calibrate_from_runs_then_drift(repo: Path, tmp_path: Path, capsys) -> N
 def test_router_explain_names_strategy_and_choice() -> None:
     result = CliRunner().invoke(app, ["router", "explain", "Add a --json flag", "--persona", "builder"])
     assert result.exit_code == 0, result.output
-    assert "strategy:   static" in result.output and "chosen:     local/smollm2" in result.output
+    assert "strategy:   static" in result.output
+    assert "chosen:     local/qwen2.5-coder-0.5b" in result.output  # the builder's high_throughput default
     pinned = CliRunner().invoke(app, ["router", "explain", "x", "--persona", "critic", "--pin", "scripted/audit"])
     assert "chosen:     scripted/audit" in pinned.output and "pinned" in pinned.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from orchestrator.cli.options import MODEL_OPTION
-from orchestrator.cli.render import print_table
+from orchestrator.cli.render import binding_rows, print_table
 
 
 def models(
@@ -15,16 +15,24 @@ def models(
     workflow: str = typer.Option(None, "--workflow", "-w", help="Include a workflow's models: section."),
     model: list[str] = MODEL_OPTION,
     check: bool = typer.Option(False, "--check", help="Check that keys are present and model ids are known."),
+    prepare: bool = typer.Option(
+        False, "--prepare", help="Join the embedded models' weight chunks and verify their SHA-256 (set-up step)."
+    ),
 ) -> int:
     """Show persona -> profile -> models as resolved through every layer."""
     from orchestrator.models.check import check_models
     from orchestrator.models.registry import load_registry, parse_model_overrides
     from orchestrator.workflow.validate import find_workflow, load_workflow
 
+    if prepare:
+        from orchestrator.models.weights import prepare as prepare_weights
+
+        for line in prepare_weights():
+            typer.echo(line)
+        return 0
     workflow_models = load_workflow(find_workflow(workflow, repo), repo).models if workflow else None
     registry = load_registry(repo, workflow_models=workflow_models, overrides=parse_model_overrides(model or []))
-    rows = registry.table()
-    print_table("Role bindings", rows)
+    print_table("Role bindings", binding_rows(registry.table()))
     for warning in registry.check_roles(strict=False):
         typer.echo(f"Warning: {warning}", err=True)
     if not check:

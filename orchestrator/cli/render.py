@@ -30,6 +30,33 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     console().print(table)
 
 
+def binding_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`Registry.table()` rows in a form narrow enough that full model ids fit on one line."""
+    return [
+        {
+            "persona": row["persona"],
+            "profile": row["profile"] or "-",
+            "model": row["model"],
+            "fallbacks": ", ".join(row["fallbacks"]) or "-",
+            "source": row["source"],
+            "context": row["context_window"],
+            "$/M in/out": _per_million(row["input_cost_per_token"], row["output_cost_per_token"]),
+            "tools": "yes" if row["supports_tools"] else "no",
+            "tok/s": "-" if row["tokens_per_s"] is None else f"{row['tokens_per_s']:g}",
+            "latency s": f"{row['typical_latency_s']:g}",
+            "next rung": row["next_rung"] or "-",
+        }
+        for row in rows
+    ]
+
+
+def _per_million(price_in: float, price_out: float) -> str:
+    """Prices per token as dollars per million tokens, e.g. `0.15/0.6` (or `0` for a free model)."""
+    if not price_in and not price_out:
+        return "0"
+    return f"{price_in * 1e6:g}/{price_out * 1e6:g}"
+
+
 def print_outcome(outcome: Any) -> None:
     """Run summary: phase table, branch, diff stat and how the run ended."""
     rows = [

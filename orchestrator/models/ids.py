@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestrator.models.weights import LOCAL_WEIGHTS
+
 OFFLINE_PROVIDERS = ("local", "scripted", "function")
 SCRIPT_PREFIX = "scripted:"
-LOCAL_MODELS = ("smollm2",)
+LOCAL_MODELS = tuple(LOCAL_WEIGHTS)  # the embedded models, cheapest first
 
 
 def provider_of(model_id: str) -> str:

@@ -58,6 +58,7 @@ class ModelInfo:
     supports_tools: bool
     rpm: int | None = None
     tpm: int | None = None
+    tokens_per_s: float | None = None
     tags: tuple[str, ...] = ()
     description: str = ""
     source: str = "default"
@@ -213,6 +214,8 @@ class Registry:
                     "input_cost_per_token": info.input_cost_per_token,
                     "output_cost_per_token": info.output_cost_per_token,
                     "supports_tools": info.supports_tools,
+                    "tokens_per_s": info.tokens_per_s,
+                    "typical_latency_s": info.typical_latency_s,
                     "next_rung": self.next_rung(role.profile) if role.profile else None,
                 }
             )

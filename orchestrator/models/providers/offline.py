@@ -54,7 +54,11 @@ def _serve_local(
     """Run the embedded model and report llama-cpp's token counts and sampling."""
     try:
         result = local.generate(
-            messages, tools, max_tokens=optional.get("max_tokens"), temperature=optional.get("temperature")
+            messages,
+            tools,
+            max_tokens=optional.get("max_tokens"),
+            temperature=optional.get("temperature"),
+            model=model,
         )
     except ValueError as exc:  # llama-cpp says "Requested tokens (...) exceed context window of ..."
         if "context window" not in str(exc):
@@ -68,7 +72,7 @@ def _serve_local(
         result.tool_calls,
         result.prompt_tokens,
         result.completion_tokens,
-        local.WEIGHTS_FILE.removesuffix(".gguf"),
+        local.model_version(model),
         result.finish_reason,
     )
     filled._hidden_params["sampling"] = result.sampling

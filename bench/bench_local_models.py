@@ -1,0 +1,126 @@
+"""Measure the embedded models on this machine: load time, generation and prompt tokens/s, a typical call, RSS.
+
+Run at rest: `python bench/bench_local_models.py [--wait SECONDS]`. With --wait it first waits (up to that long)
+for a 5 s window in which other processes used under 5% of the CPU. It prints the share of CPU that other
+processes used while each model was measured, so a figure taken on a busy machine shows as such. The figures
+in orchestrator/defaults/models.yaml come from this script.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from orchestrator.models.providers import local  # noqa: E402
+from orchestrator.models.types import ToolSpec  # noqa: E402
+
+WRITE_FILE = ToolSpec(
+    "write_file",
+    "Write a whole file in the repository.",
+    {
+        "type": "object",
+        "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["path", "content"],
+    },
+)
+FREE_PROMPT = "Write a Python function that checks whether a number is prime, with a docstring and tests."
+# About 700 prompt tokens, like a short agent packet: a file to edit, then the directive.
+SOURCE = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(45))
+AGENT_PROMPT = f"calc.py:\n```python\n{SOURCE}```\nAdd subtract(a, b) returning a - b to calc.py. Write the file."
+
+
+def rss_mib() -> float:
+    """This process's resident set size now, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy ticks of the whole machine, ticks of this process) so far."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return busy, int(own[11]) + int(own[12])  # utime + stime of this process
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    """(seconds, result) of one call."""
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def others_share(busy0: int, own0: int) -> float:
+    """Share of the machine's busy CPU since (busy0, own0) that other processes used."""
+    busy1, own1 = cpu_ticks()
+    return max(0, (busy1 - busy0) - (own1 - own0)) / max(1, busy1 - busy0)
+
+
+def wait_for_rest(max_wait_s: float, window_s: float = 5.0) -> float:
+    """Wait for a window where other processes use under 5% of the CPU; the last window's share."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        start = cpu_ticks()
+        time.sleep(window_s)
+        share = max(0.0, (cpu_ticks()[0] - start[0]) / (window_s * 100 * (os.cpu_count() or 1)))
+        if share < 0.05 or time.monotonic() > deadline:
+            return share
+
+
+def measure(name: str) -> dict[str, Any]:
+    """Load one model and time generation, prompt processing and a typical tool call."""
+    busy0, own0 = cpu_ticks()
+    load_s, llama = timed(lambda: local.load_llama(name))
+    rates = []
+    for seed in range(3):
+        seconds, out = timed(
+            lambda s=seed: llama.create_chat_completion(
+                messages=[{"role": "user", "content": FREE_PROMPT}], max_tokens=128, temperature=0.0, seed=s
+            )
+        )
+        rates.append(out["usage"]["completion_tokens"] / seconds)
+        llama.reset()
+    llama.set_cache(None)  # a cold prompt each time: no saved state to restore
+    prompt_s, out = timed(lambda: llama.create_completion(AGENT_PROMPT, max_tokens=1, temperature=0.0))
+    prompt_rate = out["usage"]["prompt_tokens"] / prompt_s
+    llama.reset()
+    call_s, result = timed(
+        lambda: local.generate([{"role": "user", "content": AGENT_PROMPT}], [WRITE_FILE], model=name, temperature=0.0)
+    )
+    return {
+        "model": f"local/{name}",
+        "load_s": round(load_s, 2),
+        "gen_tok_s": round(statistics.median(rates), 1),
+        "prompt_tok_s": round(prompt_rate, 1),
+        "typical_call_s": round(call_s, 1),
+        "call_tokens": f"{result.prompt_tokens}+{result.completion_tokens}",
+        "tool_call": bool(result.tool_calls),
+        "rss_mib_after": round(rss_mib()),
+        "others_cpu": f"{others_share(busy0, own0):.0%}",
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Measure every embedded model in one process, then report RSS with all of them loaded."""
+    threads = os.environ.get("ORCHESTRATOR_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2)
+    if argv[:1] == ["--wait"]:
+        print(f"CPU use in the last 5 s before starting: {wait_for_rest(float(argv[1])):.0%}")
+    print(f"load average: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}; threads per model: {threads}")
+    busy0, own0 = cpu_ticks()
+    for name in local.N_CTX:
+        print(measure(name), flush=True)
+    print(f"RSS with {', '.join(local.loaded_models())} loaded: {rss_mib():.0f} MiB")
+    print(f"other processes' share of busy CPU during the run: {others_share(busy0, own0):.0%} (0% is at rest)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
