@@ -48,7 +48,10 @@ def run_pytest(argv: list[str], cwd: Path, *, name: str = "tests", extra_args: l
     """
     with tempfile.TemporaryDirectory(prefix="orchestrator-probe-") as tmp:
         out = Path(tmp) / "probe.json"
-        pythonpath = os.pathsep.join(p for p in (str(PROBE_DIR), os.environ.get("PYTHONPATH", "")) if p)
+        # The plugin travels in the results folder: the sandbox hides /tmp, /home and /root, where this
+        # package itself may live.
+        shutil.copy2(PROBE_DIR / "orchestrator_probe.py", Path(tmp) / "orchestrator_probe.py")
+        pythonpath = os.pathsep.join(p for p in (tmp, os.environ.get("PYTHONPATH", "")) if p)
         env = {"PYTHONPATH": pythonpath, "ORCHESTRATOR_PROBE_OUT": str(out), "PYTHONDONTWRITEBYTECODE": "1"}
         full = [*argv, *PROBE_ARGS, *(extra_args or [])]
         try:
