@@ -66,13 +66,13 @@ def _offline_problems(model_id: str) -> list[str]:
         return [] if path.is_file() else [f"script file not found: {path}"]
     if provider_of(model_id) != "local":
         return []
-    from orchestrator.models.providers import local
+    from orchestrator.models import weights
 
     problems = []
     if importlib.util.find_spec("llama_cpp") is None:
         problems.append("llama-cpp-python is not installed: pip install llama-cpp-python")
     try:
-        local.weights_path()
+        weights.weights_path(model_id.partition("/")[2], join=False)
     except ModelError as exc:
         problems.append(str(exc))
     return problems
