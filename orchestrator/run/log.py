@@ -37,6 +37,9 @@ class RunLog:
     def __init__(self, path: Path):
         self.path = path
         self.db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        # WAL: an append-only log commits several times per step, ~4 ms each instead of ~20 ms (NOTES.md).
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.row_factory = sqlite3.Row
         self.db.executescript(_SCHEMA)
         self._lock = threading.Lock()  # parallel PBI builders log from several threads
