@@ -13,19 +13,35 @@ import click
 import typer
 
 from orchestrator.cli import router, runs
-from orchestrator.cli.author import graph, validate
+from orchestrator.cli.author import graph, init, schema, validate
 from orchestrator.cli.catalog import models, personas
 from orchestrator.cli.run import resume, run
 from orchestrator.errors import OrchestratorError
 
 app = typer.Typer(
-    help="Run software-development workflows with a team of agents, each role on the model that fits it.",
+    help="Run software-development workflows with a team of agents, each role on the model that fits it. "
+    "Add --debug to any command for a traceback on unexpected errors.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-for command in (run, resume, validate, graph, models, personas):
+for command in (run, resume, validate, graph, schema, init, models, personas):
     app.command()(command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from orchestrator import __version__
+
+        typer.echo(f"orchestrator {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+    """Run software-development workflows with a team of agents, each role on the model that fits it."""
 app.add_typer(runs.app, name="runs")
 
 

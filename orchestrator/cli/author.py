@@ -1,4 +1,4 @@
-"""Authoring commands: validate workflow files, draw the compiled graph."""
+"""Authoring commands: validate workflow files, draw the compiled graph, print the JSON Schemas, scaffold a repo."""
 
 from __future__ import annotations
 
@@ -43,4 +43,56 @@ def graph(
 
     spec = load_workflow(find_workflow(workflow, repo), repo)
     typer.echo(mermaid(spec))
+    return 0
+
+
+SCHEMAS = ("workflow", "models", "persona")
+
+
+def schema(kind: str = typer.Argument("workflow", help="workflow, models or persona.")) -> int:
+    """Print the JSON Schema of a workflow, models.yaml or persona file (for editor completion)."""
+    import json
+
+    if kind not in SCHEMAS:
+        from orchestrator.errors import did_you_mean
+
+        raise typer.BadParameter(f"unknown schema {kind!r}.{did_you_mean(kind, SCHEMAS)} Choose: {', '.join(SCHEMAS)}")
+    typer.echo(json.dumps(json_schema(kind), indent=2))
+    return 0
+
+
+def json_schema(kind: str) -> dict:
+    """The JSON Schema of one file kind, from its pydantic model."""
+    if kind == "workflow":
+        from orchestrator.workflow.spec import WorkflowSpec as model
+    elif kind == "models":
+        from orchestrator.models.spec import RegistrySpec as model
+    else:
+        from orchestrator.agents.personas import PersonaSpec as model
+    return model.model_json_schema()
+
+
+def init(repo: Path = typer.Option(Path("."), "--repo", help="The git repository to scaffold.")) -> int:
+    """Scaffold a repo for runs: AGENTS.md, specs/TEMPLATE.md and a commented .orchestrator/models.yaml.
+
+    Existing files are kept. In a repository with no commit yet, the scaffold becomes its first commit, so
+    that a run can start from it.
+    """
+    from orchestrator.cli.scaffold import scaffold
+    from orchestrator.run.workspace import git, state_dir
+
+    repo = repo.resolve()
+    state_dir(repo)  # a clear error when this is not a git repository
+    written, kept = scaffold(repo)
+    for rel in written:
+        typer.echo(f"wrote {rel}")
+    for rel in kept:
+        typer.echo(f"kept {rel} (it exists)")
+    if written and not git(repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip():
+        git(repo, "add", "--", *written)
+        git(repo, "-c", "user.name=orchestrator", "-c", "user.email=orchestrator@localhost", "commit", "--quiet",
+            "--no-verify", "-m", "orchestrator init", "--", *written)
+        typer.echo("committed the scaffold as the repository's first commit")
+    elif written:
+        typer.echo("commit these files to make them part of the runs' starting point")
     return 0

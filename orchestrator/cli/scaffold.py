@@ -1,0 +1,69 @@
+"""`orchestrator init`: scaffold a repository for runs (AGENTS.md, a spec template, a commented models.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+AGENTS_MD = """\
+# AGENTS.md
+
+Facts every agent of a run reads first (keep it short; the packet budget is small).
+
+- How to run the tests: `python -m pytest -q`
+- Layout: where the code, the tests and the specs live.
+- Conventions the builder must follow (style, error handling, what not to touch).
+"""
+
+SPEC_TEMPLATE = """\
+# <Feature title>
+
+## Blueprint
+### Context
+Who needs what, and why now.
+### Architecture
+Which modules change, and how (name the functions and files).
+### Constraints
+- No new dependencies (or: which, and why).
+
+## Contract
+### Definition of done
+- The behaviour exists, is documented and is tested.
+### Guardrails
+- What must keep working.
+### Scenarios
+- Given <a concrete input, e.g. a=5 and b=3>, When <the call, e.g. subtract(a, b)>,
+  Then <the expected outcome, e.g. it returns 2>.
+"""
+
+MODELS_YAML = """\
+# Role bindings for this repository (layer 3 of 5; see `orchestrator models`).
+# Out of the box every role runs on the embedded local models; uncomment to bind real ones.
+#
+# profiles:
+#   high_throughput: [openai/gpt-4o-mini]                 # builder, tester: fast and cheap
+#   high_reasoning: [anthropic/claude-sonnet-4-5]         # critic: another provider than the builder
+# roles:
+#   builder: high_throughput
+#   critic: high_reasoning
+#
+# A local OpenAI-compatible server (llama.cpp, vLLM, Ollama) is any LiteLLM id, e.g.
+#   roles:
+#     critic: ollama/qwen2.5-coder:7b
+# with OLLAMA_API_BASE=http://127.0.0.1:11434 in the environment.
+"""
+
+FILES = {"AGENTS.md": AGENTS_MD, "specs/TEMPLATE.md": SPEC_TEMPLATE, ".orchestrator/models.yaml": MODELS_YAML}
+
+
+def scaffold(repo: Path) -> tuple[list[str], list[str]]:
+    """Write the scaffold files that don't exist yet; returns (written, kept as they were)."""
+    written, kept = [], []
+    for rel, text in FILES.items():
+        target = repo / rel
+        if target.exists():
+            kept.append(rel)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        written.append(rel)
+    return written, kept
