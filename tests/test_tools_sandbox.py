@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hostile import gone
 
 from orchestrator.agents.sandbox import command_name, resolve_inside, run_command, scrubbed_env, truncate_middle
 from orchestrator.errors import SandboxViolation, ToolError
@@ -163,7 +164,7 @@ class TestRunCommand:
         assert time.monotonic() - start < 10
         assert result.timed_out and not result.ok
         assert "started" in result.output and "timed out after 1.5s" in result.output
-        assert _gone(marker)
+        assert gone(marker)
 
     @pytest.mark.parametrize("detach", ["", "start_new_session=True"])
     def test_background_children_do_not_outlive_a_finished_command(self, tmp_path: Path, detach: str):
@@ -175,7 +176,7 @@ class TestRunCommand:
         )
         result = run([PY, "-c", script], tmp_path, timeout_s=20)
         assert result.ok and not result.timed_out
-        assert _gone(marker)  # a setsid() daemon too: the PID namespace dies with the command
+        assert gone(marker)  # a setsid() daemon too: the PID namespace dies with the command
 
     def test_output_truncated_keeping_head_and_tail(self, tmp_path: Path):
         script = "print('HEAD'); print('x' * 50000); print('TAIL', flush=True); import sys; sys.exit(3)"
@@ -200,26 +201,3 @@ class TestRunCommand:
         assert truncate_middle("abc", 10) == ("abc", False)
         text, cut = truncate_middle("a" * 100 + "b" * 100, 50)
         assert cut and text.startswith("a" * 20) and text.endswith("b" * 30) and "150 characters" in text
-
-
-def _running(marker: str) -> list[int]:
-    """Host pids of live (non-zombie) processes whose command line contains `marker`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if marker.encode() in (proc / "cmdline").read_bytes() and \
-                    (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
-                found.append(int(proc.name))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _gone(marker: str, wait_s: float = 5.0) -> bool:
-    """True once no process started with `marker` in its command line runs any more."""
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if not _running(marker):
-            return True
-        time.sleep(0.05)
-    return False
