@@ -174,3 +174,11 @@ class RunLog:
     def calls(self, run_id: str) -> list[dict[str, Any]]:
         """A run's model calls in order."""
         return [dict(r) for r in self.db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))]
+
+    def delete_run(self, run_id: str) -> None:
+        """Forget a run: its record, events, model calls and routing decisions."""
+        with self._lock:
+            for table in ("events", "calls", "decisions"):
+                self.db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # noqa: S608 - fixed names
+            self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            self.db.commit()
