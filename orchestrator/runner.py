@@ -17,7 +17,14 @@ from orchestrator.run.context import RunContext
 from orchestrator.run.lock import RunLock
 from orchestrator.run.log import RunLog
 from orchestrator.run.outcome import RunOutcome, finished_outcome, paused_outcome, stopped_outcome
-from orchestrator.run.preflight import check_keys, resolve_registry, run_notices, sandbox_warnings, workflow_roles
+from orchestrator.run.preflight import (
+    check_keys,
+    resolve_registry,
+    run_notices,
+    sandbox_warnings,
+    uncommitted_notice,
+    workflow_roles,
+)
 from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.budget import BudgetSpec
@@ -79,6 +86,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
     if complete is None:  # an injected `complete` (tests, embedding) calls no provider
         check_keys(registry, workflow_roles(spec)[2])
     warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)
+    warnings += uncommitted_notice(repo)
     run_id = options.run_id or new_run_id()
     workspace = Workspace.planned(repo, run_id)
     runlog = RunLog(state_dir(repo) / "runs.sqlite")

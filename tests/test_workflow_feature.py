@@ -55,6 +55,9 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
 
     assert outcome.exit_code == 0, outcome.message
     assert snapshot(example_repo) == before
+    assert [w for w in outcome.warnings if "uncommitted change(s) in your checkout" in w] == [
+        "2 uncommitted change(s) in your checkout are not part of this run: it starts from HEAD "
+        f"({git(example_repo, 'rev-parse', '--short', 'HEAD').strip()}); your working tree is left as it is"]
 
     builder_calls = [c for c in team.calls if c.persona == "builder"]
     second_packet = builder_calls[2].messages[1]["content"]

@@ -32,6 +32,19 @@ def run_notices(spec: Any, path: Path, repo: Path, allow_commands: list[str]) ->
     return notices
 
 
+def uncommitted_notice(repo: Path) -> list[str]:
+    """A run starts from HEAD: say so when the user's checkout holds changes the run will not see."""
+    from orchestrator.run.workspace import git
+
+    changed = [line for line in git(repo, "status", "--porcelain", "--untracked-files=no", check=False).splitlines()
+               if line.strip()]
+    if not changed:
+        return []
+    head = git(repo, "rev-parse", "--short", "HEAD", check=False).strip()
+    return [f"{len(changed)} uncommitted change(s) in your checkout are not part of this run: it starts from "
+            f"HEAD ({head}); your working tree is left as it is"]
+
+
 def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool) -> tuple[Any, list[str]]:
     from orchestrator.models.registry import load_registry
 
