@@ -40,7 +40,7 @@ lint: $(STAMP)
 
 # Benchmarks print figures and ratios against baselines measured in the same run.
 bench: $(STAMP)
-	$(PY) bench/bench_routing.py; rc=$$?; $(PY) bench/bench_router.py || exit $$?; exit $$rc
+	$(PY) bench/bench_routing.py; rc=$$?; $(PY) bench/bench_router.py || rc=$$?; $(PY) bench/bench_overhead.py || rc=$$?; exit $$rc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

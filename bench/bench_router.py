@@ -87,7 +87,7 @@ def _quality_table(router, baseline) -> list[str]:
 def main() -> int:
     """Parse arguments, run both nested evaluations and the latency measurement, print everything."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="preference CSV (default: bench/data/routing/train.csv)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="preference CSV (default: the shipped one)")
     parser.add_argument("--quick", action="store_true", help="3 outer folds and fewer latency samples")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
