@@ -1,7 +1,7 @@
 """SIGKILL a real scripted run at many moments (first checkpoint not yet written, git mid-commit ...), then resume.
 
-Every resumed run must end with the same branch history as an uninterrupted one. The default runs
-HOSTILE_KILL_MOMENTS=5 moments; the issue's 20 are `HOSTILE_KILL_MOMENTS=20 pytest tests/test_hostile_kills.py`.
+Every resumed run must end with the same branch history as an uninterrupted one: 20 moments, as the issue
+asks (`HOSTILE_KILL_MOMENTS=5` for a quicker local check).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from conftest import git, make_repo
 from test_crash_resume import CALC, WORKFLOW, history, script, start
 
-MOMENTS = int(os.environ.get("HOSTILE_KILL_MOMENTS", "5"))
+MOMENTS = int(os.environ.get("HOSTILE_KILL_MOMENTS", "20"))
 CODE = "import sys; from orchestrator.cli import main; sys.exit(main())"
 
 
