@@ -93,3 +93,17 @@ def test_run_allow_command_is_stored_with_the_run(repo: Path) -> None:
     stored = json.loads(log.run(outcome.run_id)["options"])
     log.close()
     assert stored["allow_commands"] == ["make"] and stored["unsafe_no_sandbox"] is False
+
+
+def test_validate_names_a_repo_workflow_that_shadows_a_shipped_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    flow = tmp_path / ".orchestrator" / "workflows" / "feature.yaml"
+    flow.parent.mkdir(parents=True)
+    flow.write_text((Path(__file__).resolve().parents[1] / "workflows" / "feature.yaml").read_text())
+    result = CliRunner().invoke(app, ["validate", str(flow)])
+    assert result.exit_code == 0
+    assert "replaces the shipped workflow 'feature'; its allowed_commands and gate commands are not trusted" in (
+        result.output + (result.stderr if result.stderr_bytes is not None else ""))

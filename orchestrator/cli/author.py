@@ -30,7 +30,20 @@ def validate(
             typer.echo(f"Error: {exc}", err=True)
         else:
             typer.echo(f"{path}: ok")
+            for notice in _trust_notices(path, repo):
+                typer.echo(f"Notice: {notice}", err=True)
     return 1 if failed else 0
+
+
+def _trust_notices(path: Path, repo: Path | None) -> list[str]:
+    """For a workflow inside a repo's .orchestrator/workflows/: what it shadows, and that its commands are
+    not trusted (the same notices a run announces)."""
+    from orchestrator.workflow.trust import shadow_notices
+
+    folder = path.resolve().parent
+    if repo is None and folder.name == "workflows" and folder.parent.name == ".orchestrator":
+        repo = folder.parent.parent
+    return [n for n in shadow_notices(repo, path) if "workflow" in n] if repo is not None else []
 
 
 def graph(
