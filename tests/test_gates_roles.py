@@ -12,7 +12,7 @@ from flows import add_file, add_workflow
 from orchestrator.agents.packets import build_packet
 from orchestrator.errors import ConfigError
 from orchestrator.models.registry import load_registry
-from orchestrator.run.preflight import workflow_roles
+from orchestrator.workflow.lint import workflow_roles
 from orchestrator.runner import RunOptions, start_run
 from orchestrator.workflow.validate import load_workflow
 

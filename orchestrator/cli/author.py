@@ -30,9 +30,19 @@ def validate(
             typer.echo(f"Error: {exc}", err=True)
         else:
             typer.echo(f"{path}: ok")
+            for warning in _warnings(path, repo):
+                typer.echo(f"Warning: {path}: {warning}", err=True)
             for notice in _trust_notices(path, repo):
                 typer.echo(f"Notice: {notice}", err=True)
     return 1 if failed else 0
+
+
+def _warnings(path: Path, repo: Path | None) -> list[str]:
+    """What would run, but probably not as meant (the file is valid: exit 0)."""
+    from orchestrator.workflow.lint import workflow_warnings
+    from orchestrator.workflow.validate import load_workflow
+
+    return workflow_warnings(load_workflow(path, repo), repo)
 
 
 def _trust_notices(path: Path, repo: Path | None) -> list[str]:

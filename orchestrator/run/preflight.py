@@ -7,7 +7,7 @@ from typing import Any
 
 from orchestrator.agents.sandbox import sandbox_problem
 from orchestrator.errors import ConfigError, SandboxUnavailable
-from orchestrator.workflow.spec import AgentStepSpec
+from orchestrator.workflow.lint import workflow_roles
 from orchestrator.workflow.trust import allowed_commands, refused_commands, shadow_notices
 
 
@@ -53,17 +53,6 @@ def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: b
     warnings = registry.check_roles(strict=strict or spec.settings.roles == "strict", critics=critics,
                                     builders=builders, used=used)
     return registry, warnings
-
-
-def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
-    """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
-    from orchestrator.workflow.spec import DispatchStepSpec, EscalateStepSpec
-
-    reviews = [g for g in spec.gates.values() if g.kind == "review"]
-    critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
-    agents = [s.persona for s in spec.steps if isinstance(s, AgentStepSpec | DispatchStepSpec | EscalateStepSpec)]
-    builders = ["builder", *[p for p in agents if p == "builder" or p.endswith("builder")]]
-    return critics or ["critic"], builders, [*agents, *critics]
 
 
 def check_keys(registry: Any, personas: list[str]) -> None:

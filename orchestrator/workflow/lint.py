@@ -1,0 +1,91 @@
+"""Warnings about a valid workflow: what would run, but probably not as its author meant (exit 0)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from orchestrator.workflow.spec import AgentStepSpec, DispatchStepSpec, EscalateStepSpec, WorkflowSpec
+
+_PLACEHOLDER = re.compile(r"\{(\w*)\}")
+KNOWN_PLACEHOLDERS = ("task",)
+WRITE_TOOLS = ("write_file", "edit", "run_tests")
+
+
+def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
+    """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
+    reviews = [g for g in spec.gates.values() if g.kind == "review"]
+    critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
+    agents = [s.persona for s in spec.steps if isinstance(s, AgentStepSpec | DispatchStepSpec | EscalateStepSpec)]
+    builders = ["builder", *[p for p in agents if p == "builder" or p.endswith("builder")]]
+    return critics or ["critic"], builders, [*agents, *critics]
+
+
+def workflow_warnings(spec: WorkflowSpec, repo: Path | None = None) -> list[str]:
+    """Every warning of one workflow, in file order of concern: placeholders, critics, then models."""
+    return [*_placeholder_warnings(spec), *_critic_warnings(spec, repo), *_model_warnings(spec, repo)]
+
+
+def _placeholder_warnings(spec: WorkflowSpec) -> list[str]:
+    warnings = []
+    for step in spec.steps:
+        for name in _PLACEHOLDER.findall(getattr(step, "instructions", "") or ""):
+            if name not in KNOWN_PLACEHOLDERS:
+                warnings.append(f"steps.{step.id}.instructions: unknown placeholder {{{name}}}; only "
+                                f"{', '.join('{' + p + '}' for p in KNOWN_PLACEHOLDERS)} is filled in, the rest "
+                                "reaches the model as written")
+    return warnings
+
+
+def _critic_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
+    from orchestrator.agents.personas import load_persona
+    from orchestrator.errors import ConfigError
+
+    warnings = []
+    for name, gate in spec.gates.items():
+        if gate.kind != "review":
+            continue
+        twice = sorted({c for c in gate.critics if gate.critics.count(c) > 1})
+        warnings += [f"gates.{name}.critics: {c!r} is listed more than once" for c in twice]
+        for critic in dict.fromkeys([*gate.critics, *([gate.moderator] if gate.moderator else [])]):
+            try:
+                tools = load_persona(critic, repo).tools
+            except ConfigError:
+                continue  # validate reports unknown personas as errors
+            writes = [t for t in tools if t in WRITE_TOOLS]
+            if writes:
+                warnings.append(f"gates.{name}: {critic!r} has {', '.join(writes)}, but a review runs read-only: "
+                                "those tools are withheld")
+    return warnings
+
+
+def _model_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
+    """Role policy (every critic vs every builder) and model ids that no layer or LiteLLM knows."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.models.registry import load_registry
+
+    try:
+        registry = load_registry(repo, workflow_models=spec.models)
+    except ConfigError as exc:
+        return [f"models: {str(exc).splitlines()[0]}"]
+    critics, builders, used = workflow_roles(spec)
+    warnings = registry.check_roles(strict=False, critics=critics, builders=builders, used=used)
+    return [*_unknown_ids(spec, registry), *warnings]
+
+
+def _unknown_ids(spec: WorkflowSpec, registry: Any) -> list[str]:
+    """Remote model ids in `models:` that neither LiteLLM's map nor any models.yaml knows (a typo, often)."""
+    from orchestrator.errors import did_you_mean
+    from orchestrator.models import catalog
+    from orchestrator.models.ids import is_offline, provider_of
+
+    warnings = []
+    for persona, value in spec.models.items():
+        if value in registry.profiles or is_offline(value) or "/" not in value:
+            continue
+        if registry.has_model_entry(value) or catalog.litellm_entry(value) is not None:
+            continue
+        hint = did_you_mean(value, catalog.known_litellm_ids(provider_of(value)))
+        warnings.append(f"models.{persona}: {value!r} is unknown to LiteLLM's model map and to models.yaml.{hint}")
+    return warnings
