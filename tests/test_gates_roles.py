@@ -12,8 +12,8 @@ from flows import add_file, add_workflow
 from orchestrator.agents.packets import build_packet
 from orchestrator.errors import ConfigError
 from orchestrator.models.registry import load_registry
-from orchestrator.workflow.lint import workflow_roles
 from orchestrator.runner import RunOptions, start_run
+from orchestrator.workflow.lint import workflow_roles
 from orchestrator.workflow.validate import load_workflow
 
 REVIEW_FLOW = [{"id": "build", "persona": "builder", "next": "review"},
