@@ -62,6 +62,9 @@ class ModelInfo:
     tags: tuple[str, ...] = ()
     description: str = ""
     source: str = "default"
+    price_known: bool = True
+    """False for a network model that neither models.yaml nor LiteLLM prices: its cost would read $0."""
+    cache_read_input_token_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,8 @@ class Registry:
         merged.update(litellm_values)
         merged.update(values)
         merged["tags"] = tuple(merged.get("tags", ()))
-        return ModelInfo(id=model_id, source=source, **merged)
+        priced = {"input_cost_per_token", "output_cost_per_token"} <= {*values, *litellm_values}
+        return ModelInfo(id=model_id, source=source, price_known=priced, **merged)
 
     def check_roles(self, strict: bool | None = None, *, critics: Iterable[str] = ("critic",),
                     builders: Iterable[str] = ("builder",), used: Iterable[str] = ()) -> list[str]:
@@ -245,7 +249,7 @@ def _from_litellm(model_id: str) -> dict[str, Any]:
     window = entry.get("max_input_tokens") or entry.get("max_tokens")
     if isinstance(window, int) and window > 0:
         out["context_window"] = window
-    for key in ("input_cost_per_token", "output_cost_per_token"):
+    for key in ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost"):
         if isinstance(entry.get(key), (int, float)):
             out[key] = float(entry[key])
     if "supports_function_calling" in entry:
@@ -362,13 +366,29 @@ def _model_id_problems(model_id: str, merged: _Merged, where: str) -> list[Confi
     provider, _, name = model_id.partition("/")
     if provider == "local" and name not in LOCAL_MODELS:
         return [UnknownNameError("local model", model_id, [f"local/{m}" for m in LOCAL_MODELS], where=where)]
-    if provider_of(model_id) or model_id in merged.models or catalog.litellm_entry(model_id):
+    if model_id in merged.models or catalog.litellm_entry(model_id):
         return []
+    if provider_of(model_id):
+        near = catalog.closest_model_id(model_id)
+        # Only a near-miss of a known id is refused: a new id LiteLLM doesn't list yet may be right.
+        return [ConfigError(f"{where}: unknown model id {model_id!r}. Did you mean {near!r}? (To use an id "
+                            "LiteLLM doesn't list, describe it under `models:` in models.yaml.)")] if near else []
     known = [*merged.profiles, *merged.models]
     error = UnknownNameError("profile or model", model_id, known, where=where)
     if not did_you_mean(model_id, known):
         error.args = (f"{error} Use a profile ({', '.join(merged.profiles)}) or a provider/model id.",)
     return [error]
+
+
+def check_model_id(registry: Registry, model_id: str, where: str) -> None:
+    """Raise ConfigError (with "Did you mean") for an id that is no profile, no known model and a near-miss."""
+    merged = _Merged(models=dict(registry._models),
+                     profiles={name: (spec, "") for name, spec in registry._profiles.items()})
+    if model_id in merged.profiles:
+        return
+    problems = _model_id_problems(normalise_model_id(model_id), merged, where)
+    if problems:
+        raise problems[0]
 
 
 def parse_model_overrides(items: list[str]) -> dict[str, str]:
