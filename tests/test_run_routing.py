@@ -103,7 +103,8 @@ def test_the_context_check_counts_the_whole_request(tmp_path: Path) -> None:
     whole, _ = run_router.choose(step, "builder", "short packet", [small, CHEAP], est_tokens=200,
                                  completion_tokens=512)
     assert whole.chosen == CHEAP
-    assert whole.features["stages"]["filters"] == {small: "context window 600 < 712 tokens (200 prompt + 512 completion)"}
+    why = "context window 600 < 712 tokens (200 prompt + 512 completion)"
+    assert whole.features["stages"]["filters"] == {small: why}
 
 
 def test_a_usd_budget_drops_unpriced_and_unaffordable_models(tmp_path: Path) -> None:
@@ -119,3 +120,20 @@ def test_a_usd_budget_drops_unpriced_and_unaffordable_models(tmp_path: Path) -> 
     assert dropped[STRONG] == "one call (~$0.0105) exceeds the $0.0050 left in the usd budget"
     with pytest.raises(ConfigError, match="price unknown"):
         run_router.choose(step, "builder", "t", [unpriced], usd_left=1.0)
+
+
+def test_high_stakes_and_interactive_steps_are_honoured_under_static(tmp_path: Path) -> None:
+    (tmp_path / ".orchestrator").mkdir()
+    (tmp_path / ".orchestrator" / "models.yaml").write_text(yaml.safe_dump({
+        "models": {CHEAP: {"typical_latency_s": 9.0}, "openai/gpt-4o": {"typical_latency_s": 1.0}},
+        "profiles": {"high_throughput": [STRONG], "high_reasoning": [CHEAP, "openai/gpt-4o"]},
+        "ladder": ["high_throughput", "high_reasoning"], "roles": {"builder": "high_throughput"}}))
+    spec = WorkflowSpec.model_validate({"name": "w", "steps": [
+        {"id": "build", "persona": "builder", "stakes": "high", "interactive": True}]})
+    run_router = RunRouter(registry=load_registry(tmp_path), spec=spec, state_dir=tmp_path / "s", runlog=_Log(),
+                           run_id="r")
+    decision, _ = run_router.choose(spec.steps[0], "builder", "task", [STRONG])
+    assert decision.candidates == ["openai/gpt-4o", CHEAP, STRONG]  # climbed a rung, fastest first, own model last
+    assert decision.features["stages"]["declarations"] == (
+        "stakes high: climbed high_throughput -> high_reasoning; "
+        "interactive: openai/gpt-4o is the fastest of openai/gpt-4o-mini, openai/gpt-4o")

@@ -70,9 +70,8 @@ class BudgetGuard:
 
     def usd_left(self, step: str) -> float | None:
         """Dollars left under the tightest usd cap (run or this phase), or None when no usd cap applies."""
-        lefts = [caps.usd - spent.usd for caps, spent in ((self.run_caps, self.run_spend),
-                                                          (self.phase_caps.get(step), self.phase_spend.get(step, Spend())))
-                 if caps is not None and caps.usd is not None]
+        scopes = ((self.run_caps, self.run_spend), (self.phase_caps.get(step), self.phase_spend.get(step, Spend())))
+        lefts = [caps.usd - spent.usd for caps, spent in scopes if caps is not None and caps.usd is not None]
         return min(lefts) if lefts else None
 
     @staticmethod
