@@ -80,7 +80,12 @@ def check_prices(registry: Any, spec: Any, budget: Any, personas: list[str], pin
 
 def check_pin(registry: Any, pin: str | None) -> None:
     """A `--pin` id is checked like a binding: a near-miss of a known id gets "Did you mean"."""
-    from orchestrator.models.registry import check_model_id
+    from orchestrator.models.ids import normalise_model_id
+    from orchestrator.models.registry import model_id_problems
 
-    if pin:
-        check_model_id(registry, pin, "--pin")
+    if pin and pin not in registry.profiles:
+        pin = normalise_model_id(pin)
+        described = [pin] if registry.has_model_entry(pin) else []
+        problems = model_id_problems(pin, described, registry.profiles, "--pin")
+        if problems:
+            raise problems[0]

@@ -203,7 +203,8 @@ class _Checker:
                 continue
             declared = [f for f, on in (("stakes: high", getattr(step, "stakes", "normal") == "high"),
                                         ("interactive: true", getattr(step, "interactive", False))) if on]
-            chosen = getattr(step, "routing", None) or self.spec.routing.personas.get(persona) or self.spec.routing.default
+            routing = self.spec.routing
+            chosen = getattr(step, "routing", None) or routing.personas.get(persona) or routing.default
             if declared and chosen.strategy in STEP_BLIND:
                 self.report(("steps", i), f"{' and '.join(declared)} can't be honoured under {chosen.strategy} "
                             "routing (it picks one model regardless); use static, rules, cascade, semantic or "
