@@ -19,15 +19,17 @@ from orchestrator.run.log import RunLog
 from orchestrator.run.outcome import RunOutcome, finished_outcome, paused_outcome, stopped_outcome
 from orchestrator.run.preflight import (
     check_keys,
+    check_pin,
+    check_prices,
     resolve_registry,
     run_notices,
     sandbox_warnings,
     uncommitted_notice,
-    workflow_roles,
 )
 from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.budget import BudgetSpec
+from orchestrator.workflow.lint import workflow_roles
 from orchestrator.workflow.spec import AgentStepSpec
 from orchestrator.workflow.trust import allowed_commands
 from orchestrator.workflow.validate import find_workflow, load_workflow
@@ -83,6 +85,8 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
     if not options.task.strip():
         raise ConfigError("--task is empty: say what the run should do")
     registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles)
+    check_pin(registry, options.pin)
+    check_prices(registry, spec, options.budget, workflow_roles(spec)[2], options.pin)
     if complete is None:  # an injected `complete` (tests, embedding) calls no provider
         check_keys(registry, workflow_roles(spec)[2])
     warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)

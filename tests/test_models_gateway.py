@@ -212,8 +212,10 @@ def test_cost_of_a_real_model_comes_from_litellms_cost_map() -> None:
 def test_check_models_reports_missing_keys_and_unknown_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert check_models(load_registry()) == []  # the embedded default needs nothing
-    problems = check_models(load_registry(overrides={"critic": "openai/gpt-4o-minii"}))
-    assert any("Did you mean 'openai/gpt-4o-mini'" in p for p in problems)
+    with pytest.raises(ConfigError, match="Did you mean 'openai/gpt-4o-mini'"):  # a near miss: refused at load
+        load_registry(overrides={"critic": "openai/gpt-4o-minii"})
+    problems = check_models(load_registry(overrides={"critic": "openai/house-model-x"}))  # near nothing: accepted
+    assert any("unknown to LiteLLM's model map and not in models.yaml" in p for p in problems)
     assert any("missing in the environment: OPENAI_API_KEY" in p and "persona critic" in p for p in problems)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert check_models(load_registry(overrides={"critic": "openai/gpt-4o-mini"})) == []

@@ -223,3 +223,13 @@ def test_importing_the_registry_does_not_import_litellm_or_llama_cpp() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_near_miss_model_id_gets_did_you_mean_and_a_new_id_passes() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_registry(overrides={"builder": "openai/gpt-4o-mnii"})
+    assert "--model builder=openai/gpt-4o-mnii: unknown model id 'openai/gpt-4o-mnii'. Did you mean " \
+           "'openai/gpt-4o-mini'?" in str(error.value)
+    registry = load_registry(overrides={"builder": "openai/some-model-from-next-year"})
+    assert registry.resolve("builder").model == "openai/some-model-from-next-year"
+    assert not registry.model_info("openai/some-model-from-next-year").price_known

@@ -171,3 +171,9 @@ def test_parallel_or_speculative_routing_on_an_agent_step_is_refused(tmp_path: P
     default = "routing: speculative\n" + GOOD
     [problem] = problems_of(tmp_path, default)
     assert "speculative routing would run 'builder'" in problem and problem.startswith("flow.yaml:1: routing")
+
+
+def test_high_stakes_under_a_strategy_that_cannot_honour_it_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("    persona: builder\n", "    persona: builder\n    stakes: high\n    routing: bandit\n")
+    [problem] = problems_of(tmp_path, text)
+    assert "steps[0]: stakes: high can't be honoured under bandit routing" in problem

@@ -34,10 +34,9 @@ def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) ->
     ctx.event("gate", step.id, persona, gate=step.gate, gate_kind=result.kind, verdict=result.verdict,
               reason=result.main_reason, round=update.get("rounds", {}).get(step.id, 0),
               result=result.model_dump(exclude={"report"}))
-    if ctx.router is not None:
-        ctx.router.settle(step.id, result.verdict)
+    judged = ctx.router.settle(step.id, result.verdict) if ctx.router is not None else []
     if not result.passed:
-        update["rungs"] = cascade_climbs(ctx, step, state)
+        update["rungs"], update["climbs"] = cascade_climbs(ctx, step, state, judged, result.verdict)
     halt = monitor_breach(ctx)
     if halt:
         ctx.event("monitor_halt", step.id, "", reason=halt)
@@ -78,13 +77,22 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
     return run_spec_gate(ctx, step, state), {}, "-", []
 
 
-def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, int]:
-    """A failed gate moves the persona it sends work back to one rung up, when that persona cascades."""
-    target = next((s for s in ctx.spec.steps if s.id == step.on_fail), None)
-    if ctx.router is None or not isinstance(target, AgentStepSpec) or not ctx.router.cascades(target, target.persona):
-        return {}
-    rung = state.get("rungs", {}).get(target.persona, 0)
-    if rung + 1 >= len(ctx.registry.ladder):
-        return {}
-    ctx.event("cascade_escalation", step.id, target.persona, rung=rung + 1, reason=f"gate {step.id} failed")
-    return {target.persona: rung + 1}
+def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], judged: list[dict[str, Any]],
+                   verdict: str = "fail") -> tuple[dict[str, int], dict[str, str]]:
+    """({persona: rung}, {persona: why}): a failed gate climbs every cascading persona whose work it judged.
+
+    The judged work is the agent phases decided since the previous gate, so the climb happens whichever
+    path follows the gate (a direct edge, a dispatcher, an escalate step).
+    """
+    agents = {s.id: s for s in ctx.spec.steps if isinstance(s, AgentStepSpec)}
+    personas = dict.fromkeys(r["persona"] for r in judged if r["step"] in agents and r["strategy"] == "cascade")
+    rungs: dict[str, int] = {}
+    climbs: dict[str, str] = {}
+    for persona in personas:
+        rung = state.get("rungs", {}).get(persona, 0)
+        if ctx.router is None or rung + 1 >= len(ctx.registry.ladder):
+            continue
+        why = f"gate {step.id} {'failed' if verdict == 'fail' else 'could not judge (unknown)'}"
+        ctx.event("cascade_escalation", step.id, persona, rung=rung + 1, reason=why)
+        rungs[persona], climbs[persona] = rung + 1, why
+    return rungs, climbs

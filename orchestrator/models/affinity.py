@@ -70,9 +70,33 @@ class PrefixAffinity:
         tokens = held.prompt_tokens if prompt_tokens is None else prompt_tokens
         saving = self.cache_saving_usd(held.model, tokens)
         numbers = f"expected gain ${expected_gain_usd:.6f} vs cache saving ${saving:.6f} on {tokens} tokens"
-        if expected_gain_usd > saving:
+        if saving <= 0 or expected_gain_usd > saving:  # no real saving: switching always wins
             return AffinityDecision(proposed, False, f"switch to {proposed}: {numbers}", saving, expected_gain_usd)
         return AffinityDecision(held.model, True, f"stay on {held.model}: {numbers}", saving, expected_gain_usd)
+
+    def tie_break(self, persona: str, chosen: str, ties: list[str]) -> AffinityDecision:
+        """Between models the strategy ranks equal, stay on the prefix holder only when that is cheaper.
+
+        The saving is the chosen model's full input price minus the holder's cache-read price, times the
+        cached prefix; with no cache-read price known there is no saving and the strategy's choice stands.
+        """
+        with self._lock:
+            held = self._held.get(persona)
+        if held is None or held.model == normalise_model_id(chosen):
+            return AffinityDecision(chosen, False, "no other model holds a cached prefix")
+        if held.model not in ties:
+            return AffinityDecision(chosen, False, f"{held.model} holds the prefix but the strategy prefers "
+                                                   f"{chosen} (not a tie)")
+        if breaker_for(held.model).state == "open":
+            return AffinityDecision(chosen, False, f"{held.model} holds the prefix but its circuit is open")
+        cached = self._prices(held.model)[1]
+        if cached is None:
+            return AffinityDecision(chosen, False, f"{held.model} holds the prefix but has no cache-read price")
+        saving = (self._prices(chosen)[0] - cached) * held.prompt_tokens
+        numbers = f"saving ${saving:.6f} on a {held.prompt_tokens}-token cached prefix"
+        if saving <= 0:
+            return AffinityDecision(chosen, False, f"keep {chosen}: {numbers}", saving)
+        return AffinityDecision(held.model, True, f"tie: stay on {held.model}, {numbers}", saving)
 
     def cache_saving_usd(self, model: str, prompt_tokens: int) -> float:
         """What the cached prefix saves on the next call: (input price - cache-read price) x prompt tokens."""
@@ -86,8 +110,9 @@ class PrefixAffinity:
         litellm = catalog.litellm_entry(model) or {}
         published = catalog.published_entry(model)
         if self.registry is not None:
-            price = self.registry.model_info(model).input_cost_per_token
+            info = self.registry.model_info(model)
+            price, cached = info.input_cost_per_token, info.cache_read_input_token_cost
         else:
             price = float(published.get("input_cost_per_token", litellm.get("input_cost_per_token", 0.0)) or 0.0)
-        cached = published.get("cache_read_input_token_cost", litellm.get("cache_read_input_token_cost"))
+            cached = published.get("cache_read_input_token_cost", litellm.get("cache_read_input_token_cost"))
         return price, float(cached) if cached is not None else None

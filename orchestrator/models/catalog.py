@@ -51,6 +51,17 @@ def known_litellm_ids(provider: str = "") -> list[str]:
     return ids
 
 
+def closest_model_id(model_id: str) -> str | None:
+    """The id in LiteLLM's map (same provider) closest to a mistyped one, or None when none is close."""
+    import difflib
+
+    if litellm_entry(model_id) is not None:
+        return None
+    provider = model_id.partition("/")[0]
+    matches = difflib.get_close_matches(model_id, known_litellm_ids(provider), n=1, cutoff=0.85)
+    return matches[0] if matches else None
+
+
 def publish_entries(entries: dict[str, dict[str, Any]]) -> None:
     """Make registry model metadata (prices above all) visible to the gateway for later calls."""
     with _lock:

@@ -62,6 +62,8 @@ class ModelInfo:
     tags: tuple[str, ...] = ()
     description: str = ""
     source: str = "default"
+    price_known: bool = True  # False for a network model nobody prices: its cost would read $0
+    cache_read_input_token_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,8 @@ class Registry:
         merged.update(litellm_values)
         merged.update(values)
         merged["tags"] = tuple(merged.get("tags", ()))
-        return ModelInfo(id=model_id, source=source, **merged)
+        priced = {"input_cost_per_token", "output_cost_per_token"} <= {*values, *litellm_values}
+        return ModelInfo(id=model_id, source=source, price_known=priced, **merged)
 
     def check_roles(self, strict: bool | None = None, *, critics: Iterable[str] = ("critic",),
                     builders: Iterable[str] = ("builder",), used: Iterable[str] = ()) -> list[str]:
@@ -245,7 +248,7 @@ def _from_litellm(model_id: str) -> dict[str, Any]:
     window = entry.get("max_input_tokens") or entry.get("max_tokens")
     if isinstance(window, int) and window > 0:
         out["context_window"] = window
-    for key in ("input_cost_per_token", "output_cost_per_token"):
+    for key in ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost"):
         if isinstance(entry.get(key), (int, float)):
             out[key] = float(entry[key])
     if "supports_function_calling" in entry:
@@ -337,7 +340,8 @@ def _validate(merged: _Merged) -> None:
     profiles = merged.profiles
     for name, (spec, where) in profiles.items():
         for index, model_id in enumerate(spec.models):
-            problems += _model_id_problems(model_id, merged, f"{where}: profiles.{name}.models[{index}]")
+            place = f"{where}: profiles.{name}.models[{index}]"
+            problems += model_id_problems(model_id, merged.models, profiles, place)
     rungs, where = merged.ladder
     problems += [UnknownNameError("profile", r, profiles, where=f"{where}: ladder") for r in rungs if r not in profiles]
     if len(set(rungs)) != len(rungs):
@@ -347,14 +351,14 @@ def _validate(merged: _Merged) -> None:
         problems.append(UnknownNameError("profile", default, profiles, where=f"{where}: default_profile"))
     for binding in merged.roles.values():
         if binding.value not in profiles:
-            problems += _model_id_problems(binding.value, merged, binding.where)
+            problems += model_id_problems(binding.value, merged.models, profiles, binding.where)
     if len(problems) == 1:
         raise problems[0]
     if problems:
         raise ConfigError("\n".join(str(p) for p in problems))
 
 
-def _model_id_problems(model_id: str, merged: _Merged, where: str) -> list[ConfigError]:
+def model_id_problems(model_id: str, models: Any, profiles: Any, where: str) -> list[ConfigError]:
     """Refuse ids that can't work; leave plausible LiteLLM ids (provider/name) to `models --check`."""
     if is_script_path(model_id):
         path = Path(model_id.partition(":")[2])
@@ -362,12 +366,17 @@ def _model_id_problems(model_id: str, merged: _Merged, where: str) -> list[Confi
     provider, _, name = model_id.partition("/")
     if provider == "local" and name not in LOCAL_MODELS:
         return [UnknownNameError("local model", model_id, [f"local/{m}" for m in LOCAL_MODELS], where=where)]
-    if provider_of(model_id) or model_id in merged.models or catalog.litellm_entry(model_id):
+    if model_id in models or catalog.litellm_entry(model_id):
         return []
-    known = [*merged.profiles, *merged.models]
+    if provider_of(model_id):
+        near = catalog.closest_model_id(model_id)
+        # Only a near-miss of a known id is refused: a new id LiteLLM doesn't list yet may be right.
+        return [ConfigError(f"{where}: unknown model id {model_id!r}. Did you mean {near!r}? (To use an id "
+                            "LiteLLM doesn't list, describe it under `models:` in models.yaml.)")] if near else []
+    known = [*profiles, *models]
     error = UnknownNameError("profile or model", model_id, known, where=where)
     if not did_you_mean(model_id, known):
-        error.args = (f"{error} Use a profile ({', '.join(merged.profiles)}) or a provider/model id.",)
+        error.args = (f"{error} Use a profile ({', '.join(profiles)}) or a provider/model id.",)
     return [error]
 
 

@@ -27,6 +27,9 @@ class ModelEntrySpec(_Spec):
     output_cost_per_token: float | None = Field(
         None, ge=0, description="US dollars per completion token; set it to override LiteLLM's price."
     )
+    cache_read_input_token_cost: float | None = Field(
+        None, ge=0, description="US dollars per prompt token read from the provider's prompt cache (affinity)."
+    )
     typical_latency_s: float | None = Field(None, ge=0, description="Typical seconds for one call, for routing.")
     tokens_per_s: float | None = Field(
         None, gt=0, description="Generation speed in completion tokens per second (measured; for local models)."

@@ -16,7 +16,10 @@ Stakes = Literal["low", "normal", "high"]
 
 @dataclass(frozen=True)
 class RouteRequest:
-    """One call of one persona: what routing may look at (the packet text and the step's declarations)."""
+    """One call of one persona: what routing may look at (the packet text, the step's declarations, the budget).
+
+    `est_tokens` is the whole prompt (system, packet, tool schemas); `completion_tokens` the reply budget.
+    """
 
     persona: str
     step: str
@@ -28,6 +31,9 @@ class RouteRequest:
     needs_tools: bool = True
     est_tokens: int = 0
     profile: str | None = None
+    completion_tokens: int = 0
+    usd_left: float | None = None
+    """Dollars left under the tightest usd cap; None when no usd cap applies (so prices need not be known)."""
 
     @property
     def required_tags(self) -> frozenset[str]:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class CapabilityFilter:
-    """Drops models that can't serve a request: context window, tool support, required `key:value` tags."""
+    """The hard filters, in one place: context window, tool support, `key:value` tags, price known, budget left."""
 
     def __init__(self, registry: Registry):
         self.registry = registry
@@ -32,17 +32,35 @@ class CapabilityFilter:
     def why_unfit(self, request: RouteRequest, model: str) -> str | None:
         """Why the model can't serve the request, or None when it can."""
         info = self.info(model)
-        if info.context_window < request.tokens:
-            return f"context window {info.context_window} < {request.tokens} tokens"
+        need = request.tokens + request.completion_tokens
+        if info.context_window < need:
+            return (f"context window {info.context_window} < {need} tokens "
+                    f"({request.tokens} prompt + {request.completion_tokens} completion)")
         if request.needs_tools and not info.supports_tools:
             return "no tool support and the step needs tools"
         missing = sorted(request.required_tags - set(info.tags))
         if missing:
             return f"lacks required tag{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        if request.usd_left is not None and not info.price_known:
+            return "price unknown under a usd budget: set it in models.yaml or use a token budget"
+        return None
+
+    def why_unaffordable(self, request: RouteRequest, model: str) -> str | None:
+        """Under a usd cap, why one call of the model would not fit what is left (None when it would)."""
+        if request.usd_left is None:
+            return None
+        info = self.info(model)
+        usd = request.tokens * info.input_cost_per_token + request.completion_tokens * info.output_cost_per_token
+        if usd > request.usd_left:
+            return f"one call (~${usd:.4f}) exceeds the ${request.usd_left:.4f} left in the usd budget"
         return None
 
     def split(self, request: RouteRequest, models: list[str]) -> tuple[list[str], dict[str, str]]:
-        """Models that fit (order kept) and {dropped model: why}."""
+        """Models that fit (order kept) and {dropped model: why}.
+
+        Models the budget can't afford are dropped only while an affordable one stays: with none left,
+        the budget guard stops the run at the call (exit 3, resumable) rather than routing failing.
+        """
         kept, dropped = [], {}
         for model in models:
             why = self.why_unfit(request, model)
@@ -50,6 +68,10 @@ class CapabilityFilter:
                 kept.append(model)
             else:
                 dropped[model] = why
+        dear = {m: why for m in kept if (why := self.why_unaffordable(request, m))}
+        if dear and len(dear) < len(kept):
+            kept = [m for m in kept if m not in dear]
+            dropped.update(dear)
         return kept, dropped
 
     def apply(self, request: RouteRequest, models: list[str]) -> list[str]:

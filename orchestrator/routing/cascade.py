@@ -189,11 +189,15 @@ class Cascade(FilteredStrategy):
         self.confidence_threshold = confidence_threshold
 
     def route(self, request: RouteRequest, candidates: list[str]) -> RouteDecision:
-        """The start rung's models (or the first rung above it that fits the request)."""
+        """The start rung's models (one rung higher for high stakes), or the first rung above that fits."""
         started = time.perf_counter()
-        decision = self._rung(request, self.start, f"cascade: start at {self.start}", started)
+        start, reason = self.start, f"cascade: start at {self.start}"
+        if request.stakes == "high" and self.registry.next_rung(start):
+            start = self.registry.next_rung(start) or start
+            reason = f"cascade: stakes high, start one rung up at {start}"
+        decision = self._rung(request, start, reason, started)
         if decision is None:
-            raise ConfigError(no_fit_message(request, self._all_drops(request, self.start)))
+            raise ConfigError(no_fit_message(request, self._all_drops(request, start)))
         return decision
 
     def escalate(

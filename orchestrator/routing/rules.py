@@ -104,6 +104,8 @@ class RulesStrategy(FilteredStrategy):
         else:
             primary, reason = list(candidates), "rules: no rule matched, persona's models"
         features: dict[str, Any] = {"rule": rule.label if rule else None}
+        if rule is not None and rule.spec.use_model is not None:
+            features["ties"] = [rule.spec.use_model]  # a rule naming one model leaves nothing for affinity to pick
         if request.interactive and self.interactive_latency and len(primary) > 1:
             primary = sorted(primary, key=lambda m: latency_of(self.registry, m, self.latency))
             reason += "; interactive: lowest latency first"

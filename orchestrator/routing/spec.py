@@ -13,6 +13,9 @@ StrategyName = Literal[
 
 STRATEGIES: tuple[str, ...] = StrategyName.__args__  # type: ignore[attr-defined]
 
+STEP_BLIND: tuple[str, ...] = ("bandit", "pinned", "parallel", "speculative")
+"""Strategies that can't honour a step's `stakes: high` or `interactive: true`: `validate` refuses the pair."""
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")

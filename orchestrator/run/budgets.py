@@ -68,6 +68,12 @@ class BudgetGuard:
             raise BudgetExceeded(f"phase {step!r} wall-time cap of {phase_seconds:g}s reached "
                                  f"({phase_elapsed:.1f}s used)")
 
+    def usd_left(self, step: str) -> float | None:
+        """Dollars left under the tightest usd cap (run or this phase), or None when no usd cap applies."""
+        scopes = ((self.run_caps, self.run_spend), (self.phase_caps.get(step), self.phase_spend.get(step, Spend())))
+        lefts = [caps.usd - spent.usd for caps, spent in scopes if caps is not None and caps.usd is not None]
+        return min(lefts) if lefts else None
+
     @staticmethod
     def _check_cap(scope: str, unit: str, cap: float | None, spent: float, estimate: float, model: str) -> None:
         if cap is None or spent + estimate <= cap:

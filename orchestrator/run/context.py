@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.agents.packets import estimate_tokens
 from orchestrator.agents.personas import PersonaSpec, load_persona
 from orchestrator.agents.sandbox import DEFAULT_ALLOWLIST
 from orchestrator.models.types import ModelReply
-from orchestrator.run.budgets import BudgetGuard
+from orchestrator.run.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetGuard
 from orchestrator.run.log import RunLog
 from orchestrator.run.workspace import Workspace
 from orchestrator.workflow.spec import WorkflowSpec
@@ -65,12 +67,14 @@ class RunContext:
         models = self.candidates(persona, state)
         return models[0] if models else None
 
-    def route(self, step: Any, persona: str, state: dict[str, Any], text: str,
-              needs_tools: bool = True) -> tuple[list[str], int | None, dict[str, Any]]:
+    def route(self, step: Any, persona: str, state: dict[str, Any], text: str, needs_tools: bool = True,
+              tools: list[Any] | None = None) -> tuple[list[str], int | None, dict[str, Any]]:
         """(ordered models, decision id, features) for a phase through the run's routing strategy.
 
         The first model is the choice, the rest its failovers; features carry an ensemble's models or a
-        drafter and verifier. Decisions are logged."""
+        drafter and verifier. The context check counts the whole first request: the persona's system
+        prompt, the packet, the tool schemas (`tools`, else the persona's own) and the reply budget.
+        Decisions are logged."""
         candidates = self.candidates(persona, state)
         if self.router is None:
             return candidates, None, {}
@@ -78,9 +82,22 @@ class RunContext:
         # A cascade climbs from its own start rung; other strategies get the already-climbed candidates.
         if self.router.cascades(step, persona):
             candidates = list(self.registry.resolve(persona).models)
-        decision, decision_id = self.router.choose(step, persona, text, candidates, rung=rung,
-                                                   needs_tools=needs_tools)
+        decision, decision_id = self.router.choose(
+            step, persona, text, candidates, rung=rung, needs_tools=needs_tools,
+            why=state.get("climbs", {}).get(persona, ""), est_tokens=self.prompt_tokens(persona, text, tools),
+            completion_tokens=DEFAULT_MAX_OUTPUT_TOKENS, usd_left=self.guard.usd_left(step.id))
         return list(decision.candidates), decision_id, dict(decision.features)
+
+    def prompt_tokens(self, persona: str, text: str, tools: list[Any] | None = None) -> int:
+        """Estimated tokens of a persona's first request: system prompt, packet and tool schemas."""
+        from orchestrator.agents.loop import FINISH_TOOL
+        from orchestrator.agents.tools import TOOL_SPECS
+
+        spec = self.persona(persona)
+        if tools is None:
+            tools = [*(TOOL_SPECS[t] for t in spec.tools if t in TOOL_SPECS), FINISH_TOOL]
+        schemas = json.dumps([[t.name, t.description, t.parameters] for t in tools], default=str)
+        return estimate_tokens(spec.system_prompt()) + estimate_tokens(text) + estimate_tokens(schemas)
 
     def _profile_holding(self, model: str) -> str | None:
         """The lowest ladder profile listing a model (for a persona bound to a model id)."""

@@ -63,3 +63,31 @@ def check_keys(registry: Any, personas: list[str]) -> None:
     if problems:
         raise ConfigError("the run can't call its models:\n" + "\n".join(f"  {p}" for p in problems)
                           + "\nFix these, or bind those roles to other models with --model ROLE=MODEL, then run again.")
+
+
+def check_prices(registry: Any, spec: Any, budget: Any, personas: list[str], pin: str | None = None) -> None:
+    """Under a usd budget every model the run's personas are bound to (or the pin) must have a known price.
+
+    An unpriced network model would cost $0 in the books, so a usd budget could never stop it.
+    """
+    caps = [spec.settings.budget.merged(budget), *(s.budget for s in spec.steps if getattr(s, "budget", None))]
+    if not any(c.usd is not None for c in caps):
+        return
+    models = [pin] if pin else [m for p in dict.fromkeys(personas) for m in registry.resolve(p).models]
+    unpriced = [m for m in dict.fromkeys(models) if not registry.model_info(m).price_known]
+    if unpriced:
+        raise ConfigError(f"price unknown for {', '.join(unpriced)}: set input_cost_per_token and "
+                          "output_cost_per_token in models.yaml or use a token budget")
+
+
+def check_pin(registry: Any, pin: str | None) -> None:
+    """A `--pin` id is checked like a binding: a near-miss of a known id gets "Did you mean"."""
+    from orchestrator.models.ids import normalise_model_id
+    from orchestrator.models.registry import model_id_problems
+
+    if pin and pin not in registry.profiles:
+        pin = normalise_model_id(pin)
+        described = [pin] if registry.has_model_entry(pin) else []
+        problems = model_id_problems(pin, described, registry.profiles, "--pin")
+        if problems:
+            raise problems[0]

@@ -52,44 +52,27 @@ class RunRouter:
         return self._strategies[key]
 
     def choose(self, step: Any, persona: str, text: str, candidates: list[str], rung: int = 0,
-               needs_tools: bool = True) -> tuple[Any, int]:
+               needs_tools: bool = True, why: str = "", **request: Any) -> tuple[Any, int]:
         """(decision, decision id) for one phase; a cascade starts cheap and climbs `rung` times."""
-        decision = self.explain(step, persona, text, candidates, rung, needs_tools)
+        decision = self.explain(step, persona, text, candidates, rung, needs_tools, why, **request)
         return decision, self.runlog.decision(self.run_id, step.id, persona, decision)
 
     def explain(self, step: Any, persona: str, text: str, candidates: list[str], rung: int = 0,
-                needs_tools: bool = True) -> Any:
-        """The routing decision for one call, without logging it."""
+                needs_tools: bool = True, why: str = "", **request: Any) -> Any:
+        """The routing decision for one call, without logging it; `request` adds RouteRequest fields
+        (est_tokens for the whole prompt, completion_tokens, usd_left)."""
         from orchestrator.routing.base import RouteRequest
+        from orchestrator.routing.latency import LatencyStore
+        from orchestrator.routing.order import decide
 
         routing = self.routing_for(step, persona)
         resolved = self.registry.resolve(persona)
-        request = RouteRequest(persona=persona, step=step.id, text=text, task_type=step.task_type or step.id,
-                               tags=frozenset(step.tags), stakes=step.stakes, interactive=step.interactive,
-                               needs_tools=needs_tools, profile=resolved.profile)
-        strategy = self.strategy(routing)
-        decision = strategy.route(request, candidates)
-        if routing.strategy == "cascade":
-            for _ in range(rung):
-                decision = strategy.escalate(decision, request, "a gate failed") or decision
-        elif routing.strategy != "pinned" and rung == 0:
-            self._keep_cached_prefix(persona, decision)
-        return decision
-
-    def _keep_cached_prefix(self, persona: str, decision: Any) -> None:
-        """Stay on the model holding the persona's cached prefix unless the expected gain beats the saving.
-
-        Escalations (cascade, ladder rungs) and pinned runs switch for quality or policy, never for cache.
-        """
-        holder = self.affinity.holder(persona)
-        if holder is None or holder == decision.chosen or holder not in decision.candidates:
-            return
-        gain = float(decision.features.get("expected_gain_usd", 0.0))
-        verdict = self.affinity.decide(persona, decision.chosen, expected_gain_usd=gain)
-        decision.reason += f"; affinity: {verdict.reason}"
-        if verdict.stay:
-            decision.candidates = [holder, *[m for m in decision.candidates if m != holder]]
-            decision.chosen = holder
+        route_request = RouteRequest(persona=persona, step=step.id, text=text, task_type=step.task_type or step.id,
+                                     tags=frozenset(step.tags), stakes=step.stakes, interactive=step.interactive,
+                                     needs_tools=needs_tools, profile=resolved.profile, **request)
+        escalations = rung if routing.strategy == "cascade" else 0
+        return decide(self.strategy(routing), route_request, candidates, escalations=escalations, why=why,
+                      affinity=self.affinity, latency=LatencyStore.in_dir(self.state_dir))
 
     def learn_latency(self, model: str, seconds: float) -> None:
         """Feed a call's latency into the typical-latency averages that interactive routing reads."""
@@ -101,10 +84,12 @@ class RunRouter:
         """True when this persona's calls at this step escalate by cascade on a failed gate."""
         return self.routing_for(step, persona).strategy == "cascade"
 
-    def settle(self, gate: str, outcome: str) -> None:
-        """Record a gate outcome on the decisions it judges, and reward the bandit with it."""
+    def settle(self, gate: str, outcome: str) -> list[dict[str, Any]]:
+        """Record a gate outcome on the decisions it judges, reward the bandit with it, and return them."""
         bandits = [s for s in self._strategies.values() if getattr(s, "name", "") == "bandit"]
-        for row in self.runlog.settle_decisions(self.run_id, gate, outcome):
+        rows = self.runlog.settle_decisions(self.run_id, gate, outcome)
+        for row in rows:
             if row["strategy"] == "bandit" and bandits:
                 task = json.loads(row["features"] or "{}").get("task_type", "")
                 bandits[0].update(task, row["chosen"], outcome == "pass", row["cost_usd"] or 0.0)
+        return rows

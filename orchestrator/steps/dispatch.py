@@ -58,24 +58,26 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
                 ("Last gate report", state.get("gate_report", ""))]
     packet = build_packet(sections, budget)
     messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
-    models, decision, features = ctx.route(step, step.persona, state, packet.text)
-    model = models[0]
+    models, decision, features = ctx.route(step, step.persona, state, packet.text, tools=choice_tools(step, ctx))
     started = time.monotonic()
-    reply = ask_dispatcher(ctx.caller(step.id, decision, models[1:]), step, ctx, messages, persona.name,
-                           model, features)
+    reply, replies = ask_dispatcher(ctx.caller(step.id, decision, models[1:]), step, ctx, messages, persona.name,
+                                    models[0], features)
     chosen, reason, fallback = validate_choice(step, reply)
-    ctx.event("dispatch", step.id, persona.name, model=model, chosen=chosen, reason=reason, fallback=fallback,
+    # The record names the model whose answer won and counts every candidate's tokens and cost.
+    ctx.event("dispatch", step.id, persona.name, model=reply.model, chosen=chosen, reason=reason, fallback=fallback,
               choices=step.choices)
     visits = state.get("visits", {}).get(step.id, 0) + 1
-    record = PhaseRecord(step=step.id, persona=persona.name, model=model, tokens=reply.total_tokens,
-                         cost_usd=reply.cost_usd, seconds=round(time.monotonic() - started, 2),
+    record = PhaseRecord(step=step.id, persona=persona.name, model=reply.model,
+                         tokens=sum(r.total_tokens for r in replies),
+                         cost_usd=round(sum(r.cost_usd for r in replies), 6),
+                         seconds=round(time.monotonic() - started, 2),
                          verdict=f"-> {chosen}" + (" (fallback)" if fallback else ""), reason=fallback or reason)
     return {"next_step": chosen, "visits": {step.id: visits}, "phases": [record.row()]}
 
 
 def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages: list[dict[str, Any]],
-                   persona: str, model: str, features: dict[str, Any]) -> Any:
-    """One dispatcher call; with parallel routing best-of-n, with speculative a cheap draft a strong model checks.
+                   persona: str, model: str, features: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """(winning reply, every reply): one call; under parallel best-of-n, under speculative a checked draft.
 
     Either way the gate is the same: a well-formed call of an allowed transition.
     """
@@ -95,6 +97,8 @@ def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages:
     elif features.get("drafter") and features.get("verifier"):
         result = speculate(ask, features["drafter"], features["verifier"], messages, allowed)
     else:
-        return ask(model, messages)
-    ctx.event("ensemble", step.id, persona, reason=result.reason, models=[r.model for r in result.replies])
-    return result.reply
+        reply = ask(model, messages)
+        return reply, [reply]
+    ctx.event("ensemble", step.id, persona, reason=result.reason, models=[r.model for r in result.replies],
+              winner=result.reply.model)
+    return result.reply, list(result.replies)

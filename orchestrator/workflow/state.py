@@ -18,6 +18,7 @@ class RunState(TypedDict, total=False):
     handoffs: Annotated[dict[str, Any], merge_dicts]
     rounds: Annotated[dict[str, int], merge_dicts]
     rungs: Annotated[dict[str, int], merge_dicts]
+    climbs: Annotated[dict[str, str], merge_dicts]
     visits: Annotated[dict[str, int], merge_dicts]
     verdicts: Annotated[dict[str, str], merge_dicts]
     gate_report: str

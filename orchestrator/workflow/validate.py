@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from orchestrator.agents.personas import known_personas
 from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
 from orchestrator.located_yaml import LocatedYaml, Location, load_located_file
+from orchestrator.routing.spec import STEP_BLIND
 from orchestrator.workflow.spec import (
     RESERVED_TARGETS,
     AgentStepSpec,
@@ -140,6 +141,7 @@ class _Checker:
             self.check_reachable()
             self.check_cycles()
         self.check_ensembles()
+        self.check_declarations()
 
     def check_ids(self) -> None:
         for i, step in enumerate(self.spec.steps):
@@ -192,6 +194,21 @@ class _Checker:
                     self.report(loc, f"{chosen.strategy} routing would run {persona!r} in step {step.id!r} on one "
                                 "model only: it works on dispatch steps (one reply to judge); use another "
                                 "strategy here")
+
+    def check_declarations(self) -> None:
+        """`stakes: high` and `interactive: true` must be honoured: refuse them under a strategy that can't."""
+        for i, step in enumerate(self.spec.steps):
+            persona = getattr(step, "persona", None)
+            if persona is None:
+                continue
+            declared = [f for f, on in (("stakes: high", getattr(step, "stakes", "normal") == "high"),
+                                        ("interactive: true", getattr(step, "interactive", False))) if on]
+            routing = self.spec.routing
+            chosen = getattr(step, "routing", None) or routing.personas.get(persona) or routing.default
+            if declared and chosen.strategy in STEP_BLIND:
+                self.report(("steps", i), f"{' and '.join(declared)} can't be honoured under {chosen.strategy} "
+                            "routing (it picks one model regardless); use static, rules, cascade, semantic or "
+                            "predictive for this step, or drop the declaration")
 
     def check_persona(self, loc: Location, name: str) -> None:
         if name not in self.personas:

@@ -1,0 +1,120 @@
+"""Routing's order of concerns inside real runs: climbs on any path, rules after affinity, hard filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
+from scripts import CALC_BUGGY, call, finish, verdict
+
+from orchestrator.errors import ConfigError
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.run.log import RunLog
+from orchestrator.workflow.budget import BudgetSpec
+
+LADDER = {"profiles": {"high_throughput": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
+          "ladder": ["high_throughput", "high_reasoning"], "roles": {"builder": "high_throughput"}}
+DOCSTRING = {"clause": "DoD: docstring", "severity": "major", "description": "subtract lacks a docstring"}
+
+
+def decisions(repo: Path, run_id: str) -> list[dict]:
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    try:
+        return log.decisions(run_id)
+    finally:
+        log.close()
+
+
+def with_routing(repo: Path, name: str, routing: dict) -> None:
+    """Give a committed workflow a `routing:` section and commit it again."""
+    flow = repo / ".orchestrator" / "workflows" / f"{name}.yaml"
+    data = yaml.safe_load(flow.read_text())
+    data["routing"] = routing
+    flow.write_text(yaml.safe_dump(data, sort_keys=False))
+    add_file(repo, "NOTES.md", f"{name}\n")
+
+
+def builders(**replies: list) -> None:
+    """Register scripted builders under their names (scripted/<name>)."""
+    for model, script in replies.items():
+        register_scripted(ScriptedModel({"builder": script}, name=model))
+
+
+def test_a_review_failure_routed_through_the_dispatcher_climbs_the_ladder(repo: Path) -> None:
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(LADDER))
+    steps = [{"id": "build", "persona": "builder", "next": "review"},
+             {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "triage",
+              "max_rounds": 2},
+             {"id": "triage", "type": "dispatch", "persona": "dispatcher", "choices": ["build"], "default": "build"}]
+    name = add_workflow(repo, "triaged", steps, {"review": {"kind": "review", "critics": ["critic"]}}, autonomy="L4")
+    with_routing(repo, name, {"personas": {"builder": "cascade"}})
+    builders(cheap=[call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")],
+             strong=[call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")])
+    critic = ScriptedModel({"critic": [verdict("fail", DOCSTRING), verdict("pass")]}, name="critic")
+    dispatcher = ScriptedModel({"dispatcher": [call("build", reason="fix the docstring")]}, name="dispatcher")
+    outcome = run(repo, name, bind(critic=critic, dispatcher=dispatcher))
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/cheap", "scripted/strong"]
+    build = [r for r in decisions(repo, outcome.run_id) if r["step"] == "build"]
+    assert build[1]["reason"] == "cascade: escalated high_throughput -> high_reasoning: gate review failed"
+    assert build[1]["features"]["stages"]["escalation"].startswith("scripted/strong: cascade: escalated")
+
+
+def test_rules_change_the_model_in_a_personas_second_phase_despite_the_cached_prefix(repo: Path) -> None:
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(LADDER))
+    steps = [{"id": "build", "persona": "builder", "next": "quality"},
+             {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
+              "max_rounds": 2}]
+    name = add_workflow(repo, "ruled", steps, {"tests": QUALITY}, autonomy="L4")
+    # The fix round's packet carries the gate report, so it is longer than the first phase's (about 470 chars).
+    rule = {"name": "failing-tests-strong", "when": {"min_chars": 800}, "use_profile": "high_reasoning"}
+    with_routing(repo, name, {"personas": {"builder": {"strategy": "rules", "rules": [rule]}}})
+    builders(cheap=[call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")],
+             strong=[call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")])
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/cheap", "scripted/strong"]
+    second = decisions(repo, outcome.run_id)[1]
+    assert second["chosen"] == "scripted/strong" and second["reason"].startswith("rules: failing-tests-strong")
+    # The cheap model holds the builder's prefix, but it doesn't tie with the rule's choice.
+    assert "not a tie" in second["features"]["stages"]["affinity"]
+
+
+def test_a_model_whose_window_is_too_small_for_the_real_prompt_is_never_chosen(repo: Path) -> None:
+    tiny = ScriptedModel({"builder": [finish("should never run")]}, name="tiny")
+    roomy = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("done")]},
+                          name="roomy")
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
+        # 400 tokens hold the packet alone, not the system prompt, tool schemas and reply budget as well.
+        "models": {"scripted/tiny": {"context_window": 400}},
+        "profiles": {"high_throughput": ["scripted/tiny", "scripted/roomy"]}, "roles": {"builder": "high_throughput"}}))
+    register_scripted(tiny), register_scripted(roomy)
+    name = add_workflow(repo, "windows", [{"id": "build", "persona": "builder", "next": "end"}], autonomy="L4")
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert tiny.calls == [] and len(roomy.calls) == 2
+    [row] = decisions(repo, outcome.run_id)
+    why = row["features"]["stages"]["filters"]["scripted/tiny"]
+    assert why.startswith("context window 400 < ") and "+ 512 completion" in why
+    packet = int(why.split("(")[1].split(" ")[0])
+    assert packet > row["features"]["chars"] // 4  # the whole prompt, more than the packet alone
+
+
+def test_an_unpriced_model_under_a_usd_budget_is_refused_before_any_call(repo: Path) -> None:
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({"roles": {"builder": "openai/house-model-x"}}))
+    name = add_workflow(repo, "unpriced", [{"id": "build", "persona": "builder", "next": "end"}], autonomy="L4")
+    with pytest.raises(ConfigError, match=r"price unknown for openai/house-model-x: set .* or use a token budget"):
+        run(repo, name, {}, budget=BudgetSpec(usd=1.0))
+    assert not (repo / ".git" / "orchestrator" / "runs.sqlite").exists() or decisions(repo, "") == []
+
+
+def test_a_mistyped_pin_gets_did_you_mean(repo: Path) -> None:
+    name = add_workflow(repo, "pinned", [{"id": "build", "persona": "builder", "next": "end"}], autonomy="L4")
+    with pytest.raises(ConfigError, match=r"--pin: unknown model id 'openai/gpt-4o-mnii'. Did you mean "
+                                          r"'openai/gpt-4o-mini'\?"):
+        run(repo, name, {}, pin="openai/gpt-4o-mnii")
