@@ -73,3 +73,10 @@ def test_a_write_cut_at_its_length_limit_is_refused_and_points_at_edit(tmp_path:
     _loop(tmp_path, replies, seen).run("go")
     assert "Use edit" in seen[1][0][-1]["content"]
     assert (tmp_path / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_after_a_caught_repeat_the_next_call_samples_hotter(tmp_path: Path) -> None:
+    seen: list = []
+    read = ("read_file", {"path": "calc.py"})
+    _loop(tmp_path, _replies(read, read, ("finish", {"summary": "ok"})), seen).run("go")
+    assert "temperature" not in seen[1][1] and seen[2][1]["temperature"] > 0.5

@@ -63,6 +63,7 @@ class AgentResult:
 
 
 WRITE_TOOLS = ("write_file", "edit")
+REPEAT_TEMPERATURE = 0.8
 REMINDER = "Your reply had no tool call. Answer with exactly one tool call as JSON."
 
 
@@ -112,8 +113,10 @@ class AgentLoop:
             if last_turn and not self._may_hand_off():
                 return self._end(result, capped=True)
             # The last allowed turn offers only the finishing tool, so a capped step that delivered still hands off.
+            # After a caught repeat, sample hotter: at low temperature the same context gives the same call.
+            hot = {"temperature": REPEAT_TEMPERATURE} if turns.repeats else {}
             reply = self.complete(self.model, messages, tools=[self.finish_tool] if last_turn else tools,
-                                  require_tool=last_turn, persona=self.persona)
+                                  require_tool=last_turn, persona=self.persona, **hot)
             result.replies.append(reply)
             if self.on_reply:
                 self.on_reply(reply)
