@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copy the example project into a fresh temporary git repo and run the shipped `feature` workflow on it
-# with the embedded local model. Nothing waits for input; the temporary repo is kept for inspection.
+# with the embedded team (dispatcher on SmolLM2-135M, surveyor/tester/builder on Qwen2.5-Coder-0.5B, spec
+# writer and critic on Qwen2.5-Coder-1.5B). Nothing waits for input; the temporary repo is kept for inspection.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(mktemp -d "${TMPDIR:-/tmp}/orchestrator-demo.XXXXXX")"
@@ -11,7 +12,7 @@ git -C "$repo" -c user.name=demo -c user.email=demo@example.invalid commit --qui
 echo "Example repo: $repo"
 # The example's tests run with this project's venv (python and pytest on PATH), without third-party plugins.
 export PATH="$here/../.venv/bin:$PATH" PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
-"$here/../.venv/bin/orchestrator" run feature --repo "$repo" --task "${TASK:-Add a subtract(a, b) function to calc.py}" \
+"$here/../.venv/bin/orchestrator" run feature --repo "$repo" --task "${TASK:-Add a subtract(a, b) function to calc.py that returns a minus b}" \
     --approve auto </dev/null
 rc=$?
 echo "orchestrator exit code: $rc (repo kept at $repo; see its branches: git -C $repo branch -a)"

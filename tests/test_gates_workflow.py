@@ -22,7 +22,8 @@ def run_feature(repo: Path, team: ScriptedModel) -> object:
 
 
 def test_a_team_that_does_nothing_on_a_green_repo_does_not_exit_0(example_repo: Path) -> None:
-    team = ScriptedModel({"surveyor": [finish("looked")], "spec_writer": ["nothing to say"] * 3},
+    # Each visit answers in text three times: the reply and two reminders to call a tool.
+    team = ScriptedModel({"surveyor": [finish("looked")], "spec_writer": ["nothing to say"] * 9},
                          name="idle")
     outcome = run_feature(example_repo, team)
     assert outcome.exit_code == 3

@@ -201,10 +201,11 @@ def test_dollar_budget_breach_stops_before_the_call_then_resume_completes(repo: 
         {"tool": "finish", "arguments": {"summary": "done"}, "usage": {"prompt_tokens": 1000, "completion_tokens": 5}},
     ]}, name="pricey")
     register_scripted(pricey)
-    stopped = run(repo, name, {"builder": "scripted/pricey"}, budget=BudgetSpec(usd=2.0))
+    # $2.5: the first call (its packet holds the persona's worked example) fits, the second cannot.
+    stopped = run(repo, name, {"builder": "scripted/pricey"}, budget=BudgetSpec(usd=2.5))
     assert stopped.exit_code == 3
     assert len(pricey.calls) == 1  # the breaching second call was never made
-    assert "run usd budget of $2.0000 would be exceeded: $1.1000 spent" in stopped.message
+    assert "run usd budget of $2.5000 would be exceeded: $1.1000 spent" in stopped.message
 
     done = resume_run(ResumeOptions(repo=repo, run_id=stopped.run_id, budget=BudgetSpec(usd=10.0)))
     assert done.exit_code == 0, done.message

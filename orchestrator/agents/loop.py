@@ -43,6 +43,8 @@ class AgentResult:
     replies: list[ModelReply] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
     capped: bool = False
+    delivered: list[str] = field(default_factory=list)
+    missing: str = ""  # what the step still lacked when it ended; "" when it delivered
 
     def handoff_lists(self) -> dict[str, list[str]]:
         """The typed handoff fields of the finishing call (decisions, constraints, open issues)."""
@@ -52,15 +54,37 @@ class AgentResult:
 
     @property
     def summary(self) -> str:
-        """The hand-off summary: the finishing tool's `summary`, or the model's last text."""
+        """The hand-off summary: the finishing tool's `summary`, what was delivered, or the model's last text."""
         if self.final and isinstance(self.final.arguments.get("summary"), str):
             return self.final.arguments["summary"]
+        if self.delivered:
+            return "Delivered: " + "; ".join(self.delivered)
         return self.text
+
+
+WRITE_TOOLS = ("write_file", "edit")
+REPEAT_TEMPERATURE = 0.8
+REMINDER = "Your reply had no tool call. Answer with exactly one tool call as JSON."
+
+
+@dataclass
+class _Turns:
+    """Bookkeeping of one run of the loop: reminders sent, calls seen, repeats caught, writes made."""
+
+    reminders: int = 0
+    repeats: int = 0
+    writes: int = 0
+    seen: set[str] = field(default_factory=set)
 
 
 @dataclass
 class AgentLoop:
-    """Runs one persona against a toolbox with a cap on tool calls."""
+    """Runs one persona against a toolbox with a cap on tool calls.
+
+    `deliverable` says what the step still lacks ("" once its deliverable exists): it is named in reminders
+    and refusals, a step with `stop_when_delivered` ends as soon as it is there, and the last turn at the cap
+    never makes it up.
+    """
 
     complete: Complete
     model: str
@@ -70,52 +94,124 @@ class AgentLoop:
     finish_tool: ToolSpec = FINISH_TOOL
     max_tool_calls: int = 12
     on_reply: Callable[[ModelReply], None] | None = None
+    deliverable: Callable[[], str] | None = None
+    stop_when_delivered: bool = False
+    max_reminders: int = 2
+    max_repeats: int = 3
 
     def run(self, packet: str) -> AgentResult:
-        """Drive the model until it finishes, answers in plain text, or reaches the tool-call cap."""
+        """Drive the model until it finishes, delivers, gives up, or reaches the tool-call cap."""
         tools = [*self.toolbox.specs(), self.finish_tool]
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": self.system_prompt},
             {"role": "user", "content": packet},
         ]
-        result = AgentResult(final=None)
+        result, turns = AgentResult(final=None), _Turns()
         while True:
-            # The last allowed turn offers only the finishing tool, so a capped step still hands off.
-            last_turn = result.tool_calls >= self.max_tool_calls
+            # Once the deliverable exists, one last turn hands off: the gate after the step judges the work.
+            last_turn = result.tool_calls >= self.max_tool_calls or self._delivered_now(turns)
+            if last_turn and not self._may_hand_off():
+                return self._end(result, capped=True)
+            # The last allowed turn offers only the finishing tool, so a capped step that delivered still hands off.
+            # After a caught repeat, sample hotter: at low temperature the same context gives the same call.
+            hot = {"temperature": REPEAT_TEMPERATURE} if turns.repeats else {}
             reply = self.complete(self.model, messages, tools=[self.finish_tool] if last_turn else tools,
-                                  require_tool=last_turn, persona=self.persona)
+                                  require_tool=last_turn, persona=self.persona, **hot)
             result.replies.append(reply)
             if self.on_reply:
                 self.on_reply(reply)
             if not reply.tool_calls:
                 result.text = reply.text
-                return result
+                if last_turn or turns.reminders >= self.max_reminders:
+                    return self._end(result, capped=result.tool_calls >= self.max_tool_calls)
+                turns.reminders += 1
+                messages += [{"role": "assistant", "content": reply.text},
+                             {"role": "user", "content": self._reminder()}]
+                continue
             messages.append(_assistant_message(reply))
-            for call in reply.tool_calls:
-                if call.name == self.finish_tool.name:
-                    result.final = call
-                    result.capped = last_turn
-                    return result
-                # The cap counts calls, not replies: one reply carrying 200 calls runs only as many as remain.
-                blocked = last_turn or result.tool_calls >= self.max_tool_calls
-                result.tool_calls += 0 if blocked else 1
-                output = self._call_tool(call, result, blocked=blocked)
-                messages.append({"role": "tool", "tool_call_id": call.id or call.name, "name": call.name,
-                                 "content": output})
-            if last_turn:
-                result.capped = True
-                return result
+            if self._run_calls(reply, messages, result, turns, last_turn):
+                return self._end(result, capped=False)
+            if last_turn or turns.repeats >= self.max_repeats:
+                return self._end(result, capped=last_turn and result.tool_calls >= self.max_tool_calls)
 
-    def _call_tool(self, call: ToolCall, result: AgentResult, blocked: bool) -> str:
+    def _run_calls(self, reply: ModelReply, messages: list[dict[str, Any]], result: AgentResult,
+                   turns: _Turns, last_turn: bool) -> bool:
+        """Run the reply's calls in order; True once the finishing tool was called."""
+        for call in reply.tool_calls:
+            if call.name == self.finish_tool.name:
+                result.final = call
+                return True
+            # The cap counts calls, not replies: one reply carrying 200 calls runs only as many as remain.
+            blocked = last_turn or result.tool_calls >= self.max_tool_calls
+            result.tool_calls += 0 if blocked else 1
+            output = self._answer(call, reply, result, turns, blocked)
+            messages.append({"role": "tool", "tool_call_id": call.id or call.name, "name": call.name,
+                             "content": output})
+        return False
+
+    def _answer(self, call: ToolCall, reply: ModelReply, result: AgentResult, turns: _Turns, blocked: bool) -> str:
+        """What the model sees for one call: the tool's output, or why it was refused and what to do instead."""
+        # A file's version is part of the key: reading or testing again after a write is not a repeat.
+        key = f"{turns.writes}:{call.name}:{json.dumps(call.arguments, sort_keys=True, default=str)}"
+        capped = [a for a in (reply.sampling or {}).get("capped_arguments", []) if a != "path"]
         if blocked:
-            output = f"refused: tool-call cap of {self.max_tool_calls} reached; call {self.finish_tool.name} now"
+            output = f"refused: this step's last turn; call {self.finish_tool.name} now"
+        elif key in turns.seen:
+            turns.repeats += 1
+            output = "refused: you already made this exact call and nothing has changed since. " + self._options()
+        elif call.name in WRITE_TOOLS and capped:
+            output = (f"refused: {', '.join(capped)} reached its length limit, so the file would be cut short. "
+                      "Use edit to change only the lines that must change.")
         else:
-            try:
-                output = self.toolbox.call(call.name, call.arguments)
-            except ToolError as exc:
-                output = redact(f"refused: {exc}")
+            output = self._call_tool(call)
+            turns.writes += call.name in WRITE_TOOLS and not output.startswith("refused:")
+            if call.name in WRITE_TOOLS and not output.startswith("refused:"):
+                result.delivered.append(output)
+        turns.seen.add(key)
         result.trace.append(f"{call.name}({_short(call.arguments)}) -> {_short(output)}")
         return output
+
+    def _call_tool(self, call: ToolCall) -> str:
+        try:
+            return self.toolbox.call(call.name, call.arguments)
+        except ToolError as exc:
+            return redact(f"refused: {exc}")
+
+    def _missing(self) -> str:
+        return self.deliverable() if self.deliverable else ""
+
+    def _may_hand_off(self) -> bool:
+        """The forced last turn is for the handoff only: never when the finishing call is the deliverable."""
+        return self.finish_tool.name == FINISH_TOOL.name and not self._missing()
+
+    def _delivered_now(self, turns: _Turns) -> bool:
+        return self.stop_when_delivered and turns.writes > 0 and not self._missing()
+
+    def _reminder(self) -> str:
+        missing = self._missing()
+        return REMINDER + (f" Still missing: {missing}." if missing else "") + f" Tools: {self._tool_names()}."
+
+    def _options(self) -> str:
+        """The valid options after a stuck call: files that exist, the tools, the deliverable still missing."""
+        files = ""
+        if hasattr(self.toolbox, "list_files"):
+            listed = self.toolbox.list_files().splitlines()
+            files = "Files: " + ", ".join(listed[:30]) + (" ..." if len(listed) > 30 else "") + ". "
+        missing = self._missing()
+        return (files + f"Tools: {self._tool_names()}." + (f" Still missing: {missing}." if missing else "")
+                + " Call a different tool or change the arguments.")
+
+    def _tool_names(self) -> str:
+        return ", ".join([*(t.name for t in self.toolbox.specs()), self.finish_tool.name])
+
+    def _end(self, result: AgentResult, capped: bool) -> AgentResult:
+        """Close the step: a finished step is judged by its finishing call, any other by its deliverable."""
+        result.capped = capped
+        if self.finish_tool.name != FINISH_TOOL.name:  # submit_spec, submit_verdict: the call is the deliverable
+            result.missing = "" if result.final is not None else f"no {self.finish_tool.name} call"
+        else:  # a plain `finish` proves nothing: "Tests pass." from a phase that wrote no test is no test
+            result.missing = self._missing()
+        return result
 
 
 def _assistant_message(reply: ModelReply) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class PersonaSpec(BaseModel):
     handoffs: list[str] = Field(default_factory=list, description="What it passes on to the next phase.")
     writes: list[str] | None = Field(
         None, description="Globs of the files it may write (enforced by the tools); unset: any file the rules allow.")
+    example: str = Field("", description="One worked example (a task and the tool calls that do it), for small models.")
     body: str = Field("", description="Free text (the markdown body of a .md persona).")
 
     def system_prompt(self) -> str:
@@ -37,6 +38,8 @@ class PersonaSpec(BaseModel):
                              ("Hand off", self.handoffs)):
             if items:
                 parts.append(f"{title}:\n" + "\n".join(f"- {item}" for item in items))
+        if self.example.strip():
+            parts.append("Worked example (another task, same way of working):\n" + self.example.strip())
         if self.body.strip():
             parts.append(self.body.strip())
         return "\n\n".join(parts)

@@ -333,6 +333,8 @@ class Toolbox:
             except OSError:
                 continue
             for entry in entries:
+                if entry.name == ".git":  # a worktree's .git is a file pointing at the repo: not the agents' business
+                    continue
                 path = Path(entry.path)
                 if not entry.is_dir():
                     found.append(relative_posix(self.root, path))

@@ -10,6 +10,7 @@ from orchestrator.agents.packets import Handoff, Section, build_packet
 from orchestrator.gates.changes import spec_text
 from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord, format_verdicts
+from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
@@ -51,7 +52,7 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     ctx.event("phase_start", key, persona.name, model=models[0], visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
-    finish = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
+    finish = _deliverable_options(ctx, step, pbi)
     # The spec writer may rework the spec it wrote in this run (after a failed spec gate); nobody else may.
     baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
     scope = pbi.scope if pbi else step.scope
@@ -65,15 +66,33 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
         update["pbi_wave"] = []
     else:
         summary = result.summary
-    summary = summary.strip()[:2000]
+    failure = _failure(result, summary if step.deliverable == "spec" else "")
+    summary = (f"FAILED: {failure}. " if failure else "") + summary.strip()[:2000]
     handoff = Handoff(step=key, persona=persona.name, summary=summary, **result.handoff_lists())
     commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",
                                   _trailers(ctx, f"{key}#{visit}", persona.name, models[0], state), body=summary,
                                   scope=scope) if step.commit else None
-    record = _phase_record(key, persona.name, models[0], result, started, verdict="done", commit=commit,
-                           packet=packet)
+    record = _phase_record(key, persona.name, models[0], result, started, verdict="failed" if failure else "done",
+                           commit=commit, packet=packet, reason=failure)
     _log_phase_end(ctx, record, trace=result.trace)
     return {**update, "handoffs": {key: handoff.model_dump()}, "phases": [record]}
+
+
+def _deliverable_options(ctx: RunContext, step: AgentStepSpec, pbi: PbiSpec | None) -> dict[str, Any]:
+    """The loop's finishing tool and deliverable check for this step."""
+    options: dict[str, Any] = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
+    return {**options, "deliverable": deliverable_check(ctx, step.deliverable, pbi.scope if pbi else step.scope),
+            "stop_when_delivered": step.stop_when_delivered and step.deliverable in ("tests", "source")}
+
+
+def _failure(result: AgentResult, spec_outcome: str) -> str:
+    """Why the step failed ("" when it delivered): the gate that follows fails closed on the same lack."""
+    if result.missing:
+        cause = f"tool-call cap of {result.tool_calls} reached" if result.capped else "the step ended"
+        return f"{cause} without its deliverable: {result.missing}"
+    if spec_outcome and not spec_outcome.startswith("spec written"):
+        return spec_outcome
+    return ""
 
 
 TASK_SHARE = 0.35
@@ -95,11 +114,25 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         ("Your step", step.instructions.replace("{task}", "(the task above)") or step.description),
         ("Last gate report", report),
         ("AGENTS.md", agents_md.read_text(errors="replace") if agents_md.is_file() else ""),
+        # Small models make paths up ("/path/to/repo/calc.py") unless the real ones are in front of them.
+        ("Files in the repository (paths relative to its root)", repo_files(worktree)),
         ("Survey map", survey),
         ("Spec", spec_text(ctx.workspace)),
         ("Handoffs from earlier phases", "\n\n".join(previous[-3:])),
         ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" else ""),
     ]
+
+
+MAX_PACKET_FILES = 40
+
+
+def repo_files(root: Any) -> str:
+    """The repository's files, one a line, at most MAX_PACKET_FILES (a big repo's list belongs to the survey)."""
+    from orchestrator.agents.tools import Toolbox
+
+    listed = Toolbox(root).list_files().splitlines()
+    return "\n".join(listed[:MAX_PACKET_FILES]) + (f"\n[... {len(listed) - MAX_PACKET_FILES} more]"
+                                                     if len(listed) > MAX_PACKET_FILES else "")
 
 
 def _loop(ctx: RunContext, step_id: str, persona: str, model: str, system: str, toolbox: Any,
@@ -126,9 +159,9 @@ def _log_phase_end(ctx: RunContext, record: dict[str, Any], **extra: Any) -> Non
 
 
 def _phase_record(step: str, persona: str, model: str, result: AgentResult, started: float, *,
-                  verdict: str, commit: str | None, packet: Any = None) -> dict[str, Any]:
+                  verdict: str, commit: str | None, packet: Any = None, reason: str = "") -> dict[str, Any]:
     return PhaseRecord(
-        step=step, persona=persona, model=model, verdict=verdict, commit=commit,
+        step=step, persona=persona, model=model, verdict=verdict, commit=commit, reason=reason[:500],
         tokens=sum(r.total_tokens for r in result.replies),
         cost_usd=round(sum(r.cost_usd for r in result.replies), 6),
         seconds=round(time.monotonic() - started, 2), tool_calls=result.tool_calls, model_calls=len(result.replies),

@@ -128,9 +128,11 @@ class AgentStepSpec(_StepBase):
     for_each: Literal["pbi"] | None = Field(
         None, description="pbi: run once per PBI of the spec, in its file scope; disjoint scopes run in parallel."
     )
-    deliverable: Literal["handoff", "spec"] = Field(
-        "handoff", description="handoff: finish with a summary; spec: finish with submit_spec (a structured spec)."
-    )
+    deliverable: Literal["handoff", "spec", "tests", "source"] = Field(
+        "handoff", description="handoff: finish with a summary; spec: finish with submit_spec (a structured spec); "
+        "tests: a new or changed test file; source: a changed source file. A step that ends without it fails.")
+    stop_when_delivered: bool = Field(
+        True, description="End the step as soon as its tests or source deliverable exists; the gate after it judges.")
     budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
 
 

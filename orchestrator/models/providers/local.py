@@ -24,9 +24,21 @@ DEFAULT_MODEL = "smollm2"
 N_CTX = {"smollm2": 8192, "qwen2.5-coder-0.5b": 16384, "qwen2.5-coder-1.5b": 16384}
 # Per-model RAM for saved prompt states (llama.cpp's LlamaRAMCache), least recently used evicted first.
 PROMPT_CACHE_BYTES = 256 << 20
-DEFAULT_MAX_TOKENS = 256  # seconds for SmolLM2, about a minute for the 1.5B on 2 cores; callers can ask for more
+# A cap, not a target: a reply costs only the tokens it uses. It sizes the strings of a constrained tool call
+# (see tool_call_schema), and at 256 a whole-file write was cut at ~100 characters and a spec's fields at 16.
+DEFAULT_MAX_TOKENS = 2048
 DEFAULT_TEMPERATURE = 0.2
 SEED = 0
+PATH_CHARS = 200
+"""Cap on a `path` argument: a path never needs the budget a file's content does."""
+MAX_STRING_CHARS = 900
+"""Cap on any one string: llama.cpp expands maxLength into nested rules, and its grammar parser crashed
+(SIGSEGV) at 1,800 characters. A longer whole-file write is refused as capped and the model told to edit."""
+
+
+def seed() -> int:
+    """The sampling seed: ORCHESTRATOR_LOCAL_SEED when set (the demo bench varies it), else SEED."""
+    return int(os.environ.get("ORCHESTRATOR_LOCAL_SEED") or SEED)
 
 
 @dataclass
@@ -155,7 +167,8 @@ def tool_call_schema(tools: list[ToolSpec], max_tokens: int = DEFAULT_MAX_TOKENS
         arguments = tool.parameters if (tool.parameters or {}).get("properties") else _NO_ARGUMENTS
         # Budget one token per character: a degenerate run of digits ("1.0.0.0...") tokenizes that badly,
         # and a string cut off by max_tokens would leave the call unparseable.
-        chars = max(16, (max_tokens - 48) // max(1, _string_slots(arguments)))
+        free = max_tokens - 48 - PATH_CHARS * _path_slots(arguments)
+        chars = min(MAX_STRING_CHARS, max(16, free // max(1, _string_slots(arguments))))
         branches.append(
             {
                 "type": "object",
@@ -169,17 +182,28 @@ def tool_call_schema(tools: list[ToolSpec], max_tokens: int = DEFAULT_MAX_TOKENS
 # Free-form objects let the tiny model nest keys until max_tokens; a tool without properties takes none.
 _NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
 _MAX_ITEMS = 4
+_BUDGET_ITEMS = 2
 
 
-def _string_slots(schema: Any) -> int:
+def _path_slots(schema: Any) -> int:
+    """How many top-level `path` strings the arguments hold (each capped at PATH_CHARS, not shared)."""
+    return int((schema.get("properties") or {}).get("path", {}).get("type") == "string")
+
+
+def _string_slots(schema: Any, top: bool = True) -> int:
     """How many free strings an instance can hold, to share the character budget between them."""
     if not isinstance(schema, dict):
         return 0
+    if top and _path_slots(schema):
+        rest = {k: v for k, v in schema["properties"].items() if k != "path"}
+        return _string_slots({**schema, "properties": rest}, top=False)
     if schema.get("type") == "string" and "enum" not in schema and "const" not in schema:
         return 1
     if schema.get("type") == "array":
-        return min(schema.get("maxItems", _MAX_ITEMS), _MAX_ITEMS) * _string_slots(schema.get("items"))
-    return sum(_string_slots(sub) for sub in (schema.get("properties") or {}).values())
+        # Budgeted for the items models write in practice, not for _MAX_ITEMS: counting every optional
+        # item starved each string of a spec (84 slots) down to ~23 characters.
+        return min(schema.get("maxItems", _BUDGET_ITEMS), _BUDGET_ITEMS) * _string_slots(schema.get("items"), False)
+    return sum(_string_slots(sub, False) for sub in (schema.get("properties") or {}).values())
 
 
 def _bounded(schema: Any, chars: int) -> Any:
@@ -191,7 +215,8 @@ def _bounded(schema: Any, chars: int) -> Any:
         for key, value in schema.items()
     }
     if "properties" in schema:
-        out["properties"] = {name: _bounded(sub, chars) for name, sub in schema["properties"].items()}
+        out["properties"] = {name: _bounded(sub, PATH_CHARS if name == "path" else chars)
+                             for name, sub in schema["properties"].items()}
     for key in ("anyOf", "oneOf", "allOf"):
         if key in schema:
             out[key] = [_bounded(sub, chars) for sub in schema[key]]
@@ -214,7 +239,7 @@ def generate(
     sampling = {
         "temperature": DEFAULT_TEMPERATURE if temperature is None else temperature,
         "max_tokens": max_tokens or DEFAULT_MAX_TOKENS,
-        "seed": SEED,
+        "seed": seed(),
     }
     kwargs: dict[str, Any] = {"messages": prompt_messages(messages, tools), **sampling}
     schema = tool_call_schema(tools, sampling["max_tokens"]) if tools else {}
