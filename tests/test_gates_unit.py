@@ -141,3 +141,20 @@ def test_pytest_blocks_with_single_underscore_titles_keep_their_own_lines() -> N
     ])
     findings = parse_pytest(output)
     assert [(f.line, f.message.split(": ", 1)[1]) for f in findings] == [(2, "assert 1 == 2"), (5, "assert 3 == 4")]
+
+
+def test_red_gate_refuses_test_functions_defined_twice(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from conftest import make_repo
+
+    from orchestrator.gates.red import new_test_functions
+
+    repo = make_repo(tmp_path / "app", {"calc.py": "x = 1\n"})
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_s.py").write_text("def test_s():\n    assert 0\n\n\ndef test_s():\n    assert 0\n")
+    workspace = SimpleNamespace(path=repo, base_commit="HEAD")
+    new, problems = new_test_functions(SimpleNamespace(workspace=workspace), Changes(("tests/test_s.py",)))
+    assert new == {"tests/test_s.py": ["test_s"]}
+    assert problems == ["tests/test_s.py: test_s defined more than once; only the last definition runs, so give "
+                        "each test its own name"]

@@ -178,8 +178,9 @@ class TestWriting:
 
     def test_edit_not_found_and_ambiguous(self, box: Toolbox, repo: Path):
         before = (repo / "src" / "calc.py").read_text()
-        with pytest.raises(ToolError, match="not found in src/calc.py"):
+        with pytest.raises(ToolError, match="not found in src/calc.py") as missed:
             box.call("edit", {"path": "src/calc.py", "search": "return a * b", "replace": "x"})
+        assert str(missed.value).endswith("It reads:\n" + before)  # a small file is shown whole
         with pytest.raises(ToolError, match="occurs 2 times"):
             box.call("edit", {"path": "src/calc.py", "search": "(a, b):", "replace": "(a, b, c):"})
         with pytest.raises(ToolError, match="empty"):

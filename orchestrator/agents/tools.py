@@ -97,6 +97,19 @@ def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
     return validate_with(TOOL_ARGS[name][1], name, arguments).model_dump(exclude_unset=True)
 
 
+SMALL_FILE_CHARS = 2000
+"""A file this small is shown whole when an edit misses, so the agent can copy it (or rewrite it)."""
+
+
+def _not_found(path: str, text: str) -> str:
+    """Why an edit missed, and, for a small file, the file itself."""
+    message = (f"edit: the search text was not found in {path}; it must match the file exactly (spaces, "
+               "indentation).")
+    if len(text) > SMALL_FILE_CHARS:
+        return message + " Use read_file to copy it."
+    return message + f" The file is small: write it whole with write_file, or copy from it. It reads:\n{text}"
+
+
 class Toolbox:
     """The tools one agent may call in one worktree; `call` returns what the agent sees."""
 
@@ -235,10 +248,7 @@ class Toolbox:
             raise ToolError("edit: `search` is empty; give the exact text to replace.")
         count = text.count(search)
         if count == 0:
-            raise ToolError(
-                f"edit: the search text was not found in {path}; it must match the "
-                "file exactly (spaces, indentation). Use read_file to copy it."
-            )
+            raise ToolError(_not_found(path, text))
         if count > 1:
             raise ToolError(
                 f"edit: the search text occurs {count} times in {path}; include more "

@@ -65,7 +65,11 @@ def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, lis
             old = defined_tests(before) if before else []
         except SyntaxError:
             old = []
-        added = [name for name in now if name not in old]
+        twice = sorted({name for name in now if now.count(name) > 1})
+        if twice:
+            problems.append(f"{path}: {', '.join(twice)} defined more than once; only the last definition runs, "
+                            "so give each test its own name")
+        added = [name for name in dict.fromkeys(now) if name not in old]
         if added:
             new[path] = added
     return new, problems
