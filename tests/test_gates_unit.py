@@ -158,3 +158,13 @@ def test_red_gate_refuses_test_functions_defined_twice(tmp_path) -> None:
     assert new == {"tests/test_s.py": ["test_s"]}
     assert problems == ["tests/test_s.py: test_s defined more than once; only the last definition runs, so give "
                         "each test its own name"]
+
+
+def test_red_for_the_wrong_reason_an_import_the_task_never_names() -> None:
+    new = {"tests/test_shout.py": ["test_shout_hi_gives_HI"]}
+    error = "ImportError while importing test module\nE   ModuleNotFoundError: No module named 'text'"
+    wrong = judge_red("red", new, _run({}, {"tests/test_shout.py": error}), about="Add subtract(a, b) to calc.py")
+    assert wrong.verdict == "fail" and "fails to import 'text', which neither the task nor the spec names" in (
+        wrong.main_reason)
+    right = "E   ImportError: cannot import name 'subtract' from 'calc' (/repo/calc.py)"
+    assert judge_red("red", new, _run({}, {"tests/test_shout.py": right}), about="Add subtract(a, b)").passed

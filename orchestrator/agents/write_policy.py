@@ -143,7 +143,8 @@ class WritePolicy:
         if problems:
             raise ToolError(
                 f"{rel_path}: {'; '.join(problems)}. Existing tests may not be changed or removed; "
-                "you may add new test functions or files. Make the code satisfy the tests."
+                "you may add new test functions or files: write your new tests to a new file (e.g. "
+                f"{_new_test_file(rel_path)}), or keep every existing function as it is."
             )
 
     def _check_tool_tables_kept(self, new_content: str) -> None:
@@ -173,6 +174,13 @@ class WritePolicy:
                 f"{rel_path}: the '## Contract' section may not be changed by an agent; "
                 "edit the Blueprint or other sections only, or ask a human for a refinement."
             )
+
+
+def _new_test_file(rel_path: str) -> str:
+    """A sibling file name for new tests: tests/test_calc.py -> tests/test_calc_new.py."""
+    folder, _, name = rel_path.rpartition("/")
+    stem = name.removesuffix(".py")
+    return f"{folder + '/' if folder else ''}{stem}_new.py"
 
 
 def protected_test_nodes(tree: ast.Module) -> dict[str, list[str]]:

@@ -6,9 +6,10 @@ state; the quality gate after the build requires them to pass.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from orchestrator.gates.changes import Changes, run_changes
+from orchestrator.gates.changes import Changes, run_changes, spec_text
 from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output
 from orchestrator.gates.pytest_run import PytestRun, base_id, defined_tests, restore_base_test_config, run_pytest
@@ -20,6 +21,8 @@ from orchestrator.workflow.spec import CommandSpec, GateStepSpec
 
 # A module that fails to import the code it tests is red for the right reason: the feature is missing.
 MISSING_CODE_ERRORS = ("ImportError", "ModuleNotFoundError", "AttributeError", "NameError")
+_MISSING_NAME = re.compile(r"No module named '([\w.]+)'|cannot import name '(\w+)'|has no attribute '(\w+)'|"
+                           r"name '(\w+)' is not defined")
 
 
 def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, dict]:
@@ -44,7 +47,7 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     if not run.reported:
         return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
                        commands=[run.command]), {}
-    result = judge_red(step.id, new, run)
+    result = judge_red(step.id, new, run, about=f"{ctx.task}\n{spec_text(ctx.workspace)}")
     return result, ({"red_tests": result.tests["red"]} if result.passed else {})
 
 
@@ -75,8 +78,12 @@ def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, lis
     return new, problems
 
 
-def judge_red(gate: str, new: dict[str, list[str]], run: PytestRun) -> GateResult:
-    """Pass when every new test fails (or its module fails to import the missing code) before the build."""
+def judge_red(gate: str, new: dict[str, list[str]], run: PytestRun, about: str | None = None) -> GateResult:
+    """Pass when every new test fails (or its module fails to import the missing code) before the build.
+
+    With `about` (the task and the spec), a module that fails to import something neither of them names is
+    red for the wrong reason (a test of another project's code, copied from an example).
+    """
     red, reasons = [], []
     for path, names in new.items():
         error = run.collect_errors.get(path, "")
@@ -84,9 +91,9 @@ def judge_red(gate: str, new: dict[str, list[str]], run: PytestRun) -> GateResul
             test_id = f"{path}::{name}"
             outcomes = [run.outcome(t) for t in run.collected if base_id(t) == test_id]
             if error:
-                ok = any(kind in error for kind in MISSING_CODE_ERRORS)
-                red += [test_id] if ok else []
-                reasons += [] if ok else [f"{test_id}: its module fails to collect: {_last_line(error)}"]
+                problem = _import_problem(error, about)
+                red += [] if problem else [test_id]
+                reasons += [f"{test_id}: {problem}"] if problem else []
             elif not outcomes:
                 reasons.append(f"{test_id}: not collected by pytest (check its name and the test paths)")
             elif all(o in BAD for o in outcomes):
@@ -101,6 +108,19 @@ def judge_red(gate: str, new: dict[str, list[str]], run: PytestRun) -> GateResul
     return GateResult(gate=gate, kind="red", verdict=verdict, commands=[run.command],
                       reasons=reasons or [f"{len(red)} new test(s) fail before the build: {', '.join(red[:8])}"],
                       tests={"new": ids, "red": red}, findings=compress_findings(findings) if findings else "")
+
+
+def _import_problem(error: str, about: str | None) -> str | None:
+    """Why a collection error is not red for the right reason (the code the task asks for is missing)."""
+    if not any(kind in error for kind in MISSING_CODE_ERRORS):
+        return f"its module fails to collect: {_last_line(error)}"
+    match = _MISSING_NAME.search(error)
+    missing = next((g for g in match.groups() if g), "") if match else ""
+    names = {missing, missing.rsplit(".", 1)[-1]} - {""}
+    if about is not None and names and not any(re.search(rf"\b{re.escape(n)}\b", about) for n in names):
+        return (f"its module fails to import {missing!r}, which neither the task nor the spec names: it fails "
+                "for the wrong reason")
+    return None
 
 
 def _last_line(text: str) -> str:
