@@ -55,3 +55,12 @@ def run(repo: Path, workflow: str, overrides: dict[str, str], **options):
                                 model_overrides=overrides, **{"approve": "auto", **options}))
 
 
+def decisions(repo: Path, run_id: str) -> list[dict]:
+    """The routing decisions a run logged."""
+    from orchestrator.run.log import RunLog
+
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    try:
+        return log.decisions(run_id)
+    finally:
+        log.close()

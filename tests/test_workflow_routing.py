@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
+from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, decisions, run
 from scripts import CALC_BUGGY, call, finish, verdict
 
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
@@ -19,14 +19,6 @@ BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality", "task_
                  {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
                   "max_rounds": 2}]
 
-
-
-def decisions(repo: Path, run_id: str) -> list[dict]:
-    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
-    try:
-        return log.decisions(run_id)
-    finally:
-        log.close()
 
 
 def test_cascade_starts_cheap_and_escalates_after_a_failed_gate(repo: Path) -> None:

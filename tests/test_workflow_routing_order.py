@@ -6,25 +6,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
+from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, decisions, run
 from scripts import CALC_BUGGY, call, finish, verdict
 
 from orchestrator.errors import ConfigError
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.log import RunLog
 from orchestrator.workflow.budget import BudgetSpec
 
 LADDER = {"profiles": {"high_throughput": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
           "ladder": ["high_throughput", "high_reasoning"], "roles": {"builder": "high_throughput"}}
 DOCSTRING = {"clause": "DoD: docstring", "severity": "major", "description": "subtract lacks a docstring"}
-
-
-def decisions(repo: Path, run_id: str) -> list[dict]:
-    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
-    try:
-        return log.decisions(run_id)
-    finally:
-        log.close()
 
 
 def with_routing(repo: Path, name: str, routing: dict) -> None:
