@@ -59,13 +59,15 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
         result, keep = run_red_gate(ctx, step, state)
         return result, keep, "-", []
     if kind == "review":
-        from orchestrator.gates.changes import behaviour_change_without_spec, spec_text
+        from orchestrator.gates.changes import behaviour_change_without_spec, run_changes, spec_text
         from orchestrator.gates.review import run_review_gate
 
-        flag = behaviour_change_without_spec(ctx.workspace)
+        # Critics read only, so the run's changes are the same before and after the review: list them once.
+        changes = run_changes(ctx.workspace)
+        flag = behaviour_change_without_spec(ctx.workspace, changes)
         if flag:
             ctx.event("flag", step.id, "", flag=flag)
-        result, phases = run_review_gate(ctx, step, state, spec_text(ctx.workspace), flag)
+        result, phases = run_review_gate(ctx, step, state, spec_text(ctx.workspace, changes), flag, changes)
         return result, {"review_report": result.report}, "-", phases
     if kind == "acceptance":
         from orchestrator.gates.acceptance import run_acceptance_gate

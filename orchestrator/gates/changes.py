@@ -47,17 +47,17 @@ def run_changes(workspace) -> Changes:
     return Changes(tuple(workspace.changed_files()))
 
 
-def spec_text(workspace) -> str:
-    """The spec files this run wrote or changed, else every spec in the worktree."""
+def spec_text(workspace, changes: Changes | None = None) -> str:
+    """The spec files this run wrote or changed, else every spec in the worktree (`changes`: when known)."""
     worktree = workspace.path
-    changed = [p for p in run_changes(workspace).specs if p.endswith(".md")]
+    changed = [p for p in (changes or run_changes(workspace)).specs if p.endswith(".md")]
     paths = [worktree / p for p in changed] or sorted((worktree / "specs").glob("**/spec.md"))
     return "\n\n".join(f"# {p.relative_to(worktree)}\n{p.read_text(errors='replace')}" for p in paths if p.is_file())
 
 
-def behaviour_change_without_spec(workspace) -> str | None:
+def behaviour_change_without_spec(workspace, changes: Changes | None = None) -> str | None:
     """Flag a diff that changes non-test source files but no spec."""
-    changes = run_changes(workspace)
+    changes = changes or run_changes(workspace)
     source = [p for p in changes.source if p.endswith(".py")]
     if source and not changes.specs:
         return f"behaviour change without spec change: {', '.join(source[:5])} changed, no file under specs/"

@@ -19,7 +19,7 @@ from orchestrator.gates.pytest_run import PytestRun, base_id, restore_base_test_
 from orchestrator.gates.result import CommandEvidence, GateResult
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import state_dir
-from orchestrator.workflow.spec import CommandSpec, GateSpec, GateStepSpec
+from orchestrator.workflow.spec import CommandSpec, GateStepSpec
 
 BAD = ("failed", "error")
 HIDDEN = ("skipped", "xfailed", "xpassed", "not run")
@@ -43,10 +43,10 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
     findings = []
     for command in gate.commands:
         if is_pytest(command):
-            keep["base_tests"] = state.get("base_tests") or _base_tests(ctx, gate, command)
-            more, found = _judge_tests(ctx, gate, command, keep["base_tests"], state.get("red_tests", []), result)
+            keep["base_tests"] = state.get("base_tests") or _base_tests(ctx, command)
+            more, found = _judge_tests(ctx, command, keep["base_tests"], state.get("red_tests", []), result)
         else:
-            more, found = _run_plain(ctx, gate, command, result)
+            more, found = _run_plain(ctx, command, result)
         problems += more
         findings += found
     definite = [p for p in problems if not p.startswith("can't judge")]
@@ -59,7 +59,7 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
     return result, keep
 
 
-def _run_plain(ctx: RunContext, gate: GateSpec, command: CommandSpec, result: GateResult) -> tuple[list, list]:
+def _run_plain(ctx: RunContext, command: CommandSpec, result: GateResult) -> tuple[list, list]:
     """A non-test command (lint, types, build): it passes on exit code 0."""
     try:
         run = run_command(command.run, ctx.workspace.path, max_output_chars=20000,
@@ -76,7 +76,7 @@ def _run_plain(ctx: RunContext, gate: GateSpec, command: CommandSpec, result: Ga
     return [f"{command.name}: {status}"], parse_output(parser, run.output, exit_code=run.exit_code)
 
 
-def _base_tests(ctx: RunContext, gate: GateSpec, command: CommandSpec) -> dict[str, Any]:
+def _base_tests(ctx: RunContext, command: CommandSpec) -> dict[str, Any]:
     """The base commit's collected test ids and outcomes, run once per run on a detached checkout."""
     where = base_checkout(ctx)
     run = run_pytest_at(ctx.workspace.repo, ctx.workspace.base_commit, where, command.run,
@@ -85,7 +85,7 @@ def _base_tests(ctx: RunContext, gate: GateSpec, command: CommandSpec) -> dict[s
             "collect_errors": sorted(run.collect_errors), "exit_code": run.command.exit_code}
 
 
-def _judge_tests(ctx: RunContext, gate: GateSpec, command: CommandSpec, base: dict[str, Any], red: list[str],
+def _judge_tests(ctx: RunContext, command: CommandSpec, base: dict[str, Any], red: list[str],
                  result: GateResult) -> tuple[list[str], list]:
     """Problems of a pytest command's run, test id by test id, against the base run and the red tests."""
     run = run_pytest(command.run, ctx.workspace.path, name=command.name, **command_options(ctx))

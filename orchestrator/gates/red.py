@@ -47,7 +47,7 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     if not run.reported:
         return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
                        commands=[run.command]), {}
-    result = judge_red(step.id, new, run, about=f"{ctx.task}\n{spec_text(ctx.workspace)}")
+    result = judge_red(step.id, new, run, about=f"{ctx.task}\n{spec_text(ctx.workspace, changes)}")
     return result, ({"red_tests": result.tests["red"]} if result.passed else {})
 
 

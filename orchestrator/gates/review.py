@@ -12,7 +12,7 @@ from typing import Any
 from orchestrator.agents.loop import AgentLoop
 from orchestrator.agents.packets import build_packet
 from orchestrator.agents.personas import READ_TOOLS
-from orchestrator.gates.changes import Changes, run_changes
+from orchestrator.gates.changes import Changes
 from orchestrator.gates.pytest_run import run_pytest
 from orchestrator.gates.result import GateResult
 from orchestrator.gates.spec_lint import Scenario, lint_spec
@@ -23,7 +23,7 @@ from orchestrator.workflow.spec import GateStepSpec
 
 
 def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
-                    spec_text: str, flag: str | None) -> tuple[GateResult, list[dict[str, Any]]]:
+                    spec_text: str, flag: str | None, changes: Changes) -> tuple[GateResult, list[dict[str, Any]]]:
     """Each critic reviews the task, diff, gate results and spec with read-only tools; then the checks."""
     gate = ctx.spec.gates[step.gate]
     scenarios = run_scenarios(ctx, spec_text)
@@ -35,7 +35,7 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
         records.append(record)
         problems += [f"{critic}: {problem}"] if problem else []
     merged = _merge(ctx, step, gate, verdicts)
-    result = judge_verdict(step.id, merged, scenarios, run_changes(ctx.workspace), known_tests(ctx), problems)
+    result = judge_verdict(step.id, merged, scenarios, changes, known_tests(ctx), problems)
     failing = failing_quality_gates(ctx, state)
     if result.passed and failing:
         result.verdict = "fail"
