@@ -80,3 +80,19 @@ def test_after_a_caught_repeat_the_next_call_samples_hotter(tmp_path: Path) -> N
     read = ("read_file", {"path": "calc.py"})
     _loop(tmp_path, _replies(read, read, ("finish", {"summary": "ok"})), seen).run("go")
     assert "temperature" not in seen[1][1] and seen[2][1]["temperature"] > 0.5
+
+
+def test_the_opening_turn_offers_only_the_opening_tools_and_requires_a_call(tmp_path: Path) -> None:
+    seen: list = []
+    write = ("write_file", {"path": "tests/test_sub.py", "content": "def test_sub():\n    assert 0\n"})
+    _loop(tmp_path, _replies(write, ("finish", {"summary": "ok"})), seen, opening_tools=("write_file",)).run("go")
+    first, second = seen[0][1], seen[1][1]
+    assert [t.name for t in first["tools"]] == ["write_file"] and first["require_tool"]
+    assert "read_file" in [t.name for t in second["tools"]] and not second["require_tool"]
+
+
+def test_writing_the_same_content_again_is_a_repeat_even_after_a_write(tmp_path: Path) -> None:
+    seen: list = []
+    write = ("write_file", {"path": "calc.py", "content": "x = 1\n"})
+    _loop(tmp_path, _replies(write, write, ("finish", {"summary": "ok"})), seen).run("go")
+    assert seen[2][0][-1]["content"].startswith("refused: you already made this exact call")

@@ -168,3 +168,21 @@ def test_red_for_the_wrong_reason_an_import_the_task_never_names() -> None:
         wrong.main_reason)
     right = "E   ImportError: cannot import name 'subtract' from 'calc' (/repo/calc.py)"
     assert judge_red("red", new, _run({}, {"tests/test_shout.py": right}), about="Add subtract(a, b)").passed
+
+
+def test_red_gate_refuses_a_test_file_that_defines_the_code_under_test(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from conftest import make_repo
+
+    from orchestrator.gates.red import self_served
+
+    repo = make_repo(tmp_path / "app", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_s.py").write_text(
+        "from calc import add\n\n\ndef subtract(a, b):\n    return a - b\n\n\ndef _helper():\n    return 1\n\n\n"
+        "def test_subtract():\n    assert subtract(3, 5) == -2\n")
+    ctx = SimpleNamespace(workspace=SimpleNamespace(path=repo, base_commit="HEAD"))
+    problems = self_served(ctx, Changes(("tests/test_s.py",)), "Add a subtract(a, b) function to calc.py")
+    assert problems == ["tests/test_s.py:4: defines subtract itself; the task asks the project's code for it, so "
+                        "import subtract from there and let the build add it"]

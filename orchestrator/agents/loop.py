@@ -97,6 +97,7 @@ class AgentLoop:
     deliverable: Callable[[], str] | None = None
     stop_when_delivered: bool = False
     max_reminders: int = 2
+    opening_tools: tuple[str, ...] = ()  # the first turn offers only these and requires a call of one
     max_repeats: int = 3
 
     def run(self, packet: str) -> AgentResult:
@@ -115,8 +116,9 @@ class AgentLoop:
             # The last allowed turn offers only the finishing tool, so a capped step that delivered still hands off.
             # After a caught repeat, sample hotter: at low temperature the same context gives the same call.
             hot = {"temperature": REPEAT_TEMPERATURE} if turns.repeats else {}
-            reply = self.complete(self.model, messages, tools=[self.finish_tool] if last_turn else tools,
-                                  require_tool=last_turn, persona=self.persona, **hot)
+            offered, required = self._offer(tools, last_turn, opening=not result.replies)
+            reply = self.complete(self.model, messages, tools=offered, require_tool=required,
+                                  persona=self.persona, **hot)
             result.replies.append(reply)
             if self.on_reply:
                 self.on_reply(reply)
@@ -133,6 +135,14 @@ class AgentLoop:
                 return self._end(result, capped=False)
             if last_turn or turns.repeats >= self.max_repeats:
                 return self._end(result, capped=last_turn and result.tool_calls >= self.max_tool_calls)
+
+    def _offer(self, tools: list[ToolSpec], last_turn: bool, opening: bool) -> tuple[list[ToolSpec], bool]:
+        """The tools of this turn and whether a call is required: the last turn only finishes, the first may
+        be narrowed to the persona's opening tools (measured: a 0.5B offered everything explored until the cap)."""
+        if last_turn:
+            return [self.finish_tool], True
+        narrowed = [t for t in tools if t.name in self.opening_tools] if opening else []
+        return (narrowed, True) if narrowed else (tools, False)
 
     def _run_calls(self, reply: ModelReply, messages: list[dict[str, Any]], result: AgentResult,
                    turns: _Turns, last_turn: bool) -> bool:
@@ -152,7 +162,9 @@ class AgentLoop:
     def _answer(self, call: ToolCall, reply: ModelReply, result: AgentResult, turns: _Turns, blocked: bool) -> str:
         """What the model sees for one call: the tool's output, or why it was refused and what to do instead."""
         # A file's version is part of the key: reading or testing again after a write is not a repeat.
-        key = f"{turns.writes}:{call.name}:{json.dumps(call.arguments, sort_keys=True, default=str)}"
+        # A write is keyed by its arguments alone: writing the same content again changes nothing.
+        version = "" if call.name in WRITE_TOOLS else turns.writes
+        key = f"{version}:{call.name}:{json.dumps(call.arguments, sort_keys=True, default=str)}"
         capped = [a for a in (reply.sampling or {}).get("capped_arguments", []) if a != "path"]
         if blocked:
             output = f"refused: this step's last turn; call {self.finish_tool.name} now"

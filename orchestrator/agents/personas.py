@@ -28,6 +28,9 @@ class PersonaSpec(BaseModel):
     handoffs: list[str] = Field(default_factory=list, description="What it passes on to the next phase.")
     writes: list[str] | None = Field(
         None, description="Globs of the files it may write (enforced by the tools); unset: any file the rules allow.")
+    opening: list[str] = Field(
+        default_factory=list, description="Tools offered on the first turn, one of which must be called (e.g. "
+        "[write_file] when the packet already holds the files to change); unset: every tool, call optional.")
     example: str = Field("", description="One worked example (a task and the tool calls that do it), for small models.")
     body: str = Field("", description="Free text (the markdown body of a .md persona).")
 

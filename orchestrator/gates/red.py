@@ -6,6 +6,7 @@ state; the quality gate after the build requires them to pass.
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -34,7 +35,9 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     if changes.source:
         return fail(f"source files changed before the build ({', '.join(changes.source[:5])}); new tests must "
                     "be judged against the code as it was, so the tester writes test files only")
+    about = f"{ctx.task}\n{spec_text(ctx.workspace, changes)}"
     new, problems = new_test_functions(ctx, changes)
+    problems += self_served(ctx, changes, about)
     if problems:
         return fail(*problems)
     if not new:
@@ -47,7 +50,7 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     if not run.reported:
         return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
                        commands=[run.command]), {}
-    result = judge_red(step.id, new, run, about=f"{ctx.task}\n{spec_text(ctx.workspace, changes)}")
+    result = judge_red(step.id, new, run, about=about)
     return result, ({"red_tests": result.tests["red"]} if result.passed else {})
 
 
@@ -76,6 +79,26 @@ def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, lis
         if added:
             new[path] = added
     return new, problems
+
+
+def self_served(ctx: RunContext, changes: Changes, about: str) -> list[str]:
+    """Test files that define the code under test themselves (`def subtract` in the test): such a test tests
+    its own copy, passes before the build, and proves nothing about the project (measured: the 0.5B does this)."""
+    problems = []
+    for path in changes.tests:
+        target = ctx.workspace.path / path
+        if not path.endswith(".py") or not target.is_file():
+            continue
+        try:
+            tree = ast.parse(target.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue  # new_test_functions reports it
+        for node in tree.body:
+            named = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            if named and not node.name.startswith("test") and re.search(rf"\b{re.escape(node.name)}\s*\(", about):
+                problems.append(f"{path}:{node.lineno}: defines {node.name} itself; the task asks the project's "
+                                f"code for it, so import {node.name} from there and let the build add it")
+    return problems
 
 
 def judge_red(gate: str, new: dict[str, list[str]], run: PytestRun, about: str | None = None) -> GateResult:

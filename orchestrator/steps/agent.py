@@ -12,6 +12,7 @@ from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord, format_verdicts
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
+from orchestrator.steps.relevant import relevant_files
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
 from orchestrator.workflow.spec import AgentStepSpec
@@ -59,7 +60,7 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
     result = _loop(ctx, step.id, persona.name, models[0], persona.system_prompt(), toolbox,
                    step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, models[1:],
-                   **finish).run(packet.text)
+                   opening_tools=tuple(persona.opening), **finish).run(packet.text)
     update: dict[str, Any] = {}
     if step.deliverable == "spec":
         summary, update["pbis"] = write_spec(ctx, result)
@@ -108,6 +109,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
     previous = [Handoff(**h).render() for sid, h in handoffs.items() if h["persona"] != "surveyor"]
     report = state.get("gate_report", "") if state.get("last_verdict") not in (None, "pass") else ""
     budget = ctx.packet_tokens(step.persona)
+    spec = spec_text(ctx.workspace)
     return [
         ("Task", ctx.task, int(budget * TASK_SHARE)),
         # The task is in the packet once: the instructions point at it instead of repeating it.
@@ -116,14 +118,27 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         ("AGENTS.md", agents_md.read_text(errors="replace") if agents_md.is_file() else ""),
         # Small models make paths up ("/path/to/repo/calc.py") unless the real ones are in front of them.
         ("Files in the repository (paths relative to its root)", repo_files(worktree)),
+        ("Files this step works on (their current content)", _working_files(ctx, step, spec)),
         ("Survey map", survey),
-        ("Spec", spec_text(ctx.workspace)),
+        ("Spec", spec),
         ("Handoffs from earlier phases", "\n\n".join(previous[-3:])),
         ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" else ""),
     ]
 
 
 MAX_PACKET_FILES = 40
+
+
+def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> str:
+    """For steps that write tests or source: the files the task and spec name, their tests and the run's tests."""
+    if step.deliverable not in ("tests", "source"):
+        return ""
+    from orchestrator.agents.tools import Toolbox
+    from orchestrator.gates.changes import run_changes
+
+    root = ctx.workspace.path
+    run_tests = list(run_changes(ctx.workspace).tests) if step.deliverable == "source" else []
+    return relevant_files(root, Toolbox(root).list_files().splitlines(), f"{ctx.task}\n{spec}", extra=run_tests)
 
 
 def repo_files(root: Any) -> str:
