@@ -1,8 +1,9 @@
 """The run's path through its graph, read back from the run log: one visit per step, in order, with its time.
 
 The log has no "step started" record for every kind of step, so a visit is the run of consecutive events
-naming the same step. It starts where the previous visit ended (or where a resumed session began) and ends
-at its last event: the steps of a run execute one after another, so the timeline has no holes or overlaps.
+naming the same step. It starts where the previous visit ended and ends at its last event: the steps of a
+run execute one after another, so the timeline has no overlaps. A session's first visit starts at the
+session's start (the run's, or the resume's), or at its phase_start event when it is an agent phase.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def path_visits(events: list[dict[str, Any]], calls: list[dict[str, Any]], nodes
             continue
         if not visits or visits[-1].node != node:
             begin = resumed if resumed is not None else (visits[-1].end if visits else started)
+            if event["kind"] == "phase_start" and (resumed is not None or not visits):
+                begin = event["ts"]  # a session's first phase: not the set-up (worktree, graph) before it
             number = sum(v.node == node for v in visits) + 1
             visits.append(Visit(node=node, number=number, start=begin, end=event["ts"]))
             resumed = None

@@ -12,7 +12,7 @@ import re
 from functools import cache
 from typing import Any
 
-from orchestrator.agents.redact import redact
+from orchestrator.agents.redact import redact, secret_values
 from orchestrator.run.price import usd
 from orchestrator.run.report.data import ReportData, visit_notes
 from orchestrator.run.report.graph import layout
@@ -41,13 +41,23 @@ def render_html(data: ReportData) -> str:
     if data.graph is not None:
         svgs["graph"] = Markup(graph_svg(data.graph, layout(data.graph), data.path))
     page = _environment(False).get_template("report.html.j2").render(**_context(data), **svgs)
-    return _URL_SCHEME.sub(r"\1&#58;", redact(page))
+    return _URL_SCHEME.sub(r"\1&#58;", _redact_html(page))
 
 
 def render_markdown(data: ReportData) -> str:
     """The same report as markdown, with the graph as a mermaid flowchart."""
     page = _environment(True).get_template("report.md.j2").render(**_context(data), mermaid=_mermaid(data))
     return redact(page)
+
+
+def _redact_html(page: str) -> str:
+    """Secret values out of the page, also where escaping changed them (`a&b` is `a&amp;b` in the page)."""
+    from html import escape
+
+    page = redact(page)
+    for value, name in secret_values().items():
+        page = page.replace(escape(value), f"[redacted {name}]")
+    return page
 
 
 def _context(data: ReportData) -> dict[str, Any]:
