@@ -84,7 +84,8 @@ class Layout:
 
 def layout(graph: WorkflowGraph) -> Layout:
     """Layers top to bottom by longest path from start. An edge to the next layer goes straight down; a
-    longer one curves round the left side and an edge that loops back round the right, each in its own lane."""
+    longer one curves round the left side and an edge that loops back round the right, each in its own lane
+    (or round the other side, when only that side keeps both ends clear of their neighbours in the layer)."""
     order = {n.id: i for i, n in enumerate(graph.nodes)}
     back = _back_edges(graph, order)
     rank = _ranks(graph, order, back)
@@ -92,22 +93,34 @@ def layout(graph: WorkflowGraph) -> Layout:
     for node in sorted(order, key=order.__getitem__):
         rows.setdefault(rank[node], []).append(node)
     span = {e: abs(rank[e[0]] - rank[e[1]]) for e in graph.edges}
-    right = sorted(back, key=lambda e: (span[e], order[e[0]]))
-    left = sorted((e for e in graph.edges if e not in back and span[e] != 1), key=lambda e: (span[e], order[e[0]]))
+    sides = {e: _side(e, rows, rank, "right" if e in back else "left") for e in graph.edges
+             if e in back or span[e] != 1}
+    lanes = {side: sorted((e for e, s in sides.items() if s == side), key=lambda e: (span[e], order[e[0]]))
+             for side in ("left", "right")}
     out = Layout(back_edges=back)
-    _place(out, rows, MARGIN + LANE * (len(left) + 1))
+    _place(out, rows, MARGIN + LANE * (len(lanes["left"]) + 1))
     inner = max(x for x, _ in out.boxes.values()) + NODE_W
     left_edge = min(x for x, _ in out.boxes.values())
     for pair in graph.edges:
-        if pair in back:
-            out.paths[pair] = _side_path(out, pair, inner + LANE * (right.index(pair) + 1), NODE_W)
-        elif pair in left:
-            out.paths[pair] = _side_path(out, pair, left_edge - LANE * (left.index(pair) + 1), 0)
+        if sides.get(pair) == "right":
+            out.paths[pair] = _side_path(out, pair, inner + LANE * (lanes["right"].index(pair) + 1), NODE_W)
+        elif sides.get(pair) == "left":
+            out.paths[pair] = _side_path(out, pair, left_edge - LANE * (lanes["left"].index(pair) + 1), 0)
         else:
             out.paths[pair] = _down_path(out, pair)
-    out.width = inner + MARGIN + LANE * (len(right) + 1)
+    out.width = inner + MARGIN + LANE * (len(lanes["right"]) + 1)
     out.height = MARGIN * 2 + (max(rows, default=0) + 1) * (NODE_H + GAP_Y) - GAP_Y
     return out
+
+
+def _side(pair: tuple[str, str], rows: dict[int, list[str]], rank: dict[str, int], preferred: str) -> str:
+    """The side an edge goes round: the preferred one, unless a neighbour in a layer blocks it and not the other."""
+
+    def clear(side: str) -> bool:
+        return all(rows[rank[n]][0 if side == "left" else -1] == n for n in pair)
+
+    other = "right" if preferred == "left" else "left"
+    return other if not clear(preferred) and clear(other) else preferred
 
 
 def _place(out: Layout, rows: dict[int, list[str]], left: float) -> None:
