@@ -56,9 +56,17 @@ def chromium() -> str:
 
 
 def _run(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        return subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                              text=True, timeout=120)
+    """One headless chromium call with a fresh profile; a start-up that hangs (seen once on a loaded 2-core
+    machine, the same call taking a second at rest) gets one more try."""
+    for attempt in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+            try:
+                return subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+                                      text=True, timeout=180)
+            except subprocess.TimeoutExpired:
+                if attempt == 2:
+                    raise
+    raise AssertionError("unreachable")
 
 
 def dump_dom(browser: str, page: Path) -> str:

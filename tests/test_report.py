@@ -181,6 +181,23 @@ def test_report_without_the_branch_or_the_workflow_file_says_what_is_missing(tmp
     assert 'id="timeline"' in html_path.read_text(encoding="utf-8")
 
 
+def test_a_run_the_graph_stopped_ends_its_path_at_stop(tmp_path: Path) -> None:
+    from flows import QUALITY, add_workflow, bind, calc_repo, run
+    from scripts import finish
+
+    from orchestrator.run.report.data import collect_report
+
+    repo = calc_repo(tmp_path / "app")
+    name = add_workflow(repo, "q", [{"id": "build", "persona": "builder", "instructions": "x", "next": "quality"},
+                                    {"id": "quality", "type": "gate", "gate": "tests", "on_fail": "stop"}],
+                        gates={"tests": QUALITY}, autonomy="L4")
+    outcome = run(repo, name, bind(builder=ScriptedModel({"builder": [finish("changed nothing")]})))
+    assert outcome.exit_code == 3
+    data = collect_report(repo, outcome.run_id)
+    assert data.path == ["__start__", "build", "quality", "__stop__", "__end__"]
+    assert [(v.node, v.outcome[0]) for v in data.visits] == [("build", "done"), ("quality", "fail")]
+
+
 def test_runs_rm_removes_the_reports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from flows import add_workflow, bind, run
     from scripts import finish

@@ -9,7 +9,7 @@ from typing import Any
 from orchestrator.errors import ConfigError, OrchestratorError, did_you_mean
 from orchestrator.run.log import RunLog
 from orchestrator.run.price import RoutingPrice, routing_price
-from orchestrator.run.report.graph import WorkflowGraph, workflow_graph
+from orchestrator.run.report.graph import STOP, WorkflowGraph, workflow_graph
 from orchestrator.run.report.path import Visit, path_visits, run_path
 from orchestrator.run.workspace import BUILD_OUTPUT, TEXT_DIFF, git, state_dir
 
@@ -56,7 +56,8 @@ def collect_report(repo: Path, run_id: str) -> ReportData:
     nodes = graph.node_ids() if graph else {e["step"].split(".", 1)[0] for e in events if e["step"]}
     visits = path_visits(events, calls, nodes, run["started"])
     diff, commits = _branch_work(repo, run, notes)
-    return ReportData(run=run, visits=visits, path=run_path(visits, run["status"]), usage=usage_rows(calls),
+    path = run_path(visits, run["status"], run["status"] != "done" and _reached_stop_node(repo, run_id))
+    return ReportData(run=run, visits=visits, path=path, usage=usage_rows(calls),
                       decisions=decisions, price=routing_price(calls, _registry(repo, notes)), diff=diff,
                       commits=commits, graph=graph, notes=notes)
 
@@ -104,6 +105,23 @@ def _graph(repo: Path, run: dict[str, Any], notes: list[str]) -> WorkflowGraph |
     if autonomy:
         spec.settings.autonomy = autonomy
     return workflow_graph(spec)
+
+
+def _reached_stop_node(repo: Path, run_id: str) -> bool:
+    """Whether the run's graph ran its stop node, by the run's last LangGraph checkpoint."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = state_dir(repo) / "checkpoints.sqlite"
+    if not path.is_file():
+        return False
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        saved = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": run_id}})
+    finally:
+        conn.close()
+    return saved is not None and STOP in saved.checkpoint.get("versions_seen", {})
 
 
 def _registry(repo: Path, notes: list[str]) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.run.report.graph import END, START
+from orchestrator.run.report.graph import END, START, STOP
 
 
 @dataclass
@@ -116,9 +116,11 @@ def _attach_calls(visits: list[Visit], calls: list[dict[str, Any]], nodes: set[s
             mine[-1].calls.append(call)
 
 
-def run_path(visits: list[Visit], status: str) -> list[str]:
-    """Node ids from start through every visit, ending at `end` when the run is done."""
-    return [START, *(v.node for v in visits), *([END] if status == "done" else [])]
+def run_path(visits: list[Visit], status: str, through_stop: bool = False) -> list[str]:
+    """Node ids from start through every visit; then `end` when the run is done, or `stop` then `end` when
+    the graph routed it to its stop node (a stop raised inside a step, e.g. a budget, ends at that step)."""
+    tail = [END] if status == "done" else ([STOP, END] if through_stop else [])
+    return [START, *(v.node for v in visits), *tail]
 
 
 def path_edges(path: list[str]) -> dict[tuple[str, str], int]:
