@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	# bubblewrap confines every command a run executes; runs refuse to start without it.
 	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
 		|| echo "Install bubblewrap (bwrap) yourself: runs refuse to execute commands without a sandbox."
+	# Debian's chromium opens run reports in tests/test_report.py (outside CI the test skips without it).
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "Install chromium yourself (apt-get install chromium) for the report test."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU build; the semantic extra would otherwise pull a CUDA build.

@@ -1,4 +1,4 @@
-"""Command-line interface: `orchestrator run|validate|graph|models|personas|runs|router`.
+"""Command-line interface: `orchestrator run|validate|graph|models|personas|runs|report|router`.
 
 Only this package turns OrchestratorError into messages and exit codes. It imports neither LiteLLM nor
 LangGraph at module level, so `--help` and `validate` start fast.
@@ -15,6 +15,7 @@ import typer
 from orchestrator.cli import router, runs
 from orchestrator.cli.author import graph, init, schema, validate
 from orchestrator.cli.catalog import models, personas
+from orchestrator.cli.report import report
 from orchestrator.cli.run import resume, run
 from orchestrator.errors import OrchestratorError
 
@@ -26,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for command in (run, resume, validate, graph, schema, init, models, personas):
+for command in (run, resume, validate, graph, schema, init, models, personas, report):
     app.command()(command)
 
 

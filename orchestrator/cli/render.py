@@ -74,6 +74,8 @@ def print_outcome(outcome: Any) -> None:
     total_cost = sum(p["cost_usd"] for p in outcome.phases)
     out = console()
     out.print(f"Total: {total_tokens} tokens, ${total_cost:.4f}")
+    for line in outcome.price.lines() if getattr(outcome, "price", None) else []:
+        out.print(line, markup=False)
     out.print(f"Branch: {outcome.branch}   worktree: {outcome.worktree}")
     out.print(outcome.diff_stat or "(no changes)")
     for warning in outcome.warnings:

@@ -59,6 +59,7 @@ class ModelInfo:
     rpm: int | None = None
     tpm: int | None = None
     tokens_per_s: float | None = None
+    parameters: int | None = None  # for the compute figure tokens x parameters; None when nobody said
     tags: tuple[str, ...] = ()
     description: str = ""
     source: str = "default"

@@ -34,6 +34,9 @@ class ModelEntrySpec(_Spec):
     tokens_per_s: float | None = Field(
         None, gt=0, description="Generation speed in completion tokens per second (measured; for local models)."
     )
+    parameters: int | None = Field(
+        None, gt=0, description="Parameter count (e.g. 494_000_000), for the compute figure tokens x parameters."
+    )
     supports_tools: bool | None = Field(None, description="Whether the model can make tool (function) calls.")
     rpm: int | None = Field(None, gt=0, description="Requests-per-minute limit for this deployment.")
     tpm: int | None = Field(None, gt=0, description="Tokens-per-minute limit for this deployment.")

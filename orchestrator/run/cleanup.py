@@ -1,4 +1,4 @@
-"""Remove a finished run: its worktree, its branch, its checkpoints and its run-log rows."""
+"""Remove a finished run: its worktree, its branch, its checkpoints, its run folder and its run-log rows."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def remove_run(repo: Path, run_id: str, keep_branch: bool = False) -> list[str]:
                 git(repo, "branch", "-D", "--quiet", BRANCH_PREFIX + run_id)
                 removed.append(f"branch {BRANCH_PREFIX + run_id}")
             removed += _remove_checkpoints(root / "checkpoints.sqlite", run_id)
+            if (root / "runs" / run_id).is_dir():  # the run's own folder: its reports
+                shutil.rmtree(root / "runs" / run_id, ignore_errors=True)
+                removed.append(f"run folder {root / 'runs' / run_id}")
             log.delete_run(run_id)
             removed.append("run log rows")
         (root / "locks" / f"{run_id}.lock").unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from orchestrator.errors import RunStopped
 from orchestrator.run.context import RunContext
+from orchestrator.run.price import RoutingPrice, routing_price
 from orchestrator.run.records import format_verdicts
 
 
@@ -28,6 +29,8 @@ class RunOutcome:
     flags: list[str] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     """Each gate on the run's path: its latest verdict and main reason."""
+    price: RoutingPrice | None = None
+    """The run's calls as routed beside the same calls on the top rung of the ladder."""
 
 
 def outcome_of(ctx: RunContext, state: dict[str, Any], status: str, code: int, message: str,
@@ -37,7 +40,7 @@ def outcome_of(ctx: RunContext, state: dict[str, Any], status: str, code: int, m
     return RunOutcome(run_id=ctx.run_id, status=status, exit_code=code, message=message,
                       branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=state.get("phases", []),
                       diff_stat=ctx.workspace.diff_stat(), warnings=warnings, pending=pending, flags=flags,
-                      gates=gate_rows(state))
+                      gates=gate_rows(state), price=routing_price(ctx.runlog.calls(ctx.run_id), ctx.registry))
 
 
 def gate_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
