@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.steps.relevant import MAX_LINES, named_files, relevant_files
+from orchestrator.steps.relevant import MAX_LINES, named_files, render_files, working_files
 
 
 def _repo(tmp_path: Path) -> list[str]:
@@ -24,12 +24,14 @@ def test_named_files_match_whole_names_only(tmp_path: Path) -> None:
 
 
 def test_the_named_module_comes_with_the_tests_that_import_it(tmp_path: Path) -> None:
-    text = relevant_files(tmp_path, _repo(tmp_path), "Add subtract(a, b) to calc.py")
-    assert "### calc.py (2 lines)" in text and "return a + b" in text
-    assert "### tests/test_calc.py" in text and "test_other" not in text and "calcs.py" not in text
+    listed = _repo(tmp_path)
+    sources, tests = working_files(tmp_path, listed, "Add subtract(a, b) to calc.py", ["tests/test_other.py"])
+    assert (sources, tests) == (["calc.py"], ["tests/test_calc.py", "tests/test_other.py"])
+    text = render_files(tmp_path, sources)
+    assert text.startswith("### calc.py (2 lines)") and "return a + b" in text
 
 
 def test_a_long_file_shows_its_head_and_says_how_to_read_the_rest(tmp_path: Path) -> None:
-    text = relevant_files(tmp_path, _repo(tmp_path), "Change big.py")
+    text = render_files(tmp_path, working_files(tmp_path, _repo(tmp_path), "Change big.py")[0])
     assert f"x{MAX_LINES - 1} = " in text and f"x{MAX_LINES} = " not in text
     assert "[... 5 more lines: read_file to see them]" in text

@@ -214,3 +214,17 @@ class TestCommands:
         assert "out.txt" not in diff
         assert "new_mod.py" in git(repo, "status", "--porcelain")  # diffing touched no index state
         assert git(repo, "diff", "--cached") == ""
+
+
+def test_a_whole_file_write_that_drops_a_function_is_refused_with_the_way_to_add_code(tmp_path) -> None:
+    from orchestrator.agents.tools import Toolbox
+
+    (tmp_path / "calc.py").write_text('"""Calc."""\n\n\ndef add(a, b):\n    return a + b\n')
+    box = Toolbox(tmp_path)
+    with pytest.raises(ToolError) as refused:
+        box.write_file("calc.py", "def subtract(a, b):\n    return a - b\n")
+    assert "drops add (line 4)" in str(refused.value) and "'    return a + b'" in str(refused.value)
+    assert "def add" in (tmp_path / "calc.py").read_text()
+    box.write_file("calc.py", "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n")
+    box.write_file("notes.txt", "x")  # only Python files are checked
+    box.write_file("notes.txt", "y")

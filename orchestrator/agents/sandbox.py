@@ -299,3 +299,10 @@ def _kill_group(proc: subprocess.Popen) -> None:
             pass
     elif proc.poll() is None:
         proc.kill()
+
+
+def format_result(result: CommandResult) -> str:
+    """The agent-facing text of a command result: a status line, then the (bounded) output."""
+    status = "timed out" if result.timed_out else ("passed" if result.ok else "failed")
+    head = f"$ {' '.join(result.argv)}\nexit code {result.exit_code} ({status}) in {result.duration_s:.1f}s"
+    return f"{head}\n{result.output}" if result.output.strip() else head

@@ -18,12 +18,14 @@ from orchestrator.agents.sandbox import (
     MAX_PATH_PARTS,
     SAFE_GIT_CONFIG,
     CommandResult,
+    format_result,
     relative_posix,
     remaining_s,
     resolve_inside,
     run_command,
     truncate_middle,
 )
+from orchestrator.agents.whole_file import check_keeps_definitions
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.globs import glob_match
@@ -237,6 +239,8 @@ class Toolbox:
         target = resolve_inside(self.root, path)
         if target.is_dir():
             raise ToolError(f"{path} is a folder; give a file path.")
+        if target.is_file():
+            check_keeps_definitions(path, _read_text(target, path), content)
         self._write(target, content)
         return f"wrote {relative_posix(self.root, target)} ({len(content.splitlines())} lines)"
 
@@ -391,9 +395,3 @@ def _read_text(target: Path, shown_path: str) -> str:
         raise ToolError(f"{shown_path} is a binary file; only text files can be read.")
     return data.decode("utf-8", errors="replace")
 
-
-def format_result(result: CommandResult) -> str:
-    """The agent-facing text of a command result: a status line, then the (bounded) output."""
-    status = "timed out" if result.timed_out else ("passed" if result.ok else "failed")
-    head = f"$ {' '.join(result.argv)}\nexit code {result.exit_code} ({status}) in {result.duration_s:.1f}s"
-    return f"{head}\n{result.output}" if result.output.strip() else head

@@ -12,7 +12,7 @@ from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord, format_verdicts
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
-from orchestrator.steps.relevant import relevant_files
+from orchestrator.steps.relevant import render_files, working_files
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
 from orchestrator.workflow.spec import AgentStepSpec
@@ -118,7 +118,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         ("AGENTS.md", agents_md.read_text(errors="replace") if agents_md.is_file() else ""),
         # Small models make paths up ("/path/to/repo/calc.py") unless the real ones are in front of them.
         ("Files in the repository (paths relative to its root)", repo_files(worktree)),
-        ("Files this step works on (their current content)", _working_files(ctx, step, spec)),
+        *_working_files(ctx, step, spec),
         ("Survey map", survey),
         ("Spec", spec),
         ("Handoffs from earlier phases", "\n\n".join(previous[-3:])),
@@ -129,16 +129,23 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
 MAX_PACKET_FILES = 40
 
 
-def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> str:
-    """For steps that write tests or source: the files the task and spec name, their tests and the run's tests."""
+def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> list[Section]:
+    """For steps that write tests or source: the files the task and spec name, their tests and the run's tests,
+    titled by what the step may do with them (measured: shown as one list, the 0.5B builder rewrote the test)."""
     if step.deliverable not in ("tests", "source"):
-        return ""
+        return []
     from orchestrator.agents.tools import Toolbox
     from orchestrator.gates.changes import run_changes
 
     root = ctx.workspace.path
     run_tests = list(run_changes(ctx.workspace).tests) if step.deliverable == "source" else []
-    return relevant_files(root, Toolbox(root).list_files().splitlines(), f"{ctx.task}\n{spec}", extra=run_tests)
+    sources, tests = working_files(root, Toolbox(root).list_files().splitlines(), f"{ctx.task}\n{spec}", run_tests)
+    if step.deliverable == "source":
+        return [("The file to change (current content)", render_files(root, sources)),
+                ("The tests it must pass (read-only: do not change them)", render_files(root, tests))]
+    return [("The code under test (read-only: do not change it)", render_files(root, sources)),
+            ("Existing tests (keep them; write yours into a new file tests/test_<feature>.py)",
+             render_files(root, tests))]
 
 
 def repo_files(root: Any) -> str:

@@ -38,11 +38,18 @@ def tests_of(root: Path, listed: list[str], modules: list[str]) -> list[str]:
     return [p for p in listed if is_test(p) and pattern.search(_read(root / p))]
 
 
-def relevant_files(root: Path, listed: list[str], text: str, extra: list[str] | None = None) -> str:
-    """Markdown with the whole text of the files the text names, their tests and `extra` (at most MAX_FILES)."""
+def working_files(root: Path, listed: list[str], text: str, extra: list[str] | None = None
+                  ) -> tuple[list[str], list[str]]:
+    """(source files, test files) a step works with: those the text names, the tests importing them, `extra`."""
     named = named_files(listed, text)
-    chosen = list(dict.fromkeys([*(extra or []), *named, *tests_of(root, listed, named)]))[:MAX_FILES]
-    return "\n\n".join(_render(root, path) for path in chosen if (root / path).is_file())
+    chosen = list(dict.fromkeys([*named, *tests_of(root, listed, named), *(extra or [])]))
+    chosen = [p for p in chosen if (root / p).is_file()][:MAX_FILES]
+    return [p for p in chosen if not is_test(p)], [p for p in chosen if is_test(p)]
+
+
+def render_files(root: Path, paths: list[str]) -> str:
+    """Markdown with the whole text of each file (its first MAX_LINES lines when longer)."""
+    return "\n\n".join(_render(root, path) for path in paths)
 
 
 def _render(root: Path, path: str) -> str:
