@@ -109,3 +109,46 @@ def test_a_mistyped_pin_gets_did_you_mean(repo: Path) -> None:
     with pytest.raises(ConfigError, match=r"--pin: unknown model id 'openai/gpt-4o-mnii'. Did you mean "
                                           r"'openai/gpt-4o-mini'\?"):
         run(repo, name, {}, pin="openai/gpt-4o-mnii")
+
+
+def _build_quality(repo: Path, name: str, models: dict) -> str:
+    """A cascading builder step and a quality gate that sends failures back to it."""
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(models))
+    steps = [{"id": "build", "persona": "builder", "next": "quality"},
+             {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
+              "max_rounds": 2}]
+    name = add_workflow(repo, name, steps, {"tests": QUALITY}, autonomy="L4")
+    with_routing(repo, name, {"personas": {"builder": "cascade"}})
+    return name
+
+
+def test_a_cascade_starts_on_the_model_bound_with_model_and_never_climbs_off_the_ladder(repo: Path) -> None:
+    name = _build_quality(repo, "bound", LADDER)
+    builders(cheap=[], strong=[])
+    mine = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1"),
+                                      call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")]},
+                         name="mine")
+    outcome = run(repo, name, bind(builder=mine))
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/mine", "scripted/mine"]
+    first, second = decisions(repo, outcome.run_id)
+    assert first["reason"] == "cascade: start at scripted/mine, the model builder is bound to " \
+                              "(on no ladder rung, so it never climbs)"
+    assert second["features"]["stages"]["escalation"].startswith("scripted/mine: no rung to climb to (gate quality")
+
+
+def test_a_cascade_starts_on_the_model_models_yaml_binds_and_climbs_from_its_rung(repo: Path) -> None:
+    three = {"profiles": {"cheapest": ["scripted/tiny"], "high_throughput": ["scripted/cheap"],
+                          "high_reasoning": ["scripted/strong"]},
+             "ladder": ["cheapest", "high_throughput", "high_reasoning"], "roles": {"builder": "scripted/cheap"}}
+    name = _build_quality(repo, "yaml-bound", three)
+    builders(tiny=[], cheap=[call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")],
+             strong=[call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")])
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/cheap", "scripted/strong"]
+    first, second = decisions(repo, outcome.run_id)
+    assert first["reason"] == "cascade: start at scripted/cheap, the model builder is bound to (rung high_throughput)"
+    assert second["reason"].startswith("cascade: escalated high_throughput -> high_reasoning: gate quality failed")

@@ -67,9 +67,11 @@ class RunRouter:
 
         routing = self.routing_for(step, persona)
         resolved = self.registry.resolve(persona)
+        # A model id bound by the user (not a profile, not the shipped defaults) is where a cascade starts.
+        bound = resolved.model if resolved.profile is None and resolved.source not in ("shipped", "default") else None
         route_request = RouteRequest(persona=persona, step=step.id, text=text, task_type=step.task_type or step.id,
                                      tags=frozenset(step.tags), stakes=step.stakes, interactive=step.interactive,
-                                     needs_tools=needs_tools, profile=resolved.profile, **request)
+                                     needs_tools=needs_tools, profile=resolved.profile, bound_model=bound, **request)
         escalations = rung if routing.strategy == "cascade" else 0
         return decide(self.strategy(routing), route_request, candidates, escalations=escalations, why=why,
                       affinity=self.affinity, latency=LatencyStore.in_dir(self.state_dir))
