@@ -152,3 +152,31 @@ def test_a_cascade_starts_on_the_model_models_yaml_binds_and_climbs_from_its_run
     first, second = decisions(repo, outcome.run_id)
     assert first["reason"] == "cascade: start at scripted/cheap, the model builder is bound to (rung high_throughput)"
     assert second["reason"].startswith("cascade: escalated high_throughput -> high_reasoning: gate quality failed")
+
+
+def test_the_bandit_switches_a_personas_model_in_its_second_phase_after_a_failed_gate(repo: Path) -> None:
+    import json
+
+    one_rung = {"profiles": {"high_throughput": ["scripted/cheap", "scripted/strong"]},
+                "roles": {"builder": "high_throughput"}}
+    name = _build_quality(repo, "bandit", one_rung)
+    with_routing(repo, name, {"personas": {"builder": {"strategy": "bandit", "bandit": {"seed": 7}}}})
+    # cheap looks near-certain from too little evidence (almost all its posterior mass sits at 1); one failure
+    # sends it below strong's well-known 0.5.
+    state = repo / ".git" / "orchestrator" / "routing" / "bandit.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"version": 1, "arms": {"build": {
+        "scripted/cheap": {"alpha": 0.01, "beta": 1e-6, "pulls": 0, "cost_sum": 0.0},
+        "scripted/strong": {"alpha": 5e5, "beta": 5e5, "pulls": 0, "cost_sum": 0.0}}}}))
+    builders(cheap=[call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")],
+             strong=[call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")])
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/cheap", "scripted/strong"]
+    first, second = decisions(repo, outcome.run_id)
+    assert (first["strategy"], first["gate_outcome"], second["gate_outcome"]) == ("bandit", "fail", "pass")
+    assert second["features"]["stages"]["affinity"] == (
+        "scripted/cheap holds the prefix but the strategy prefers scripted/strong (not a tie)")
+    arms = json.loads(state.read_text())["arms"]["build"]
+    assert arms["scripted/cheap"]["beta"] > 1 and arms["scripted/strong"]["pulls"] == 1  # learned from both gates
