@@ -180,3 +180,28 @@ def test_the_bandit_switches_a_personas_model_in_its_second_phase_after_a_failed
         "scripted/cheap holds the prefix but the strategy prefers scripted/strong (not a tie)")
     arms = json.loads(state.read_text())["arms"]["build"]
     assert arms["scripted/cheap"]["beta"] > 1 and arms["scripted/strong"]["pulls"] == 1  # learned from both gates
+
+
+def test_resume_checks_prices_and_pins_again(repo: Path) -> None:
+    from orchestrator.runner import ResumeOptions, resume_run
+
+    steps = [{"id": "build", "persona": "builder", "next": "quality"},
+             {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "stop"}]
+    name = add_workflow(repo, "resumed", steps, {"tests": QUALITY}, autonomy="L4")
+    buggy = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")]},
+                          name="buggy")
+    stopped = run(repo, name, bind(builder=buggy), budget=BudgetSpec(usd=1.0))
+    assert stopped.exit_code == 3, stopped.message
+
+    rebound = ResumeOptions(repo=repo, run_id=stopped.run_id, model_overrides={"builder": "openai/house-model-x"})
+    with pytest.raises(ConfigError, match=r"price unknown for openai/house-model-x"):
+        resume_run(rebound)
+    with pytest.raises(ConfigError, match=r"unknown model id 'openai/gpt-4o-mnii'. Did you mean 'openai/gpt-4o-mini'"):
+        resume_run(ResumeOptions(repo=repo, run_id=stopped.run_id, model_overrides={"builder": "openai/gpt-4o-mnii"}))
+    assert len(decisions(repo, stopped.run_id)) == 1  # nothing ran
+    from orchestrator.run.log import RunLog
+
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    kept = log.run(stopped.run_id)["options"]
+    log.close()
+    assert "house-model-x" not in kept and "mnii" not in kept  # a refused resume leaves no binding behind
