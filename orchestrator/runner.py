@@ -202,7 +202,7 @@ def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace
     guard = BudgetGuard(run_caps=spec.settings.budget.merged(budget), phase_caps=phase_caps, registry=registry,
                         elapsed_before=elapsed_before)
     router = RunRouter(registry=registry, spec=spec, state_dir=state_dir(workspace.repo) / "routing",
-                       runlog=runlog, run_id=run_id, pin=pin)
+                       runlog=runlog, run_id=run_id, pin=pin, task=task)
     stored = stored or {}
     return RunContext(run_id=run_id, task=task, spec=spec, workflow_path=path, workspace=workspace,
                       registry=registry, runlog=runlog, complete=complete, guard=guard,

@@ -34,6 +34,9 @@ class RouteRequest:
     completion_tokens: int = 0
     usd_left: float | None = None
     """Dollars left under the tightest usd cap; None when no usd cap applies (so prices need not be known)."""
+    intent_text: str = ""
+    """What the work is (the run's task and the step's instructions), for strategies that classify intent:
+    unlike the packet, it stays the same across a step's fix rounds. Empty: they read `text`."""
     bound_model: str | None = None
     """The model id a user layer (models.yaml, the workflow, `--model`) binds the persona to, if any: a
     cascade starts there instead of at its start rung."""

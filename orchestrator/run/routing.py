@@ -20,6 +20,7 @@ class RunRouter:
     runlog: Any
     run_id: str
     pin: str | None = None
+    task: str = ""
     _strategies: dict[str, Any] = field(default_factory=dict)
     _affinity: Any = None
 
@@ -71,10 +72,16 @@ class RunRouter:
         bound = resolved.model if resolved.profile is None and resolved.source not in ("shipped", "default") else None
         route_request = RouteRequest(persona=persona, step=step.id, text=text, task_type=step.task_type or step.id,
                                      tags=frozenset(step.tags), stakes=step.stakes, interactive=step.interactive,
-                                     needs_tools=needs_tools, profile=resolved.profile, bound_model=bound, **request)
+                                     needs_tools=needs_tools, profile=resolved.profile, bound_model=bound,
+                                     intent_text=self.intent_text(step), **request)
         escalations = rung if routing.strategy == "cascade" else 0
         return decide(self.strategy(routing), route_request, candidates, escalations=escalations, why=why,
                       affinity=self.affinity, latency=LatencyStore.in_dir(self.state_dir))
+
+    def intent_text(self, step: Any) -> str:
+        """What the step's work is: the run's task and the step's own text (never the packet, which grows)."""
+        own = getattr(step, "instructions", "") or step.description or step.id
+        return f"{self.task.strip()}\n{own.replace('{task}', '').strip()}".strip()
 
     def learn_latency(self, model: str, seconds: float) -> None:
         """Feed a call's latency into the typical-latency averages that interactive routing reads."""
