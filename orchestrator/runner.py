@@ -112,7 +112,10 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
 
 def check_models_usable(registry: Any, spec: Any, budget: BudgetSpec, pin: str | None, complete: Any) -> None:
     """Before any call: the pin is a real id, every model has a price under a usd budget, remote keys are set."""
+    from orchestrator.run.routing import check_routing_targets
+
     check_pin(registry, pin)
+    check_routing_targets(registry, spec)
     check_prices(registry, spec, budget, workflow_roles(spec)[2], pin)
     if complete is None:  # an injected `complete` (tests, embedding) calls no provider
         check_keys(registry, workflow_roles(spec)[2])

@@ -205,3 +205,14 @@ def test_resume_checks_prices_and_pins_again(repo: Path) -> None:
     kept = log.run(stopped.run_id)["options"]
     log.close()
     assert "house-model-x" not in kept and "mnii" not in kept  # a refused resume leaves no binding behind
+
+
+def test_a_mistyped_model_in_a_routing_rule_is_refused_before_any_call(repo: Path) -> None:
+    name = add_workflow(repo, "ruled-typo", [{"id": "build", "persona": "builder", "next": "end"}], autonomy="L4")
+    rule = {"when": {"keywords_any": ["sql"]}, "use_model": "openai/gpt-4o-mnii"}
+    with_routing(repo, name, {"personas": {"builder": {"strategy": "rules", "rules": [rule]}}})
+    builder = ScriptedModel({"builder": [finish("never")]}, name="unused")
+    with pytest.raises(ConfigError, match=r"routing.personas.builder.rules\[0\].use_model: unknown model id "
+                                          r"'openai/gpt-4o-mnii'. Did you mean 'openai/gpt-4o-mini'\?"):
+        run(repo, name, bind(builder=builder))
+    assert builder.calls == []

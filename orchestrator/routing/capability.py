@@ -110,9 +110,18 @@ def no_fit_message(request: RouteRequest, dropped: dict[str, str]) -> str:
 
 
 def check_target(registry: Registry, target: str, where: str) -> None:
-    """A routing target must be a profile or look like a model id (provider/name, or known to the registry)."""
-    if target not in registry.profiles and "/" not in target and not registry.has_model_entry(target):
+    """A routing target must be a profile or a model id checked like a binding: a near-miss of a known id
+    (LiteLLM's list, the embedded models) gets "Did you mean"."""
+    from orchestrator.models.ids import normalise_model_id
+    from orchestrator.models.registry import model_id_problems
+
+    if target in registry.profiles or registry.has_model_entry(target):
+        return
+    if "/" not in target:
         raise UnknownNameError("profile or model", target, registry.profiles, where=where)
+    problems = model_id_problems(normalise_model_id(target), [], registry.profiles, where)
+    if problems:
+        raise problems[0]
 
 
 def models_for(registry: Registry, target: str) -> list[str]:

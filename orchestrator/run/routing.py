@@ -102,3 +102,33 @@ class RunRouter:
                 task = json.loads(row["features"] or "{}").get("task_type", "")
                 bandits[0].update(task, row["chosen"], outcome == "pass", row["cost_usd"] or 0.0)
         return rows
+
+
+def check_routing_targets(registry: Any, spec: Any) -> None:
+    """Every profile and model id a workflow's routing names is checked before the run's first call."""
+    from orchestrator.routing.capability import check_target
+
+    for where, target in routing_targets(spec):
+        check_target(registry, target, where)
+
+
+def routing_targets(spec: Any) -> list[tuple[str, str]]:
+    """(field path, target) of each profile or model a workflow's `routing:` names (rules, semantic's inline
+    intents and fallback, speculative's drafter and verifier, a pin)."""
+    specs = [("routing.default", spec.routing.default),
+             *((f"routing.personas.{name}", r) for name, r in spec.routing.personas.items()),
+             *((f"steps[{i}].routing", s.routing) for i, s in enumerate(spec.steps) if s.routing)]
+    found: list[tuple[str, str]] = []
+    for where, routing in specs:
+        for i, rule in enumerate(routing.rules):
+            found += [(f"{where}.rules[{i}].{key}", value) for key in ("use_model", "use_profile")
+                      if (value := getattr(rule, key))]
+        semantic = routing.semantic
+        if semantic is not None:
+            found += [(f"{where}.semantic.intents.{n}.target", i.target) for n, i in semantic.intents.items()]
+            found += [(f"{where}.semantic.fallback", semantic.fallback)] if semantic.fallback else []
+        found += [(f"{where}.speculative.{key}", value) for key in ("drafter", "verifier")
+                  if (value := getattr(routing.speculative, key))]
+        found += [(f"{where}.pin", routing.pin)] if routing.pin else []
+    return found
+
