@@ -207,3 +207,21 @@ def test_best_of_shorthand_and_bounds() -> None:
     assert step.best_of is not None and (step.best_of.n, step.best_of.temperature) == (3, 0.7)
     with pytest.raises(ValueError, match="greater than 0"):
         AgentStepSpec.model_validate({"id": "b", "persona": "builder", "best_of": {"n": 2, "temperature": 0}})
+
+
+def test_a_best_of_2_tester_keeps_the_tests_the_red_gate_passes(repo: Path) -> None:
+    steps = [{"id": "write_tests", "persona": "tester", "deliverable": "tests", "best_of": 2, "next": "red"},
+             {"id": "red", "type": "gate", "gate": "red", "on_pass": "end", "on_fail": "stop"}]
+    name = add_workflow(repo, "red-best-of", steps, {"red": {"kind": "red"}}, autonomy="L4")
+    passing_already = "from calc import add\n\n\ndef test_add_again():\n    assert add(1, 1) == 2\n"
+    red = "from calc import subtract\n\n\ndef test_subtract_small():\n    assert subtract(3, 1) == 2\n"
+    tester = ScriptedModel({"tester": [call("write_file", path="tests/test_add_again.py", content=passing_already),
+                                       finish("t1"),
+                                       call("write_file", path="tests/test_subtract_small.py", content=red),
+                                       finish("t2")]}, name="tester")
+    outcome = run(repo, name, bind(tester=tester))
+
+    assert outcome.exit_code == 0, outcome.message
+    files = git(repo, "ls-tree", "-r", "--name-only", f"orchestrator/{outcome.run_id}", "tests").split()
+    assert "tests/test_subtract_small.py" in files and "tests/test_add_again.py" not in files
+    assert [c["verdict"] for c in events(repo, outcome.run_id, "candidate")] == ["fail", "pass"]
