@@ -312,11 +312,13 @@ def rebind(ctx: RunContext, models: dict[str, str]) -> None:
     row = ctx.runlog.run(ctx.run_id) or {}
     stored = json.loads(row.get("options") or "{}")
     stored["model_overrides"] = {**stored.get("model_overrides", {}), **models}
-    ctx.runlog.update_options(ctx.run_id, stored)
     registry, _ = resolve_registry(ctx.workspace.repo, ctx.spec, stored["model_overrides"],
                                    stored.get("strict_roles", False))
     check_models_usable(registry, ctx.spec, ctx.guard.run_caps, stored.get("pin"), ctx.complete)
+    ctx.runlog.update_options(ctx.run_id, stored)  # stored only once checked, so a resume never inherits a typo
     ctx.registry = registry
+    if ctx.router is not None:
+        ctx.router.use_registry(registry)
     ctx.runlog.event(ctx.run_id, "rebind", models=models)
 
 

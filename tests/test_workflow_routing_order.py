@@ -216,3 +216,21 @@ def test_a_mistyped_model_in_a_routing_rule_is_refused_before_any_call(repo: Pat
                                           r"'openai/gpt-4o-mnii'. Did you mean 'openai/gpt-4o-mini'\?"):
         run(repo, name, bind(builder=builder))
     assert builder.calls == []
+
+
+def test_a_mistyped_rebind_at_the_approval_prompt_gets_did_you_mean(repo: Path) -> None:
+    from orchestrator.runner import RunOptions, start_run
+
+    name = add_workflow(repo, "signed", [{"id": "build", "persona": "builder", "next": "end"}])  # L3: sign-off
+    builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("v1")]},
+                            name="signed")
+    answer = {"decision": "reject", "comment": "redo", "models": {"builder": "openai/gpt-4o-mnii"}}
+    with pytest.raises(ConfigError, match=r"unknown model id 'openai/gpt-4o-mnii'. Did you mean 'openai/gpt-4o-mini'"):
+        start_run(RunOptions(workflow=name, repo=repo, task="t", model_overrides=bind(builder=builder),
+                             approve="ask", run_id="rebound"), ask=lambda pending: answer)
+    from orchestrator.run.log import RunLog
+
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    kept = log.run("rebound")["options"]
+    log.close()
+    assert "mnii" not in kept  # a resume does not inherit the refused binding

@@ -33,6 +33,12 @@ class RunRouter:
             self._affinity = PrefixAffinity(self.registry)
         return self._affinity
 
+    def use_registry(self, registry: Any) -> None:
+        """Route with a new registry (roles rebound mid-run): strategies are built again from it."""
+        self.registry = registry
+        self._strategies.clear()
+        self._affinity = None
+
     def record_call(self, persona: str, model: str, prompt_tokens: int) -> None:
         """Remember the model that now holds the persona's cached prefix."""
         self.affinity.record(persona, model, prompt_tokens)
