@@ -131,6 +131,12 @@ class BestOfSpec(_Strict):
         """`best_of: 3` means three candidates."""
         return {"n": data} if isinstance(data, int) and not isinstance(data, bool) else data
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """The JSON Schema accepts the shorthand too, so editors don't flag `best_of: 3`."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return {"anyOf": [{"type": "integer", "minimum": 2, "maximum": 8, "description": "n candidates"}, schema]}
+
 
 class AgentStepSpec(_StepBase):
     """A persona does work in the worktree with its tools, then hands off to `next`."""
