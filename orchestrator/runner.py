@@ -85,10 +85,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
     if not options.task.strip():
         raise ConfigError("--task is empty: say what the run should do")
     registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles)
-    check_pin(registry, options.pin)
-    check_prices(registry, spec, options.budget, workflow_roles(spec)[2], options.pin)
-    if complete is None:  # an injected `complete` (tests, embedding) calls no provider
-        check_keys(registry, workflow_roles(spec)[2])
+    check_models_usable(registry, spec, options.budget, options.pin, complete)
     warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)
     warnings += uncommitted_notice(repo)
     run_id = options.run_id or new_run_id()
@@ -111,6 +108,17 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
             return execute(ctx, {"task": options.task, "status": "running"}, warnings)
     finally:
         runlog.close()
+
+
+def check_models_usable(registry: Any, spec: Any, budget: BudgetSpec, pin: str | None, complete: Any) -> None:
+    """Before any call: the pin is a real id, every model has a price under a usd budget, remote keys are set."""
+    from orchestrator.run.routing import check_routing_targets
+
+    check_pin(registry, pin)
+    check_routing_targets(registry, spec)
+    check_prices(registry, spec, budget, workflow_roles(spec)[2], pin)
+    if complete is None:  # an injected `complete` (tests, embedding) calls no provider
+        check_keys(registry, workflow_roles(spec)[2])
 
 
 def _add_worktree(workspace: Workspace, runlog: RunLog, run_id: str) -> None:
@@ -153,12 +161,14 @@ def _resume_locked(options: ResumeOptions, row: dict[str, Any], runlog: RunLog, 
     repo = options.repo.resolve()
     stored = _resumed_options(options, json.loads(row["options"] or "{}"))
     budget = BudgetSpec(**stored["budget"])
-    runlog.update_options(options.run_id, stored)
     path = Path(row["workflow_path"])
     spec = load_workflow(path, repo)
     spec.settings.autonomy = stored.get("autonomy", spec.settings.autonomy)
     spec = apply_autonomy(spec)
     registry, warnings = resolve_registry(repo, spec, stored["model_overrides"], stored.get("strict_roles", False))
+    # Rebound roles, raised caps or a changed models.yaml get the same checks as a new run.
+    check_models_usable(registry, spec, budget, stored.get("pin"), complete)
+    runlog.update_options(options.run_id, stored)  # only what passed the checks is kept for later sessions
     warnings += sandbox_warnings(stored["unsafe_no_sandbox"])
     warnings += run_notices(spec, path, repo, stored["allow_commands"])
     workspace = Workspace.reopen(repo, options.run_id, row["base_commit"])
@@ -195,7 +205,7 @@ def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace
     guard = BudgetGuard(run_caps=spec.settings.budget.merged(budget), phase_caps=phase_caps, registry=registry,
                         elapsed_before=elapsed_before)
     router = RunRouter(registry=registry, spec=spec, state_dir=state_dir(workspace.repo) / "routing",
-                       runlog=runlog, run_id=run_id, pin=pin)
+                       runlog=runlog, run_id=run_id, pin=pin, task=task)
     stored = stored or {}
     return RunContext(run_id=run_id, task=task, spec=spec, workflow_path=path, workspace=workspace,
                       registry=registry, runlog=runlog, complete=complete, guard=guard,
@@ -302,9 +312,13 @@ def rebind(ctx: RunContext, models: dict[str, str]) -> None:
     row = ctx.runlog.run(ctx.run_id) or {}
     stored = json.loads(row.get("options") or "{}")
     stored["model_overrides"] = {**stored.get("model_overrides", {}), **models}
-    ctx.runlog.update_options(ctx.run_id, stored)
-    ctx.registry, _ = resolve_registry(ctx.workspace.repo, ctx.spec, stored["model_overrides"],
-                                stored.get("strict_roles", False))
+    registry, _ = resolve_registry(ctx.workspace.repo, ctx.spec, stored["model_overrides"],
+                                   stored.get("strict_roles", False))
+    check_models_usable(registry, ctx.spec, ctx.guard.run_caps, stored.get("pin"), ctx.complete)
+    ctx.runlog.update_options(ctx.run_id, stored)  # stored only once checked, so a resume never inherits a typo
+    ctx.registry = registry
+    if ctx.router is not None:
+        ctx.router.use_registry(registry)
     ctx.runlog.event(ctx.run_id, "rebind", models=models)
 
 

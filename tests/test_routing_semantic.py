@@ -128,3 +128,87 @@ def test_bad_intents_file_names_the_field(workspace: Path) -> None:
     path.write_text("intents:\n  sql:\n    target: x\n")
     with pytest.raises(ConfigError, match="bad.yaml: intents.sql.examples"):
         load_intents(path)
+
+
+def test_a_text_seen_before_costs_no_encode(strategy: SemanticStrategy, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "Tune the slow database query behind the monthly orders page"
+    first = strategy.classify(text)
+    encoded: list[list[str]] = []
+    real = strategy.embedder.encode
+    monkeypatch.setattr(strategy.embedder, "encode", lambda texts: encoded.append(texts) or real(texts))
+    assert strategy.classify(text) == first and encoded == []
+    strategy.classify(text + " (and the weekly one)")
+    assert len(encoded) == 1
+
+
+def test_a_run_routes_on_the_task_and_step_so_a_fix_round_keeps_its_intent(strategy: SemanticStrategy) -> None:
+    from orchestrator.routing.base import RouteRequest
+
+    task = "Add a SQL query for orders per customer"
+    first = RouteRequest(persona="builder", step="build", text=f"## Task\n{task}\n## Your step\nBuild it.\n",
+                         intent_text=task, needs_tools=False)
+    report = ("## Last gate report\nGate review: fail\n- the README lacks usage examples\n"
+              "- the public functions lack docstrings\n") * 5
+    fix = RouteRequest(persona="builder", step="build", text=first.text + report, intent_text=task, needs_tools=False)
+    one, two = strategy.route(first, ["test/mid"]), strategy.route(fix, ["test/mid"])
+    assert one.features["intent"] == two.features["intent"] == "sql"
+    assert one.features["similarity"] == two.features["similarity"] and two.features["routed_on"] == "task and step"
+    # On the packets themselves the similarity moves with the gate report (by how much depends on the report).
+    assert abs(strategy.classify(fix.text).similarity - strategy.classify(first.text).similarity) > 0.01
+
+
+TRAIN = [("Make the orders report query faster", "sql"), ("Speed up the customers lookup in Postgres", "sql"),
+         ("Is the password reset flow safe from attackers?", "security_review"),
+         ("Add comments describing each public method", "docs"),
+         ("Bake a chocolate cake", None), ("Plan a trip to Rome", None), ("Fix the flaky test in CI", None),
+         ("Rename a variable", None)]
+
+
+def test_fitting_thresholds_from_labelled_examples_routes_paraphrases(registry, intents_file: Path, embedder,
+                                                                      workspace: Path) -> None:
+    from orchestrator.routing.semantic_fit import fit_thresholds, write_intents
+
+    intents = load_intents(intents_file)
+    strategy = SemanticStrategy(registry, intents, threshold=0.5, embedder=embedder)
+    held_out = ["Write the SQL to count users per country", "Could someone steal sessions through this endpoint?"]
+    assert [strategy.route(request(t, needs_tools=False), ["test/mid"]).features["intent"] for t in held_out] == [
+        None, None]  # at the one global threshold these paraphrases fall back
+    report = fit_thresholds(strategy, TRAIN)
+    assert report.accuracy_after > report.accuracy_before and report.examples == len(TRAIN)
+    fitted_file = workspace / "fitted.yaml"
+    write_intents(fitted_file, intents, report.thresholds)
+    fitted = SemanticStrategy(registry, load_intents(fitted_file), threshold=0.5, embedder=embedder)
+    routed = [fitted.route(request(t, needs_tools=False), ["test/mid"]).features["intent"] for t in held_out]
+    assert routed == ["sql", "security_review"]
+    assert fitted.route(request("Buy groceries for the week"), ["test/mid"]).features["intent"] is None
+
+
+def test_labelled_examples_name_known_intents(workspace: Path, intents_file: Path) -> None:
+    from orchestrator.routing.semantic_fit import read_labelled
+
+    path = workspace / "labelled.csv"
+    path.write_text("text,intent\nJoin the tables,sql\nBake bread,\nAudit login,securty_review\n")
+    with pytest.raises(UnknownNameError, match=r"labelled.csv:4.*Did you mean 'security_review'"):
+        read_labelled(path, load_intents(intents_file))
+    path.write_text("text,intent\nJoin the tables,sql\nBake bread,\n")
+    assert read_labelled(path, load_intents(intents_file)) == [("Join the tables", "sql"), ("Bake bread", None)]
+
+
+def test_router_fit_intents_writes_the_fitted_thresholds(workspace: Path, intents_file: Path, embedder) -> None:
+    import csv
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    labelled = workspace / "train.csv"
+    with labelled.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "intent"), *((t, label or "") for t, label in TRAIN)])
+    out = workspace / "fitted-cli.yaml"
+    result = CliRunner().invoke(app, ["router", "fit-intents", str(intents_file), str(labelled), "--out", str(out),
+                                      "--repo", str(workspace / "repo")])
+    assert result.exit_code == 0, result.output
+    assert "8 labelled texts routed right: 50% before, 100% after" in " ".join(result.output.split())
+    fitted = yaml.safe_load(out.read_text())["intents"]
+    assert set(fitted) == {"sql", "security_review", "docs"} and all(0 < i["threshold"] < 0.5 for i in fitted.values())

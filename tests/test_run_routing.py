@@ -103,8 +103,27 @@ def test_the_context_check_counts_the_whole_request(tmp_path: Path) -> None:
     whole, _ = run_router.choose(step, "builder", "short packet", [small, CHEAP], est_tokens=200,
                                  completion_tokens=512)
     assert whole.chosen == CHEAP
-    why = "context window 600 < 712 tokens (200 prompt + 512 completion)"
+    why = "context window 600 < 712 tokens (200 prompt + 512 completion; prompt by estimate)"
     assert whole.features["stages"]["filters"] == {small: why}
+
+
+def test_an_embedded_model_is_measured_with_its_own_tokenizer_and_others_conservatively(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from orchestrator.models.tokens import TEMPLATE_TOKENS, _vocab
+
+    local, remote = "local/smollm2", "openai/window-1400"
+    run_router, spec = router(tmp_path, "static", [remote, local], models={
+        remote: {"context_window": 1400, "input_cost_per_token": 1e-7, "output_cost_per_token": 1e-7},
+        local: {"context_window": 1400}})
+    vocab = _vocab("smollm2")  # a vocab-only load: the tokenizer without the weights
+    assert vocab is not None
+    prompt = "hello " * 600  # 3600 bytes: 1200 tokens at 3 bytes a token, about 600 for SmolLM2's tokenizer
+    own = len(vocab.tokenize(prompt.encode(), add_bos=False, special=False)) + TEMPLATE_TOKENS
+    decision, _ = run_router.choose(spec.steps[0], "builder", "packet", [remote, local], est_tokens=900,
+                                    prompt_text=prompt, completion_tokens=512)
+    assert decision.chosen == local and own + 512 < 1400
+    assert decision.features["stages"]["filters"] == {
+        remote: "context window 1400 < 1712 tokens (1200 prompt + 512 completion; prompt by estimate)"}
 
 
 def test_a_usd_budget_drops_unpriced_and_unaffordable_models(tmp_path: Path) -> None:

@@ -164,13 +164,19 @@ def test_validate_cli_exit_codes_and_no_heavy_imports(tmp_path: Path) -> None:
     assert "HEAVY []" in proc.stdout
 
 
-def test_parallel_or_speculative_routing_on_an_agent_step_is_refused(tmp_path: Path) -> None:
-    text = GOOD.replace("    persona: builder\n", "    persona: builder\n    routing: {strategy: parallel}\n")
-    [problem] = problems_of(tmp_path, text)
-    assert problem.startswith("flow.yaml:11: steps[0].routing: parallel routing would run 'builder' in step 'build'")
-    default = "routing: speculative\n" + GOOD
-    [problem] = problems_of(tmp_path, default)
-    assert "speculative routing would run 'builder'" in problem and problem.startswith("flow.yaml:1: routing")
+def test_speculative_routing_on_an_agent_step_needs_a_gate_after_it(tmp_path: Path) -> None:
+    parallel = GOOD.replace("    persona: builder\n", "    persona: builder\n    routing: {strategy: parallel}\n")
+    assert load_workflow(_write(tmp_path, parallel)).steps[0].routing.strategy == "parallel"
+    ungated = "routing: speculative\n" + GOOD.replace("    next: check\n", "    next: end\n")
+    problems = problems_of(tmp_path, ungated)
+    assert any(p.startswith("flow.yaml:12: steps[0].next: speculative routing verifies the draft with the gate")
+               for p in problems), problems
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    return path
 
 
 def test_high_stakes_under_a_strategy_that_cannot_honour_it_is_refused(tmp_path: Path) -> None:

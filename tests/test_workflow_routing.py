@@ -165,6 +165,8 @@ def test_parallel_dispatch_keeps_the_answer_that_passes_the_gate(repo: Path) -> 
     [dispatch] = _events(repo, outcome.run_id, "dispatch")
     assert dispatch["chosen"] == "build" and dispatch["fallback"] is None
     assert _events(repo, outcome.run_id, "ensemble")[0]["reason"] == "gate passed scripted/strong"
+    [decision] = [r for r in decisions(repo, outcome.run_id) if r["persona"] == "dispatcher"]
+    assert decision["chosen"] == "scripted/strong"  # the decision names the model whose answer won
 
 
 def test_speculative_dispatch_refines_only_a_draft_that_fails(repo: Path) -> None:

@@ -109,3 +109,128 @@ def test_a_mistyped_pin_gets_did_you_mean(repo: Path) -> None:
     with pytest.raises(ConfigError, match=r"--pin: unknown model id 'openai/gpt-4o-mnii'. Did you mean "
                                           r"'openai/gpt-4o-mini'\?"):
         run(repo, name, {}, pin="openai/gpt-4o-mnii")
+
+
+def _build_quality(repo: Path, name: str, models: dict) -> str:
+    """A cascading builder step and a quality gate that sends failures back to it."""
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(models))
+    steps = [{"id": "build", "persona": "builder", "next": "quality"},
+             {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
+              "max_rounds": 2}]
+    name = add_workflow(repo, name, steps, {"tests": QUALITY}, autonomy="L4")
+    with_routing(repo, name, {"personas": {"builder": "cascade"}})
+    return name
+
+
+def test_a_cascade_starts_on_the_model_bound_with_model_and_never_climbs_off_the_ladder(repo: Path) -> None:
+    name = _build_quality(repo, "bound", LADDER)
+    builders(cheap=[], strong=[])
+    mine = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1"),
+                                      call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")]},
+                         name="mine")
+    outcome = run(repo, name, bind(builder=mine))
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/mine", "scripted/mine"]
+    first, second = decisions(repo, outcome.run_id)
+    assert first["reason"] == "cascade: start at scripted/mine, the model builder is bound to " \
+                              "(on no ladder rung, so it never climbs)"
+    assert second["features"]["stages"]["escalation"].startswith("scripted/mine: no rung to climb to (gate quality")
+
+
+def test_a_cascade_starts_on_the_model_models_yaml_binds_and_climbs_from_its_rung(repo: Path) -> None:
+    three = {"profiles": {"cheapest": ["scripted/tiny"], "high_throughput": ["scripted/cheap"],
+                          "high_reasoning": ["scripted/strong"]},
+             "ladder": ["cheapest", "high_throughput", "high_reasoning"], "roles": {"builder": "scripted/cheap"}}
+    name = _build_quality(repo, "yaml-bound", three)
+    builders(tiny=[], cheap=[call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")],
+             strong=[call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")])
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/cheap", "scripted/strong"]
+    first, second = decisions(repo, outcome.run_id)
+    assert first["reason"] == "cascade: start at scripted/cheap, the model builder is bound to (rung high_throughput)"
+    assert second["reason"].startswith("cascade: escalated high_throughput -> high_reasoning: gate quality failed")
+
+
+def test_the_bandit_switches_a_personas_model_in_its_second_phase_after_a_failed_gate(repo: Path) -> None:
+    import json
+
+    one_rung = {"profiles": {"high_throughput": ["scripted/cheap", "scripted/strong"]},
+                "roles": {"builder": "high_throughput"}}
+    name = _build_quality(repo, "bandit", one_rung)
+    with_routing(repo, name, {"personas": {"builder": {"strategy": "bandit", "bandit": {"seed": 7}}}})
+    # cheap looks near-certain from too little evidence (almost all its posterior mass sits at 1); one failure
+    # sends it below strong's well-known 0.5.
+    state = repo / ".git" / "orchestrator" / "routing" / "bandit.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"version": 1, "arms": {"build": {
+        "scripted/cheap": {"alpha": 0.01, "beta": 1e-6, "pulls": 0, "cost_sum": 0.0},
+        "scripted/strong": {"alpha": 5e5, "beta": 5e5, "pulls": 0, "cost_sum": 0.0}}}}))
+    builders(cheap=[call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")],
+             strong=[call("write_file", path="calc.py", content=CALC_FIXED), finish("v2")])
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "build"] == ["scripted/cheap", "scripted/strong"]
+    first, second = decisions(repo, outcome.run_id)
+    assert (first["strategy"], first["gate_outcome"], second["gate_outcome"]) == ("bandit", "fail", "pass")
+    assert second["features"]["stages"]["affinity"] == (
+        "scripted/cheap holds the prefix but the strategy prefers scripted/strong (not a tie)")
+    arms = json.loads(state.read_text())["arms"]["build"]
+    assert arms["scripted/cheap"]["beta"] > 1 and arms["scripted/strong"]["pulls"] == 1  # learned from both gates
+
+
+def test_resume_checks_prices_and_pins_again(repo: Path) -> None:
+    from orchestrator.runner import ResumeOptions, resume_run
+
+    steps = [{"id": "build", "persona": "builder", "next": "quality"},
+             {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "stop"}]
+    name = add_workflow(repo, "resumed", steps, {"tests": QUALITY}, autonomy="L4")
+    buggy = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_BUGGY), finish("v1")]},
+                          name="buggy")
+    stopped = run(repo, name, bind(builder=buggy), budget=BudgetSpec(usd=1.0))
+    assert stopped.exit_code == 3, stopped.message
+
+    rebound = ResumeOptions(repo=repo, run_id=stopped.run_id, model_overrides={"builder": "openai/house-model-x"})
+    with pytest.raises(ConfigError, match=r"price unknown for openai/house-model-x"):
+        resume_run(rebound)
+    with pytest.raises(ConfigError, match=r"unknown model id 'openai/gpt-4o-mnii'. Did you mean 'openai/gpt-4o-mini'"):
+        resume_run(ResumeOptions(repo=repo, run_id=stopped.run_id, model_overrides={"builder": "openai/gpt-4o-mnii"}))
+    assert len(decisions(repo, stopped.run_id)) == 1  # nothing ran
+    from orchestrator.run.log import RunLog
+
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    kept = log.run(stopped.run_id)["options"]
+    log.close()
+    assert "house-model-x" not in kept and "mnii" not in kept  # a refused resume leaves no binding behind
+
+
+def test_a_mistyped_model_in_a_routing_rule_is_refused_before_any_call(repo: Path) -> None:
+    name = add_workflow(repo, "ruled-typo", [{"id": "build", "persona": "builder", "next": "end"}], autonomy="L4")
+    rule = {"when": {"keywords_any": ["sql"]}, "use_model": "openai/gpt-4o-mnii"}
+    with_routing(repo, name, {"personas": {"builder": {"strategy": "rules", "rules": [rule]}}})
+    builder = ScriptedModel({"builder": [finish("never")]}, name="unused")
+    with pytest.raises(ConfigError, match=r"routing.personas.builder.rules\[0\].use_model: unknown model id "
+                                          r"'openai/gpt-4o-mnii'. Did you mean 'openai/gpt-4o-mini'\?"):
+        run(repo, name, bind(builder=builder))
+    assert builder.calls == []
+
+
+def test_a_mistyped_rebind_at_the_approval_prompt_gets_did_you_mean(repo: Path) -> None:
+    from orchestrator.runner import RunOptions, start_run
+
+    name = add_workflow(repo, "signed", [{"id": "build", "persona": "builder", "next": "end"}])  # L3: sign-off
+    builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("v1")]},
+                            name="signed")
+    answer = {"decision": "reject", "comment": "redo", "models": {"builder": "openai/gpt-4o-mnii"}}
+    with pytest.raises(ConfigError, match=r"unknown model id 'openai/gpt-4o-mnii'. Did you mean 'openai/gpt-4o-mini'"):
+        start_run(RunOptions(workflow=name, repo=repo, task="t", model_overrides=bind(builder=builder),
+                             approve="ask", run_id="rebound"), ask=lambda pending: answer)
+    from orchestrator.run.log import RunLog
+
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    kept = log.run("rebound")["options"]
+    log.close()
+    assert "mnii" not in kept  # a resume does not inherit the refused binding

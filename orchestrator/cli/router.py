@@ -1,4 +1,4 @@
-"""`orchestrator router calibrate | score | eval | explain | drift`: routing calibrated and audited."""
+"""`orchestrator router calibrate | score | eval | explain | fit-intents | drift`: routing calibrated and audited."""
 
 from __future__ import annotations
 
@@ -132,6 +132,29 @@ def explain(
     out.print(f"reason:     {decision.reason}")
     out.print(f"latency:    {decision.latency_us:.0f} µs")
     out.print(f"features:   {decision.features}")
+    return 0
+
+
+@app.command("fit-intents")
+def fit_intents(
+    intents: Path = typer.Argument(..., help="Intents YAML: `intents: {name: {target, examples}}`."),
+    labelled: Path = typer.Argument(..., help="CSV with columns text,intent; an empty intent means: falls back."),
+    out: Path = typer.Option(..., "--out", "-o", help="Intents YAML to write, each intent with its threshold."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Start for intents without a threshold of their own."),
+    repo: Path = typer.Option(None, "--repo", help="Repository whose models.yaml defines the intents' targets."),
+) -> int:
+    """Fit each intent's similarity threshold on labelled examples (as semantic-router's `fit` does)."""
+    from orchestrator.models.registry import load_registry
+    from orchestrator.routing.semantic import SemanticStrategy, load_intents
+    from orchestrator.routing.semantic_fit import fit_thresholds, read_labelled, write_intents
+
+    loaded = load_intents(intents)
+    strategy = SemanticStrategy(load_registry(repo), loaded, threshold=threshold)
+    report = fit_thresholds(strategy, read_labelled(labelled, loaded))
+    write_intents(out, loaded, report.thresholds)
+    print_table("Fitted thresholds", [{"intent": k, "threshold": f"{v:.4f}"} for k, v in report.thresholds.items()])
+    console().print(f"{report.examples} labelled texts routed right: {report.accuracy_before:.0%} before, "
+                    f"{report.accuracy_after:.0%} after. Wrote {out}")
     return 0
 
 

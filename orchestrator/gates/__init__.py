@@ -44,6 +44,12 @@ def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) ->
     return update
 
 
+def judge_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> GateResult:
+    """The gate's verdict on the worktree as it is now, with no effect on the run's gate state (rounds,
+    verdicts, settled decisions): how best-of-n steps judge each candidate."""
+    return _judge(ctx, step, state)[0]
+
+
 def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
            ) -> tuple[GateResult, dict[str, Any], str, list[dict[str, Any]]]:
     """(result, state to keep, who judged, extra phase rows) of the step's gate kind."""

@@ -29,13 +29,20 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
     scenarios = run_scenarios(ctx, spec_text)
     packet = build_packet(review_sections(ctx, state, spec_text, scenarios, flag), ctx.packet_tokens(gate.critics[0]))
     verdicts, records, problems = [], [], []
+    tests = known_tests(ctx)
+
+    def upheld(verdict: ReviewVerdict, problem: str | None) -> tuple[bool, str]:
+        """Whether the gate's evidence checks leave a verdict as the critic gave it (how ensembles pick)."""
+        judged = judge_verdict(step.id, verdict, scenarios, changes, tests, [problem] if problem else [])
+        return judged.verdict == verdict.verdict, judged.main_reason
+
     for critic in gate.critics:
-        verdict, record, problem = _review(ctx, step, state, critic, packet)
+        verdict, record, problem = _review(ctx, step, state, critic, packet, upheld)
         verdicts.append(verdict)
         records.append(record)
         problems += [f"{critic}: {problem}"] if problem else []
     merged = _merge(ctx, step, gate, verdicts)
-    result = judge_verdict(step.id, merged, scenarios, changes, known_tests(ctx), problems)
+    result = judge_verdict(step.id, merged, scenarios, changes, tests, problems)
     failing = failing_quality_gates(ctx, state)
     if result.passed and failing:
         result.verdict = "fail"
@@ -43,25 +50,70 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
     return result, records
 
 
-def _review(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], critic: str, packet: Any
-            ) -> tuple[ReviewVerdict, dict[str, Any], str | None]:
-    """One critic on its own model: (its verdict, its phase row, why the verdict is unusable or None)."""
+def _review(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], critic: str, packet: Any,
+            upheld: Any) -> tuple[ReviewVerdict, dict[str, Any], str | None]:
+    """One critic: (its verdict, its phase row, why the verdict is unusable or None).
+
+    Under `parallel` routing its models review in turn until the gate's checks uphold a verdict (none
+    upheld keeps the first); under `speculative` the verifier reviews again only when the drafter's
+    verdict is not upheld. The row names the model whose verdict won and counts every review's tokens.
+    """
+    models, decision, features = ctx.route(step, critic, state, packet.text)
+    speculative = [features["drafter"], features["verifier"]] if features.get("verifier") else []
+    order = list(features.get("ensemble") or []) or speculative or models[:1]
+    tried: list[tuple[ReviewVerdict, dict[str, Any], str | None, bool, str]] = []
+    extra = ""
+    for model in order:
+        verdict, record, problem = _review_on(ctx, step, critic, packet, model, decision,
+                                              [m for m in models if m != model], extra)
+        tried.append((verdict, record, problem, *upheld(verdict, problem)))
+        if tried[-1][3]:
+            break
+        extra = (f"\n\n## A first verdict did not hold up\n{model} answered {verdict.verdict}, but the gate's "
+                 f"checks found: {tried[-1][4]}. Review the work yourself.") if speculative else ""
+    if len(order) == 1:
+        return tried[0][:3]
+    return _ensemble_review(ctx, step, critic, decision, tried, "speculative" if speculative else "parallel")
+
+
+def _ensemble_review(ctx: RunContext, step: GateStepSpec, critic: str, decision: int | None,
+                     tried: list[tuple[ReviewVerdict, dict[str, Any], str | None, bool, str]], mode: str
+                     ) -> tuple[ReviewVerdict, dict[str, Any], str | None]:
+    """The winning review of several: the upheld one, else the first (parallel) or the refined one."""
+    win = next((t for t in tried if t[3]), tried[0] if mode == "parallel" else tried[-1])
+    for index, (verdict, record, _, ok, why) in enumerate(tried, 1):
+        ctx.event("candidate", step.id, critic, index=index, model=record["model"], verdict=verdict.verdict,
+                  upheld=ok, reason=why[:300], tokens=record["tokens"], cost_usd=record["cost_usd"],
+                  winner=record is win[1])
+    reason = (f"{'verdict of ' + win[1]['model'] + ' upheld' if win[3] else 'no verdict upheld'} "
+              f"by gate {step.id}'s checks")
+    ctx.event("ensemble", step.id, critic, mode=mode, models=[t[1]["model"] for t in tried],
+              winner=win[1]["model"], reason=reason)
+    if decision is not None:
+        ctx.runlog.decision_winner(decision, win[1]["model"], reason)
+    totals = {key: sum(t[1][key] for t in tried) for key in ("tokens", "tool_calls", "model_calls")}
+    record = {**win[1], **totals, "cost_usd": round(sum(t[1]["cost_usd"] for t in tried), 6)}
+    return win[0], record, win[2]
+
+
+def _review_on(ctx: RunContext, step: GateStepSpec, critic: str, packet: Any, model: str, decision: int | None,
+               failovers: list[str], extra: str = "") -> tuple[ReviewVerdict, dict[str, Any], str | None]:
+    """One review by one model with read-only tools: (verdict, phase row, problem or None)."""
     from orchestrator.agents.tools import Toolbox
 
     persona = ctx.persona(critic)
-    models, decision, _ = ctx.route(step, critic, state, packet.text)
     toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
-    ctx.event("phase_start", step.id, critic, model=models[0], packet_tokens=packet.tokens,
+    ctx.event("phase_start", step.id, critic, model=model, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
-    loop = AgentLoop(complete=ctx.caller(step.id, decision, models[1:]), model=models[0], persona=critic,
+    loop = AgentLoop(complete=ctx.caller(step.id, decision, failovers), model=model, persona=critic,
                      system_prompt=persona.system_prompt(), toolbox=toolbox,
                      max_tool_calls=ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL)
-    result = loop.run(packet.text)
+    result = loop.run(packet.text + extra)
     verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
     if problem:
         ctx.event("verdict_invalid", step.id, critic, reason=problem)
-    record = PhaseRecord(step=step.id, persona=critic, model=models[0], verdict=verdict.verdict,
+    record = PhaseRecord(step=step.id, persona=critic, model=model, verdict=verdict.verdict,
                          reason=problem or "", seconds=round(time.monotonic() - started, 2),
                          tokens=sum(r.total_tokens for r in result.replies),
                          cost_usd=round(sum(r.cost_usd for r in result.replies), 6),

@@ -34,6 +34,15 @@ class RouteRequest:
     completion_tokens: int = 0
     usd_left: float | None = None
     """Dollars left under the tightest usd cap; None when no usd cap applies (so prices need not be known)."""
+    prompt_text: str = ""
+    """The whole first request as text (system prompt, packet, tool schemas), so the context check can count
+    it with each model's own tokenizer; empty: `tokens` is the count."""
+    intent_text: str = ""
+    """What the work is (the run's task and the step's instructions), for strategies that classify intent:
+    unlike the packet, it stays the same across a step's fix rounds. Empty: they read `text`."""
+    bound_model: str | None = None
+    """The model id a user layer (models.yaml, the workflow, `--model`) binds the persona to, if any: a
+    cascade starts there instead of at its start rung."""
 
     @property
     def required_tags(self) -> frozenset[str]:

@@ -22,6 +22,22 @@ class CapabilityFilter:
     def __init__(self, registry: Registry):
         self.registry = registry
         self._info: dict[str, ModelInfo] = {}
+        self._counted: dict[tuple[str, str], tuple[int, str]] = {}
+
+    def prompt_tokens(self, request: RouteRequest, model: str) -> tuple[int, str]:
+        """(prompt tokens for this model, how counted): with the request's whole prompt text, the model's own
+        tokenizer for an embedded model, else a conservative estimate (never below the request's own)."""
+        if not request.prompt_text:
+            return request.tokens, "estimate"
+        key = (model, request.prompt_text)
+        if key not in self._counted:
+            from orchestrator.models.tokens import count_prompt_tokens
+
+            if len(self._counted) > 64:  # one run routes a handful of prompts at a time; keep it small
+                self._counted.clear()
+            tokens, how = count_prompt_tokens(model, request.prompt_text)
+            self._counted[key] = (tokens if how == "tokenizer" else max(tokens, request.tokens), how)
+        return self._counted[key]
 
     def info(self, model: str) -> ModelInfo:
         """The registry's metadata for a model, cached because the registry never changes during a run."""
@@ -32,10 +48,11 @@ class CapabilityFilter:
     def why_unfit(self, request: RouteRequest, model: str) -> str | None:
         """Why the model can't serve the request, or None when it can."""
         info = self.info(model)
-        need = request.tokens + request.completion_tokens
+        prompt, how = self.prompt_tokens(request, model)
+        need = prompt + request.completion_tokens
         if info.context_window < need:
             return (f"context window {info.context_window} < {need} tokens "
-                    f"({request.tokens} prompt + {request.completion_tokens} completion)")
+                    f"({prompt} prompt + {request.completion_tokens} completion; prompt by {how})")
         if request.needs_tools and not info.supports_tools:
             return "no tool support and the step needs tools"
         missing = sorted(request.required_tags - set(info.tags))
@@ -93,9 +110,18 @@ def no_fit_message(request: RouteRequest, dropped: dict[str, str]) -> str:
 
 
 def check_target(registry: Registry, target: str, where: str) -> None:
-    """A routing target must be a profile or look like a model id (provider/name, or known to the registry)."""
-    if target not in registry.profiles and "/" not in target and not registry.has_model_entry(target):
+    """A routing target must be a profile or a model id checked like a binding: a near-miss of a known id
+    (LiteLLM's list, the embedded models) gets "Did you mean"."""
+    from orchestrator.models.ids import normalise_model_id
+    from orchestrator.models.registry import model_id_problems
+
+    if target in registry.profiles or registry.has_model_entry(target):
+        return
+    if "/" not in target:
         raise UnknownNameError("profile or model", target, registry.profiles, where=where)
+    problems = model_id_problems(normalise_model_id(target), [], registry.profiles, where)
+    if problems:
+        raise problems[0]
 
 
 def models_for(registry: Registry, target: str) -> list[str]:

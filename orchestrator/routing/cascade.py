@@ -191,6 +191,8 @@ class Cascade(FilteredStrategy):
     def route(self, request: RouteRequest, candidates: list[str]) -> RouteDecision:
         """The start rung's models (one rung higher for high stakes), or the first rung above that fits."""
         started = time.perf_counter()
+        if request.bound_model:
+            return self._from_bound_model(request, started)
         start, reason = self.start, f"cascade: start at {self.start}"
         if request.stakes == "high" and self.registry.next_rung(start):
             start = self.registry.next_rung(start) or start
@@ -199,6 +201,20 @@ class Cascade(FilteredStrategy):
         if decision is None:
             raise ConfigError(no_fit_message(request, self._all_drops(request, start)))
         return decision
+
+    def _from_bound_model(self, request: RouteRequest, started: float) -> RouteDecision:
+        """A persona the user bound to a model id starts on that model; it climbs from the rung holding it."""
+        model = request.bound_model or ""
+        rung = next((p for p in self.registry.ladder if model in self.registry.models_for_profile(p)), None)
+        above = self.registry.next_rung(rung) if rung else None
+        if request.stakes == "high" and above:
+            decision = self._rung(request, above, f"cascade: stakes high, one rung above bound {model} at {above}",
+                                  started)
+            if decision is not None:
+                return decision
+        reason = f"cascade: start at {model}, the model {request.persona} is bound to" + (
+            f" (rung {rung})" if rung else " (on no ladder rung, so it never climbs)")
+        return self.finish(request, [model], reason, started, {"rung": rung, "ladder": list(self.registry.ladder)})
 
     def escalate(
         self, decision: RouteDecision, request: RouteRequest | None = None, why: str = ""

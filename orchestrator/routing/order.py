@@ -35,8 +35,11 @@ def decide(strategy: Any, request: RouteRequest, candidates: list[str], *, escal
     stages: dict[str, Any] = {"filters": dict(decision.features.get("dropped", {})) or "every model fits",
                               "strategy": f"{decision.chosen}: {decision.reason}"}
     for _ in range(escalations):
-        decision = strategy.escalate(decision, request, why or "a gate failed") or decision
-    if escalations:
+        climbed = strategy.escalate(decision, request, why or "a gate failed")
+        if climbed is None:
+            stages["escalation"] = f"{decision.chosen}: no rung to climb to ({why or 'a gate failed'}), stays"
+            break
+        decision = climbed
         stages["escalation"] = f"{decision.chosen}: {decision.reason}"
     stages["declarations"] = honour_declarations(strategy, request, decision, latency)
     if escalations == 0 and strategy.name != "pinned" and affinity is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ INSTALL_HINT = "install it with: pip install torch==2.13.0 && pip install gt-all
 # Intent is evident from a request's opening; 128 word pieces keep one encode near 10 ms on a CPU core.
 MAX_SEQ_TOKENS = 128
 _CHARS_PER_TOKEN_CAP = 8
+CACHE_SIZE = 1024
+"""Request embeddings kept per process: a step routed again (a fix round, a resumed run) costs no encode."""
 
 _lock = threading.Lock()
 _embedder: Embedder | None = None
@@ -35,6 +38,22 @@ class Embedder:
         self.model = model
         self.model.max_seq_length = max_tokens
         self.max_chars = max_tokens * _CHARS_PER_TOKEN_CAP
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def embed(self, text: str) -> np.ndarray:
+        """One text's embedding, from a bounded LRU cache keyed by the (cut) text when seen before."""
+        key = text[: self.max_chars]
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        vector = self.encode([key])[0]
+        with self._cache_lock:
+            self._cache[key] = vector
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return vector
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised embeddings, one row per text (cut early so huge packets don't cost tokenizer time)."""
@@ -159,32 +178,44 @@ class SemanticStrategy(FilteredStrategy):
         # Example embeddings are computed once; a decision then costs one encode and one mat-vec.
         self._matrix = self.embedder.encode([ex for intent in intents.values() for ex in intent.examples])
 
-    def classify(self, text: str) -> IntentMatch:
-        """The intent whose closest example is nearest the text."""
-        import numpy as np
-
-        sims = self._matrix @ self.embedder.encode([text])[0]
+    def similarities(self, text: str) -> dict[str, float]:
+        """Each intent's best cosine similarity to the text (its closest example)."""
+        sims = self._matrix @ self.embedder.embed(text)
         best: dict[str, float] = {}
         for label, sim in zip(self._labels, sims.tolist(), strict=True):
             best[label] = max(sim, best.get(label, -1.0))
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])
-        second = ranked[1] if len(ranked) > 1 else (None, float(np.nan))
+        return best
+
+    def threshold_of(self, intent: str) -> float:
+        """An intent's own (fitted) threshold, else the strategy's."""
+        own = self.intents[intent].threshold
+        return self.threshold if own is None else own
+
+    def classify(self, text: str) -> IntentMatch:
+        """The intent whose closest example is nearest the text."""
+        ranked = sorted(self.similarities(text).items(), key=lambda kv: -kv[1])
+        second = ranked[1] if len(ranked) > 1 else (None, float("nan"))
         return IntentMatch(ranked[0][0], ranked[0][1], second[0], second[1])
 
     def route(self, request: RouteRequest, candidates: list[str]) -> RouteDecision:
-        """The nearest intent's target when similar enough, else the fallback (default: the persona's models)."""
+        """The nearest intent's target when similar enough, else the fallback (default: the persona's models).
+
+        It reads the request's `intent_text` (task and step) when given, so a fix round's longer packet
+        doesn't change the intent."""
         started = time.perf_counter()
-        match = self.classify(request.text)
-        features = {"intent": match.intent, "similarity": round(match.similarity, 4), "runner_up": match.runner_up}
-        if match.similarity >= self.threshold:
+        match = self.classify(request.intent_text or request.text)
+        threshold = self.threshold_of(match.intent)
+        features = {"intent": match.intent, "similarity": round(match.similarity, 4), "runner_up": match.runner_up,
+                    "routed_on": "task and step" if request.intent_text else "packet"}
+        if match.similarity >= threshold:
             target = self.intents[match.intent].target
             primary = models_for(self.registry, target)
-            reason = f"semantic: intent {match.intent} ({match.similarity:.2f} >= {self.threshold:g}) -> {target}"
+            reason = f"semantic: intent {match.intent} ({match.similarity:.2f} >= {threshold:g}) -> {target}"
         else:
             features["intent"] = None
             primary = models_for(self.registry, self.fallback) if self.fallback else list(candidates)
             reason = (
-                f"semantic: nearest intent {match.intent} at {match.similarity:.2f} < {self.threshold:g}, "
+                f"semantic: nearest intent {match.intent} at {match.similarity:.2f} < {threshold:g}, "
                 f"fallback -> {self.fallback or 'persona models'}"
             )
         return self.finish(request, [*primary, *candidates], reason, started, features)

@@ -76,6 +76,9 @@ class IntentSpec(_Spec):
 
     target: str = Field(description="Profile name or model id that requests of this intent go to.")
     examples: list[str] = Field(min_length=1, description="Example utterances of the intent.")
+    threshold: float | None = Field(
+        None, ge=-1, le=1, description="This intent's own minimum similarity (`router fit-intents` fits it from "
+        "labelled examples); default: the strategy's threshold.")
 
 
 class SemanticSpec(_Spec):

@@ -85,11 +85,19 @@ class RunContext:
         decision, decision_id = self.router.choose(
             step, persona, text, candidates, rung=rung, needs_tools=needs_tools,
             why=state.get("climbs", {}).get(persona, ""), est_tokens=self.prompt_tokens(persona, text, tools),
-            completion_tokens=DEFAULT_MAX_OUTPUT_TOKENS, usd_left=self.guard.usd_left(step.id))
+            prompt_text=self.prompt_text(persona, text, tools), completion_tokens=DEFAULT_MAX_OUTPUT_TOKENS,
+            usd_left=self.guard.usd_left(step.id))
         return list(decision.candidates), decision_id, dict(decision.features)
 
     def prompt_tokens(self, persona: str, text: str, tools: list[Any] | None = None) -> int:
         """Estimated tokens of a persona's first request: system prompt, packet and tool schemas."""
+        return sum(estimate_tokens(part) for part in self._prompt_parts(persona, text, tools))
+
+    def prompt_text(self, persona: str, text: str, tools: list[Any] | None = None) -> str:
+        """A persona's first request as one text (system prompt, packet, tool schemas), for per-model counts."""
+        return "\n".join(self._prompt_parts(persona, text, tools))
+
+    def _prompt_parts(self, persona: str, text: str, tools: list[Any] | None) -> tuple[str, str, str]:
         from orchestrator.agents.loop import FINISH_TOOL
         from orchestrator.agents.tools import TOOL_SPECS
 
@@ -97,7 +105,7 @@ class RunContext:
         if tools is None:
             tools = [*(TOOL_SPECS[t] for t in spec.tools if t in TOOL_SPECS), FINISH_TOOL]
         schemas = json.dumps([[t.name, t.description, t.parameters] for t in tools], default=str)
-        return estimate_tokens(spec.system_prompt()) + estimate_tokens(text) + estimate_tokens(schemas)
+        return spec.system_prompt(), text, schemas
 
     def _profile_holding(self, model: str) -> str | None:
         """The lowest ladder profile listing a model (for a persona bound to a model id)."""

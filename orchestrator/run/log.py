@@ -121,6 +121,13 @@ class RunLog:
                             (tokens, cost_usd, decision_id))
             self.db.commit()
 
+    def decision_winner(self, decision_id: int, model: str, why: str) -> None:
+        """Name the model whose answer won a best-of-n or speculative decision (its gate outcome follows)."""
+        with self._lock:
+            self.db.execute("UPDATE decisions SET chosen = ?, reason = reason || ? WHERE id = ?",
+                            (model, f"; {why}", decision_id))
+            self.db.commit()
+
     def settle_decisions(self, run_id: str, gate: str, outcome: str) -> list[dict[str, Any]]:
         """Attach a gate outcome to the run's decisions still waiting for one; returns them."""
         with self._lock:

@@ -20,6 +20,7 @@ class RunRouter:
     runlog: Any
     run_id: str
     pin: str | None = None
+    task: str = ""
     _strategies: dict[str, Any] = field(default_factory=dict)
     _affinity: Any = None
 
@@ -31,6 +32,12 @@ class RunRouter:
 
             self._affinity = PrefixAffinity(self.registry)
         return self._affinity
+
+    def use_registry(self, registry: Any) -> None:
+        """Route with a new registry (roles rebound mid-run): strategies are built again from it."""
+        self.registry = registry
+        self._strategies.clear()
+        self._affinity = None
 
     def record_call(self, persona: str, model: str, prompt_tokens: int) -> None:
         """Remember the model that now holds the persona's cached prefix."""
@@ -67,12 +74,20 @@ class RunRouter:
 
         routing = self.routing_for(step, persona)
         resolved = self.registry.resolve(persona)
+        # A model id bound by the user (not a profile, not the shipped defaults) is where a cascade starts.
+        bound = resolved.model if resolved.profile is None and resolved.source not in ("shipped", "default") else None
         route_request = RouteRequest(persona=persona, step=step.id, text=text, task_type=step.task_type or step.id,
                                      tags=frozenset(step.tags), stakes=step.stakes, interactive=step.interactive,
-                                     needs_tools=needs_tools, profile=resolved.profile, **request)
+                                     needs_tools=needs_tools, profile=resolved.profile, bound_model=bound,
+                                     intent_text=self.intent_text(step), **request)
         escalations = rung if routing.strategy == "cascade" else 0
         return decide(self.strategy(routing), route_request, candidates, escalations=escalations, why=why,
                       affinity=self.affinity, latency=LatencyStore.in_dir(self.state_dir))
+
+    def intent_text(self, step: Any) -> str:
+        """What the step's work is: the run's task and the step's own text (never the packet, which grows)."""
+        own = getattr(step, "instructions", "") or step.description or step.id
+        return f"{self.task.strip()}\n{own.replace('{task}', '').strip()}".strip()
 
     def learn_latency(self, model: str, seconds: float) -> None:
         """Feed a call's latency into the typical-latency averages that interactive routing reads."""
@@ -93,3 +108,33 @@ class RunRouter:
                 task = json.loads(row["features"] or "{}").get("task_type", "")
                 bandits[0].update(task, row["chosen"], outcome == "pass", row["cost_usd"] or 0.0)
         return rows
+
+
+def check_routing_targets(registry: Any, spec: Any) -> None:
+    """Every profile and model id a workflow's routing names is checked before the run's first call."""
+    from orchestrator.routing.capability import check_target
+
+    for where, target in routing_targets(spec):
+        check_target(registry, target, where)
+
+
+def routing_targets(spec: Any) -> list[tuple[str, str]]:
+    """(field path, target) of each profile or model a workflow's `routing:` names (rules, semantic's inline
+    intents and fallback, speculative's drafter and verifier, a pin)."""
+    specs = [("routing.default", spec.routing.default),
+             *((f"routing.personas.{name}", r) for name, r in spec.routing.personas.items()),
+             *((f"steps[{i}].routing", s.routing) for i, s in enumerate(spec.steps) if s.routing)]
+    found: list[tuple[str, str]] = []
+    for where, routing in specs:
+        for i, rule in enumerate(routing.rules):
+            found += [(f"{where}.rules[{i}].{key}", value) for key in ("use_model", "use_profile")
+                      if (value := getattr(rule, key))]
+        semantic = routing.semantic
+        if semantic is not None:
+            found += [(f"{where}.semantic.intents.{n}.target", i.target) for n, i in semantic.intents.items()]
+            found += [(f"{where}.semantic.fallback", semantic.fallback)] if semantic.fallback else []
+        found += [(f"{where}.speculative.{key}", value) for key in ("drafter", "verifier")
+                  if (value := getattr(routing.speculative, key))]
+        found += [(f"{where}.pin", routing.pin)] if routing.pin else []
+    return found
+

@@ -43,24 +43,17 @@ def _reused(ctx: RunContext, step: AgentStepSpec, state: RunState, key: str, don
 
 
 def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, key: str, visit: int) -> dict:
-    """Run the persona's loop on its packet, then hand off and commit."""
+    """Run the persona's loop on its packet (once, or per best-of-n candidate), then hand off and commit."""
     persona = ctx.persona(step.persona)
     sections = agent_sections(ctx, step, state)
     if pbi:
         sections.insert(3, ("PBI", pbi.render()))
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
-    models, decision, _ = ctx.route(step, step.persona, state, packet.text)
+    models, decision, features = ctx.route(step, step.persona, state, packet.text)
     ctx.event("phase_start", key, persona.name, model=models[0], visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
-    finish = _deliverable_options(ctx, step, pbi)
-    # The spec writer may rework the spec it wrote in this run (after a failed spec gate); nobody else may.
-    baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
-    scope = pbi.scope if pbi else step.scope
-    toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
-    result = _loop(ctx, step.id, persona.name, models[0], persona.system_prompt(), toolbox,
-                   step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, models[1:],
-                   opening_tools=tuple(persona.opening), **finish).run(packet.text)
+    model, result, replies = _attempts(ctx, step, state, pbi, packet.text, (models, decision, features))
     update: dict[str, Any] = {}
     if step.deliverable == "spec":
         summary, update["pbis"] = write_spec(ctx, result)
@@ -71,12 +64,51 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     summary = (f"FAILED: {failure}. " if failure else "") + summary.strip()[:2000]
     handoff = Handoff(step=key, persona=persona.name, summary=summary, **result.handoff_lists())
     commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",
-                                  _trailers(ctx, f"{key}#{visit}", persona.name, models[0], state), body=summary,
-                                  scope=scope) if step.commit else None
-    record = _phase_record(key, persona.name, models[0], result, started, verdict="failed" if failure else "done",
-                           commit=commit, packet=packet, reason=failure)
+                                  _trailers(ctx, f"{key}#{visit}", persona.name, model, state), body=summary,
+                                  scope=pbi.scope if pbi else step.scope) if step.commit else None
+    record = _phase_record(key, persona.name, model, result, started, verdict="failed" if failure else "done",
+                           commit=commit, packet=packet, reason=failure, replies=replies)
     _log_phase_end(ctx, record, trace=result.trace)
     return {**update, "handoffs": {key: handoff.model_dump()}, "phases": [record]}
+
+
+def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, packet: str,
+              routed: tuple[list[str], int | None, dict[str, Any]]) -> tuple[str, AgentResult, list[Any]]:
+    """(the model whose work is kept, its result, every reply of every candidate): one loop, or best-of-n."""
+    from orchestrator.steps.candidates import plan_candidates, run_candidates
+
+    models, decision, features = routed
+    persona = ctx.persona(step.persona)
+
+    def attempt(model: str, temperature: float | None = None, extra: str = "") -> AgentResult:
+        # The spec writer may rework the spec it wrote in this run (after a failed spec gate); nobody else may.
+        baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
+        scope = pbi.scope if pbi else step.scope
+        toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
+        loop = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
+                     step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision,
+                     [m for m in models if m != model], opening_tools=tuple(persona.opening),
+                     **_deliverable_options(ctx, step, pbi))
+        if temperature is not None:
+            loop.complete = _sampled_at(loop.complete, temperature)
+        return loop.run(packet + extra)
+
+    plan = plan_candidates(ctx, step, models, features)
+    if plan is None:
+        result = attempt(models[0])
+        return models[0], result, result.replies
+    outcome = run_candidates(ctx, step, state, plan, attempt)
+    if decision is not None:
+        ctx.runlog.decision_winner(decision, outcome.winner.model, outcome.reason)
+    return outcome.winner.model, outcome.winner.result, outcome.replies
+
+
+def _sampled_at(complete: Any, temperature: float) -> Any:
+    """A `complete` that samples at `temperature` unless the loop asks for its own (hotter after a repeat)."""
+    def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        kwargs.setdefault("temperature", temperature)
+        return complete(model, messages, **kwargs)
+    return call
 
 
 def _deliverable_options(ctx: RunContext, step: AgentStepSpec, pbi: PbiSpec | None) -> dict[str, Any]:
@@ -181,11 +213,13 @@ def _log_phase_end(ctx: RunContext, record: dict[str, Any], **extra: Any) -> Non
 
 
 def _phase_record(step: str, persona: str, model: str, result: AgentResult, started: float, *,
-                  verdict: str, commit: str | None, packet: Any = None, reason: str = "") -> dict[str, Any]:
+                  verdict: str, commit: str | None, packet: Any = None, reason: str = "",
+                  replies: list[Any] | None = None) -> dict[str, Any]:
+    """The phase's row; tokens, cost and calls count `replies` (every best-of-n candidate's) when given."""
+    replies = result.replies if replies is None else replies
     return PhaseRecord(
         step=step, persona=persona, model=model, verdict=verdict, commit=commit, reason=reason[:500],
-        tokens=sum(r.total_tokens for r in result.replies),
-        cost_usd=round(sum(r.cost_usd for r in result.replies), 6),
-        seconds=round(time.monotonic() - started, 2), tool_calls=result.tool_calls, model_calls=len(result.replies),
+        tokens=sum(r.total_tokens for r in replies), cost_usd=round(sum(r.cost_usd for r in replies), 6),
+        seconds=round(time.monotonic() - started, 2), tool_calls=result.tool_calls, model_calls=len(replies),
         packet_trimmed=list(getattr(packet, "trimmed", [])), packet_dropped=list(getattr(packet, "dropped", [])),
     ).row()

@@ -61,7 +61,7 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
     models, decision, features = ctx.route(step, step.persona, state, packet.text, tools=choice_tools(step, ctx))
     started = time.monotonic()
     reply, replies = ask_dispatcher(ctx.caller(step.id, decision, models[1:]), step, ctx, messages, persona.name,
-                                    models[0], features)
+                                    models[0], features, decision)
     chosen, reason, fallback = validate_choice(step, reply)
     # The record names the model whose answer won and counts every candidate's tokens and cost.
     ctx.event("dispatch", step.id, persona.name, model=reply.model, chosen=chosen, reason=reason, fallback=fallback,
@@ -76,7 +76,8 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
 
 
 def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages: list[dict[str, Any]],
-                   persona: str, model: str, features: dict[str, Any]) -> tuple[Any, list[Any]]:
+                   persona: str, model: str, features: dict[str, Any], decision: int | None = None
+                   ) -> tuple[Any, list[Any]]:
     """(winning reply, every reply): one call; under parallel best-of-n, under speculative a checked draft.
 
     Either way the gate is the same: a well-formed call of an allowed transition.
@@ -101,4 +102,6 @@ def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages:
         return reply, [reply]
     ctx.event("ensemble", step.id, persona, reason=result.reason, models=[r.model for r in result.replies],
               winner=result.reply.model)
+    if decision is not None:
+        ctx.runlog.decision_winner(decision, result.reply.model, result.reason)
     return result.reply, list(result.replies)

@@ -113,6 +113,31 @@ class _StepBase(_Strict):
     )
 
 
+class BestOfSpec(_Strict):
+    """Best-of-n on an agent step: n candidates sampled hot, each on its own copy of the worktree.
+
+    The step's gate (the gate step its `next` names) judges each candidate in turn and the first that
+    passes wins; a step with no gate after it has `judge` pick among the candidates' diffs.
+    `best_of: 3` is short for `best_of: {n: 3}`."""
+
+    n: int = Field(ge=2, le=8, description="How many candidates to sample.")
+    temperature: float = Field(0.7, gt=0, le=2, description="Sampling temperature of every candidate (above 0, "
+                               "so candidates on one model differ).")
+    judge: str = Field("critic", description="Persona that picks the winner when no gate follows the step.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_count(cls, data: Any) -> Any:
+        """`best_of: 3` means three candidates."""
+        return {"n": data} if isinstance(data, int) and not isinstance(data, bool) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """The JSON Schema accepts the shorthand too, so editors don't flag `best_of: 3`."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return {"anyOf": [{"type": "integer", "minimum": 2, "maximum": 8, "description": "n candidates"}, schema]}
+
+
 class AgentStepSpec(_StepBase):
     """A persona does work in the worktree with its tools, then hands off to `next`."""
 
@@ -134,6 +159,9 @@ class AgentStepSpec(_StepBase):
     stop_when_delivered: bool = Field(
         True, description="End the step as soon as its tests or source deliverable exists; the gate after it judges.")
     budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
+    best_of: BestOfSpec | None = Field(
+        None, description="Sample n candidates and keep the first its gate passes (or a judge's pick); "
+        "`parallel` routing on the step does the same with its n models.")
 
 
 class GateStepSpec(_StepBase):

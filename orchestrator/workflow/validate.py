@@ -178,22 +178,41 @@ class _Checker:
             self.check_persona(("models", role), role)
 
     def check_ensembles(self) -> None:
-        """Parallel and speculative routing judge one reply; only a dispatch step has one to judge."""
-        routing = self.spec.routing
+        """Best-of-n and speculative need work to judge: agent steps (not PBI fan-outs or spec authoring),
+        critics and dispatchers; speculative agent steps need a gate after them to verify the draft."""
         for i, step in enumerate(self.spec.steps):
-            if isinstance(step, DispatchStepSpec):
-                continue
-            personas = [step.persona] if isinstance(step, (AgentStepSpec, EscalateStepSpec)) else []
-            if isinstance(step, GateStepSpec) and step.gate in self.spec.gates:
-                gate = self.spec.gates[step.gate]
-                personas = [*gate.critics, *([gate.moderator] if gate.moderator else [])]
-            for persona in personas:
-                chosen = getattr(step, "routing", None) or routing.personas.get(persona) or routing.default
-                if chosen.strategy in ("parallel", "speculative"):
-                    loc = ("steps", i, "routing") if getattr(step, "routing", None) else ("routing",)
-                    self.report(loc, f"{chosen.strategy} routing would run {persona!r} in step {step.id!r} on one "
-                                "model only: it works on dispatch steps (one reply to judge); use another "
-                                "strategy here")
+            if isinstance(step, AgentStepSpec):
+                self.check_agent_ensemble(i, step)
+            elif isinstance(step, GateStepSpec) and step.gate in self.spec.gates:
+                moderator = self.spec.gates[step.gate].moderator
+                chosen = self.routing_of(step, moderator) if moderator else None
+                if chosen is not None and chosen.strategy in ("parallel", "speculative"):
+                    self.report(("steps", i), f"{chosen.strategy} routing can't run the moderator {moderator!r}: "
+                                "it merges verdicts into one; route its critics that way instead")
+
+    def check_agent_ensemble(self, i: int, step: AgentStepSpec) -> None:
+        """An agent step's best-of-n or speculative routing must have something it can judge."""
+        strategy = self.routing_of(step, step.persona).strategy
+        several = step.best_of is not None or strategy in ("parallel", "speculative")
+        where = ("steps", i, "best_of") if step.best_of is not None else ("steps", i)
+        if several and (step.for_each == "pbi" or step.deliverable == "spec"):
+            what = "for_each: pbi" if step.for_each == "pbi" else "deliverable: spec"
+            self.report(where, f"best-of-n and speculative steps can't use {what} (candidates each need the "
+                        "worktree to themselves, and a submitted spec is judged after the step)")
+        if strategy == "speculative" and step.best_of is not None:
+            self.report(where, "best_of and speculative routing both pick the step's candidates; keep one")
+        target = self.index.get(step.next)
+        gate = self.spec.steps[target] if target is not None else None
+        judged = isinstance(gate, GateStepSpec) and gate.gate in self.spec.gates and (
+            self.spec.gates[gate.gate].kind != "acceptance")
+        if strategy == "speculative" and not judged:
+            self.report(("steps", i, "next"), "speculative routing verifies the draft with the gate after the "
+                        "step: point `next` at a quality, red, review or spec gate step, or use best_of")
+
+    def routing_of(self, step: Any, persona: str) -> Any:
+        """The routing a persona gets in a step: the step's own, the persona's, the workflow default."""
+        routing = self.spec.routing
+        return getattr(step, "routing", None) or routing.personas.get(persona) or routing.default
 
     def check_declarations(self) -> None:
         """`stakes: high` and `interactive: true` must be honoured: refuse them under a strategy that can't."""
