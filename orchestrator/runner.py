@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.sandbox import sandbox_policy
-from orchestrator.errors import ConfigError, RunStopped, WorkspaceError, did_you_mean
+from orchestrator.errors import ConfigError, RunInterrupted, RunStopped, WorkspaceError, did_you_mean
 from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.context import RunContext
+from orchestrator.run.events_text import plain_log
 from orchestrator.run.lock import RunLock
 from orchestrator.run.log import RunLog
-from orchestrator.run.outcome import RunOutcome, finished_outcome, paused_outcome, stopped_outcome
+from orchestrator.run.outcome import (
+    RunOutcome,
+    finished_outcome,
+    paused_outcome,
+    resume_command,
+    stopped_outcome,
+)
 from orchestrator.run.preflight import (
     check_keys,
     check_pin,
@@ -99,7 +106,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
               "autonomy": spec.settings.autonomy, "pin": options.pin, "allow_commands": options.allow_commands,
               "unsafe_no_sandbox": options.unsafe_no_sandbox}
     try:
-        with RunLock(state_dir(repo) / "locks", run_id):
+        with RunLock(state_dir(repo) / "locks", run_id), plain_log(state_dir(repo), run_id):
             # The record comes first: a kill during `git worktree add` leaves a run that resume can repair.
             runlog.start_run(run_id, workflow=spec.name, workflow_path=str(path.resolve()), task=options.task,
                              repo=str(repo), branch=workspace.branch, base_commit=workspace.base_commit,
@@ -141,7 +148,7 @@ def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None, no
             raise ConfigError(f"unknown run {options.run_id!r}.{did_you_mean(options.run_id, known)}")
         if row["status"] == "done":
             raise ConfigError(f"run {options.run_id} already finished; nothing to resume")
-        with RunLock(state_dir(repo) / "locks", options.run_id):
+        with RunLock(state_dir(repo) / "locks", options.run_id), plain_log(state_dir(repo), options.run_id):
             return _resume_locked(options, row, runlog, complete, ask, notify)
     finally:
         runlog.close()
@@ -284,6 +291,12 @@ def _drive(ctx: RunContext, graph: Any, config: dict[str, Any], payload: Any) ->
             payload = Command(resume=answer)
     except RunStopped:
         raise
+    except KeyboardInterrupt:
+        # Ctrl-C: every finished step is checkpointed; the step cut short is redone on resume.
+        message = f"interrupted (Ctrl-C); resume with `{resume_command(ctx)}`"
+        ctx.runlog.finish_run(ctx.run_id, "interrupted", RunInterrupted.exit_code, message)
+        ctx.event("run_end", status="interrupted", exit_code=RunInterrupted.exit_code, message=message)
+        raise RunInterrupted(f"run {ctx.run_id} {message}") from None
     except BaseException as exc:
         ctx.runlog.finish_run(ctx.run_id, "failed", getattr(exc, "exit_code", 1), str(exc)[:500])
         raise

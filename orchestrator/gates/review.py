@@ -56,7 +56,8 @@ def _review(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], critic: 
     started = time.monotonic()
     loop = AgentLoop(complete=ctx.caller(step.id, decision, models[1:]), model=models[0], persona=critic,
                      system_prompt=persona.system_prompt(), toolbox=toolbox,
-                     max_tool_calls=ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL)
+                     max_tool_calls=ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL,
+                     on_tool_call=ctx.tool_logger(step.id, critic))
     result = loop.run(packet.text)
     verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
     if problem:
