@@ -23,7 +23,7 @@ from rich.text import Text
 from orchestrator.run.events import RunEvent, json_line
 from orchestrator.run.events_text import describe
 
-SILENT = ("session", "model_call", "run_end", "warning")
+SILENT = ("session", "model_call", "run_end", "warning", "gate_start")
 """Kinds with no line of their own: spend shows in the status line, notices and the end in the summary."""
 
 _VERDICT_STYLES = {"pass": "green", "fail": "red", "unknown": "yellow"}
@@ -35,7 +35,7 @@ class LiveProgress:
     def __init__(self, console: Console):
         self.console = console
         self.started = time.monotonic()
-        self.phase = {"step": "starting", "persona": "", "model": "", "since": self.started}
+        self.phase = {"key": "", "label": "starting", "persona": "", "model": "", "since": self.started}
         self.phase_spend = [0, 0.0]  # tokens, dollars of the current phase
         self.run_spend = [0, 0.0]
         self._lock = threading.Lock()
@@ -75,27 +75,31 @@ class LiveProgress:
     def _track(self, event: RunEvent) -> None:
         """Keep the status line's figures: the phase that started last, and what calls spent."""
         if event.kind == "phase_start":
-            self.phase = {"step": event.step, "persona": event.persona, "model": str(event.data.get("model", "")),
-                          "since": time.monotonic()}
-            self.phase_spend = [0, 0.0]
+            self._start(event.step, event.step, event.persona, event.data.get("model"))
+        elif event.kind == "gate_start":
+            self._start(event.step, f"gate {event.step} ({event.data.get('gate_kind')})", "", "")
+        elif event.kind == "phase_end":
+            self.phase["label"] = f"{event.step} done"
         elif event.kind == "model_call":
+            if event.step != self.phase["key"] or self.phase["persona"] != event.persona:
+                # A dispatcher or moderator call has no phase_start of its own.
+                self._start(event.step, event.step, event.persona, event.data.get("model"))
             tokens = int(event.data.get("prompt_tokens") or 0) + int(event.data.get("completion_tokens") or 0)
             cost = float(event.data.get("cost_usd") or 0.0)
             for spend in (self.phase_spend, self.run_spend):
                 spend[0] += tokens
                 spend[1] += cost
-            if event.step != self.phase["step"]:  # a dispatcher or gate call: no phase_start of its own
-                self.phase = {"step": event.step, "persona": event.persona, "model": str(event.data.get("model")),
-                              "since": time.monotonic()}
-                self.phase_spend = [tokens, cost]
-        elif event.kind in ("gate", "phase_end"):
-            self.phase = {**self.phase, "step": f"{event.step} done" if event.kind == "phase_end" else event.step}
+
+    def _start(self, key: str, label: str, persona: str, model: Any) -> None:
+        self.phase = {"key": key, "label": label, "persona": persona, "model": str(model or ""),
+                      "since": time.monotonic()}
+        self.phase_spend = [0, 0.0]
 
     def __rich__(self) -> Any:
         now = time.monotonic()
         with self._lock:
             p, (tokens, cost), (run_tokens, run_cost) = dict(self.phase), self.phase_spend, self.run_spend
-        who = " · ".join(x for x in (p["step"], p["persona"], p["model"]) if x)
+        who = " · ".join(x for x in (p["label"], p["persona"], p["model"]) if x)
         status = Text(f"{who} · {tokens} tokens ${cost:.4f} {now - p['since']:.0f}s │ run: {run_tokens} tokens "
                       f"${run_cost:.4f} {now - self.started:.0f}s", no_wrap=True, overflow="ellipsis")
         grid = Table.grid(padding=(0, 1))

@@ -111,6 +111,12 @@ class RunContext:
         """Append an event to this run's log."""
         self.runlog.event(self.run_id, kind, step, persona, **data)
 
+    def announce(self, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
+        """Tell event listeners (the live view) without writing the run log, e.g. that a gate started."""
+        from orchestrator.run.events import RunEvent, emit
+
+        emit(RunEvent(self.run_id, kind, step, persona, data))
+
     def tool_logger(self, step: str, persona: str) -> Any:
         """An AgentLoop `on_tool_call` hook: each tool call goes to the run log as it happens.
 

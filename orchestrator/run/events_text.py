@@ -91,6 +91,7 @@ DESCRIBERS: dict[str, Callable[[RunEvent], str]] = {
     "verdict_invalid": _reason("invalid verdict"),
     "moderator_fallback": _reason("moderator fallback"),
     "monitor_halt": _reason("monitor halt"),
+    "gate_start": lambda e: f"gate {e.step} [{e.data.get('gate_kind')}]: started",
     "warning": lambda e: f"notice: {e.data.get('message', '')}",
     "flag": lambda e: f"flag {e.step}: {e.data.get('flag', '')}",
     "run_end": lambda e: (f"run {e.data.get('status')} (exit {e.data.get('exit_code')}): "
