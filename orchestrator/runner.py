@@ -79,6 +79,29 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+def run_workflow(workflow: str | Path, task: str, repo: str | Path = ".", *, models: dict[str, str] | None = None,
+                 budget: BudgetSpec | dict[str, float] | None = None, on_event: Any = None, complete: Any = None,
+                 ask: Any = None, **options: Any) -> RunOutcome:
+    """Run a workflow from Python: `orchestrator run` as a function, returning the RunOutcome.
+
+    `models` binds roles like `--model`; `on_event(RunEvent)` hears this run's events as they happen;
+    other keywords are RunOptions fields (approve defaults to auto: nobody is there to ask)."""
+    from orchestrator.run.events import listening
+
+    budget = budget if isinstance(budget, BudgetSpec) else BudgetSpec(**(budget or {}))
+    run_options = RunOptions(workflow=str(workflow), repo=Path(repo), task=task, model_overrides=dict(models or {}),
+                             budget=budget, **{"run_id": new_run_id(), **options})
+    if on_event is None:
+        return start_run(run_options, complete=complete, ask=ask)
+
+    def this_run(event: Any) -> None:
+        if event.run_id == run_options.run_id:
+            on_event(event)
+
+    with listening(this_run):
+        return start_run(run_options, complete=complete, ask=ask)
+
+
 def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify: Any = None) -> RunOutcome:
     """Validate everything, create the worktree, run the compiled graph and summarise.
 
