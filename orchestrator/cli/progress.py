@@ -69,8 +69,9 @@ class LiveProgress:
             self._track(event)
         if event.kind in SILENT:
             return
-        line = Text(describe(event), style=_style(event), no_wrap=True, overflow="ellipsis")
-        self.console.print(line)
+        # One screen line each: cut with an ellipsis, never wrapped.
+        self.console.print(Text(describe(event), style=_style(event)), soft_wrap=False, no_wrap=True,
+                           overflow="ellipsis")
 
     def _track(self, event: RunEvent) -> None:
         """Keep the status line's figures: the phase that started last, and what calls spent."""
@@ -99,9 +100,11 @@ class LiveProgress:
         now = time.monotonic()
         with self._lock:
             p, (tokens, cost), (run_tokens, run_cost) = dict(self.phase), self.phase_spend, self.run_spend
-        who = " · ".join(x for x in (p["label"], p["persona"], p["model"]) if x)
+        who = " · ".join(x for x in (p["label"], p["persona"]) if x)
+        # The model id comes last: a long one is what the screen's width cuts, never the figures.
         status = Text(f"{who} · {tokens} tokens ${cost:.4f} {now - p['since']:.0f}s │ run: {run_tokens} tokens "
-                      f"${run_cost:.4f} {now - self.started:.0f}s", no_wrap=True, overflow="ellipsis")
+                      f"${run_cost:.4f} {now - self.started:.0f}s" + (f" │ {p['model']}" if p["model"] else ""),
+                      no_wrap=True, overflow="ellipsis")
         grid = Table.grid(padding=(0, 1))
         grid.add_row(Spinner("dots"), status)
         return grid

@@ -42,7 +42,8 @@ def _phase_end(e: RunEvent) -> str:
 
 def _tool_call(e: RunEvent) -> str:
     d = e.data
-    return f"tool {_who(e)}: {d.get('tool')}({d.get('arguments', '')}) -> {d.get('status')}"
+    # The status before the arguments: a line cut to the screen's width keeps it.
+    return f"tool {_who(e)}: {d.get('tool')} -> {d.get('status')} {d.get('arguments', '')}"
 
 
 def _model_call(e: RunEvent) -> str:
