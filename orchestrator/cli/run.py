@@ -96,7 +96,10 @@ def _session(display: str, repo: Path, mode: str | None, start: Callable[[Any, A
     out = err_console() if display == "json" else console()
     with progress(display, console()) as paused:
         def ask(pending: dict[str, Any]) -> dict[str, Any]:
-            return paused(lambda: ask_human(pending, repo, out))
+            try:
+                return paused(lambda: ask_human(pending, repo, out))
+            except typer.Abort:  # Ctrl-C or end of input at the prompt: the run is interrupted, not failed
+                raise KeyboardInterrupt from None
 
         def notify(message: str) -> None:
             if display != "json":
