@@ -121,12 +121,13 @@ def test_quiet_shows_no_live_progress_and_the_plain_log_keeps_the_same_events(fl
     assert "Run done" in proc.stdout
     assert not [line for line in proc.stdout.splitlines() if line.startswith(("phase ", "tool ", "gate "))]
     run_id = re.search(r"Run (\d{8}-\d{6}-\w+)", proc.stdout).group(1)
-    log = (repo / ".git" / "orchestrator" / "logs" / f"{run_id}.log").read_text()
+    path = repo / ".git" / "orchestrator" / "runs" / run_id / "events.log"
+    log = path.read_text()
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d tool build \(builder\): write_file -> ok \{", log, re.M)
     assert "gate review [review]: pass" in log and "run done (exit 0)" in log
     removed = subprocess.run([sys.executable, "-c", CODE, "runs", "rm", run_id, "--repo", str(repo)],
                              capture_output=True, text=True, timeout=120)
-    assert "event log" in removed.stdout and not (repo / ".git" / "orchestrator" / "logs" / f"{run_id}.log").exists()
+    assert "run folder" in removed.stdout and not path.exists()
 
 
 def test_ctrl_c_stops_the_run_cleanly_naming_the_resume_command_with_repo(repo: Path, tmp_path: Path) -> None:

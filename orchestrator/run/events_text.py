@@ -107,8 +107,9 @@ def describe(event: RunEvent) -> str:
 
 
 def log_path(state_dir: Path, run_id: str) -> Path:
-    """Where a run's plain-text event log lives: `.git/orchestrator/logs/<run-id>.log`."""
-    return state_dir / "logs" / f"{run_id}.log"
+    """Where a run's plain-text event log lives: its own folder, `.git/orchestrator/runs/<run-id>/events.log`
+    (beside its reports; `runs rm` removes the folder)."""
+    return state_dir / "runs" / run_id / "events.log"
 
 
 class PlainLog:
