@@ -106,6 +106,7 @@ def test_json_writes_one_event_per_line_and_nothing_else_on_stdout(flow) -> None
     assert kinds[0] == "warning" and "critic and builder both resolve to" in events[0]["message"]
     assert {"phase_start", "model_call", "tool_call", "gate", "phase_end", "run_end"} <= set(kinds)
     assert kinds[-1] == "outcome" and events[-1]["status"] == "done" and events[-1]["exit_code"] == 0
+    assert all(isinstance(e["ts"], float) for e in events)
     write = next(e for e in events if e["kind"] == "tool_call" and e["tool"] == "write_file")
     assert write["step"] == "build" and write["status"] == "ok" and write["arguments"].endswith("...")
     gates = [(e["step"], e["verdict"]) for e in events if e["kind"] == "gate"]

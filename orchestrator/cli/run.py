@@ -116,9 +116,10 @@ def _session(display: str, repo: Path, mode: str | None, start: Callable[[Any, A
 def _print_json_outcome(outcome: Any) -> None:
     """The run's summary as the last JSON line (kind `outcome`)."""
     import json
+    import time
     from dataclasses import asdict
 
-    data = {"kind": "outcome", **asdict(outcome), "worktree": str(outcome.worktree)}
+    data = {"ts": round(time.time(), 3), "kind": "outcome", **asdict(outcome), "worktree": str(outcome.worktree)}
     typer.echo(json.dumps(data, default=str, ensure_ascii=False))
 
 
