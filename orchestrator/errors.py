@@ -76,6 +76,12 @@ class RunStopped(OrchestratorError):
     exit_code = 3
 
 
+class RunInterrupted(OrchestratorError):
+    """The user stopped a run with Ctrl-C; its finished steps are saved and it resumes from there."""
+
+    exit_code = 130
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' for the closest known name, or '' when nothing is close."""
     matches = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)

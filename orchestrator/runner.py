@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.sandbox import sandbox_policy
-from orchestrator.errors import ConfigError, RunStopped, WorkspaceError, did_you_mean
+from orchestrator.errors import ConfigError, RunInterrupted, RunStopped, WorkspaceError, did_you_mean
 from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.context import RunContext
+from orchestrator.run.events_text import plain_log
 from orchestrator.run.lock import RunLock
 from orchestrator.run.log import RunLog
-from orchestrator.run.outcome import RunOutcome, finished_outcome, paused_outcome, stopped_outcome
+from orchestrator.run.outcome import (
+    RunOutcome,
+    finished_outcome,
+    paused_outcome,
+    resume_command,
+    stopped_outcome,
+)
 from orchestrator.run.preflight import (
     check_keys,
     check_pin,
@@ -72,6 +79,29 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+def run_workflow(workflow: str | Path, task: str, repo: str | Path = ".", *, models: dict[str, str] | None = None,
+                 budget: BudgetSpec | dict[str, float] | None = None, on_event: Any = None, complete: Any = None,
+                 ask: Any = None, **options: Any) -> RunOutcome:
+    """Run a workflow from Python: `orchestrator run` as a function, returning the RunOutcome.
+
+    `models` binds roles like `--model`; `on_event(RunEvent)` hears this run's events as they happen;
+    other keywords are RunOptions fields (approve defaults to auto: nobody is there to ask)."""
+    from orchestrator.run.events import listening
+
+    budget = budget if isinstance(budget, BudgetSpec) else BudgetSpec(**(budget or {}))
+    run_options = RunOptions(workflow=str(workflow), repo=Path(repo), task=task, model_overrides=dict(models or {}),
+                             budget=budget, **{"run_id": new_run_id(), **options})
+    if on_event is None:
+        return start_run(run_options, complete=complete, ask=ask)
+
+    def this_run(event: Any) -> None:
+        if event.run_id == run_options.run_id:
+            on_event(event)
+
+    with listening(this_run):
+        return start_run(run_options, complete=complete, ask=ask)
+
+
 def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify: Any = None) -> RunOutcome:
     """Validate everything, create the worktree, run the compiled graph and summarise.
 
@@ -96,7 +126,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
               "autonomy": spec.settings.autonomy, "pin": options.pin, "allow_commands": options.allow_commands,
               "unsafe_no_sandbox": options.unsafe_no_sandbox}
     try:
-        with RunLock(state_dir(repo) / "locks", run_id):
+        with RunLock(state_dir(repo) / "locks", run_id), plain_log(state_dir(repo), run_id):
             # The record comes first: a kill during `git worktree add` leaves a run that resume can repair.
             runlog.start_run(run_id, workflow=spec.name, workflow_path=str(path.resolve()), task=options.task,
                              repo=str(repo), branch=workspace.branch, base_commit=workspace.base_commit,
@@ -149,7 +179,7 @@ def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None, no
             raise ConfigError(f"unknown run {options.run_id!r}.{did_you_mean(options.run_id, known)}")
         if row["status"] == "done":
             raise ConfigError(f"run {options.run_id} already finished; nothing to resume")
-        with RunLock(state_dir(repo) / "locks", options.run_id):
+        with RunLock(state_dir(repo) / "locks", options.run_id), plain_log(state_dir(repo), options.run_id):
             return _resume_locked(options, row, runlog, complete, ask, notify)
     finally:
         runlog.close()
@@ -294,6 +324,12 @@ def _drive(ctx: RunContext, graph: Any, config: dict[str, Any], payload: Any) ->
             payload = Command(resume=answer)
     except RunStopped:
         raise
+    except KeyboardInterrupt:
+        # Ctrl-C: every finished step is checkpointed; the step cut short is redone on resume.
+        message = f"interrupted (Ctrl-C); resume with `{resume_command(ctx)}`"
+        ctx.runlog.finish_run(ctx.run_id, "interrupted", RunInterrupted.exit_code, message)
+        ctx.event("run_end", status="interrupted", exit_code=RunInterrupted.exit_code, message=message)
+        raise RunInterrupted(f"run {ctx.run_id} {message}") from None
     except BaseException as exc:
         ctx.runlog.finish_run(ctx.run_id, "failed", getattr(exc, "exit_code", 1), str(exc)[:500])
         raise

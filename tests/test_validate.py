@@ -183,3 +183,35 @@ def test_high_stakes_under_a_strategy_that_cannot_honour_it_is_refused(tmp_path:
     text = GOOD.replace("    persona: builder\n", "    persona: builder\n    stakes: high\n    routing: bandit\n")
     [problem] = problems_of(tmp_path, text)
     assert "steps[0]: stakes: high can't be honoured under bandit routing" in problem
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_pass(tmp_path: Path) -> None:
+    """Schema errors (a bad type, an unknown key, an unknown step type) no longer hide the name and target
+    checks of the rest of the file, nor its warnings; the lines come in file order."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("name: demo\n", "name: demo\nsettings:\n  max_tool_calls: lots\n")
+                   .replace("    persona: builder\n", "    persona: buildr\n    instructons: go\n")
+                   .replace("gate: tests", "gate: tsts").replace("on_fail: build", "on_fail: biuld")
+                   + "  - id: broken\n    type: gait\n  - id: twice\n    persona: critic\n    instructions: '{taks}'\n")
+    proc = subprocess.run([sys.executable, "-c", "import sys; from orchestrator.cli import main; sys.exit(main())",
+                           "validate", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    errors = [line.replace(str(bad), "bad.yaml") for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        "Error: bad.yaml:3: settings.max_tool_calls: Input should be a valid integer, unable to parse string as "
+        "an integer (got 'lots')",
+        "Error: bad.yaml:12: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?",
+        "Error: bad.yaml:13: steps[0].instructons: unknown key 'instructons'. Did you mean 'instructions'?",
+        "Error: bad.yaml:17: steps[1].gate: unknown gate 'tsts'. Did you mean 'tests'?",
+        "Error: bad.yaml:19: steps[1].on_fail: unknown step target 'biuld'. Did you mean 'build'?",
+        "Error: bad.yaml:21: steps[2]: unknown step type 'gait'. Did you mean 'gate'?",
+    ]
+    assert "unknown placeholder {taks}" in proc.stderr  # warnings of the valid part, in the same pass
+
+
+def test_a_step_set_aside_for_a_schema_error_is_no_unknown_target(tmp_path: Path) -> None:
+    text = GOOD.replace("    persona: builder\n", "")  # `build` loses its persona; `check` still points at it
+    assert problems_of(tmp_path, text) == ["flow.yaml:9: steps[0].persona: required field is missing"]
+    text = GOOD.replace("max_rounds: 2", "max_rounds: lots").replace("gate: tests", "gate: tsts")
+    problems = problems_of(tmp_path, text)
+    assert [p.split(": ")[1] for p in problems] == ["steps[1].gate", "steps[1].max_rounds"]

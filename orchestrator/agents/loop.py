@@ -94,6 +94,8 @@ class AgentLoop:
     finish_tool: ToolSpec = FINISH_TOOL
     max_tool_calls: int = 12
     on_reply: Callable[[ModelReply], None] | None = None
+    on_tool_call: Callable[[ToolCall, str | None], None] | None = None
+    """Hears each tool call with what the model was answered (None for the finishing call), as it happens."""
     deliverable: Callable[[], str] | None = None
     stop_when_delivered: bool = False
     max_reminders: int = 2
@@ -150,6 +152,7 @@ class AgentLoop:
         for call in reply.tool_calls:
             if call.name == self.finish_tool.name:
                 result.final = call
+                self._heard(call, None)
                 return True
             # The cap counts calls, not replies: one reply carrying 200 calls runs only as many as remain.
             blocked = last_turn or result.tool_calls >= self.max_tool_calls
@@ -180,8 +183,13 @@ class AgentLoop:
             if call.name in WRITE_TOOLS and not output.startswith("refused:"):
                 result.delivered.append(output)
         turns.seen.add(key)
+        self._heard(call, output)
         result.trace.append(f"{call.name}({_short(call.arguments)}) -> {_short(output)}")
         return output
+
+    def _heard(self, call: ToolCall, output: str | None) -> None:
+        if self.on_tool_call:
+            self.on_tool_call(call, output)
 
     def _call_tool(self, call: ToolCall) -> str:
         try:

@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted; resume with `orchestrator resume RUN_ID`.", err=True)
+    except KeyboardInterrupt:  # outside a run's steps (a run's own Ctrl-C is RunInterrupted, with its id)
+        click.echo("Interrupted. A run that had started is listed by `orchestrator runs list --repo PATH`; "
+                   "continue it with `orchestrator resume RUN_ID --repo PATH`.", err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line, details behind --debug
         if debug:
@@ -83,6 +84,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_error(exc: OrchestratorError) -> None:
     lines = str(exc).splitlines() or [type(exc).__name__]
-    prefix = "Stopped" if exc.exit_code == 3 else ("Paused" if exc.exit_code == 4 else "Error")
+    prefix = {3: "Stopped", 4: "Paused", 130: "Interrupted"}.get(exc.exit_code, "Error")
     for line in lines:
         click.echo(f"{prefix}: {line}", err=True)

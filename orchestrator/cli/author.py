@@ -13,36 +13,34 @@ def validate(
     workflows: list[Path] = typer.Argument(..., help="Workflow YAML files to check."),
     repo: Path = typer.Option(None, "--repo", help="Also accept personas from this repo's .orchestrator/."),
 ) -> int:
-    """Check workflow files: syntax, keys, types, names, targets, reachability and capped cycles."""
-    from orchestrator.errors import WorkflowValidationError
-    from orchestrator.workflow.validate import load_workflow
-
+    """Check workflow files in one pass each: syntax, keys, types, names, targets, reachability, capped cycles,
+    then warnings."""
     failed = False
     for path in workflows:
-        try:
-            load_workflow(path, repo)
-        except WorkflowValidationError as exc:
-            failed = True
-            for problem in exc.problems:
-                typer.echo(f"Error: {problem}", err=True)
-        except ConfigError as exc:
-            failed = True
-            typer.echo(f"Error: {exc}", err=True)
-        else:
-            typer.echo(f"{path}: ok")
-            for warning in _warnings(path, repo):
-                typer.echo(f"Warning: {path}: {warning}", err=True)
-            for notice in _trust_notices(path, repo):
-                typer.echo(f"Notice: {notice}", err=True)
+        failed = _validate_one(path, repo) or failed
     return 1 if failed else 0
 
 
-def _warnings(path: Path, repo: Path | None) -> list[str]:
-    """What would run, but probably not as meant (the file is valid: exit 0)."""
+def _validate_one(path: Path, repo: Path | None) -> bool:
+    """Print every problem and warning of one file; True when it has problems."""
     from orchestrator.workflow.lint import workflow_warnings
-    from orchestrator.workflow.validate import load_workflow
+    from orchestrator.workflow.validate import validate_file
 
-    return workflow_warnings(load_workflow(path, repo), repo)
+    try:
+        spec, problems = validate_file(path, repo)
+    except ConfigError as exc:  # unreadable file or YAML syntax: nothing further to check
+        typer.echo(f"Error: {exc}", err=True)
+        return True
+    for problem in problems:
+        typer.echo(f"Error: {problem}", err=True)
+    if not problems:
+        typer.echo(f"{path}: ok")
+    # Warnings of the valid part too: the next run of validate should not bring new surprises.
+    for warning in workflow_warnings(spec, repo) if spec is not None else []:
+        typer.echo(f"Warning: {path}: {warning}", err=True)
+    for notice in _trust_notices(path, repo):
+        typer.echo(f"Notice: {notice}", err=True)
+    return bool(problems)
 
 
 def _trust_notices(path: Path, repo: Path | None) -> list[str]:

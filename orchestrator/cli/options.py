@@ -1,4 +1,5 @@
-"""Options shared by several commands: --repo, --model, --budget, --approve, --allow-command, --unsafe-no-sandbox."""
+"""Options shared by several commands: --repo, --model, --budget, --approve, --allow-command, --unsafe-no-sandbox,
+--quiet and --json."""
 
 from __future__ import annotations
 
@@ -30,3 +31,11 @@ ALLOW_OPTION = typer.Option(
 UNSAFE_OPTION = typer.Option(
     False, "--unsafe-no-sandbox",
     help="Where no sandbox (bubblewrap) works, run tests and gate commands unconfined, as you. Unsafe.")
+
+
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No live progress; only notices and the summary at the end.")
+
+
+JSON_OPTION = typer.Option(
+    False, "--json", help="Write one JSON event per line on stdout (the last one, kind outcome, is the summary); "
+    "nothing else goes to stdout.")

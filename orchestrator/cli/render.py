@@ -1,26 +1,40 @@
-"""Terminal output: tables and the run summary, with rich."""
+"""Terminal output: tables and the run summary, with rich (imported on first use: `validate` needs none)."""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @cache
 def console() -> Console:
     """The shared stdout console (plain text when not a terminal)."""
-    console = Console(highlight=False, soft_wrap=True)
+    return _console(stderr=False)
+
+
+@cache
+def err_console() -> Console:
+    """A stderr console, for what must stay off stdout (notices and prompts under `--json`)."""
+    return _console(stderr=True)
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True, stderr=stderr)
     if not console.is_terminal:
         # Logs and CI capture: rich's 80-column default would wrap model ids and verdicts.
-        console = Console(highlight=False, soft_wrap=True, width=160)
+        console = Console(highlight=False, soft_wrap=True, width=160, stderr=stderr)
     return console
 
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     """A titled table of dict rows (column order from the first row)."""
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     columns = list(rows[0]) if rows else ["(empty)"]
     for column in columns:

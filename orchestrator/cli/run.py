@@ -1,9 +1,11 @@
-"""Run commands: run a workflow, resume a run, and the approval prompt."""
+"""Run commands: run a workflow, resume a run, their live progress, and the approval prompt."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,11 +13,13 @@ from orchestrator.cli.options import (
     ALLOW_OPTION,
     APPROVE_OPTION,
     BUDGET_OPTION,
+    JSON_OPTION,
     MODEL_OPTION,
+    QUIET_OPTION,
     REPO_OPTION,
     UNSAFE_OPTION,
 )
-from orchestrator.cli.render import console, print_outcome
+from orchestrator.cli.render import console, err_console, print_outcome
 
 
 def run(
@@ -30,6 +34,8 @@ def run(
     pin: str = typer.Option(None, "--pin", help="Pinned mode: every role on this one model, routing off."),
     allow_command: list[str] = ALLOW_OPTION,
     unsafe_no_sandbox: bool = UNSAFE_OPTION,
+    quiet: bool = QUIET_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
     from orchestrator.models.registry import parse_model_overrides
@@ -38,14 +44,13 @@ def run(
 
     if autonomy not in (None, "L2", "L3", "L4"):
         raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
-    mode = _approve_mode(approve)
+    display = _display(quiet, as_json)
+    mode = _approve_mode(approve, display)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
                          strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
                          autonomy=autonomy, pin=pin, allow_commands=allow_command or [],
                          unsafe_no_sandbox=unsafe_no_sandbox)
-    outcome = start_run(options, ask=ask_human if mode == "ask" else None, notify=announce)
-    print_outcome(outcome)
-    return outcome.exit_code
+    return _session(display, repo, mode, lambda ask, notify: start_run(options, ask=ask, notify=notify))
 
 
 def resume(
@@ -58,6 +63,8 @@ def resume(
     comment: str = typer.Option("", "--comment", help="Comment for a rejection; it becomes builder work."),
     allow_command: list[str] = ALLOW_OPTION,
     unsafe_no_sandbox: bool = UNSAFE_OPTION,
+    quiet: bool = QUIET_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> int:
     """Continue an interrupted, stopped or paused run from its last completed step."""
     from orchestrator.models.registry import parse_model_overrides
@@ -66,48 +73,128 @@ def resume(
 
     if decision not in (None, "approve", "reject"):
         raise typer.BadParameter(f"{decision!r}: use approve or reject", param_hint="--decision")
-    mode = _approve_mode(approve) if approve or decision is None else None
+    display = _display(quiet, as_json)
+    mode = _approve_mode(approve, display) if approve or decision is None else None
     answer = {"decision": decision, "comment": comment} if decision else None
     options = ResumeOptions(repo=repo, run_id=run_id, model_overrides=parse_model_overrides(model or []),
                             budget=parse_budget(budget or []), approve=mode, decision=answer,
                             allow_commands=allow_command or [], unsafe_no_sandbox=unsafe_no_sandbox)
-    outcome = resume_run(options, ask=ask_human if mode == "ask" else None, notify=announce)
-    print_outcome(outcome)
+    return _session(display, repo, mode, lambda ask, notify: resume_run(options, ask=ask, notify=notify))
+
+
+def _display(quiet: bool, as_json: bool) -> str:
+    if quiet and as_json:
+        raise typer.BadParameter("--quiet and --json exclude each other", param_hint="--json")
+    return "json" if as_json else ("quiet" if quiet else "live")
+
+
+def _session(display: str, repo: Path, mode: str | None, start: Callable[[Any, Any], Any]) -> int:
+    """Run or resume with the chosen display; the summary (or, with --json, one `outcome` line) at the end."""
+    from orchestrator.cli.progress import progress
+
+    # With --json, stdout carries only events: notices and prompts go to stderr.
+    out = err_console() if display == "json" else console()
+    with progress(display, console()) as paused:
+        def ask(pending: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return paused(lambda: ask_human(pending, repo, out))
+            except typer.Abort:  # Ctrl-C or end of input at the prompt: the run is interrupted, not failed
+                raise KeyboardInterrupt from None
+
+        def notify(message: str) -> None:
+            if display != "json":
+                out.print(f"[yellow]Notice:[/yellow] {message}")
+
+        outcome = start(ask if mode == "ask" else None, notify)
+    if display == "json":
+        _print_json_outcome(outcome)
+    else:
+        print_outcome(outcome)
     return outcome.exit_code
 
 
-def announce(message: str) -> None:
-    """Print a notice about the run before it starts (untrusted repo config, no sandbox, stale locks)."""
-    console().print(f"[yellow]Notice:[/yellow] {message}")
+def _print_json_outcome(outcome: Any) -> None:
+    """The run's summary as the last JSON line (kind `outcome`)."""
+    import json
+    import time
+    from dataclasses import asdict
+
+    data = {"ts": round(time.time(), 3), "kind": "outcome", **asdict(outcome), "worktree": str(outcome.worktree)}
+    typer.echo(json.dumps(data, default=str, ensure_ascii=False))
 
 
-def _approve_mode(value: str | None) -> str:
+def _approve_mode(value: str | None, display: str = "live") -> str:
     if value is None:
         if sys.stdin.isatty():
             return "ask"
-        console().print("[dim]No terminal: --approve defaults to auto.[/dim]")
+        (err_console() if display == "json" else console()).print("[dim]No terminal: --approve defaults to auto.[/dim]")
         return "auto"
     if value not in ("ask", "auto", "defer"):
         raise typer.BadParameter(f"{value!r}: use ask, auto or defer", param_hint="--approve")
     return value
 
 
-def ask_human(pending: dict) -> dict:
-    """Acceptance prompt in the terminal: approve, reject with a comment, or rebind a role first."""
-    out = console()
+PROMPT = "approve / reject / diff / rebind ROLE=MODEL"
+
+
+def ask_human(pending: dict, repo: Path = Path("."), out: Any = None) -> dict:
+    """Acceptance prompt in the terminal: approve, reject with a comment, show the diff, or rebind a role."""
+    out = out or console()
+    err = out is not console()
     out.print(f"[bold]Approval needed[/bold] at {pending.get('step')} (run {pending.get('run_id')})")
     out.print(pending.get("diff_stat") or "(no changes)")
     out.print(f"Gate verdicts: {pending.get('verdicts')}")
     models: dict[str, str] = {}
     while True:
-        answer = typer.prompt("approve / reject / rebind ROLE=MODEL", default="approve").strip()
-        if answer.startswith("rebind "):
-            from orchestrator.models.registry import parse_model_overrides
-
-            models.update(parse_model_overrides([answer.split(" ", 1)[1]]))
-            out.print(f"Rebound: {models}")
-            continue
-        if answer in ("approve", "reject"):
-            comment = typer.prompt("comment", default="") if answer == "reject" else ""
+        answer = typer.prompt(PROMPT, default="approve", err=err).strip()
+        if answer == "diff":
+            out.print(run_diff(repo, str(pending.get("run_id"))) or "(no changes)", markup=False)
+        elif answer.startswith("rebind"):
+            models.update(_rebound(answer.removeprefix("rebind").strip(), models, repo, out))
+        elif answer in ("approve", "reject"):
+            comment = typer.prompt("comment", default="", err=err) if answer == "reject" else ""
             return {"decision": answer, "comment": comment, "models": models}
-        out.print("Type approve, reject, or rebind ROLE=MODEL.")
+        else:
+            out.print(f"Type {PROMPT.replace(' / ', ', ')}.")
+
+
+def _rebound(item: str, models: dict[str, str], repo: Path, out: Any) -> dict[str, str]:
+    """A `rebind ROLE=MODEL` answer, checked like `--model` (id, profile, key); {} with the reason if wrong."""
+    from orchestrator.errors import ConfigError
+
+    try:
+        new = check_rebind(item, models, repo)
+    except ConfigError as exc:
+        out.print(f"[red]Not rebound:[/red] {exc}", markup=True)
+        return {}
+    out.print(f"Rebound: {new}")
+    return new
+
+
+def check_rebind(item: str, models: dict[str, str], repo: Path) -> dict[str, str]:
+    """Parse and check one ROLE=MODEL: a known profile or model id, with its API key set; ConfigError if not."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.models.check import check_models
+    from orchestrator.models.registry import load_registry, parse_model_overrides
+
+    new = parse_model_overrides([item])
+    registry = load_registry(repo.resolve(), overrides={**models, **new})
+    problems = check_models(registry, personas=list(new), remote_only=True)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return new
+
+
+def run_diff(repo: Path, run_id: str) -> str:
+    """The run's whole diff so far (against its base commit), for the approval prompt."""
+    from orchestrator.run.log import RunLog
+    from orchestrator.run.workspace import BRANCH_PREFIX, Workspace, state_dir
+
+    log = RunLog(state_dir(repo) / "runs.sqlite")
+    try:
+        row = log.run(run_id) or {}
+    finally:
+        log.close()
+    workspace = Workspace(repo=repo.resolve(), path=state_dir(repo) / "worktrees" / run_id,
+                          branch=BRANCH_PREFIX + run_id, base_commit=str(row.get("base_commit")))
+    return workspace.diff(max_chars=200_000)

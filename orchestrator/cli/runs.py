@@ -37,9 +37,12 @@ def show_run(
     run_id: str = typer.Argument(..., help="Run id (see `runs list`)."),
     repo: Path = typer.Option(Path("."), "--repo", help="Target repository."),
     routing: bool = typer.Option(False, "--routing", help="Show every routing decision instead of the summary."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run, its events, calls and decisions as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the same sections as data (plus every raw event)."),
 ) -> int:
-    """A run's status, phases, gate verdicts (with reasons and evidence) and model calls with tokens and cost."""
+    """Everything a run decided: phases, every gate verdict with its reasons and violations, unusable verdicts,
+    tool calls, dispatcher choices, human decisions, context packets and model calls."""
+    from orchestrator.run.audit import run_audit
+
     log = _open(repo)
     run = log.run(run_id)
     if run is None:
@@ -49,14 +52,12 @@ def show_run(
     if as_json:
         import json
 
-        data = {"run": run, "events": log.events(run_id), "calls": log.calls(run_id),
-                "decisions": log.decisions(run_id)}
-        typer.echo(json.dumps(data, indent=1, default=str))
+        typer.echo(json.dumps(run_audit(log, run_id), indent=1, default=str))
         return 0
     if routing:
         _print_routing(log, run_id)
         return 0
-    _print_summary(log, run_id, run)
+    _print_summary(run_audit(log, run_id))
     return 0
 
 
@@ -70,23 +71,60 @@ def _print_routing(log: Any, run_id: str) -> None:
         for d in log.decisions(run_id)])
 
 
-def _print_summary(log: Any, run_id: str, run: dict[str, Any]) -> None:
-    """Status, phases, gates with their reasons, and model calls."""
-    out = console()
-    out.print(f"Run {run_id}: {run['status']} (exit {run['exit_code']}) {run['message'] or ''}")
-    out.print(f"Workflow {run['workflow']}  branch {run['branch']}  task: {run['task']}")
-    phases = [{"step": e["step"], "persona": e["persona"], "model": e["data"].get("model"),
-               "tokens": e["data"].get("tokens"), "verdict": e["data"].get("verdict")}
-              for e in log.events(run_id, "phase_end")]
-    print_table("Phases", phases)
-    gates = [{"gate": e["step"], "kind": e["data"].get("gate_kind"), "verdict": e["data"].get("verdict"),
-              "round": e["data"].get("round"), "reason": e["data"].get("reason", "")}
-             for e in log.events(run_id, "gate")]
-    print_table("Gates", gates)
-    calls = [{"step": c["step"], "persona": c["persona"], "model": c["model"], "prompt": c["prompt_tokens"],
-              "completion": c["completion_tokens"], "cost $": f"{c['cost_usd']:.4f}",
-              "latency s": f"{c['latency_s']:.2f}"} for c in log.calls(run_id)]
-    print_table("Model calls", calls)
+def _print_summary(audit: dict[str, Any]) -> None:
+    """The run's header, then one table per section that has rows."""
+    run, out = audit["run"], console()
+    out.print(f"Run {run['id']}: {run['status']} (exit {run['exit_code']}) {run['message'] or ''}", markup=False)
+    out.print(f"Workflow {run['workflow']}  branch {run['branch']}  task: {run['task']}", markup=False)
+    for title, rows in _sections(audit):
+        if rows:
+            print_table(title, rows)
+
+
+def _sections(audit: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(title, rows) of each section `runs show` prints, in the order a reader follows the run."""
+    join = ", ".join
+    return [
+        ("Phases", [{"step": p["step"], "persona": p["persona"], "model": p["model"], "tokens": p["tokens"],
+                     "cost $": f"{p['cost_usd'] or 0:.4f}", "time s": p["seconds"], "verdict": p["verdict"],
+                     "reason": _cut(p["reason"], 80), "tools": p["tool_calls"], "commit": (p["commit"] or "")[:10]}
+                    for p in audit["phases"]]),
+        ("Gate verdicts", [{"gate": g["gate"], "kind": g["kind"], "#": g["attempt"], "verdict": g["verdict"],
+                            "reasons": "; ".join(r for r in g["reasons"] if r), "evidence": join(g["commands"])}
+                           for g in audit["gates"]]),
+        ("Violations", [{"gate": v["gate"], "#": v["attempt"], "severity": v.get("severity"),
+                         "clause": v.get("clause"), "description": v.get("description"),
+                         "remediation": "; ".join(v.get("remediation") or [])} for v in audit["violations"]]),
+        ("Unusable verdicts", audit["unusable_verdicts"]),
+        ("Tool calls", [{"step": t["step"], "persona": t["persona"], "tool": t["tool"],
+                         "arguments": _cut(t["arguments"], 60), "status": t["status"]} for t in audit["tool_calls"]]),
+        ("Dispatcher choices", [{"step": d["step"], "model": d["model"], "chosen": d["chosen"],
+                                 "reason": d["fallback"] and f"fallback: {d['fallback']}" or d["reason"]}
+                                for d in audit["dispatches"]]),
+        ("Human decisions", [{"step": h["step"], "by": h["by"], "decision": h["decision"],
+                              "comment": h["comment"] or "", "rebound": join(f"{k}={v}" for k, v in
+                                                                             (h["models"] or {}).items())}
+                             for h in audit["human_decisions"]]),
+        ("Context packets", [{"step": p["step"], "persona": p["persona"], "tokens": p["tokens"],
+                              "kept": join(p["kept"]), "trimmed": join(p["trimmed"]) or "-",
+                              "dropped": join(p["dropped"]) or "-"} for p in audit["packets"]]),
+        ("Notices", [{"kind": n["kind"], "step": n["step"], "what": _cut(n.get("message") or n.get("reason") or
+                                                                          n.get("flag") or _rest(n), 120)}
+                     for n in audit["notices"]]),
+        ("Model calls", [{"step": c["step"], "persona": c["persona"], "model": c["model"],
+                          "prompt": c["prompt_tokens"], "completion": c["completion_tokens"],
+                          "cost $": f"{c['cost_usd']:.4f}", "latency s": f"{c['latency_s']:.2f}"}
+                         for c in audit["calls"]]),
+    ]
+
+
+def _rest(notice: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in notice.items() if k not in ("kind", "step", "persona") and v)
+
+
+def _cut(text: Any, limit: int) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @app.command("rm")

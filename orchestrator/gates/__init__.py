@@ -18,6 +18,7 @@ from orchestrator.workflow.spec import STOP, AgentStepSpec, GateStepSpec
 def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, Any]:
     """Run the step's gate; a failure counts a round, and past `max_rounds` names the cap in stop_reason."""
     started = time.monotonic()
+    ctx.announce("gate_start", step.id, gate=step.gate, gate_kind=ctx.spec.gates[step.gate].kind)
     result, update, persona, phases = _judge(ctx, step, state)
     record = PhaseRecord(step=step.id, persona=persona, verdict=result.verdict, reason=result.main_reason,
                          seconds=round(time.monotonic() - started, 2))

@@ -26,7 +26,7 @@ def moderate(ctx: RunContext, step: GateStepSpec, moderator: str, verdicts: list
     started = time.monotonic()
     loop = AgentLoop(complete=ctx.caller(step.id), model=model, persona=moderator,
                      system_prompt=persona.system_prompt(), toolbox=_NoTools(), finish_tool=VERDICT_TOOL,
-                     max_tool_calls=1)
+                     max_tool_calls=1, on_tool_call=ctx.tool_logger(step.id, moderator))
     result = loop.run(packet.text)
     merged, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
     fallback = merge_verdicts(verdicts)

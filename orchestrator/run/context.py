@@ -119,6 +119,27 @@ class RunContext:
         """Append an event to this run's log."""
         self.runlog.event(self.run_id, kind, step, persona, **data)
 
+    def announce(self, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
+        """Tell event listeners (the live view) without writing the run log, e.g. that a gate started."""
+        from orchestrator.run.events import RunEvent, emit
+
+        emit(RunEvent(self.run_id, kind, step, persona, data))
+
+    def tool_logger(self, step: str, persona: str) -> Any:
+        """An AgentLoop `on_tool_call` hook: each tool call goes to the run log as it happens.
+
+        Arguments and output are cut short (a write's content would fill the log). Status: ok, refused, or
+        final for the finishing call."""
+        from orchestrator.agents.redact import redact
+        from orchestrator.run.events_text import short
+
+        def log(call: Any, output: str | None) -> None:
+            status = "final" if output is None else ("refused" if output.startswith("refused") else "ok")
+            self.event("tool_call", step, persona, tool=call.name, arguments=redact(short(call.arguments, 160)),
+                       status=status, output=short(output or "", 160))
+
+        return log
+
     def caller(self, step: str, decision_id: int | None = None, failovers: list[str] | None = None) -> Any:
         """A `complete`-compatible function for one step: budget check first, then the call (failing over
         along `failovers` when the chosen model is down), then the log."""

@@ -1,4 +1,7 @@
-"""Append-only run log (SQLite in .git/orchestrator): runs, events and every model call."""
+"""Append-only run log (SQLite in .git/orchestrator): runs, events and every model call.
+
+Every event and model call is also emitted to orchestrator.run.events, for live views and the plain log.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from orchestrator.run.events import RunEvent, emit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -86,11 +91,15 @@ class RunLog:
                 (run_id, time.time(), kind, step, persona, json.dumps(data, default=str)),
             )
             self.db.commit()
+        emit(RunEvent(run_id, kind, step, persona, data))
 
     def call(self, run_id: str, step: str, persona: str, reply: Any) -> None:
         """Append one model call with its tokens, cost and reproducibility data."""
         with self._lock:
             self._insert_call(run_id, step, persona, reply)
+        emit(RunEvent(run_id, "model_call", step, persona, {
+            "model": reply.model, "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+            "cost_usd": reply.cost_usd, "latency_s": reply.latency_s}))
 
     def _insert_call(self, run_id: str, step: str, persona: str, reply: Any) -> None:
         self.db.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from orchestrator.errors import RunStopped
 from orchestrator.run.context import RunContext
 from orchestrator.run.price import RoutingPrice, routing_price
-from orchestrator.run.records import format_verdicts
+from orchestrator.run.records import format_verdicts, rejection_trailers
 
 
 @dataclass
@@ -33,9 +34,15 @@ class RunOutcome:
     """The run's calls as routed beside the same calls on the top rung of the ladder."""
 
 
+def resume_command(ctx: RunContext) -> str:
+    """The command that continues this run, from any directory."""
+    return f"orchestrator resume {ctx.run_id} --repo {shlex.quote(str(ctx.workspace.repo))}"
+
+
 def outcome_of(ctx: RunContext, state: dict[str, Any], status: str, code: int, message: str,
              warnings: list[str], pending: dict[str, Any] | None = None) -> RunOutcome:
     ctx.runlog.finish_run(ctx.run_id, status, code, message)
+    ctx.event("run_end", status=status, exit_code=code, message=message)
     flags = list(dict.fromkeys(e["data"]["flag"] for e in ctx.runlog.events(ctx.run_id, "flag")))
     return RunOutcome(run_id=ctx.run_id, status=status, exit_code=code, message=message,
                       branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=state.get("phases", []),
@@ -52,13 +59,18 @@ def gate_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def stopped_outcome(ctx: RunContext, graph: Any, config: dict, warnings: list[str], message: str) -> RunOutcome:
     state = graph.get_state(config).values
+    # A cap or budget stopped the run mid-way: say exactly how to continue it (with a raised cap).
+    command = resume_command(ctx)
+    message = message.replace("orchestrator resume RUN_ID", command)
+    if command not in message:
+        message += f"; continue with `{command}`"
     return outcome_of(ctx, state, "stopped", RunStopped.exit_code, message, warnings)
 
 
 def paused_outcome(ctx: RunContext, graph: Any, config: dict, warnings: list[str], pending: dict) -> RunOutcome:
     state = graph.get_state(config).values
     message = (f"waiting for approval at {pending.get('step', '?')}; continue with "
-               f"`orchestrator resume {ctx.run_id} --decision approve|reject [--comment ...]`")
+               f"`{resume_command(ctx)} --decision approve|reject [--comment ...]`")
     return outcome_of(ctx, state, "paused", 4, message, warnings, pending)
 
 
@@ -78,5 +90,6 @@ def finished_outcome(ctx: RunContext, state: dict[str, Any], warnings: list[str]
         ctx.workspace.commit(f"orchestrator: run {status}", {
             "Orchestrator-Run": ctx.run_id, "Orchestrator-Phase": "final",
             "Gate-Verdicts": format_verdicts(verdicts) or "none",
+            **rejection_trailers(ctx.runlog.events(ctx.run_id, "acceptance")),
             "Run-Status": status}, allow_empty=True)
     return outcome_of(ctx, state, status, code, message, warnings)

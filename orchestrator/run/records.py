@@ -1,4 +1,4 @@
-"""Records of a run: one row per step (state, summary, run log) and the verdicts line of commit trailers."""
+"""Records of a run: one row per step (state, summary, run log) and the verdict and rejection trailers of commits."""
 
 from __future__ import annotations
 
@@ -32,3 +32,10 @@ class PhaseRecord(BaseModel):
 def format_verdicts(verdicts: dict[str, str]) -> str:
     """Latest verdict per gate as `gate=verdict, ...` (commit trailers, packets)."""
     return ", ".join(f"{gate}={verdict}" for gate, verdict in verdicts.items())
+
+
+def rejection_trailers(acceptance_events: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """One `Human-Rejection` trailer per rejection of the run so far, its comment on one line."""
+    comments = [" ".join(str(e["data"].get("comment") or "(no comment)").split())[:300]
+                for e in acceptance_events if e["data"].get("decision") == "reject"]
+    return {"Human-Rejection": comments} if comments else {}

@@ -9,7 +9,7 @@ from orchestrator.agents.loop import AgentLoop, AgentResult
 from orchestrator.agents.packets import Handoff, Section, build_packet
 from orchestrator.gates.changes import spec_text
 from orchestrator.run.context import RunContext
-from orchestrator.run.records import PhaseRecord, format_verdicts
+from orchestrator.run.records import PhaseRecord, format_verdicts, rejection_trailers
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.relevant import render_files, working_files
@@ -193,7 +193,8 @@ def _loop(ctx: RunContext, step_id: str, persona: str, model: str, system: str, 
           max_calls: int, decision: int | None = None, failovers: list[str] | None = None,
           **kwargs: Any) -> AgentLoop:
     return AgentLoop(complete=ctx.caller(step_id, decision, failovers), model=model, persona=persona,
-                     system_prompt=system, toolbox=toolbox, max_tool_calls=max_calls, **kwargs)
+                     system_prompt=system, toolbox=toolbox, max_tool_calls=max_calls,
+                     on_tool_call=ctx.tool_logger(step_id, persona), **kwargs)
 
 
 def _trailers(ctx: RunContext, phase_key: str, persona: str, model: str, state: RunState) -> dict:
@@ -204,6 +205,7 @@ def _trailers(ctx: RunContext, phase_key: str, persona: str, model: str, state: 
         "Persona": persona,
         "Model": model,
         "Gate-Verdicts": format_verdicts(verdicts) or "none yet",
+        **rejection_trailers(ctx.runlog.events(ctx.run_id, "acceptance")),
     }
 
 

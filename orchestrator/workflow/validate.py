@@ -29,24 +29,48 @@ _STEP_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def load_workflow(path: Path, repo: Path | None = None) -> WorkflowSpec:
-    """Read, parse and fully validate a workflow file; raise WorkflowValidationError listing every problem."""
-    located = load_located_file(path)
-    if not isinstance(located.data, dict):
-        raise WorkflowValidationError([f"{located.where(())}: a workflow is a mapping with name and steps"])
-    try:
-        spec = WorkflowSpec.model_validate(located.data)
-    except ValidationError as exc:
-        raise WorkflowValidationError(_schema_problems(exc, located)) from None
-    problems = check_workflow(spec, located, known_personas(repo))
-    if problems:
+def load_workflow(path: Path | str, repo: Path | None = None) -> WorkflowSpec:
+    """Read, parse and fully validate a workflow (a file, or a name such as `feature`); raise
+    WorkflowValidationError listing every problem."""
+    if not isinstance(path, Path):
+        path = find_workflow(path, repo)
+    spec, problems = validate_file(path, repo)
+    if problems or spec is None:
         raise WorkflowValidationError(problems)
     return spec
 
 
-def check_workflow(spec: WorkflowSpec, located: LocatedYaml, personas: list[str]) -> list[str]:
-    """Semantic checks a schema can't express: names, targets, reachability and capped cycles."""
-    checker = _Checker(spec, located, personas)
+def validate_file(path: Path, repo: Path | None = None) -> tuple[WorkflowSpec | None, list[str]]:
+    """(the workflow, or its valid part, or None; every problem of the file) in one pass.
+
+    Schema errors don't hide semantic ones: the checks run on what is left once the invalid parts are
+    cut (orchestrator.workflow.salvage). Only a YAML syntax error stops short (ConfigError)."""
+    from orchestrator.workflow.salvage import salvage
+
+    located = load_located_file(path)
+    if not isinstance(located.data, dict):
+        return None, [f"{located.where(())}: a workflow is a mapping with name and steps"]
+    try:
+        spec, problems, cut = WorkflowSpec.model_validate(located.data), [], None
+    except ValidationError as exc:
+        problems = _schema_problems(exc, located)
+        spec, cut = salvage(located.data, exc.errors(), _data_loc)
+    if spec is not None:
+        problems += check_workflow(spec, located, known_personas(repo), cut)
+    return spec, sorted(problems, key=lambda p: _line(p, located.source))
+
+
+def _line(problem: str, source: str) -> int:
+    """The line number of a `file:line: ...` problem, to list problems in file order."""
+    number = problem[len(source) + 1 :].split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
+
+
+def check_workflow(spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None) -> list[str]:
+    """Semantic checks a schema can't express: names, targets, reachability and capped cycles.
+
+    `cut` (a salvage.Salvage) says what schema errors removed, so its absence is not reported twice."""
+    checker = _Checker(spec, located, personas, cut)
     checker.run()
     return checker.problems
 
@@ -121,25 +145,32 @@ def _get(data: Any, loc: Location) -> Any:
 class _Checker:
     """Collects semantic problems of a schema-valid workflow."""
 
-    def __init__(self, spec: WorkflowSpec, located: LocatedYaml, personas: list[str]):
+    def __init__(self, spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None):
+        from orchestrator.workflow.salvage import Salvage
+
         self.spec, self.located, self.personas = spec, located, personas
+        self.cut = cut or Salvage(step_index=list(range(len(spec.steps))))
         self.problems: list[str] = []
         self.index: dict[str, int] = {}
 
     def report(self, loc: Location, message: str) -> None:
+        if loc[:1] == ("steps",) and len(loc) > 1 and isinstance(loc[1], int):
+            loc = ("steps", self.cut.step_index[loc[1]], *loc[2:])  # where the step is in the file
         self.problems.append(f"{self.located.where(loc)}: {format_loc(loc)}: {message}")
 
     def run(self) -> None:
         if not self.spec.steps:
-            self.report(("steps",), "no entry step: the workflow has no steps")
+            if not self.cut.lost_steps:
+                self.report(("steps",), "no entry step: the workflow has no steps")
             return
         self.check_ids()
         self.check_entry()
-        self.check_names()
         self.check_targets()
-        if not self.problems:
+        # Reachability and cycles need the whole graph: not with broken ids or targets, or steps cut.
+        if not self.problems and not self.cut.graph_cut:
             self.check_reachable()
             self.check_cycles()
+        self.check_names()
         self.check_ensembles()
         self.check_declarations()
 
@@ -155,14 +186,14 @@ class _Checker:
 
     def check_entry(self) -> None:
         entry = self.spec.entry
-        if entry is not None and entry not in self.index:
+        if entry is not None and entry not in self.index and entry not in self.cut.lost_steps:
             self.report(("entry",), f"no entry step: unknown step {entry!r}.{did_you_mean(entry, self.index)}")
 
     def check_names(self) -> None:
         for i, step in enumerate(self.spec.steps):
             if isinstance(step, (AgentStepSpec, DispatchStepSpec, EscalateStepSpec)):
                 self.check_persona(("steps", i, "persona"), step.persona)
-            if isinstance(step, GateStepSpec) and step.gate not in self.spec.gates:
+            if isinstance(step, GateStepSpec) and step.gate not in self.spec.gates | dict.fromkeys(self.cut.lost_gates):
                 hint = did_you_mean(step.gate, self.spec.gates)
                 self.report(("steps", i, "gate"), f"unknown gate {step.gate!r}.{hint}")
         for name, gate in self.spec.gates.items():
@@ -237,7 +268,7 @@ class _Checker:
         valid = [*self.index, *RESERVED_TARGETS]
         for i, step in enumerate(self.spec.steps):
             for field, target in step_targets(step):
-                if target not in valid:
+                if target not in valid and target not in self.cut.lost_steps:
                     loc = ("steps", i, *_field_loc(field))
                     self.report(loc, f"unknown step target {target!r}.{did_you_mean(target, valid)}")
 
