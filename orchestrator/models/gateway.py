@@ -30,7 +30,7 @@ _lock = threading.Lock()
 _deploy_lock = threading.Lock()
 _litellm: Any = None
 _router: Any = None
-_deployed: dict[str, Limits] = {}  # Router model group -> the (rpm, tpm) it was deployed with
+_deployed: dict[str, tuple[Any, ...]] = {}  # Router model group -> the (rpm, tpm, LiteLLM id) it was deployed with
 _raised: dict[str, OrchestratorError] = {}  # attempt id -> our own error an offline provider raised
 
 
@@ -66,9 +66,9 @@ def deploy(model: str, rpm: int | None = None, tpm: int | None = None) -> None:
     router = load_router()
     # One lock over check and upsert: a concurrent call must not reach the Router before its group exists.
     with _deploy_lock:
-        if _deployed.get(target) != (rpm, tpm):
+        if _deployed.get(target) != (rpm, tpm, endpoints.litellm_id(target)):
             router.upsert_deployment(_deployment(target, rpm, tpm))
-            _deployed[target] = (rpm, tpm)
+            _deployed[target] = (rpm, tpm, endpoints.litellm_id(target))
 
 
 def _deployment(target: str, rpm: int | None, tpm: int | None) -> Any:
