@@ -1,0 +1,68 @@
+"""llama-cpp-python's OpenAI-compatible server in a subprocess on 127.0.0.1, for tests that need a real one."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# The AMX workaround of orchestrator/models/providers/local.py, applied inside the server process: llama.cpp's
+# extra CPU buffer types crash in VMs that advertise AMX without enabling it.
+LAUNCHER = """
+import runpy, sys
+import llama_cpp.llama_cpp as low
+original = low.llama_model_default_params
+def params():
+    value = original()
+    value.use_extra_bufts = False
+    return value
+low.llama_model_default_params = params
+sys.argv = ["llama_cpp.server", *sys.argv[1:]]
+runpy.run_module("llama_cpp.server", run_name="__main__")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def llama_server(model: Path, alias: str, n_ctx: int = 8192, wait_s: float = 120.0) -> Iterator[str]:
+    """Serve one GGUF; yields the api_base (http://127.0.0.1:PORT/v1) once /v1/models answers."""
+    port = free_port()
+    argv = [sys.executable, "-c", LAUNCHER, "--model", str(model), "--model_alias", alias, "--host", "127.0.0.1",
+            "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", "1", "--verbose", "false"]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_up(process, base, wait_s)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen, base: str, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"llama-cpp-python server exited ({process.returncode}): {process.stderr.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
+                json.loads(response.read())
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"llama-cpp-python server not up at {base} after {wait_s:.0f}s")
