@@ -6,11 +6,13 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 # The AMX workaround of orchestrator/models/providers/local.py, applied inside the server process: llama.cpp's
 # extra CPU buffer types crash in VMs that advertise AMX without enabling it.
@@ -40,10 +42,12 @@ def llama_server(model: Path, alias: str, n_ctx: int = 8192, wait_s: float = 120
     port = free_port()
     argv = [sys.executable, "-c", LAUNCHER, "--model", str(model), "--model_alias", alias, "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", "1", "--verbose", "false"]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # stderr to a file, not a pipe: uvicorn logs every request, and a full pipe would block the server.
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, text=True)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait_until_up(process, base, wait_s)
+        _wait_until_up(process, base, wait_s, log)
         yield base
     finally:
         process.terminate()
@@ -52,13 +56,15 @@ def llama_server(model: Path, alias: str, n_ctx: int = 8192, wait_s: float = 120
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
-def _wait_until_up(process: subprocess.Popen, base: str, wait_s: float) -> None:
+def _wait_until_up(process: subprocess.Popen, base: str, wait_s: float, log: IO[str]) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"llama-cpp-python server exited ({process.returncode}): {process.stderr.read()[-2000:]}")
+            log.seek(0)
+            raise RuntimeError(f"llama-cpp-python server exited ({process.returncode}): {log.read()[-2000:]}")
         try:
             with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
                 json.loads(response.read())
