@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +237,16 @@ def test_bad_server_entries_are_refused_with_file_line_and_the_fix(tmp_path: Pat
     with pytest.raises(ConfigError, match=r"models\.yaml:1: models\['openai/x'\]\.\w+: ") as caught:
         registry(tmp_path, {"openai/x": entry})
     assert message in str(caught.value) and CANARY not in str(caught.value)
+
+
+def test_the_readme_server_example_loads(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    example = next(b for b in blocks if "api_base:" in b and "tool_calls:" in b)
+    folder = tmp_path / "repo" / ".orchestrator"
+    folder.mkdir(parents=True)
+    (folder / "models.yaml").write_text(example)
+    reg = load_registry(tmp_path / "repo")
+    assert reg.resolve("tester").model == "team-gateway"
+    assert catalog.published_entry("team-gateway")["litellm_model"] == "openai/gpt-4o-mini"
