@@ -181,16 +181,20 @@ def test_timeout_s_cuts_a_slow_server_off(tmp_path: Path, server: FakeOpenAI) ->
     assert caught.value.kind == "Timeout" and caught.value.retryable
 
 
-def test_a_server_echoing_the_key_in_its_error_never_gets_it_into_the_message(tmp_path: Path,
-                                                                             server: FakeOpenAI) -> None:
+def test_a_server_echoing_the_key_in_its_error_never_gets_it_into_the_message(
+        tmp_path: Path, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
     registry(tmp_path, {"openai/echo": {"api_base": server.api_base, "api_key_env": "TEST_SERVER_CREDS"}})
     server.push(error(401, f"Incorrect API key provided: {CANARY}"))
     with pytest.raises(ModelCallError) as caught:
         gateway.complete("openai/echo", [{"role": "user", "content": "x"}])
     assert CANARY not in str(caught.value) and "[redacted TEST_SERVER_CREDS]" in str(caught.value)
-    server.push(completion(f"your key is {CANARY}", [{"name": "finish", "arguments": {"summary": CANARY}}]))
+    server.push(completion(f"your key is {CANARY}; region eu-central-1",
+                           [{"name": "finish", "arguments": {"summary": CANARY}}]))
     reply = gateway.complete("openai/echo", [{"role": "user", "content": "x"}], tools=[FINISH])
     assert CANARY not in reply.text + json.dumps(reply.tool_calls[0].arguments)
+    # A provider's plain setting is no credential: code or text that names the region is left alone.
+    assert reply.text == "your key is [redacted TEST_SERVER_CREDS]; region eu-central-1"
 
 
 def test_models_check_asks_each_server_once_and_reports_it(tmp_path: Path, server: FakeOpenAI) -> None:

@@ -16,7 +16,7 @@ from orchestrator.models.failures import describe_failure
 from orchestrator.models.ids import OFFLINE_PROVIDERS, SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
 from orchestrator.models.listeners import Listeners
 from orchestrator.models.providers.scripted import load_script
-from orchestrator.models.secrets import redact, redact_data
+from orchestrator.models.secrets import redact_data, secret_values
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
 BLOCK_ENV = "ORCHESTRATOR_BLOCK_REAL_REQUESTS"
@@ -280,11 +280,12 @@ def _reply(model: str, target: str, response: Any, latency: float, request: dict
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
     sampling = {key: request[key] for key in ("temperature", "max_tokens", "tool_choice") if key in request}
     sampling.update(getattr(response, "_hidden_params", {}).get("sampling") or {})
+    keys = secret_values(credentials_only=True)
     return ModelReply(
         model=model,
-        # A server may echo what it was sent (a key in an error text, say): nothing secret goes further.
-        text=redact(message.content or ""),
-        tool_calls=[_tool_call(call) for call in message.tool_calls or []],
+        # A server may echo what it was sent (a key, say): no credential goes further.
+        text=redact_data(message.content or "", keys),
+        tool_calls=[_tool_call(call, keys) for call in message.tool_calls or []],
         prompt_tokens=prompt,
         completion_tokens=completion,
         cost_usd=_cost(model, target, response, prompt, completion),
@@ -294,7 +295,7 @@ def _reply(model: str, target: str, response: Any, latency: float, request: dict
     )
 
 
-def _tool_call(call: Any) -> ToolCall:
+def _tool_call(call: Any, keys: dict[str, str]) -> ToolCall:
     """An OpenAI-style tool call; arguments that aren't a JSON object are kept under '_raw' for the caller to reject."""
     raw = call.function.arguments or "{}"
     try:
@@ -303,7 +304,7 @@ def _tool_call(call: Any) -> ToolCall:
         arguments = {"_raw": raw}
     if not isinstance(arguments, dict):
         arguments = {"_raw": raw}
-    return ToolCall(name=call.function.name or "", arguments=redact_data(arguments), id=call.id or "")
+    return ToolCall(name=call.function.name or "", arguments=redact_data(arguments, keys), id=call.id or "")
 
 
 def _cost(model: str, target: str, response: Any, prompt: int, completion: int) -> float:

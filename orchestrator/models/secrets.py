@@ -8,12 +8,15 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+CREDENTIAL_NAME = re.compile(
+    r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|HEADERS", re.IGNORECASE
+)
+"""Names of variables holding credentials; HEADERS covers OTEL_EXPORTER_OTLP_HEADERS, which carries tracing keys."""
 SECRET_NAME = re.compile(
-    r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|HEADERS)"
-    r"|^(AWS|OPENAI|ANTHROPIC|GEMINI|GOOGLE|AZURE|HF|HUGGING|COHERE|MISTRAL|GROQ|LITELLM)_",
+    CREDENTIAL_NAME.pattern + r"|^(AWS|OPENAI|ANTHROPIC|GEMINI|GOOGLE|AZURE|HF|HUGGING|COHERE|MISTRAL|GROQ|LITELLM)_",
     re.IGNORECASE,
 )
-"""Names of variables holding secrets; HEADERS covers OTEL_EXPORTER_OTLP_HEADERS, which carries tracing keys."""
+"""Names kept out of child processes and tool output: credentials, and all of a provider's settings."""
 MIN_SECRET_CHARS = 8
 """Shorter values ("1", "true", a region) are not secrets worth hiding and would garble ordinary text."""
 
@@ -27,18 +30,22 @@ def register_secret_names(names: Iterable[str]) -> None:
         _named.update(names)
 
 
-def is_secret_name(name: str) -> bool:
-    """True for a variable whose value must never leave the process unredacted."""
+def is_secret_name(name: str, *, credentials_only: bool = False) -> bool:
+    """True for a variable whose value must never leave the process unredacted.
+
+    With credentials_only, a provider's plain settings (AWS_REGION, OPENAI_BASE_URL) don't count: model
+    output is redacted that way, so code that happens to contain "us-east-1" is not rewritten.
+    """
     with _lock:
         named = name in _named
-    return named or bool(SECRET_NAME.search(name))
+    return named or bool((CREDENTIAL_NAME if credentials_only else SECRET_NAME).search(name))
 
 
-def secret_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def secret_values(environ: Mapping[str, str] | None = None, *, credentials_only: bool = False) -> dict[str, str]:
     """value -> variable name for every secret variable of `environ` (default os.environ)."""
     source = os.environ if environ is None else environ
     found = {value: name for name, value in source.items()
-             if len(value.strip()) >= MIN_SECRET_CHARS and is_secret_name(name)}
+             if len(value.strip()) >= MIN_SECRET_CHARS and is_secret_name(name, credentials_only=credentials_only)}
     return dict(sorted(found.items(), key=lambda item: -len(item[0])))  # longest first: no partial leftovers
 
 
