@@ -130,7 +130,7 @@ def _run_with_traced_critic(repo: Path, server: FakeOpenAI) -> Any:
     return run(repo, name, {"builder": register_scripted(builder), "critic": "openai/review-box"})
 
 
-def test_a_run_traces_every_model_call_and_the_canary_key_appears_nowhere(
+def test_a_run_traces_every_model_call_and_the_canary_key_appears_nowhere_not_even_in_the_report(
         repo: Path, spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture,
         capsys: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
@@ -153,7 +153,10 @@ def test_a_run_traces_every_model_call_and_the_canary_key_appears_nowhere(
     shown = io.StringIO()
     with contextlib.redirect_stdout(shown):
         main(["runs", "show", outcome.run_id, "--repo", str(repo), "--json"])
+        assert main(["report", outcome.run_id, "--repo", str(repo)]) == 0  # written under .git/orchestrator/
     assert outcome.run_id in shown.getvalue()
+    reports = list((repo / ".git" / "orchestrator").rglob("report.*"))
+    assert sorted(p.suffix for p in reports) == [".html", ".md"]
     haystacks = {
         "spans": "".join(s.to_json() for s in finished),
         "logs": caplog.text,
