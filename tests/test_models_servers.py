@@ -254,3 +254,15 @@ def test_the_readme_server_example_loads(tmp_path: Path) -> None:
     reg = load_registry(tmp_path / "repo")
     assert reg.resolve("tester").model == "team-gateway"
     assert catalog.published_entry("team-gateway")["litellm_model"] == "openai/gpt-4o-mini"
+
+
+def test_the_init_scaffold_server_example_loads_once_uncommented(tmp_path: Path) -> None:
+    from orchestrator.cli.scaffold import MODELS_YAML
+
+    example = MODELS_YAML.split("the others on a provider:\n")[1]
+    folder = tmp_path / "repo" / ".orchestrator"
+    folder.mkdir(parents=True)
+    (folder / "models.yaml").write_text("\n".join(line.removeprefix("# ") for line in example.splitlines()))
+    reg = load_registry(tmp_path / "repo")
+    assert reg.resolve("critic").model == "openai/qwen2.5-coder-7b"
+    assert catalog.published_entry("openai/qwen2.5-coder-7b")["api_base"] == "http://127.0.0.1:8080/v1"
