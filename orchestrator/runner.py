@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.sandbox import sandbox_policy
-from orchestrator.errors import ConfigError, RunInterrupted, RunStopped, WorkspaceError, did_you_mean
+from orchestrator.errors import ConfigError, ModelError, RunInterrupted, RunStopped, WorkspaceError, did_you_mean
 from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.context import RunContext
 from orchestrator.run.events_text import plain_log
@@ -330,6 +330,12 @@ def _drive(ctx: RunContext, graph: Any, config: dict[str, Any], payload: Any) ->
         ctx.runlog.finish_run(ctx.run_id, "interrupted", RunInterrupted.exit_code, message)
         ctx.event("run_end", status="interrupted", exit_code=RunInterrupted.exit_code, message=message)
         raise RunInterrupted(f"run {ctx.run_id} {message}") from None
+    except ModelError as exc:
+        if getattr(exc, "retryable", False):  # an outage outlived retries and failover: stop, saved, resumable
+            raise RunStopped(f"{exc}\nThe run is saved at its last completed step; once the provider is back, "
+                             f"continue with `{resume_command(ctx)}`.") from exc
+        ctx.runlog.finish_run(ctx.run_id, "failed", exc.exit_code, str(exc)[:500])
+        raise
     except BaseException as exc:
         ctx.runlog.finish_run(ctx.run_id, "failed", getattr(exc, "exit_code", 1), str(exc)[:500])
         raise

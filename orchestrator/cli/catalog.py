@@ -14,13 +14,15 @@ def models(
     repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/models.yaml."),
     workflow: str = typer.Option(None, "--workflow", "-w", help="Include a workflow's models: section."),
     model: list[str] = MODEL_OPTION,
-    check: bool = typer.Option(False, "--check", help="Check that keys are present and model ids are known."),
+    check: bool = typer.Option(
+        False, "--check", help="Check keys, ids and weights; ask each api_base server for its models."
+    ),
     prepare: bool = typer.Option(
         False, "--prepare", help="Join the embedded models' weight chunks and verify their SHA-256 (set-up step)."
     ),
 ) -> int:
     """Show persona -> profile -> models as resolved through every layer."""
-    from orchestrator.models.check import check_models
+    from orchestrator.models.check import check_models, probe_servers
     from orchestrator.models.registry import load_registry, parse_model_overrides
     from orchestrator.workflow.validate import find_workflow, load_workflow
 
@@ -38,6 +40,11 @@ def models(
     if not check:
         return 0
     problems = check_models(registry)
+    for model_id, server in probe_servers(registry):
+        if server.ok:
+            typer.echo(f"{model_id}: {server.message}")
+        else:
+            problems.append(f"{model_id}: {server.message}")
     for problem in problems:
         typer.echo(f"Error: {problem}", err=True)
     if not problems:

@@ -46,10 +46,16 @@ MODELS_YAML = """\
 #   builder: high_throughput
 #   critic: high_reasoning
 #
-# A local OpenAI-compatible server (llama.cpp, vLLM, Ollama) is any LiteLLM id, e.g.
-#   roles:
-#     critic: ollama/qwen2.5-coder:7b
-# with OLLAMA_API_BASE=http://127.0.0.1:11434 in the environment.
+# One role on a local OpenAI-compatible server (llama.cpp, vLLM, Ollama), the others on a provider:
+# models:
+#   openai/qwen2.5-coder-7b:
+#     api_base: http://127.0.0.1:8080/v1      # `orchestrator models --check` asks it for its models
+#     # api_key_env: LLAMA_API_KEY            # the variable holding its key, if it wants one
+#     tool_calls: text                        # no native function calling: <tool_call> text (or json_schema)
+#     input_cost_per_token: 0.0
+#     output_cost_per_token: 0.0
+# roles:
+#   critic: openai/qwen2.5-coder-7b
 """
 
 FILES = {"AGENTS.md": AGENTS_MD, "specs/TEMPLATE.md": SPEC_TEMPLATE, ".orchestrator/models.yaml": MODELS_YAML}

@@ -40,6 +40,21 @@ def litellm_entry(model_id: str) -> dict[str, Any] | None:
     return None
 
 
+def litellm_info(model_id: str) -> dict[str, Any]:
+    """The registry's ModelInfo fields that LiteLLM's map knows for this id."""
+    entry = litellm_entry(model_id) or {}
+    out: dict[str, Any] = {}
+    window = entry.get("max_input_tokens") or entry.get("max_tokens")
+    if isinstance(window, int) and window > 0:
+        out["context_window"] = window
+    for key in ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost"):
+        if isinstance(entry.get(key), (int, float)):
+            out[key] = float(entry[key])
+    if "supports_function_calling" in entry:
+        out["supports_tools"] = bool(entry["supports_function_calling"])
+    return out
+
+
 def known_litellm_ids(provider: str = "") -> list[str]:
     """Ids in LiteLLM's map as `provider/name` (only that provider's when given), for did-you-mean hints."""
     ids = []

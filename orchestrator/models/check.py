@@ -1,4 +1,4 @@
-"""`orchestrator models --check`: will the bound models work here (keys set, ids known, local weights present)?"""
+"""`orchestrator models --check`: will the bound models work here (keys set, ids known, weights present, servers up)?"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import ModelError, did_you_mean
-from orchestrator.models import catalog
+from orchestrator.models import catalog, endpoints
 from orchestrator.models.ids import SCRIPT_PREFIX, is_offline, provider_of
 
 if TYPE_CHECKING:
@@ -26,6 +26,18 @@ def check_models(registry: Registry, personas: list[str] | None = None, remote_o
         used_by = ", ".join(users)
         problems += [f"{model_id} (used by {used_by}): {p}" for p in _problems(model_id, registry)]
     return problems
+
+
+def probe_servers(registry: Registry, personas: list[str] | None = None) -> list[tuple[str, endpoints.ProbeResult]]:
+    """(model id, what its server said) for every checked model with an api_base, each server asked once."""
+    asked: dict[str, endpoints.ProbeResult] = {}
+    out = []
+    for model_id in _models_to_check(registry, personas):
+        base = endpoints.api_base(model_id)
+        if base:
+            asked[base] = asked.get(base) or endpoints.probe(model_id)
+            out.append((model_id, asked[base]))
+    return out
 
 
 def _models_to_check(registry: Registry, personas: list[str] | None) -> dict[str, list[str]]:
@@ -49,11 +61,14 @@ def _problems(model_id: str, registry: Registry) -> list[str]:
     from orchestrator.models.gateway import load_litellm
 
     try:
-        found = load_litellm().validate_environment(model=model_id)
+        found = load_litellm().validate_environment(model=endpoints.litellm_id(model_id))
     except Exception as exc:  # LiteLLM can't even parse the id
         return [*problems, f"LiteLLM cannot use this id: {exc}"]
     # *_API_BASE keys have working defaults (e.g. Ollama on localhost), so they are not problems.
     missing = [key for key in found.get("missing_keys") or [] if not key.endswith("_API_BASE")]
+    configured = endpoints.missing_keys(model_id)  # a model with its own server or key variable needs only that
+    if configured is not None:
+        missing = configured
     if missing:
         problems.append(f"missing in the environment: {', '.join(missing)}; export {missing[0]}=...")
     return problems

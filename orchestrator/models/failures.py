@@ -9,6 +9,7 @@ from typing import Any
 from orchestrator.errors import ModelError, did_you_mean
 from orchestrator.models import catalog
 from orchestrator.models.ids import provider_of
+from orchestrator.models.secrets import redact
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,10 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _first_line(exc: Any) -> str:
-    """The exception's message without LiteLLM's class-name prefixes and multi-line boilerplate."""
-    text = str(getattr(exc, "message", None) or exc).strip()
+    """The exception's message without LiteLLM's class-name prefixes and multi-line boilerplate, secrets redacted.
+
+    Providers echo what they were sent ("Incorrect API key provided: sk-..."), and this text reaches the run log.
+    """
+    text = redact(str(getattr(exc, "message", None) or exc)).strip()
     line = (text.splitlines() or [type(exc).__name__])[0]
     return _PREFIXES.sub("", line)[:300]

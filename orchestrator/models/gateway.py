@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.errors import OrchestratorError, RealRequestBlockedError
-from orchestrator.models import catalog
+from orchestrator.models import catalog, endpoints, tool_modes, tracing
 from orchestrator.models.failures import describe_failure
 from orchestrator.models.ids import OFFLINE_PROVIDERS, SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
 from orchestrator.models.listeners import Listeners
 from orchestrator.models.providers.scripted import load_script
+from orchestrator.models.secrets import redact_data, secret_values
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
 BLOCK_ENV = "ORCHESTRATOR_BLOCK_REAL_REQUESTS"
@@ -29,7 +30,7 @@ _lock = threading.Lock()
 _deploy_lock = threading.Lock()
 _litellm: Any = None
 _router: Any = None
-_deployed: dict[str, Limits] = {}  # Router model group -> the (rpm, tpm) it was deployed with
+_deployed: dict[str, tuple[Any, ...]] = {}  # Router model group -> the (rpm, tpm, LiteLLM id) it was deployed with
 _raised: dict[str, OrchestratorError] = {}  # attempt id -> our own error an offline provider raised
 
 
@@ -65,16 +66,16 @@ def deploy(model: str, rpm: int | None = None, tpm: int | None = None) -> None:
     router = load_router()
     # One lock over check and upsert: a concurrent call must not reach the Router before its group exists.
     with _deploy_lock:
-        if _deployed.get(target) != (rpm, tpm):
+        if _deployed.get(target) != (rpm, tpm, endpoints.litellm_id(target)):
             router.upsert_deployment(_deployment(target, rpm, tpm))
-            _deployed[target] = (rpm, tpm)
+            _deployed[target] = (rpm, tpm, endpoints.litellm_id(target))
 
 
 def _deployment(target: str, rpm: int | None, tpm: int | None) -> Any:
     """A Router deployment serving one model id under its own name."""
     from litellm.types.router import Deployment
 
-    params: dict[str, Any] = {"model": target}
+    params: dict[str, Any] = {"model": endpoints.litellm_id(target)}  # an alias's group serves its real id
     if rpm is not None:
         # usage-based-routing-v2 skips a deployment once `used + 1 >= rpm`, i.e. after rpm - 1 calls.
         params["rpm"] = rpm + 1
@@ -136,15 +137,19 @@ def complete(
     """Send one chat request through the LiteLLM Router and return the reply with tokens, cost, latency and sampling."""
     model = normalise_model_id(model)
     target = _target(model)
-    if not is_offline(target) and real_requests_blocked():
+    # A server on this machine (api_base on loopback) is no network request: tests run against one.
+    if not is_offline(target) and real_requests_blocked() and not endpoints.is_loopback(target):
         raise RealRequestBlockedError(
             f"real model call to {model!r} (persona {persona or '-'}) refused: real requests are switched off "
             f"(block_real_requests() or {BLOCK_ENV}=1). Bind the persona to local/smollm2 or a scripted model."
         )
     request = _request(target, messages, tools, require_tool, persona, temperature, max_tokens, metadata)
-    started = time.perf_counter()
-    response = _send(model, target, request)
-    reply = _reply(model, target, response, time.perf_counter() - started, request)
+    with tracing.model_span(model, endpoints.litellm_id(target), persona, request) as span:
+        started = time.perf_counter()
+        response = _send(model, target, request)
+        reply = _reply(model, target, response, time.perf_counter() - started, request)
+        reply = tool_modes.adapt_reply(reply, endpoints.tool_mode(target), tools)
+        span.finish(reply)
     _listeners.notify(model, persona, reply, dict(metadata or {}))
     return reply
 
@@ -163,6 +168,8 @@ def _send(model: str, target: str, request: dict[str, Any]) -> Any:
         deploy(model, *published_limits(model))
     attempt = uuid.uuid4().hex
     request["metadata"][ATTEMPT_KEY] = attempt
+    if not is_offline(target):
+        tracing.apply_litellm_callbacks(load_litellm())
     try:
         return router.completion(**request)
     except Exception as exc:
@@ -199,7 +206,15 @@ def _request(
         request["temperature"] = temperature
     if max_tokens is not None:
         request["max_tokens"] = max_tokens
+    if not is_offline(target):
+        _add_endpoint(request, target, tools, require_tool)
     return request
+
+
+def _add_endpoint(request: dict[str, Any], target: str, tools: list[ToolSpec] | None, require_tool: bool) -> None:
+    """models.yaml's server, key, timeout and params for this model, and its way of taking tools."""
+    request.update(endpoints.call_params(target))
+    tool_modes.adapt_request(request, tools, require_tool, endpoints.tool_mode(target))
 
 
 def _translate(exc: Exception, model: str, target: str, attempt: str = "") -> OrchestratorError:
@@ -246,9 +261,12 @@ def _recording(completion: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _missing_keys(model: str) -> list[str]:
-    """Environment keys LiteLLM says this model needs and doesn't have (no network)."""
+    """Environment keys this model needs and doesn't have: its api_key_env, else what LiteLLM says (no network)."""
+    configured = endpoints.missing_keys(model)
+    if configured is not None:
+        return configured
     try:
-        found = load_litellm().validate_environment(model=model)
+        found = load_litellm().validate_environment(model=endpoints.litellm_id(model))
     except Exception:  # an id LiteLLM can't parse: the call's own error says more
         return []
     return list(found.get("missing_keys") or [])
@@ -262,10 +280,12 @@ def _reply(model: str, target: str, response: Any, latency: float, request: dict
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
     sampling = {key: request[key] for key in ("temperature", "max_tokens", "tool_choice") if key in request}
     sampling.update(getattr(response, "_hidden_params", {}).get("sampling") or {})
+    keys = secret_values(credentials_only=True)
     return ModelReply(
         model=model,
-        text=message.content or "",
-        tool_calls=[_tool_call(call) for call in message.tool_calls or []],
+        # A server may echo what it was sent (a key, say): no credential goes further.
+        text=redact_data(message.content or "", keys),
+        tool_calls=[_tool_call(call, keys) for call in message.tool_calls or []],
         prompt_tokens=prompt,
         completion_tokens=completion,
         cost_usd=_cost(model, target, response, prompt, completion),
@@ -275,7 +295,7 @@ def _reply(model: str, target: str, response: Any, latency: float, request: dict
     )
 
 
-def _tool_call(call: Any) -> ToolCall:
+def _tool_call(call: Any, keys: dict[str, str]) -> ToolCall:
     """An OpenAI-style tool call; arguments that aren't a JSON object are kept under '_raw' for the caller to reject."""
     raw = call.function.arguments or "{}"
     try:
@@ -284,7 +304,7 @@ def _tool_call(call: Any) -> ToolCall:
         arguments = {"_raw": raw}
     if not isinstance(arguments, dict):
         arguments = {"_raw": raw}
-    return ToolCall(name=call.function.name or "", arguments=arguments, id=call.id or "")
+    return ToolCall(name=call.function.name or "", arguments=redact_data(arguments, keys), id=call.id or "")
 
 
 def _cost(model: str, target: str, response: Any, prompt: int, completion: int) -> float:
@@ -297,6 +317,6 @@ def _cost(model: str, target: str, response: Any, prompt: int, completion: int) 
     if is_offline(target):
         return 0.0
     try:
-        return float(load_litellm().completion_cost(completion_response=response, model=target))
+        return float(load_litellm().completion_cost(completion_response=response, model=endpoints.litellm_id(target)))
     except Exception:  # a model LiteLLM has no price for: record 0 rather than fail the call
         return 0.0

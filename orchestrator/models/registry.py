@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError, UnknownNameError, did_you_mean
-from orchestrator.models import catalog
+from orchestrator.models import catalog, tracing
 from orchestrator.models.ids import LOCAL_MODELS, is_offline, is_script_path, normalise_model_id, provider_of
+from orchestrator.models.secrets import register_secret_names
 from orchestrator.models.spec import (
+    ENDPOINT_FIELDS,
     LoadedSpec,
     ModelEntrySpec,
     PolicySpec,
     ProfileSpec,
     RegistrySpec,
+    TracingSpec,
     load_spec_file,
     parse_spec_text,
 )
@@ -82,6 +85,7 @@ class _Merged:
     ladder: tuple[list[str], str] = ([], "")
     default_profile: tuple[str | None, str] = (None, "")
     policy: dict[str, Any] = field(default_factory=dict)
+    tracing: dict[str, Any] = field(default_factory=dict)
     new_cli_personas: list[str] = field(default_factory=list)
 
 
@@ -95,6 +99,7 @@ class Registry:
         self._ladder = tuple(merged.ladder[0])
         self._default_profile = merged.default_profile[0]
         self.policy = PolicySpec(**merged.policy)
+        self.tracing = TracingSpec(**merged.tracing)
         self.layers = tuple(layers)
         self._new_cli_personas = tuple(merged.new_cli_personas)
 
@@ -144,7 +149,7 @@ class Registry:
         """Metadata for a model id: registry first, then LiteLLM's cost map, then defaults."""
         model_id = normalise_model_id(model_id)
         entry = self._models.get(model_id)
-        values: dict[str, Any] = entry.model_dump(exclude_none=True) if entry else {}
+        values: dict[str, Any] = entry.model_dump(exclude_none=True, exclude=ENDPOINT_FIELDS) if entry else {}
         source = "registry" if entry else "default"
         if is_offline(model_id):
             values = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, **values}
@@ -152,7 +157,7 @@ class Registry:
             values.setdefault("tags", ["offline"])
             if provider_of(model_id) != "local":
                 values.setdefault("context_window", 1_000_000)
-        litellm_values = _from_litellm(model_id)
+        litellm_values = catalog.litellm_info(entry.litellm_model or model_id if entry else model_id)
         if litellm_values and not entry:
             source = "litellm"
         merged = {**_DEFAULT_INFO, "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
@@ -242,21 +247,6 @@ class Registry:
         return model_id in self._models
 
 
-def _from_litellm(model_id: str) -> dict[str, Any]:
-    """The ModelInfo fields LiteLLM's map knows for this id."""
-    entry = catalog.litellm_entry(model_id) or {}
-    out: dict[str, Any] = {}
-    window = entry.get("max_input_tokens") or entry.get("max_tokens")
-    if isinstance(window, int) and window > 0:
-        out["context_window"] = window
-    for key in ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost"):
-        if isinstance(entry.get(key), (int, float)):
-            out[key] = float(entry[key])
-    if "supports_function_calling" in entry:
-        out["supports_tools"] = bool(entry["supports_function_calling"])
-    return out
-
-
 def user_config_path() -> Path:
     """`$XDG_CONFIG_HOME/orchestrator/models.yaml`, defaulting to `~/.config/orchestrator/models.yaml`."""
     xdg = os.environ.get("XDG_CONFIG_HOME", "")
@@ -295,8 +285,15 @@ def load_registry(
         for persona in merged.new_cli_personas:
             if persona not in known:
                 raise UnknownNameError("persona", persona, known, where="--model")
-    catalog.publish_entries({key: spec.model_dump(exclude_none=True) for key, spec in merged.models.items()})
+    _publish(merged)
     return Registry(merged, [name for name, _, _ in layers])
+
+
+def _publish(merged: _Merged) -> None:
+    """Hand the gateway what later calls need: entries (prices, servers), key variables, tracing settings."""
+    catalog.publish_entries({key: spec.model_dump(exclude_none=True) for key, spec in merged.models.items()})
+    register_secret_names(spec.api_key_env for spec in merged.models.values() if spec.api_key_env)
+    tracing.configure(**merged.tracing)
 
 
 def _roles_layer(bindings: dict[str, str], where: str) -> LoadedSpec:
@@ -324,6 +321,8 @@ def _merge(merged: _Merged, layer: str, loaded: LoadedSpec, base: Path | None) -
         merged.default_profile = (spec.default_profile, loaded.place("default_profile"))
     if spec.policy is not None:
         merged.policy.update(spec.policy.model_dump(include=spec.policy.model_fields_set))
+    if spec.tracing is not None:
+        merged.tracing.update(spec.tracing.model_dump(include=spec.tracing.model_fields_set))
 
 
 def _role_place(layer: str, loaded: LoadedSpec, persona: str) -> str:

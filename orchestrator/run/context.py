@@ -149,8 +149,9 @@ class RunContext:
             if self.complete is None:
                 from orchestrator.models.resilience import complete_with_failover
 
+                # run and step travel with the call, so traces (OTel spans, LiteLLM callbacks) can group by them
                 reply = complete_with_failover([model, *(failovers or [])], messages, registry=self.registry,
-                                               **kwargs)
+                                               **{"metadata": {"run_id": self.run_id, "step": step}, **kwargs})
             else:
                 reply = self.complete(model, messages, **kwargs)
             self.guard.record(step, reply.total_tokens, reply.cost_usd)

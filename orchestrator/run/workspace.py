@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.agents.redact import SECRET_NAME
+from orchestrator.agents.redact import is_secret_name
 from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
 from orchestrator.errors import WorkspaceError
 from orchestrator.globs import glob_match
@@ -35,7 +35,7 @@ TEXT_DIFF = ("--text", "--no-textconv", "--no-ext-diff")
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     """Run git with argv (no shell) and return stdout; failures become WorkspaceError with git's message."""
-    env = {name: value for name, value in os.environ.items() if not SECRET_NAME.search(name)}
+    env = {name: value for name, value in os.environ.items() if not is_secret_name(name)}
     with _GIT_LOCK:
         proc = subprocess.run(["git", *SAFE_GIT_CONFIG, *args], cwd=cwd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
