@@ -55,7 +55,8 @@ def test_the_cap_never_makes_up_a_missing_deliverable(tmp_path: Path) -> None:
 def test_the_step_hands_off_once_its_deliverable_exists(tmp_path: Path) -> None:
     seen: list = []
     changed = []
-    replies = _replies(("write_file", {"path": "calc.py", "content": "x = 1\n"}), ("finish", {"summary": "ok"}))
+    replies = _replies(("write_file", {"path": "calc.py", "content": "def add(a, b):\n    return b + a\n"}),
+                       ("finish", {"summary": "ok"}))
     result = _loop(tmp_path, replies, seen, deliverable=lambda: "" if changed else "a source change",
                    stop_when_delivered=True)
     changed.append(True)
