@@ -173,8 +173,10 @@ def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> list[Sect
     run_tests = list(run_changes(ctx.workspace).tests) if step.deliverable == "source" else []
     sources, tests = working_files(root, Toolbox(root).list_files().splitlines(), f"{ctx.task}\n{spec}", run_tests)
     if step.deliverable == "source":
+        # Only the run's new tests: shown the module's old tests too, the 0.5B builder edited those.
+        new_tests = [p for p in tests if p in run_tests] or tests
         return [("The file to change (current content)", render_files(root, sources)),
-                ("The tests it must pass (read-only: do not change them)", render_files(root, tests))]
+                ("The tests it must pass (read-only: do not change them)", render_files(root, new_tests))]
     return [("The code under test (read-only: do not change it)", render_files(root, sources)),
             ("Existing tests (keep them; write yours into a new file tests/test_<feature>.py)",
              render_files(root, tests))]
