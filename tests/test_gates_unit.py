@@ -186,3 +186,16 @@ def test_red_gate_refuses_a_test_file_that_defines_the_code_under_test(tmp_path)
     problems = self_served(ctx, Changes(("tests/test_s.py",)), "Add a subtract(a, b) function to calc.py")
     assert problems == ["tests/test_s.py:4: defines subtract itself; the task asks the project's code for it, so "
                         "import subtract from there and let the build add it"]
+
+
+def test_a_module_that_fails_to_import_does_not_hide_the_other_tests(tmp_path) -> None:
+    import sys
+
+    from orchestrator.gates.pytest_run import run_pytest
+
+    (tmp_path / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    (tmp_path / "test_broken.py").write_text("from nowhere import thing\n\n\ndef test_thing():\n    assert thing\n")
+    run = run_pytest([sys.executable, "-m", "pytest", "-q"], tmp_path, allowlist={"python", "python3"},
+                     timeout_s=60)
+    assert run.outcome("test_ok.py::test_ok") == "passed"
+    assert "test_broken.py" in run.collect_errors
