@@ -45,7 +45,8 @@ def box(repo: Path) -> Toolbox:
 class TestSpecsAndValidation:
     def test_specs_are_closed_json_schemas(self, box: Toolbox):
         names = [spec.name for spec in box.specs()]
-        assert names == ["read_file", "list_files", "search", "write_file", "edit", "run_tests", "git_diff"]
+        assert names == ["read_file", "list_files", "search", "write_file", "append_file", "edit", "run_tests",
+                         "git_diff"]
         for spec in box.specs():
             assert spec.parameters["additionalProperties"] is False
             assert isinstance(spec.parameters["required"], list)
@@ -223,8 +224,23 @@ def test_a_whole_file_write_that_drops_a_function_is_refused_with_the_way_to_add
     box = Toolbox(tmp_path)
     with pytest.raises(ToolError) as refused:
         box.write_file("calc.py", "def subtract(a, b):\n    return a - b\n")
-    assert "drops add (line 4)" in str(refused.value) and "'    return a + b'" in str(refused.value)
+    assert "drops add (line 4)" in str(refused.value) and "call append_file" in str(refused.value)
     assert "def add" in (tmp_path / "calc.py").read_text()
     box.write_file("calc.py", "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n")
     box.write_file("notes.txt", "x")  # only Python files are checked
     box.write_file("notes.txt", "y")
+
+
+def test_append_file_adds_code_at_the_end_and_keeps_the_rest(tmp_path) -> None:
+    from orchestrator.agents.tools import Toolbox
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n\n")
+    box = Toolbox(tmp_path)
+    assert box.call("append_file", {"path": "calc.py", "content": "def subtract(a, b): return a - b"}) == (
+        "appended 1 lines to calc.py")
+    assert (tmp_path / "calc.py").read_text() == (
+        "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b): return a - b\n")
+    with pytest.raises(ToolError, match="does not exist"):
+        box.call("append_file", {"path": "nope.py", "content": "x = 1"})
+    with pytest.raises(ToolError, match="read-only"):
+        Toolbox(tmp_path, read_only=True, tools=None).append_file("calc.py", "x = 1")

@@ -62,7 +62,7 @@ class AgentResult:
         return self.text
 
 
-WRITE_TOOLS = ("write_file", "edit")
+WRITE_TOOLS = ("write_file", "append_file", "edit")
 REPEAT_TEMPERATURE = 0.8
 REMINDER = "Your reply had no tool call. Answer with exactly one tool call as JSON."
 

@@ -11,7 +11,7 @@ from orchestrator.located_yaml import load_located_yaml
 from orchestrator.resources import shipped_dir
 
 READ_TOOLS = ("read_file", "list_files", "search", "git_diff")
-WRITE_TOOLS = ("write_file", "edit")
+WRITE_TOOLS = ("write_file", "append_file", "edit")
 ALL_TOOLS = (*READ_TOOLS, *WRITE_TOOLS, "run_tests")
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import regex
-from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.agents.personas import READ_TOOLS
 from orchestrator.agents.redact import redact
@@ -25,11 +24,11 @@ from orchestrator.agents.sandbox import (
     run_command,
     truncate_middle,
 )
+from orchestrator.agents.tool_specs import TOOL_SPECS, validate_arguments
 from orchestrator.agents.whole_file import check_keeps_definitions
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.globs import glob_match
-from orchestrator.models.schema import tool_spec, validate_with
 from orchestrator.models.types import ToolSpec
 
 SKIP_DIRS = frozenset(
@@ -40,64 +39,6 @@ MAX_SEARCH_HITS = 100
 MAX_SEARCHED_FILE_BYTES = 1_000_000
 MAX_UNTRACKED_DIFFS = 50
 SEARCH_TIMEOUT_S = 5.0
-
-class _Args(BaseModel):
-    """Tool arguments: no extra keys, no coercion (a "3" is not a line number)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class ReadFileArgs(_Args):
-    path: str = Field(description="File path relative to the repository root.")
-    start_line: int | None = Field(None, ge=1, description="First line to show (1-based).")
-    end_line: int | None = Field(None, ge=1, description="Last line to show.")
-
-
-class ListFilesArgs(_Args):
-    path: str | None = Field(None, description="Folder relative to the repository root (default: the root).")
-    pattern: str | None = Field(None, description="Glob such as '*.py'.")
-
-
-class SearchArgs(_Args):
-    pattern: str = Field(description="Regular expression (or literal text).")
-    path: str | None = Field(None, description="Folder or file to search (default: the repository).")
-
-
-class WriteFileArgs(_Args):
-    path: str = Field(description="File path relative to the repository root.")
-    content: str = Field(description="The file's full new content.")
-
-
-class EditArgs(_Args):
-    path: str = Field(description="File path relative to the repository root.")
-    search: str = Field(description="Exact text that occurs once in the file.")
-    replace: str = Field(description="Text to put in its place.")
-
-
-class NoArgs(_Args):
-    pass
-
-
-TOOL_ARGS: dict[str, tuple[str, type[_Args]]] = {
-    "read_file": ("Read a text file of the repository, optionally a line range.", ReadFileArgs),
-    "list_files": ("List files under a folder (default: the repository root), optionally filtered by a glob "
-                   "such as '*.py'.", ListFilesArgs),
-    "search": ("Search text files for a regular expression (or literal text); returns path:line: text hits.",
-               SearchArgs),
-    "write_file": ("Create or overwrite a file with the given full content.", WriteFileArgs),
-    "edit": ("Replace one exact, unique occurrence of `search` in a file with `replace`.", EditArgs),
-    "run_tests": ("Run the project's configured test command and return its output.", NoArgs),
-    "git_diff": ("Show every change in the worktree since the last commit, including new untracked files.", NoArgs),
-}
-"""Each tool's description and arguments model; its JSON schema and its validation both come from the model."""
-
-TOOL_SPECS = {name: tool_spec(name, about, args) for name, (about, args) in TOOL_ARGS.items()}
-
-
-def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
-    """The call's arguments checked by the tool's model (ToolError naming the bad field), without unset ones."""
-    return validate_with(TOOL_ARGS[name][1], name, arguments).model_dump(exclude_unset=True)
-
 
 SMALL_FILE_CHARS = 2000
 """A file this small is shown whole when an edit misses, so the agent can copy it (or rewrite it)."""
@@ -243,6 +184,14 @@ class Toolbox:
             check_keeps_definitions(path, _read_text(target, path), content)
         self._write(target, content)
         return f"wrote {relative_posix(self.root, target)} ({len(content.splitlines())} lines)"
+
+    def append_file(self, path: str, content: str) -> str:
+        """Add content at the end of an existing file, separated from what is there by a blank line or two."""
+        target = self._existing_file(path)
+        text = _read_text(target, path).rstrip("\n")
+        gap = "\n\n\n" if path.endswith(".py") and text else ("\n\n" if text else "")
+        self._write(target, f"{text}{gap}{content.strip(chr(10))}\n")
+        return f"appended {len(content.splitlines())} lines to {relative_posix(self.root, target)}"
 
     def edit(self, path: str, search: str, replace: str) -> str:
         """Replace the single exact occurrence of `search` in the file with `replace`."""

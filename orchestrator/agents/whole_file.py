@@ -9,7 +9,9 @@ from __future__ import annotations
 import ast
 import re
 
+from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
 from orchestrator.errors import ToolError
+from orchestrator.globs import glob_match
 
 
 def top_level_names(text: str) -> dict[str, int]:
@@ -23,16 +25,18 @@ def top_level_names(text: str) -> dict[str, int]:
 
 
 def check_keeps_definitions(path: str, old: str, new: str) -> None:
-    """Refuse a rewrite of a Python file that drops a top-level function or class it defines now."""
-    if not path.endswith(".py"):
+    """Refuse a rewrite of a Python source file that drops a top-level function or class it defines now.
+
+    Test files are left to the write policy, whose existing-tests rule (and its lifting for refinement) covers them.
+    """
+    if not path.endswith(".py") or glob_match(path, DEFAULT_TEST_GLOBS):
         return
     kept = top_level_names(new)
     dropped = {name: line for name, line in top_level_names(old).items() if name not in kept}
     if not dropped:
         return
     names = ", ".join(f"{name} (line {line})" for name, line in dropped.items())
-    last = next((line for line in reversed(old.splitlines()) if line.strip()), "")
     raise ToolError(
-        f"write_file replaces the whole of {path}, and the new content drops {names}. Either write the whole file "
-        f"with that code kept, or add only the new code with edit: search = the file's last line {last!r}, "
-        f"replace = that line, a blank line, then the new code. To remove code on purpose, use edit.")
+        f"write_file replaces the whole of {path}, and the new content drops {names}. To add new code and keep "
+        f"the rest, call append_file with path {path!r} and only the new code as content. Or write the whole "
+        "file with that code kept. To remove code on purpose, use edit.")

@@ -10,7 +10,7 @@ from orchestrator.workflow.spec import AgentStepSpec, DispatchStepSpec, Escalate
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 KNOWN_PLACEHOLDERS = ("task",)
-WRITE_TOOLS = ("write_file", "edit", "run_tests")
+WRITE_TOOLS = ("write_file", "append_file", "edit", "run_tests")
 
 
 def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
