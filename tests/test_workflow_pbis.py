@@ -47,7 +47,8 @@ def pbi_builder(barrier: threading.Barrier):
             barrier.wait()  # raises BrokenBarrierError if the two PBIs ran one after another
         plan = {
             "calc": [call("write_file", path="strings.py", content="x = 1\n"),
-                     call("write_file", path="calc.py", content="def subtract(a, b):\n    return a - b\n")],
+                     call("write_file", path="calc.py", content="def add(a, b):\n    return a + b\n\n\n"
+                                                                        "def subtract(a, b):\n    return a - b\n")],
             "strings": [call("write_file", path="strings.py", content="def shout(s):\n    return s.upper()\n")],
             "docs": [call("write_file", path="docs/subtract.md", content="subtract(a, b) returns a - b\n")],
         }[pbi] + [finish(f"{pbi} done")]
