@@ -215,3 +215,11 @@ def test_a_step_set_aside_for_a_schema_error_is_no_unknown_target(tmp_path: Path
     text = GOOD.replace("max_rounds: 2", "max_rounds: lots").replace("gate: tests", "gate: tsts")
     problems = problems_of(tmp_path, text)
     assert [p.split(": ")[1] for p in problems] == ["steps[1].gate", "steps[1].max_rounds"]
+
+
+def test_validate_takes_a_workflow_name_like_run_does(tmp_path: Path) -> None:
+    code = "import sys; from orchestrator.cli import main\nsys.exit(main(['validate', 'feature', 'fetaure']))\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "workflows/feature.yaml: ok" in proc.stdout
+    assert "Error: unknown workflow 'fetaure'. Did you mean 'feature'?" in proc.stderr

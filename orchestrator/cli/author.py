@@ -10,7 +10,7 @@ from orchestrator.errors import ConfigError
 
 
 def validate(
-    workflows: list[Path] = typer.Argument(..., help="Workflow YAML files to check."),
+    workflows: list[Path] = typer.Argument(..., help="Workflow YAML files (or names of shipped/repo workflows)."),
     repo: Path = typer.Option(None, "--repo", help="Also accept personas from this repo's .orchestrator/."),
 ) -> int:
     """Check workflow files in one pass each: syntax, keys, types, names, targets, reachability, capped cycles,
@@ -24,9 +24,10 @@ def validate(
 def _validate_one(path: Path, repo: Path | None) -> bool:
     """Print every problem and warning of one file; True when it has problems."""
     from orchestrator.workflow.lint import workflow_warnings
-    from orchestrator.workflow.validate import validate_file
+    from orchestrator.workflow.validate import find_workflow, validate_file
 
     try:
+        path = find_workflow(str(path), repo)
         spec, problems = validate_file(path, repo)
     except ConfigError as exc:  # unreadable file or YAML syntax: nothing further to check
         typer.echo(f"Error: {exc}", err=True)

@@ -81,8 +81,9 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
     persona = ctx.persona(step.persona)
 
     def attempt(model: str, temperature: float | None = None, extra: str = "") -> AgentResult:
-        # The spec writer may rework the spec it wrote in this run (after a failed spec gate); nobody else may.
-        baseline = ctx.workspace.base_commit if step.deliverable == "spec" else "HEAD"
+        # The spec writer may rework the spec it wrote in this run (after a failed spec gate), the tester the tests
+        # it wrote (after a failed red gate); everyone else keeps what earlier phases committed.
+        baseline = ctx.workspace.base_commit if step.deliverable in ("spec", "tests") else "HEAD"
         scope = pbi.scope if pbi else step.scope
         toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
         loop = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
