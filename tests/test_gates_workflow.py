@@ -147,3 +147,19 @@ def test_bytecode_and_caches_never_land_on_the_branch(repo: Path) -> None:
     assert outcome.exit_code == 0, outcome.message
     files = git(repo, "ls-tree", "-r", "--name-only", outcome.branch).split()
     assert "calc.py" in files and not [f for f in files if "__pycache__" in f or ".pytest_cache" in f]
+
+
+def test_after_a_failed_red_gate_the_tester_may_rework_the_tests_it_wrote(example_repo: Path) -> None:
+    passing = "from calc import add\n\n\ndef test_add_still_adds():\n    assert add(2, 2) == 4\n"
+    red = "from calc import subtract\n\n\ndef test_subtract_five_three():\n    assert subtract(5, 3) == 2\n"
+    steps = [{"id": "write_tests", "persona": "tester", "deliverable": "tests", "next": "red_check"},
+             {"id": "red_check", "type": "gate", "gate": "red", "on_pass": "end", "on_fail": "write_tests",
+              "max_rounds": 1}]
+    name = add_workflow(example_repo, "tests_only", steps, {"red": {"kind": "red"}}, autonomy="L4")
+    tester = ScriptedModel({"tester": [call("write_file", path="tests/test_more.py", content=passing), finish("t1"),
+                                       call("write_file", path="tests/test_more.py", content=red), finish("t2")]},
+                           name="reworking")
+    outcome = run(example_repo, name, bind(tester=tester))
+    assert outcome.exit_code == 0, outcome.message
+    assert [g["verdict"] for g in outcome.gates if g["gate"] == "red_check"] == ["pass"]
+    assert git(example_repo, "show", f"{outcome.branch}:tests/test_more.py") == red
