@@ -244,3 +244,18 @@ def test_append_file_adds_code_at_the_end_and_keeps_the_rest(tmp_path) -> None:
         box.call("append_file", {"path": "nope.py", "content": "x = 1"})
     with pytest.raises(ToolError, match="read-only"):
         Toolbox(tmp_path, read_only=True, tools=None).append_file("calc.py", "x = 1")
+
+
+def test_a_wrong_path_gets_the_real_file_as_a_suggestion(tmp_path) -> None:
+    from orchestrator.agents.tools import Toolbox
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "calc.py").write_text("x = 1\n")
+    (tmp_path / "tests" / "test_calc.py").write_text("def test_x():\n    pass\n")
+    box = Toolbox(tmp_path)
+    for wrong, right in [("/path/to/repo/calc.py", "calc.py"), ("src/calc.py", "calc.py"), ("calc", "calc.py"),
+                         ("tests/test_cal.py", "tests/test_calc.py")]:
+        with pytest.raises(ToolError, match=f"Did you mean '{right}'"):
+            box.call("read_file", {"path": wrong})
+    with pytest.raises(ToolError, match="Use list_files"):
+        box.call("read_file", {"path": "zzz/qqq.txt"})

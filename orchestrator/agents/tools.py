@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import regex
@@ -107,6 +107,11 @@ class Toolbox:
         try:
             # Each tool is the method of the same name; what it returns goes to a model and the checkpoints.
             return redact(getattr(self, name)(**arguments))
+        except SandboxViolation as exc:  # "/path/to/repo/calc.py": small models make up absolute paths
+            path = arguments.get("path")
+            if isinstance(path, str) and PurePosixPath(path).is_absolute():
+                raise SandboxViolation(f"{exc}{self._path_hint(path)}") from exc
+            raise
         except (OSError, UnicodeError) as exc:
             raise ToolError(redact(f"{name} failed: {exc}")) from exc
         except RecursionError as exc:
@@ -262,9 +267,17 @@ class Toolbox:
         if target.is_dir():
             raise ToolError(f"{path} is a folder; use list_files to see its files.")
         if not target.is_file():
-            raise ToolError(f"{path} does not exist; use list_files to find the right path.")
+            raise ToolError(f"{path} does not exist.{self._path_hint(path)}")
         _refuse_hard_link(target, path)
         return target
+
+    def _path_hint(self, path: str) -> str:
+        """A real file for a wrong path: the same file name elsewhere, else the closest path, else list_files."""
+        listed = self.list_files().splitlines()
+        name = PurePosixPath(path).name
+        same = [p for p in listed if PurePosixPath(p).name in (name, f"{name}.py")]
+        hint = f" Did you mean {same[0]!r}?" if same else did_you_mean(path, listed)
+        return hint or " Use list_files to find the right path."
 
     def _write(self, target: Path, content: str) -> None:
         """Check the write policy (read-only refuses everything), then write the file."""
