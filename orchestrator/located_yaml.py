@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from orchestrator.errors import ConfigError
 
 Location = tuple[str | int, ...]
