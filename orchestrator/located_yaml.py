@@ -9,6 +9,7 @@ MAX_BYTES, nesting deeper than MAX_DEPTH, documents that expand past MAX_NODES n
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ class _Loader(yaml.SafeLoader):
         # SafeConstructor lets these escape: datetime(2001, 13, 1), int("9" * 5000), int("foo") for `!!int foo`.
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             value = node.value if isinstance(node, yaml.ScalarNode) else node.id
-            raise _Refused(None, None, f"cannot read {_short(value)} as {_tag(node.tag)}: {_short(exc)}",
+            raise _Refused(None, None, f"cannot read {short_repr(value)} as {_tag(node.tag)}: {short_repr(exc)}",
                                    node.start_mark) from None
 
 
@@ -156,7 +157,7 @@ def _check_duplicate_keys(node: yaml.MappingNode) -> None:
             continue
         key = (key_node.tag, key_node.value)
         if key in seen:
-            raise _Refused(None, None, f"duplicate key {_short(key_node.value)} (first at line {seen[key]})",
+            raise _Refused(None, None, f"duplicate key {short_repr(key_node.value)} (first at line {seen[key]})",
                                 key_node.start_mark)
         seen[key] = key_node.start_mark.line + 1
 
@@ -179,7 +180,24 @@ def _tag(tag: str) -> str:
     return tag.replace("tag:yaml.org,2002:", "!!")
 
 
-def _short(value: object, limit: int = 60) -> str:
+def field_path(loc: Location) -> str:
+    """A field path as a reader writes it, `steps[2].persona`; a key that is not a plain word is quoted, as in
+    `models['openai/gpt-4o']`, so a line break in a key never splits a one-line message."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):
+            text += f"[{short_repr(str(part))}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+_PLAIN_KEY = re.compile(r"[\w-]{1,64}")
+
+
+def short_repr(value: object, limit: int = 60) -> str:
     """repr() cut to `limit` characters, so a 1 MiB scalar doesn't become a 1 MiB message."""
     text = repr(value) if not isinstance(value, BaseException) else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

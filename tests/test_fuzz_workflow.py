@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fuzzing import HOSTILE_SNIPPETS, assert_located, damaged, fuzz_settings, hostile_files, render, time_limit
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -202,3 +203,11 @@ def test_a_workflow_of_1200_steps_loads_and_compiles(tmp_path: Path) -> None:
     stats: Counter[str] = Counter()
     _load(tmp_path, _chain(1200), stats)
     assert stats["compiled"] == 1
+
+
+def test_duplicate_keys_are_refused_with_both_lines(tmp_path: Path) -> None:
+    # PyYAML keeps the last of two equal keys without a word: this step would silently lose `next: check`.
+    path = tmp_path / "flow.yaml"
+    path.write_text("name: x\nsteps:\n- id: a\n  persona: builder\n  next: check\n  next: end\n")
+    with pytest.raises(ConfigError, match=r"flow.yaml:6: YAML error: duplicate key 'next' \(first at line 5\)"):
+        load_workflow(path)

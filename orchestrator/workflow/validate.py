@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from orchestrator.agents.personas import known_personas
 from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
-from orchestrator.located_yaml import LocatedYaml, Location, load_located_file
+from orchestrator.located_yaml import LocatedYaml, Location, field_path, load_located_file, short_repr
 from orchestrator.routing.spec import STEP_BLIND
 from orchestrator.workflow.autonomy import SIGN_OFF_STEP
 from orchestrator.workflow.spec import (
@@ -98,37 +97,20 @@ def _data_loc(loc: tuple[Any, ...], data: Any) -> Location:
 
 def format_loc(loc: Location) -> str:
     """Field path as a reader writes it: steps[2].persona; a key that is not a plain word is quoted (['a b'])."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif not _PLAIN_KEY.fullmatch(str(part)):
-            text += f"[{_short_repr(str(part))}]"  # a newline in a key must not split the problem's line
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
-_PLAIN_KEY = re.compile(r"[\w-]{1,64}")
-
-
-def _short_repr(value: object, limit: int = 60) -> str:
-    """repr() cut to `limit` characters, so a huge value doesn't make a huge message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return field_path(loc) or "(top level)"
 
 
 def _describe(err: dict[str, Any], loc: Location, data: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = loc[-1]
-        return f"unknown key {_short_repr(key)}.{did_you_mean(str(key), _fields_at(loc[:-1], data))}"
+        return f"unknown key {short_repr(key)}.{did_you_mean(str(key), _fields_at(loc[:-1], data))}"
     if kind == "union_tag_invalid":
         tag = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
-        return f"unknown step type {_short_repr(tag)}.{did_you_mean(str(tag), _STEP_MODELS)}"
+        return f"unknown step type {short_repr(tag)}.{did_you_mean(str(tag), _STEP_MODELS)}"
     if kind == "missing":
         return "required field is missing"
-    return f"{err['msg']} (got {_short_repr(err.get('input'))})"
+    return f"{err['msg']} (got {short_repr(err.get('input'))})"
 
 
 def _fields_at(loc: Location, data: Any) -> list[str]:
