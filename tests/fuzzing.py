@@ -3,14 +3,21 @@ that a rejection is a ConfigError whose every line starts with `file:line:`."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, settings
+
+# Hypothesis keeps a cache in ./.hypothesis even without an example database: keep it out of the repo.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "orchestrator-hypothesis"))
+
+from hypothesis import HealthCheck, settings  # noqa: E402 - after the storage directory is set
 from hypothesis import strategies as st
 
 from orchestrator.errors import ConfigError, WorkflowValidationError
