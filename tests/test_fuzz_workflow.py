@@ -41,7 +41,7 @@ def _persona(draw: st.DrawFn) -> str:
 def _target(draw: st.DrawFn, ids: list[str], i: int, forward: bool) -> str:
     """Mostly the next step (so steps are reachable), else a loop back, end, stop or a typo."""
     nxt = ids[i + 1] if i + 1 < len(ids) else "end"
-    if forward and draw(st.integers(0, 9)) < 8:
+    if forward and not _rarely(draw):
         return nxt
     return "nowhere" if _rarely(draw) else draw(st.sampled_from([nxt, "end", "stop", *ids[: i + 1]]))
 
@@ -59,7 +59,7 @@ def _step(draw: st.DrawFn, ids: list[str], i: int, gates: list[str]) -> dict[str
             "for_each": st.just("pbi"), "scope": st.just(["src/**", "tests/*.py"]), "commit": st.booleans(),
             "max_tool_calls": st.integers(1, 40), "stakes": st.sampled_from(["low", "normal", "high"]),
             "interactive": st.booleans(), "budget": st.fixed_dictionaries({"usd": st.floats(0, 5)}),
-            "routing": st.sampled_from(["static", "rules", "cascade", "cascade", "static", "parallel"]),
+            "routing": st.sampled_from(["static", "rules", "cascade", "parallel"] if _rarely(draw) else ["static"]),
         }))
     elif kind == "gate":
         step |= {"type": "gate", "gate": "missing_gate" if _rarely(draw) else draw(st.sampled_from(gates)),
@@ -107,7 +107,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:
                            "steps": [_step(draw, ids, i, gates) for i in range(n)]}
     doc |= draw(st.fixed_dictionaries({}, optional={
         "description": st.text(max_size=30),
-        "entry": st.sampled_from([ids[0], ids[0], ids[0], ids[-1], "nowhere"]),
+        "entry": st.sampled_from([ids[-1], "nowhere"]) if _rarely(draw) else st.just(ids[0]),
         "settings": st.fixed_dictionaries({}, optional={
             "autonomy": st.sampled_from(["L2", "L3", "L4"]), "max_tool_calls": st.integers(1, 50),
             "roles": st.sampled_from(["warn", "strict"]), "budget": st.fixed_dictionaries({"tokens": st.integers(0)}),
@@ -151,7 +151,7 @@ def test_generated_workflows_load_and_compile_or_fail_located(tmp_path: Path) ->
     stats: Counter[str] = Counter()
 
     @fuzz_settings(600)
-    @given(raw=st.one_of(workflows(), workflows(), workflows().flatmap(damaged)).flatmap(_texts)
+    @given(raw=st.one_of(workflows(), workflows(), workflows(), workflows().flatmap(damaged)).flatmap(_texts)
            .map(lambda text: text.encode("utf-8")))
     # Bugs the fuzzer found, each fixed; the examples keep them fixed.
     # IndexError in autonomy: no agent step for a rejected sign-off to send work back to.
