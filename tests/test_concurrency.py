@@ -176,4 +176,5 @@ def test_twenty_concurrent_runs_in_separate_processes_keep_their_own_state(tmp_p
         _check_run_is_its_own(one if checkout == one else shared, rows[report["run_id"]], k, checkout)
     for repo in (one, shared):
         git(repo, "fsck", "--no-progress")
-        assert git(repo, "status", "--porcelain") == ""  # the user's own checkouts are left untouched
+    for checkout in (one, shared, *checkouts):
+        assert git(checkout, "status", "--porcelain") == ""  # the user's own checkouts are left untouched
