@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import ConfigError, UnknownNameError
-from orchestrator.located_yaml import load_located_yaml
+from orchestrator.located_yaml import field_path, load_located_yaml, read_config_text
 from orchestrator.resources import shipped_dir
 
 READ_TOOLS = ("read_file", "list_files", "search", "git_diff")
@@ -81,13 +81,13 @@ def load_persona(name: str, repo: Path | None = None) -> PersonaSpec:
 
 def read_persona_file(path: Path) -> PersonaSpec:
     """Parse a persona file (.yaml, or .md with YAML frontmatter and a free-text body)."""
-    text = path.read_text(encoding="utf-8")
+    text = read_config_text(path)
     body = ""
     if path.suffix == ".md":
-        if not text.startswith("---"):
-            raise ConfigError(f"{path}:1: a markdown persona starts with '---' YAML frontmatter")
-        _, front, body = text.split("---", 2)
-        text = front
+        parts = text.split("---", 2)
+        if len(parts) < 3 or parts[0]:
+            raise ConfigError(f"{path}:1: a markdown persona starts with YAML frontmatter between two '---' lines")
+        _, text, body = parts
     located = load_located_yaml(text, str(path))
     if not isinstance(located.data, dict):
         raise ConfigError(f"{path}:1: a persona is a mapping of name, goal, guidelines, ...")
@@ -96,9 +96,8 @@ def read_persona_file(path: Path) -> PersonaSpec:
         persona = PersonaSpec.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{located.where(err['loc'])}: {field}: {err['msg']}") from None
-    unknown = [t for t in persona.tools if t not in ALL_TOOLS]
-    if unknown:
-        raise UnknownNameError("tool", unknown[0], ALL_TOOLS, where=f"{path}: tools")
+        raise ConfigError(f"{located.where(err['loc'])}: {field_path(err['loc'])}: {err['msg']}") from None
+    for index, tool in enumerate(persona.tools):
+        if tool not in ALL_TOOLS:
+            raise UnknownNameError("tool", tool, ALL_TOOLS, where=f"{located.where(('tools', index))}: tools[{index}]")
     return persona

@@ -34,7 +34,10 @@ def normalise_model_id(value: str, base: Path | None = None) -> str:
     value = value.strip()
     if not is_script_path(value):
         return value
-    path = Path(value[len(SCRIPT_PREFIX) :]).expanduser()
-    if not path.is_absolute():
-        path = (base or Path.cwd()) / path
-    return SCRIPT_PREFIX + str(path.resolve())
+    try:
+        path = Path(value[len(SCRIPT_PREFIX) :]).expanduser()
+        if not path.is_absolute():
+            path = (base or Path.cwd()) / path
+        return SCRIPT_PREFIX + str(path.resolve())
+    except (RuntimeError, ValueError, OSError):  # `~nobody/x`, a NUL character: no such file, said where it's used
+        return value

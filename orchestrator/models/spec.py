@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import ConfigError, did_you_mean
-from orchestrator.located_yaml import LocatedYaml, load_located_file, load_located_yaml
+from orchestrator.located_yaml import LocatedYaml, field_path, load_located_file, load_located_yaml
 
 ENDPOINT_FIELDS = {"litellm_model", "api_base", "api_key_env", "timeout_s", "tool_calls", "params"}
 """Where a model's calls go, not what it is: read from the published entries by endpoints.py, not by routing."""
@@ -231,7 +231,7 @@ def _validate(located: LocatedYaml) -> LoadedSpec:
 def _describe(located: LocatedYaml, err: Any) -> str:
     """One error line: `file:line: field.path: message (Did you mean ...?)`."""
     loc = tuple(err["loc"])
-    field = _field_path(loc)
+    field = field_path(loc)
     if err["type"] == "extra_forbidden":
         message = f"unknown key {loc[-1]!r}.{did_you_mean(str(loc[-1]), _ALL_FIELDS)}"
     else:
@@ -239,15 +239,3 @@ def _describe(located: LocatedYaml, err: Any) -> str:
     place = located.where(loc)
     return f"{place}: {field}: {message}" if field else f"{place}: {message}"
 
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    """Render a pydantic loc as `profiles.fast.models[0]` (names with dots or slashes are quoted)."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif "/" in str(part) or "." in str(part):
-            out += f"[{str(part)!r}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.workflow.spec import END, AgentStepSpec, GateSpec, GateStepSpec, WorkflowSpec
+from orchestrator.workflow.spec import END, STOP, AgentStepSpec, GateSpec, GateStepSpec, WorkflowSpec
 
 ACCEPTANCE_GATE = "__acceptance__"
 SIGN_OFF_STEP = "sign_off"
@@ -41,9 +41,11 @@ def apply_autonomy(spec: WorkflowSpec) -> WorkflowSpec:
 
 
 def rework_step(spec: WorkflowSpec) -> str:
-    """Where a rejected sign-off sends the work: the builder's step, else the last agent step."""
+    """Where a rejected sign-off sends the work: the builder's step, else the last agent step, else a stop."""
     agents = [s for s in spec.steps if isinstance(s, AgentStepSpec)]
     builders = [s for s in agents if s.persona == "builder"]
+    if not agents:  # gates and dispatches only: nobody to rework, so a rejection stops the run
+        return STOP
     return (builders or agents)[0 if builders else -1].id
 
 

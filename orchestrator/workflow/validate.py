@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,9 @@ from pydantic import BaseModel, ValidationError
 
 from orchestrator.agents.personas import known_personas
 from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
-from orchestrator.located_yaml import LocatedYaml, Location, load_located_file
+from orchestrator.located_yaml import LocatedYaml, Location, field_path, load_located_file, short_repr
 from orchestrator.routing.spec import STEP_BLIND
+from orchestrator.workflow.autonomy import SIGN_OFF_STEP
 from orchestrator.workflow.spec import (
     RESERVED_TARGETS,
     AgentStepSpec,
@@ -94,24 +96,21 @@ def _data_loc(loc: tuple[Any, ...], data: Any) -> Location:
 
 
 def format_loc(loc: Location) -> str:
-    """Field path as a reader writes it: steps[2].persona."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
+    """Field path as a reader writes it: steps[2].persona; a key that is not a plain word is quoted (['a b'])."""
+    return field_path(loc) or "(top level)"
 
 
 def _describe(err: dict[str, Any], loc: Location, data: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = loc[-1]
-        return f"unknown key {key!r}.{did_you_mean(str(key), _fields_at(loc[:-1], data))}"
+        return f"unknown key {short_repr(key)}.{did_you_mean(str(key), _fields_at(loc[:-1], data))}"
     if kind == "union_tag_invalid":
         tag = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
-        return f"unknown step type {tag!r}.{did_you_mean(str(tag), _STEP_MODELS)}"
+        return f"unknown step type {short_repr(tag)}.{did_you_mean(str(tag), _STEP_MODELS)}"
     if kind == "missing":
         return "required field is missing"
-    return f"{err['msg']} (got {err.get('input')!r})"
+    return f"{err['msg']} (got {short_repr(err.get('input'))})"
 
 
 def _fields_at(loc: Location, data: Any) -> list[str]:
@@ -175,9 +174,13 @@ class _Checker:
         self.check_declarations()
 
     def check_ids(self) -> None:
+        engine = _engine_nodes(self.spec)
         for i, step in enumerate(self.spec.steps):
             if step.id in RESERVED_TARGETS:
                 self.report(("steps", i, "id"), f"{step.id!r} is a reserved target name; pick another id")
+            elif step.id in engine or step.id.startswith("__"):
+                why = engine.get(step.id, "the engine's own nodes (ids starting with '__')")
+                self.report(("steps", i, "id"), f"{step.id!r} is reserved for {why}; pick another id")
             elif step.id in self.index:
                 first = self.located.line_of(("steps", self.index[step.id]))
                 self.report(("steps", i, "id"), f"duplicate id {step.id!r} (first used at line {first})")
@@ -295,6 +298,25 @@ class _Checker:
                             f"cycle with no cap: {path}; set max_rounds on a gate or dispatch step in it")
 
 
+def _engine_nodes(spec: WorkflowSpec) -> dict[str, str]:
+    """Graph nodes that compiling adds beside the steps, with what each is for: a step id equal to one collides.
+
+    The autonomy nodes count whatever the workflow's level, since `--autonomy` can change it at run time.
+    """
+    nodes = {"__start__": "the graph's start node", "__end__": "the graph's end node", "__stop__": "the stop node"}
+    agents = [step for step in spec.steps if isinstance(step, AgentStepSpec)]
+    for step in agents:
+        if step.for_each == "pbi":
+            nodes[f"{step.id}__pbi"] = nodes[f"{step.id}__single"] = f"the nodes of for_each step {step.id!r}"
+    if any(gate.kind == "acceptance" for gate in spec.gates.values()):
+        return nodes  # a workflow with its own acceptance gate gets no sign-off or approval steps
+    nodes[SIGN_OFF_STEP] = "the sign-off step autonomy L2 and L3 add"
+    for step in agents:
+        if step.commit:
+            nodes[f"{step.id}_approval"] = f"the approval step autonomy L2 adds after {step.id!r}"
+    return nodes
+
+
 def _capped(step: object) -> bool:
     """A step that bounds a loop: a gate or dispatch with max_rounds, or an escalation (the ladder is finite)."""
     return bool(getattr(step, "max_rounds", None)) or isinstance(step, EscalateStepSpec)
@@ -309,37 +331,41 @@ def _field_loc(field: str) -> Location:
 
 
 def _cycles(edges: dict[str, list[str]]) -> list[set[str]]:
-    """Strongly connected components that contain a cycle (Tarjan's algorithm, iterative enough here)."""
+    """Strongly connected components that contain a cycle: Tarjan's algorithm, iterative, since a workflow of
+    a thousand steps would overflow Python's stack with the recursive form."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
     found: list[set[str]] = []
 
-    def visit(node: str) -> None:
+    def enter(node: str) -> tuple[str, Iterator[str]]:
         index[node] = low[node] = len(index)
         stack.append(node)
         on_stack.add(node)
-        for nxt in edges[node]:
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = set()
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.add(member)
-                if member == node:
-                    break
-            if len(component) > 1 or node in edges[node]:
-                found.append(component)
+        return node, iter(edges[node])
 
-    for node in edges:
-        if node not in index:
-            visit(node)
+    for root in edges:
+        work = [] if root in index else [enter(root)]
+        while work:
+            node, children = work[-1]
+            for nxt in children:
+                if nxt not in index:
+                    work.append(enter(nxt))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    at = stack.index(node)
+                    component = set(stack[at:])
+                    del stack[at:]
+                    on_stack.difference_update(component)
+                    if len(component) > 1 or node in edges[node]:
+                        found.append(component)
     return found
 
 
