@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import git
 from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, decisions, run
 from scripts import CALC_BUGGY, call, finish, verdict
 
@@ -234,3 +235,29 @@ def test_a_mistyped_rebind_at_the_approval_prompt_gets_did_you_mean(repo: Path) 
     kept = log.run("rebound")["options"]
     log.close()
     assert "mnii" not in kept  # a resume does not inherit the refused binding
+
+
+def test_a_tester_that_climbs_after_a_failed_red_gate_starts_from_the_base_tests(repo: Path) -> None:
+    ladder = {**LADDER, "roles": {"tester": "high_throughput"}}
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump(ladder))
+    steps = [{"id": "write_tests", "persona": "tester", "deliverable": "tests", "next": "red_check"},
+             {"id": "red_check", "type": "gate", "gate": "red", "on_pass": "end", "on_fail": "write_tests",
+              "max_rounds": 1}]
+    name = add_workflow(repo, "tests_climb", steps, {"red": {"kind": "red"}}, autonomy="L4")
+    with_routing(repo, name, {"personas": {"tester": "cascade"}})
+    self_served = "def subtract(a, b):\n    return a - b\n\n\ndef test_subtract():\n    assert subtract(5, 3) == 2\n"
+    red = "from calc import subtract\n\n\ndef test_subtract_five_three():\n    assert subtract(5, 3) == 2\n"
+    register_scripted(ScriptedModel({"tester": [call("write_file", path="tests/test_weak.py", content=self_served),
+                                                finish("t1")]}, name="cheap"))
+    strong = ScriptedModel({"tester": [call("write_file", path="tests/test_sub.py", content=red), finish("t2")]},
+                           name="strong")
+    register_scripted(strong)
+    outcome = run(repo, name, {})
+
+    assert outcome.exit_code == 0, outcome.message
+    assert [p["model"] for p in outcome.phases if p["step"] == "write_tests"] == ["scripted/cheap", "scripted/strong"]
+    # The weak attempt's file is gone before the strong model's packet is built.
+    packet = strong.calls[0].messages[1]["content"]
+    assert "return a - b" not in packet and "tests/test_weak.py\n" not in packet
+    files = git(repo, "ls-tree", "-r", "--name-only", outcome.branch).split()
+    assert "tests/test_sub.py" in files and "tests/test_weak.py" not in files

@@ -104,4 +104,9 @@ def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], j
         why = f"gate {step.id} {'failed' if verdict == 'fail' else 'could not judge (unknown)'}"
         ctx.event("cascade_escalation", step.id, persona, rung=rung + 1, reason=why)
         rungs[persona], climbs[persona] = rung + 1, why
+        if any(agents[r["step"]].deliverable == "tests" for r in judged if r["persona"] == persona
+               and r["step"] in agents):
+            from orchestrator.gates.red import set_aside_run_tests
+
+            ctx.event("tests_set_aside", step.id, persona, files=set_aside_run_tests(ctx.workspace))
     return rungs, climbs

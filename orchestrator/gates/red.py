@@ -81,6 +81,25 @@ def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, lis
     return new, problems
 
 
+def set_aside_run_tests(workspace) -> list[str]:
+    """Put every test file the run changed back as it was at the base commit (new ones are removed).
+
+    Used when a failed red gate climbs the tester: measured on the calc demo, the 1.5B shown the 0.5B's failed
+    test file copied its mistake, so the stronger model starts from the base tests instead.
+    """
+    root, base = workspace.path, workspace.base_commit
+    restored = []
+    for path in run_changes(workspace).tests:
+        old = git(root, "show", f"{base}:{path}", check=False)
+        known = bool(git(root, "ls-tree", "--name-only", base, "--", path, check=False).strip())
+        if known:
+            (root / path).write_text(old, encoding="utf-8")
+        else:
+            (root / path).unlink(missing_ok=True)
+        restored.append(path)
+    return restored
+
+
 def self_served(ctx: RunContext, changes: Changes, about: str) -> list[str]:
     """Test files that define the code under test themselves (`def subtract` in the test): such a test tests
     its own copy, passes before the build, and proves nothing about the project (measured: the 0.5B does this)."""

@@ -161,8 +161,13 @@ class Workspace:
                 files: list[str]) -> str | None:
         if not allow_empty and not files:
             return None
-        if files:
-            git(self.path, "add", "-A", "--", *files)
+        present = [f for f in files if (self.path / f).exists() or (self.path / f).is_symlink()]
+        if present:
+            git(self.path, "add", "-A", "--", *present)
+        # `git add` refuses a path gone from both the worktree and the index (a deletion already staged).
+        gone = [f for f in files if f not in present]
+        if gone:
+            git(self.path, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", *gone)
         # Trailers must be the last paragraph, so a body never ends in "Key: value" lines of its own.
         lines = [subject, ""] + ([body.strip().replace("\n\n", "\n"), "", "--", ""] if body.strip() else [])
         for key, value in trailers.items():
