@@ -39,6 +39,7 @@ class RunContext:
     """Programs agents and gates may start (orchestrator.workflow.trust.allowed_commands: never the repo's own say)."""
     unsafe_no_sandbox: bool = False
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
+    _fixed_tokens: dict[str, int] = field(default_factory=dict)
 
     def persona(self, name: str) -> PersonaSpec:
         """Load a persona once per run (repo overrides included)."""
@@ -94,10 +95,12 @@ class RunContext:
         from orchestrator.agents.tools import TOOL_SPECS
 
         spec = self.persona(persona)
-        if tools is None:
-            tools = [*(TOOL_SPECS[t] for t in spec.tools if t in TOOL_SPECS), FINISH_TOOL]
-        schemas = json.dumps([[t.name, t.description, t.parameters] for t in tools], default=str)
-        return estimate_tokens(spec.system_prompt()) + estimate_tokens(text) + estimate_tokens(schemas)
+        if tools is not None:
+            return _fixed_tokens(spec, tools) + estimate_tokens(text)
+        if persona not in self._fixed_tokens:  # the persona's system prompt and tools don't change in a run
+            default = [*(TOOL_SPECS[t] for t in spec.tools if t in TOOL_SPECS), FINISH_TOOL]
+            self._fixed_tokens[persona] = _fixed_tokens(spec, default)
+        return self._fixed_tokens[persona] + estimate_tokens(text)
 
     def _profile_holding(self, model: str) -> str | None:
         """The lowest ladder profile listing a model (for a persona bound to a model id)."""
@@ -134,3 +137,9 @@ class RunContext:
             return reply
 
         return call
+
+
+def _fixed_tokens(spec: PersonaSpec, tools: list[Any]) -> int:
+    """Estimated tokens of a persona's system prompt and tool schemas."""
+    schemas = json.dumps([[t.name, t.description, t.parameters] for t in tools], default=str)
+    return estimate_tokens(spec.system_prompt()) + estimate_tokens(schemas)

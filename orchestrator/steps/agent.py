@@ -15,7 +15,7 @@ from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
 from orchestrator.workflow.spec import AgentStepSpec
-from orchestrator.workflow.state import RunState
+from orchestrator.workflow.state import HANDOFFS_KEPT, RunState
 
 
 def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None = None
@@ -118,7 +118,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         ("Files in the repository (paths relative to its root)", repo_files(worktree)),
         ("Survey map", survey),
         ("Spec", spec_text(ctx.workspace)),
-        ("Handoffs from earlier phases", "\n\n".join(previous[-3:])),
+        ("Handoffs from earlier phases", "\n\n".join(previous[-HANDOFFS_KEPT:])),
         ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" else ""),
     ]
 
