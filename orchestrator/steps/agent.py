@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.loop import AgentLoop, AgentResult
@@ -128,9 +130,7 @@ MAX_PACKET_FILES = 40
 
 def repo_files(root: Any) -> str:
     """The repository's files, one a line, at most MAX_PACKET_FILES (a big repo's list belongs to the survey)."""
-    from orchestrator.agents.tools import Toolbox
-
-    listed = Toolbox(root).list_files().splitlines()
+    listed = _lister(str(root)).list_files().splitlines()
     return "\n".join(listed[:MAX_PACKET_FILES]) + (f"\n[... {len(listed) - MAX_PACKET_FILES} more]"
                                                      if len(listed) > MAX_PACKET_FILES else "")
 
@@ -167,3 +167,11 @@ def _phase_record(step: str, persona: str, model: str, result: AgentResult, star
         seconds=round(time.monotonic() - started, 2), tool_calls=result.tool_calls, model_calls=len(result.replies),
         packet_trimmed=list(getattr(packet, "trimmed", [])), packet_dropped=list(getattr(packet, "dropped", [])),
     ).row()
+
+
+@functools.lru_cache(maxsize=16)
+def _lister(root: str) -> Any:
+    """A toolbox that only lists files, made once per worktree: every packet asks for the list."""
+    from orchestrator.agents.tools import Toolbox
+
+    return Toolbox(Path(root))
