@@ -1,9 +1,15 @@
-"""Measure the embedded models on this machine: load time, generation and prompt tokens/s, a typical call, RSS.
+"""Measure the embedded models on this machine: load time, generation and prompt tokens/s, a typical call, RSS,
+and generation throughput through the orchestrator's model gateway against llama-cpp-python direct.
 
-Run at rest: `python bench/bench_local_models.py [--wait SECONDS]`. With --wait it first waits (up to that long)
-for a 5 s window in which other processes used under 5% of the CPU. It prints the share of CPU that other
-processes used while each model was measured, so a figure taken on a busy machine shows as such. The figures
-in orchestrator/defaults/models.yaml come from this script.
+Run at rest: `python bench/bench_local_models.py [--wait SECONDS] [--models smollm2,...]`. With --wait it first
+waits (up to that long) for a 5 s window in which other processes used under 5% of the CPU. It prints the share
+of CPU that other processes used while each model was measured, so a figure taken on a busy machine shows as
+such. The figures in orchestrator/defaults/models.yaml come from this script.
+
+Throughput: the same chat request (temperature 0, 128 tokens at most, a fresh prompt each time so no saved
+prompt state helps either side) sent through `gateway.complete("local/NAME")` and straight to the loaded
+`Llama.create_chat_completion`, alternating which goes first; tokens/s over the wall time of each call, the
+ratio taken pair by pair (target >= 0.95).
 """
 
 from __future__ import annotations
@@ -17,8 +23,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import argparse  # noqa: E402
+
+from orchestrator.models import gateway  # noqa: E402
 from orchestrator.models.providers import local  # noqa: E402
 from orchestrator.models.types import ToolSpec  # noqa: E402
+
+THROUGHPUT_TARGET = 0.95
 
 WRITE_FILE = ToolSpec(
     "write_file",
@@ -108,15 +119,52 @@ def measure(name: str) -> dict[str, Any]:
     }
 
 
+def throughput(name: str, pairs: int = 3, max_tokens: int = 128) -> dict[str, Any]:
+    """Generation tokens/s through the gateway and direct, in alternating pairs, and their ratio pair by pair."""
+    llama = local.load_llama(name)
+    ratios, ours, direct = [], [], []
+    for i in range(pairs):
+        prompts = [[{"role": "user", "content": f"{FREE_PROMPT} Call it is_prime_{i}_{side}."}] for side in "ab"]
+
+        def via_gateway(messages: list[dict[str, Any]]) -> float:
+            seconds, reply = timed(lambda: gateway.complete(f"local/{name}", messages, persona="bench",
+                                                            temperature=0.0, max_tokens=max_tokens))
+            return reply.completion_tokens / seconds
+
+        def straight(messages: list[dict[str, Any]]) -> float:
+            seconds, out = timed(lambda: llama.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, temperature=0.0, seed=local.seed()))
+            return out["usage"]["completion_tokens"] / seconds
+
+        if i % 2:
+            theirs, mine = straight(prompts[0]), via_gateway(prompts[1])
+        else:
+            mine, theirs = via_gateway(prompts[0]), straight(prompts[1])
+        ours.append(mine)
+        direct.append(theirs)
+        ratios.append(mine / theirs)
+    ratio = statistics.median(ratios)
+    return {"model": f"local/{name}", "gateway_tok_s": round(statistics.median(ours), 1),
+            "direct_tok_s": round(statistics.median(direct), 1), "ratio": round(ratio, 3),
+            "min_ratio": round(min(ratios), 3), "verdict": "PASS" if ratio >= THROUGHPUT_TARGET else "MISSED"}
+
+
 def main(argv: list[str]) -> int:
-    """Measure every embedded model in one process, then report RSS with all of them loaded."""
+    """Measure every embedded model (or those named) in one process, then report RSS with all of them loaded."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wait", type=float, default=0.0, help="wait up to this long for an idle machine")
+    parser.add_argument("--models", default=",".join(local.N_CTX), help="comma-separated local model names")
+    args = parser.parse_args(argv)
     threads = os.environ.get("ORCHESTRATOR_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2)
-    if argv[:1] == ["--wait"]:
-        print(f"CPU use in the last 5 s before starting: {wait_for_rest(float(argv[1])):.0%}")
+    if args.wait:
+        print(f"CPU use in the last 5 s before starting: {wait_for_rest(args.wait):.0%}")
     print(f"load average: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}; threads per model: {threads}")
     busy0, own0 = cpu_ticks()
-    for name in local.N_CTX:
+    gateway.block_real_requests(True)
+    for name in args.models.split(","):
         print(measure(name), flush=True)
+        print(f"throughput, gateway vs llama-cpp direct (target >= {THROUGHPUT_TARGET}): {throughput(name)}",
+              flush=True)
     print(f"RSS with {', '.join(local.loaded_models())} loaded: {rss_mib():.0f} MiB")
     print(f"other processes' share of busy CPU during the run: {others_share(busy0, own0):.0%} (0% is at rest)")
     return 0

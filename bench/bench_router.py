@@ -67,21 +67,35 @@ def measure_latency(rows: list[dict], sample: int) -> dict[str, tuple[float, flo
     }
 
 
-def _quality_table(router, baseline) -> list[str]:
-    """Side-by-side nested-CV figures with the APGR delta."""
-    lines = [f"{'figure':26} {'router':>8} {'baseline':>9} {'delta':>7}"]
-    pairs = [("APGR overall", router.overall.apgr, baseline.overall.apgr)]
+def _references(rows: list[dict]) -> dict[str, float]:
+    """APGR and CPTs of the random router (PGR grows linearly with the strong share) and of the oracle."""
+    from orchestrator.routing.predictive.metrics import cpt, oracle_apgr
+
+    weak = [int(r["weak_correct"]) for r in rows]
+    strong = [int(r["strong_correct"]) for r in rows]
+    oracle_scores = [s - w for w, s in zip(weak, strong, strict=True)]
+    return {"random APGR": 0.5, "random CPT50": 0.5, "random CPT80": 0.8,
+            "oracle APGR": oracle_apgr(weak, strong), "oracle CPT50": cpt(oracle_scores, weak, strong, 0.5),
+            "oracle CPT80": cpt(oracle_scores, weak, strong, 0.8)}
+
+
+def _quality_table(router, baseline, rows: list[dict]) -> list[str]:
+    """Side-by-side nested-CV figures: the router against TF-IDF + LR, random and the oracle."""
+    refs = _references(rows)
+    lines = [f"{'figure (overall unless named)':30} {'router':>7} {'tf-idf':>7} {'random':>7} {'oracle':>7} "
+             f"{'vs tf-idf':>10}"]
+    for name, a, b, key in (("APGR", router.overall.apgr, baseline.overall.apgr, "APGR"),
+                            ("CPT(50%), lower is better", router.overall.cpt50, baseline.overall.cpt50, "CPT50"),
+                            ("CPT(80%), lower is better", router.overall.cpt80, baseline.overall.cpt80, "CPT80")):
+        lines.append(f"{name:30} {a:7.3f} {b:7.3f} {refs['random ' + key]:7.3f} {refs['oracle ' + key]:7.3f} "
+                     f"{a - b:+10.3f}")
     for group in sorted(router.groups):
-        pairs.append((f"APGR {group}", router.groups[group].apgr, baseline.groups[group].apgr))
-    pairs += [
-        ("CPT(50%) overall", router.overall.cpt50, baseline.overall.cpt50),
-        ("CPT(80%) overall", router.overall.cpt80, baseline.overall.cpt80),
-        ("routing accuracy", router.overall.routing_accuracy, baseline.overall.routing_accuracy),
-        ("strong share at threshold", router.overall.strong_share, baseline.overall.strong_share),
-        ("random routing accuracy", router.overall.random_accuracy, baseline.overall.random_accuracy),
-    ]
-    lines += [f"{name:26} {a:8.3f} {b:9.3f} {a - b:+7.3f}" for name, a, b in pairs]
-    lines.append(f"{'oracle APGR (reference)':26} {router.overall.oracle_apgr:8.3f}; random APGR 0.500")
+        a, b = router.groups[group].apgr, baseline.groups[group].apgr
+        lines.append(f"{'APGR ' + group:30} {a:7.3f} {b:7.3f} {0.5:7.3f} {router.groups[group].oracle_apgr:7.3f} "
+                     f"{a - b:+10.3f}")
+    for name, a, b in (("routing accuracy", router.overall.routing_accuracy, baseline.overall.routing_accuracy),
+                       ("strong share at threshold", router.overall.strong_share, baseline.overall.strong_share)):
+        lines.append(f"{name:30} {a:7.3f} {b:7.3f} {'':>7} {'':>7} {a - b:+10.3f}")
     return lines
 
 
@@ -167,7 +181,7 @@ def main() -> int:
     print(router.format())
     baseline = evaluate_baseline(rows, folds=folds, seed=args.seed)
     print(baseline.format())
-    print("\n".join(_quality_table(router, baseline)))
+    print("\n".join(_quality_table(router, baseline, rows)))
     delta = router.overall.apgr - baseline.overall.apgr
     print(f"MUST (router beats baseline by >= 0.03 APGR overall): {'PASS' if delta >= 0.03 else 'FAIL'} ({delta:+.3f})")
     latency = measure_latency(rows, sample)

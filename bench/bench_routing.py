@@ -1,7 +1,9 @@
-"""Routing decision latency: median and p95 per strategy against a no-op route measured in the same run.
+"""Routing decision latency: p50 and p99 per strategy against a no-op route measured in the same run.
 
 Run: .venv/bin/python bench/bench_routing.py [--rounds N]
-Wall time includes any contention from other processes; the cpu column is this thread's CPU time.
+Low load: one decision at a time, each strategy over the same requests. Wall time includes any contention
+from other processes; the cpu column is this thread's CPU time. Targets: predictive p99 < 1 ms, semantic
+median < 20 ms.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestrator.models.registry import Registry, load_registry  # noqa: E402
 from orchestrator.routing.base import RouteDecision, RouteRequest, make_decision  # noqa: E402
-from orchestrator.routing.build import build_strategy
+from orchestrator.routing.build import build_strategy  # noqa: E402
 from orchestrator.routing.spec import RoutingSpec  # noqa: E402
 
 SEMANTIC_TARGET_MS = 20.0
+PREDICTIVE_P99_TARGET_MS = 1.0
 
 MODELS_YAML = """
 models:
@@ -103,7 +107,7 @@ def requests() -> list[RouteRequest]:
 
 
 def measure(fn: Callable[[RouteRequest], object], reqs: list[RouteRequest], rounds: int) -> dict[str, float]:
-    """Median/p95 wall and median CPU microseconds of fn over rounds x requests (after one warm-up pass)."""
+    """p50/p99 wall and median CPU microseconds of fn over rounds x requests (after one warm-up pass)."""
     for req in reqs:
         fn(req)
     wall, cpu = [], []
@@ -114,10 +118,12 @@ def measure(fn: Callable[[RouteRequest], object], reqs: list[RouteRequest], roun
             cpu.append((time.thread_time() - c0) * 1e6)
             wall.append((time.perf_counter() - w0) * 1e6)
     wall.sort()
+    cpu.sort()
     return {
         "median": statistics.median(wall),
-        "p95": wall[int(0.95 * (len(wall) - 1))],
+        "p99": wall[round(0.99 * (len(wall) - 1))],
         "cpu": statistics.median(cpu),
+        "cpu_p99": cpu[round(0.99 * (len(cpu) - 1))],
         "n": len(wall),
     }
 
@@ -149,6 +155,8 @@ def strategies(registry: Registry, state: Path) -> dict[str, Callable[[RouteRequ
         out["predictive"] = _bind(build_strategy(RoutingSpec.model_validate("predictive"), registry, state), cands)
     except Exception as exc:  # the predictive router is optional here; say why it is missing
         print(f"(predictive skipped: {type(exc).__name__}: {exc}; router file exists: {router_file.is_file()})")
+    # Semantic last: torch's worker threads keep spinning for a while after a batch and would slow the others.
+    out["semantic"] = out.pop("semantic")
     return out
 
 
@@ -158,9 +166,9 @@ def _bind(strategy: object, cands: list[str]) -> Callable[[RouteRequest], object
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the latency table; exit 1 when semantic routing misses its median target."""
+    """Print the latency table and the targets (exit 0 whether they are met or not)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30, help="passes over the request set per strategy")
+    parser.add_argument("--rounds", type=int, default=120, help="passes over the request set per strategy")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         registry = make_registry(Path(tmp))
@@ -169,20 +177,21 @@ def main(argv: list[str] | None = None) -> int:
         funcs = strategies(registry, Path(tmp) / "state")
         print(f"setup (registry, semantic model load, intent embeddings): {time.perf_counter() - started:.2f} s")
         results = {name: measure(fn, reqs, args.rounds) for name, fn in funcs.items()}
-    base = results["noop (baseline)"]["median"]
-    print(f"{'strategy':<18} {'median µs':>11} {'p95 µs':>11} {'cpu med µs':>11} {'x baseline':>11} {'n':>6}")
+    base = results["noop (baseline)"]
+    print(f"{'strategy':<18} {'p50 µs':>9} {'p99 µs':>9} {'cpu p50':>9} {'cpu p99':>9} {'p50 x noop':>11} "
+          f"{'p99 x noop':>11} {'n':>6}")
     for name, r in results.items():
-        print(
-            f"{name:<18} {r['median']:>11.1f} {r['p95']:>11.1f} {r['cpu']:>11.1f} {r['median'] / base:>11.1f} "
-            f"{r['n']:>6}"
-        )
+        print(f"{name:<18} {r['median']:>9.1f} {r['p99']:>9.1f} {r['cpu']:>9.1f} {r['cpu_p99']:>9.1f} "
+              f"{r['median'] / base['median']:>11.1f} {r['p99'] / base['p99']:>11.1f} {r['n']:>6}")
     semantic_ms = results["semantic"]["median"] / 1000
-    verdict = "ok" if semantic_ms < SEMANTIC_TARGET_MS else "MISSED"
-    print(
-        f"semantic median {semantic_ms:.2f} ms (target < {SEMANTIC_TARGET_MS:g} ms): {verdict}; "
-        f"cores: {os.cpu_count()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
-    )
-    return 0 if verdict == "ok" else 1
+    print(f"semantic p50 {semantic_ms:.2f} ms (target < {SEMANTIC_TARGET_MS:g} ms): "
+          f"{'PASS' if semantic_ms < SEMANTIC_TARGET_MS else 'MISSED'}")
+    if "predictive" in results:
+        p99_ms, cpu_ms = results["predictive"]["p99"] / 1000, results["predictive"]["cpu_p99"] / 1000
+        print(f"predictive p99 {p99_ms:.3f} ms wall, {cpu_ms:.3f} ms CPU (target < {PREDICTIVE_P99_TARGET_MS:g} ms "
+              f"wall): {'PASS' if p99_ms < PREDICTIVE_P99_TARGET_MS else 'MISSED'}")
+    print(f"cores: {os.cpu_count()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0
 
 
 if __name__ == "__main__":

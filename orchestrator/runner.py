@@ -269,6 +269,7 @@ def _execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from orchestrator.models.resilience import add_failover_listener, remove_failover_listener
+    from orchestrator.run.step_log import logged_nodes
     from orchestrator.steps import make_node
     from orchestrator.workflow.compile import compile_workflow
 
@@ -280,7 +281,7 @@ def _execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str
     add_failover_listener(log_failover)
     try:
         saver = SqliteSaver(conn)
-        graph = compile_workflow(ctx.spec, make_node(ctx), checkpointer=saver)
+        graph = compile_workflow(ctx.spec, logged_nodes(ctx, make_node(ctx)), checkpointer=saver)
         config = {"configurable": {"thread_id": ctx.run_id}, "recursion_limit": 1000}
         payload = _first_payload(ctx, graph, saver, config, initial, decision)
         try:
@@ -292,6 +293,8 @@ def _execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str
         return finished_outcome(ctx, graph.get_state(config).values, warnings)
     finally:
         remove_failover_listener(log_failover)
+        if ctx.router is not None:
+            ctx.router.save_latency()
         conn.close()
 
 

@@ -219,3 +219,25 @@ def test_check_models_reports_missing_keys_and_unknown_ids(monkeypatch: pytest.M
     assert any("missing in the environment: OPENAI_API_KEY" in p and "persona critic" in p for p in problems)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert check_models(load_registry(overrides={"critic": "openai/gpt-4o-mini"})) == []
+
+
+def test_a_scripted_feature_run_never_imports_litellm(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import EXAMPLE, make_repo
+    from scripts import feature_critic, feature_team
+
+    repo = make_repo(tmp_path / "app", source=EXAMPLE)
+    replies = tmp_path / "replies.yaml"
+    replies.write_text(yaml.safe_dump({**feature_team(), **feature_critic()}, sort_keys=False))
+    models = [a for role in ("surveyor", "spec_writer", "tester", "builder", "dispatcher", "critic")
+              for a in ("--model", f"{role}=scripted:{replies}")]
+    code = ("import sys\nfrom orchestrator.cli import main\ntry:\n    main()\nfinally:\n"
+            "    print('LITELLM', 'litellm' in sys.modules, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code, "run", "feature", "--repo", str(repo), "--task",
+                           "Add subtract(a, b) to calc.py", *models, "--approve", "auto"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "LITELLM False" in done.stderr

@@ -1,4 +1,4 @@
-"""Failover, circuit breakers, rpm overflow and prefix affinity, through the real Router path with function fakes."""
+"""Failover, circuit breakers, rpm/tpm overflow and prefix affinity, through the real gateway with function fakes."""
 
 from __future__ import annotations
 
@@ -244,12 +244,9 @@ def test_non_retryable_last_model_is_not_retried(sleeps: list[float]) -> None:
     assert error.value.model == only and len(model.calls) == 1 and sleeps == []
 
 
-def test_rpm_limit_sends_overflow_to_the_next_model_before_any_429(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: list[Any]
-) -> None:
-    # LiteLLM counts rpm per wall-clock minute: pin the minute so the test can't straddle two.
-    minute = datetime(2026, 1, 1, 12, 0, 30)
-    monkeypatch.setattr("litellm.router_strategy.lowest_tpm_rpm_v2.get_utc_datetime", lambda: minute)
+def test_rpm_limit_sends_overflow_to_the_next_model_before_any_429(tmp_path: Path, events: list[Any]) -> None:
+    # rpm counts per wall-clock minute: pin the minute so the test can't straddle two.
+    gateway.reset_rate_limits(clock=lambda: datetime(2026, 1, 1, 12, 0, 30).timestamp())
     limited, limited_model = fake("limited")
     spare, spare_model = fake("spare")
     registry = registry_with(tmp_path, f"models:\n  {limited}:\n    rpm: 2\n")
@@ -258,6 +255,22 @@ def test_rpm_limit_sends_overflow_to_the_next_model_before_any_429(
     assert len(limited_model.calls) == 2 and len(spare_model.calls) == 3
     assert events == [(limited, "LocalRateLimitError", spare)] * 3
     assert breakers()[limited].state == "closed"  # throttling ourselves says nothing about its health
+
+
+def test_tpm_limit_counts_reply_tokens_and_a_new_minute_starts_afresh(tmp_path: Path, events: list[Any]) -> None:
+    clock = Clock()
+    gateway.reset_rate_limits(clock=clock)
+    limited, limited_model = fake("metered")
+    spare, _ = fake("reserve")
+    registry = registry_with(tmp_path, f"models:\n  {limited}:\n    tpm: 12\n")
+    prompt = [{"role": "user", "content": "x" * 20}]  # about 5 tokens; each reply reports 5 + 3
+    models = [complete_with_failover([limited, spare], prompt, persona="builder", registry=registry).model
+              for _ in range(3)]
+    assert models == [limited, spare, spare]  # 8 used + ~5 asked > 12 after the first call
+    assert events == [(limited, "LocalRateLimitError", spare)] * 2
+    clock.now += 60
+    assert complete_with_failover([limited, spare], prompt, persona="builder", registry=registry).model == limited
+    assert len(limited_model.calls) == 2
 
 
 def test_auth_failure_on_one_provider_fails_over(monkeypatch: pytest.MonkeyPatch, events: list[Any]) -> None:
@@ -343,7 +356,7 @@ def test_failover_records_the_answering_model_for_affinity() -> None:
     assert affinity.holder("builder") == second
 
 
-def test_concurrent_calls_share_one_router_safely() -> None:
+def test_concurrent_calls_share_one_gateway_safely() -> None:
     first, model = fake("shared")
     replies: list[str] = []
 

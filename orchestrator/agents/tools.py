@@ -313,7 +313,7 @@ class Toolbox:
                     continue
                 path = Path(entry.path)
                 if not entry.is_dir():
-                    found.append(relative_posix(self.root, path))
+                    found.append(path.relative_to(self.root).as_posix())  # root is resolved: no lstat per file
                 elif _descend(entry, len(path.relative_to(self.root).parts)):
                     stack.append(path)
         return sorted(found)

@@ -48,9 +48,13 @@ def run_changes(workspace) -> Changes:
 
 
 def spec_text(workspace, changes: Changes | None = None) -> str:
-    """The spec files this run wrote or changed, else every spec in the worktree (`changes`: when known)."""
+    """The spec files this run wrote or changed, else every spec in the worktree (`changes`: when known).
+
+    Without `changes` only specs/ is compared with the base, in-process: agent packets ask before every phase.
+    """
     worktree = workspace.path
-    changed = [p for p in (changes or run_changes(workspace)).specs if p.endswith(".md")]
+    specs = changes.specs if changes is not None else workspace.changed_under("specs")
+    changed = [p for p in specs if p.endswith(".md")]
     paths = [worktree / p for p in changed] or sorted((worktree / "specs").glob("**/spec.md"))
     return "\n\n".join(f"# {p.relative_to(worktree)}\n{p.read_text(errors='replace')}" for p in paths if p.is_file())
 

@@ -43,6 +43,7 @@ FAILURES: dict[str, Failure] = {
     "BadRequestError": _request_failure("The provider rejected the request as malformed."),
     "UnprocessableEntityError": _request_failure("The provider could not process the request."),
     "BudgetExceededError": Failure(False, "A LiteLLM budget is exhausted; raise it or wait for the reset."),
+    # Raised by the gateway itself (ratelimit.py) before a call over the model's rpm/tpm goes out.
     "LocalRateLimitError": Failure(
         True,
         "The model reached its models.yaml rpm/tpm for this minute; add a failover model or raise the limit.",
@@ -64,8 +65,6 @@ _QUOTA = re.compile(
     r"credit balance|out of credits?|billing|payment required",
     re.IGNORECASE,
 )
-# The Router refuses a model over its models.yaml rpm/tpm before calling it, with one of these messages.
-_LOCAL_LIMIT = ("No deployments available for selected model", "Deployment over defined rpm limit")
 _UNKNOWN = Failure(False, "Run with --debug for the full traceback.")
 
 
@@ -97,10 +96,8 @@ def describe_failure(exc: BaseException, model: str, missing_keys: list[str] | N
 
 
 def failure_kind(exc: BaseException) -> str:
-    """The FAILURES key for an exception: its LiteLLM class, unless the message says quota or a local rpm/tpm limit."""
+    """The FAILURES key for an exception: its LiteLLM class, unless the message says quota."""
     text = str(exc)
-    if any(marker in text for marker in _LOCAL_LIMIT):
-        return "LocalRateLimitError"
     if getattr(exc, "status_code", None) == 402 or _QUOTA.search(text):
         return "PaymentRequiredError"
     return next((cls.__name__ for cls in type(exc).__mro__ if cls.__name__ in FAILURES), type(exc).__name__)

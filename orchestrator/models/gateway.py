@@ -1,96 +1,64 @@
-"""The one gateway every model call goes through: the LiteLLM Router, accounting, listeners, the real-request switch."""
+"""The one gateway every model call goes through: rate limits, accounting, listeners, the real-request switch.
+
+In-process models (local/, scripted/, function/) are served directly; only a network model imports LiteLLM,
+on its first call.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from orchestrator.errors import OrchestratorError, RealRequestBlockedError
 from orchestrator.models import catalog, endpoints, tool_modes, tracing
-from orchestrator.models.failures import describe_failure
-from orchestrator.models.ids import OFFLINE_PROVIDERS, SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
+from orchestrator.models.failures import FAILURES, ModelCallError, describe_failure
+from orchestrator.models.ids import SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
 from orchestrator.models.listeners import Listeners
-from orchestrator.models.providers.scripted import load_script
+from orchestrator.models.providers import offline
+from orchestrator.models.providers.scripted import estimate_tokens, load_script
+from orchestrator.models.ratelimit import Clock, Limits, RateLimiter
 from orchestrator.models.secrets import redact_data, secret_values
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
 BLOCK_ENV = "ORCHESTRATOR_BLOCK_REAL_REQUESTS"
-ATTEMPT_KEY = "orchestrator_attempt"
 CallListener = Callable[[str, str, ModelReply, dict[str, Any]], None]
-Limits = tuple[int | None, int | None]
 
 _listeners = Listeners()
 _blocked: bool | None = None  # None: follow the environment variable
 _lock = threading.Lock()
-_deploy_lock = threading.Lock()
 _litellm: Any = None
-_router: Any = None
-_deployed: dict[str, tuple[Any, ...]] = {}  # Router model group -> the (rpm, tpm, LiteLLM id) it was deployed with
-_raised: dict[str, OrchestratorError] = {}  # attempt id -> our own error an offline provider raised
+_limiter = RateLimiter()
 
 
 def load_litellm() -> Any:
-    """Import LiteLLM once (no network, no noise) with the in-process providers registered."""
+    """Import LiteLLM once, for network models only: no cost-map fetch, no debug noise."""
     global _litellm
     with _lock:
         if _litellm is None:
-            from orchestrator.models.providers.offline import register_providers
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before the import: no fetch
+            import litellm
 
-            _litellm = register_providers()
-            _record_provider_errors(_litellm)
+            litellm.suppress_debug_info = True
+            for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+            _litellm = litellm
         return _litellm
 
 
-def load_router() -> Any:
-    """The process's LiteLLM Router: one model group per model id, holding its rpm/tpm counters."""
-    global _router
-    litellm = load_litellm()
-    with _lock:
-        if _router is None:
-            # Retries, fallbacks and health belong to resilience.py and breaker.py, which see every attempt;
-            # the Router keeps what it does best and can later share through Redis: rpm/tpm accounting.
-            _router = litellm.Router(
-                model_list=[], routing_strategy="usage-based-routing-v2", num_retries=0, disable_cooldowns=True
-            )
-        return _router
+def set_limits(model: str, rpm: int | None = None, tpm: int | None = None) -> None:
+    """Give a model id its models.yaml rpm/tpm (None: unlimited); calls over them are refused before they go out."""
+    _limiter.set_limits(_target(normalise_model_id(model)), rpm, tpm)
 
 
-def deploy(model: str, rpm: int | None = None, tpm: int | None = None) -> None:
-    """Give a model id its Router model group with these limits (no-op when already deployed with them)."""
-    target = _target(normalise_model_id(model))
-    router = load_router()
-    # One lock over check and upsert: a concurrent call must not reach the Router before its group exists.
-    with _deploy_lock:
-        if _deployed.get(target) != (rpm, tpm, endpoints.litellm_id(target)):
-            router.upsert_deployment(_deployment(target, rpm, tpm))
-            _deployed[target] = (rpm, tpm, endpoints.litellm_id(target))
-
-
-def _deployment(target: str, rpm: int | None, tpm: int | None) -> Any:
-    """A Router deployment serving one model id under its own name."""
-    from litellm.types.router import Deployment
-
-    params: dict[str, Any] = {"model": endpoints.litellm_id(target)}  # an alias's group serves its real id
-    if rpm is not None:
-        # usage-based-routing-v2 skips a deployment once `used + 1 >= rpm`, i.e. after rpm - 1 calls.
-        params["rpm"] = rpm + 1
-    if tpm is not None:
-        params["tpm"] = tpm
-    return Deployment(model_name=target, litellm_params=params)
-
-
-def reset_rate_limits() -> None:
-    """Forget the rpm/tpm counters and the limits deployed so far (for tests)."""
-    with _deploy_lock:
-        _deployed.clear()
-        router = _router
-    if router is not None:
-        router.cache.flush_cache()
+def reset_rate_limits(clock: Clock | None = None) -> None:
+    """Forget the rpm/tpm counters and limits set so far; `clock` (tests) gives the wall time in seconds."""
+    global _limiter
+    _limiter = RateLimiter(clock or time.time)
 
 
 def published_limits(model: str) -> Limits:
@@ -134,7 +102,11 @@ def complete(
     max_tokens: int | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> ModelReply:
-    """Send one chat request through the LiteLLM Router and return the reply with tokens, cost, latency and sampling."""
+    """Send one chat request and return the reply with tokens, cost, latency and sampling.
+
+    In-process models answer directly; network models go through LiteLLM. Both take the same checks
+    (real-request switch, rpm/tpm), the same error translation and the same listeners.
+    """
     model = normalise_model_id(model)
     target = _target(model)
     # A server on this machine (api_base on loopback) is no network request: tests run against one.
@@ -143,72 +115,124 @@ def complete(
             f"real model call to {model!r} (persona {persona or '-'}) refused: real requests are switched off "
             f"(block_real_requests() or {BLOCK_ENV}=1). Bind the persona to local/smollm2 or a scripted model."
         )
-    request = _request(target, messages, tools, require_tool, persona, temperature, max_tokens, metadata)
-    with tracing.model_span(model, endpoints.litellm_id(target), persona, request) as span:
-        started = time.perf_counter()
-        response = _send(model, target, request)
-        reply = _reply(model, target, response, time.perf_counter() - started, request)
-        reply = tool_modes.adapt_reply(reply, endpoints.tool_mode(target), tools)
+    sampling = _sampling(tools, require_tool, temperature, max_tokens)
+    traced = {"metadata": metadata or {}, **sampling, "api_base": endpoints.api_base(target), "tools": tools}
+    with tracing.model_span(model, endpoints.litellm_id(target), persona, traced) as span:
+        _admit(model, target, messages)
+        reply = _serve(model, target, messages, tools, sampling, persona, metadata)
         span.finish(reply)
+    _limiter.record_tokens(target, reply.total_tokens)
     _listeners.notify(model, persona, reply, dict(metadata or {}))
     return reply
 
 
-def _target(model: str) -> str:
-    """The id LiteLLM serves: a `scripted:PATH` loads its script and becomes `scripted/file-...`."""
-    return load_script(model[len(SCRIPT_PREFIX) :]) if is_script_path(model) else model
-
-
-def _send(model: str, target: str, request: dict[str, Any]) -> Any:
-    """One Router call (deploying the model on first use), with failures translated for people."""
-    router = load_router()
-    with _deploy_lock:
-        deployed = target in _deployed
-    if not deployed:
-        deploy(model, *published_limits(model))
-    attempt = uuid.uuid4().hex
-    request["metadata"][ATTEMPT_KEY] = attempt
-    if not is_offline(target):
-        tracing.apply_litellm_callbacks(load_litellm())
-    try:
-        return router.completion(**request)
-    except Exception as exc:
-        raise _translate(exc, model, target, attempt) from exc
-    finally:
-        with _lock:
-            _raised.pop(attempt, None)
-
-
-def _request(
+def _serve(
+    model: str,
     target: str,
     messages: list[dict[str, Any]],
     tools: list[ToolSpec] | None,
-    require_tool: bool,
+    sampling: dict[str, Any],
     persona: str,
-    temperature: float | None,
-    max_tokens: int | None,
     metadata: dict[str, Any] | None,
+) -> ModelReply:
+    """The call itself, in-process or through LiteLLM, timed, with failures translated and tool calls read."""
+    started = time.perf_counter()
+    try:
+        if is_offline(target):
+            reply = _complete_offline(model, target, messages, tools or [], sampling, persona)
+        else:
+            reply = _complete_remote(model, target, messages, tools, sampling, persona, metadata)
+    except OrchestratorError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, model, target) from exc
+    reply.latency_s = time.perf_counter() - started
+    return tool_modes.adapt_reply(reply, endpoints.tool_mode(target), tools)
+
+
+def _target(model: str) -> str:
+    """The id that serves a model: a `scripted:PATH` loads its script and becomes `scripted/file-...`."""
+    return load_script(model[len(SCRIPT_PREFIX) :]) if is_script_path(model) else model
+
+
+def _admit(model: str, target: str, messages: list[dict[str, Any]]) -> None:
+    """Count the call against the model's rpm/tpm (published limits on first use), or refuse it before it goes out."""
+    if not _limiter.has_limits(target):
+        _limiter.set_limits(target, *published_limits(model))
+    prompt = estimate_tokens("".join(str(m.get("content") or "") for m in messages))
+    why = _limiter.acquire(target, prompt)
+    if why is not None:
+        raise ModelCallError(model, "LocalRateLimitError", why, FAILURES["LocalRateLimitError"])
+
+
+def _sampling(
+    tools: list[ToolSpec] | None, require_tool: bool, temperature: float | None, max_tokens: int | None
 ) -> dict[str, Any]:
-    """The litellm.completion keyword arguments; unset sampling options are left to the provider."""
+    """The sampling options sent; unset ones are left to the provider."""
+    sampling: dict[str, Any] = {}
+    if temperature is not None:
+        sampling["temperature"] = temperature
+    if max_tokens is not None:
+        sampling["max_tokens"] = max_tokens
+    if tools and require_tool:
+        sampling["tool_choice"] = "required"
+    return sampling
+
+
+def _complete_offline(
+    model: str,
+    target: str,
+    messages: list[dict[str, Any]],
+    tools: list[ToolSpec],
+    sampling: dict[str, Any],
+    persona: str,
+) -> ModelReply:
+    """One in-process call: the embedded model or a registered fake, without LiteLLM."""
+    answer = offline.serve(target, messages, tools, persona=persona, temperature=sampling.get("temperature"),
+                           max_tokens=sampling.get("max_tokens"))
+    return ModelReply(
+        model=model,
+        text=answer.text,
+        tool_calls=answer.tool_calls,
+        prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
+        cost_usd=_cost(model, target, None, answer.prompt_tokens, answer.completion_tokens),
+        provider_model_version=answer.version,
+        sampling={**sampling, **answer.sampling},
+    )
+
+
+def _complete_remote(
+    model: str,
+    target: str,
+    messages: list[dict[str, Any]],
+    tools: list[ToolSpec] | None,
+    sampling: dict[str, Any],
+    persona: str,
+    metadata: dict[str, Any] | None,
+) -> ModelReply:
+    """One network call through litellm.completion (imported here, on the first one)."""
     request: dict[str, Any] = {
         "model": target,
         "messages": messages,
         "metadata": {**(metadata or {}), "persona": persona},
+        # Retries and failover belong to resilience.py, which sees every attempt.
+        "num_retries": 0,
         # LiteLLM 1.106 imports its MCP bridge (and needs the `mcp` package) whenever tools are passed;
         # function tools never need it, so skip it.
         "_skip_mcp_handler": True,
+        **sampling,
     }
     if tools:
         request["tools"] = [tool.as_openai() for tool in tools]
-        if require_tool:
-            request["tool_choice"] = "required"
-    if temperature is not None:
-        request["temperature"] = temperature
-    if max_tokens is not None:
-        request["max_tokens"] = max_tokens
-    if not is_offline(target):
-        _add_endpoint(request, target, tools, require_tool)
-    return request
+    _add_endpoint(request, target, tools, sampling.get("tool_choice") == "required")
+    request["model"] = endpoints.litellm_id(target)  # an alias is sent as the id LiteLLM resolves
+    litellm = load_litellm()
+    tracing.apply_litellm_callbacks(litellm)
+    response = litellm.completion(**request)
+    # What was sent: a tool-call mode other than native drops tool_choice.
+    sent = {key: request[key] for key in sampling if key in request}
+    return _reply(model, target, response, sent)
 
 
 def _add_endpoint(request: dict[str, Any], target: str, tools: list[ToolSpec] | None, require_tool: bool) -> None:
@@ -217,47 +241,14 @@ def _add_endpoint(request: dict[str, Any], target: str, tools: list[ToolSpec] | 
     tool_modes.adapt_request(request, tools, require_tool, endpoints.tool_mode(target))
 
 
-def _translate(exc: Exception, model: str, target: str, attempt: str = "") -> OrchestratorError:
-    """Our own errors raised inside a provider come back as themselves; LiteLLM's get a hint."""
-    with _lock:
-        own = _raised.pop(attempt, None)
-    if own is not None:
-        return own
+def _translate(exc: Exception, model: str, target: str) -> OrchestratorError:
+    """Our own errors come back as themselves (also when wrapped); any other failure gets a kind and a hint."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, OrchestratorError):
             return cause
         cause = cause.__cause__ or cause.__context__
     return describe_failure(exc, model, [] if is_offline(target) else _missing_keys(target))
-
-
-def _record_provider_errors(litellm: Any) -> None:
-    """Keep the offline providers' own errors by attempt id, so ScriptExhaustedError & co. surface unchanged.
-
-    The Router's sync path runs each call in a fresh event loop inside an `except RuntimeError:` block,
-    which overwrites the exception chain that `_translate` would otherwise follow back to our error.
-    """
-    for entry in litellm.custom_provider_map:
-        handler = entry["custom_handler"]
-        if entry["provider"] in OFFLINE_PROVIDERS and not getattr(handler, "records_errors", False):
-            handler.completion = _recording(handler.completion)
-            handler.records_errors = True
-
-
-def _recording(completion: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a provider's completion so an OrchestratorError it raises is kept under the call's attempt id."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return completion(*args, **kwargs)
-        except OrchestratorError as exc:
-            attempt = ((kwargs.get("litellm_params") or {}).get("metadata") or {}).get(ATTEMPT_KEY)
-            if attempt:
-                with _lock:
-                    _raised[attempt] = exc
-            raise
-
-    return wrapper
 
 
 def _missing_keys(model: str) -> list[str]:
@@ -272,14 +263,12 @@ def _missing_keys(model: str) -> list[str]:
     return list(found.get("missing_keys") or [])
 
 
-def _reply(model: str, target: str, response: Any, latency: float, request: dict[str, Any]) -> ModelReply:
+def _reply(model: str, target: str, response: Any, sampling: dict[str, Any]) -> ModelReply:
     """LiteLLM's response as a ModelReply with the accounting the run log needs."""
     message = response.choices[0].message
     usage = getattr(response, "usage", None)
     prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
-    sampling = {key: request[key] for key in ("temperature", "max_tokens", "tool_choice") if key in request}
-    sampling.update(getattr(response, "_hidden_params", {}).get("sampling") or {})
     keys = secret_values(credentials_only=True)
     return ModelReply(
         model=model,
@@ -289,9 +278,8 @@ def _reply(model: str, target: str, response: Any, latency: float, request: dict
         prompt_tokens=prompt,
         completion_tokens=completion,
         cost_usd=_cost(model, target, response, prompt, completion),
-        latency_s=latency,
         provider_model_version=getattr(response, "model", None),
-        sampling=sampling,
+        sampling={**sampling, **(getattr(response, "_hidden_params", {}).get("sampling") or {})},
     )
 
 
@@ -314,7 +302,7 @@ def _cost(model: str, target: str, response: Any, prompt: int, completion: int) 
         priced = catalog.registry_cost(target, prompt, completion)
     if priced is not None:
         return priced
-    if is_offline(target):
+    if is_offline(target) or response is None:
         return 0.0
     try:
         return float(load_litellm().completion_cost(completion_response=response, model=endpoints.litellm_id(target)))

@@ -90,7 +90,7 @@ def complete_with_failover(
     registry: Registry | None = None,
     affinity: PrefixAffinity | None = None,
 ) -> ModelReply:
-    """Try each model in order through its breaker and the Router; the first answer wins (`reply.model` says whose)."""
+    """Try each model in order through its breaker and rpm/tpm limits; the first answer wins (`reply.model`: whose)."""
     candidates = list(dict.fromkeys(normalise_model_id(model) for model in models))
     if not candidates:
         raise ModelError(f"persona {persona or '-'}: no models to call; bind it to a profile or model id.")
@@ -99,7 +99,7 @@ def complete_with_failover(
     failures: dict[str, ModelError] = {}
     for index, model in enumerate(candidates):
         following = candidates[index + 1] if index + 1 < len(candidates) else None
-        gateway.deploy(model, *_limits(model, registry))
+        gateway.set_limits(model, *_limits(model, registry))
         try:
             reply = _attempt(model, call, last=following is None)
         except (ModelCallError, CircuitOpenError) as error:
@@ -151,7 +151,7 @@ def _once(model: str, breaker: CircuitBreaker, call: Call) -> ModelReply:
 
 
 def _limits(model: str, registry: Registry | None) -> gateway.Limits:
-    """(rpm, tpm) for the Router: the given registry's, else the last loaded registry's."""
+    """(rpm, tpm) of a model: the given registry's, else the last loaded registry's."""
     if registry is None:
         return gateway.published_limits(model)
     info = registry.model_info(model)

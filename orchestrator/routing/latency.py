@@ -36,13 +36,18 @@ class LatencyStore:
         """The learned average latency in seconds, or None before the first observation."""
         return self._values.get(model)
 
-    def learn(self, model: str, seconds: float) -> float:
-        """Fold one observation into the average, persist it, and return the new average."""
+    def learn(self, model: str, seconds: float, persist: bool = True) -> float:
+        """Fold one observation into the average, persist it (unless told not to), and return the new average."""
         old = self._values.get(model)
         new = seconds if old is None else self.alpha * seconds + (1 - self.alpha) * old
         self._values[model] = new
-        write_json_state(self.path, self._values)
+        if persist:
+            self.save()
         return new
+
+    def save(self) -> None:
+        """Write the averages to the store's file."""
+        write_json_state(self.path, self._values)
 
 
 def learn_latency(store_or_dir: LatencyStore | Path | str, model: str, seconds: float) -> float:

@@ -47,16 +47,17 @@ class BudgetGuard:
     def check(self, step: str, model: str, messages: list[dict[str, Any]], tools: list[Any] | None,
               max_tokens: int | None) -> None:
         """Raise BudgetExceeded, naming the cap and the figure, if this call could cross a cap."""
-        prompt = estimate_tokens(json.dumps(messages, default=str)) + sum(
-            estimate_tokens(json.dumps(t.parameters)) for t in tools or [])
-        output = max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
-        info = self.registry.model_info(model)
-        usd = prompt * info.input_cost_per_token + output * info.output_cost_per_token
         phase = self.phase_spend.get(step, Spend())
-        for scope, caps, spent in (("run", self.run_caps, self.run_spend),
-                                   (f"phase {step!r}", self.phase_caps.get(step), phase)):
-            if caps is None:
-                continue
+        capped = [(scope, caps, spent) for scope, caps, spent in (
+            ("run", self.run_caps, self.run_spend), (f"phase {step!r}", self.phase_caps.get(step), phase))
+            if caps is not None and (caps.tokens is not None or caps.usd is not None)]
+        # Estimating the request costs a JSON dump of every message: only when a token or dollar cap applies.
+        prompt = estimate_tokens(json.dumps(messages, default=str)) + sum(
+            estimate_tokens(json.dumps(t.parameters)) for t in tools or []) if capped else 0
+        output = max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+        info = self.registry.model_info(model) if capped else None
+        usd = prompt * info.input_cost_per_token + output * info.output_cost_per_token if info else 0.0
+        for scope, caps, spent in capped:
             self._check_cap(scope, "tokens", caps.tokens, spent.tokens, prompt + output, model)
             self._check_cap(scope, "usd", caps.usd, spent.usd, usd, model)
         if self.run_caps.seconds is not None and self.elapsed() >= self.run_caps.seconds:

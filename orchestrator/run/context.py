@@ -39,6 +39,7 @@ class RunContext:
     """Programs agents and gates may start (orchestrator.workflow.trust.allowed_commands: never the repo's own say)."""
     unsafe_no_sandbox: bool = False
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
+    _fixed: dict[str, _FixedParts] = field(default_factory=dict)
 
     def persona(self, name: str) -> PersonaSpec:
         """Load a persona once per run (repo overrides included)."""
@@ -91,21 +92,24 @@ class RunContext:
 
     def prompt_tokens(self, persona: str, text: str, tools: list[Any] | None = None) -> int:
         """Estimated tokens of a persona's first request: system prompt, packet and tool schemas."""
-        return sum(estimate_tokens(part) for part in self._prompt_parts(persona, text, tools))
+        return self._fixed_parts(persona, tools).tokens + estimate_tokens(text)
 
     def prompt_text(self, persona: str, text: str, tools: list[Any] | None = None) -> str:
         """A persona's first request as one text (system prompt, packet, tool schemas), for per-model counts."""
-        return "\n".join(self._prompt_parts(persona, text, tools))
+        fixed = self._fixed_parts(persona, tools)
+        return "\n".join((fixed.system, text, fixed.schemas))
 
-    def _prompt_parts(self, persona: str, text: str, tools: list[Any] | None) -> tuple[str, str, str]:
+    def _fixed_parts(self, persona: str, tools: list[Any] | None) -> _FixedParts:
         from orchestrator.agents.loop import FINISH_TOOL
         from orchestrator.agents.tools import TOOL_SPECS
 
         spec = self.persona(persona)
-        if tools is None:
-            tools = [*(TOOL_SPECS[t] for t in spec.tools if t in TOOL_SPECS), FINISH_TOOL]
-        schemas = json.dumps([[t.name, t.description, t.parameters] for t in tools], default=str)
-        return spec.system_prompt(), text, schemas
+        if tools is not None:
+            return _FixedParts.of(spec, tools)
+        if persona not in self._fixed:  # the persona's system prompt and tools don't change in a run
+            default = [*(TOOL_SPECS[t] for t in spec.tools if t in TOOL_SPECS), FINISH_TOOL]
+            self._fixed[persona] = _FixedParts.of(spec, default)
+        return self._fixed[persona]
 
     def _profile_holding(self, model: str) -> str | None:
         """The lowest ladder profile listing a model (for a persona bound to a model id)."""
@@ -164,3 +168,18 @@ class RunContext:
             return reply
 
         return call
+
+
+@dataclass(frozen=True)
+class _FixedParts:
+    """The parts of a persona's first request that don't change in a run: system prompt and tool schemas."""
+
+    system: str
+    schemas: str
+    tokens: int  # estimated tokens of both
+
+    @staticmethod
+    def of(spec: PersonaSpec, tools: list[Any]) -> _FixedParts:
+        system = spec.system_prompt()
+        schemas = json.dumps([[t.name, t.description, t.parameters] for t in tools], default=str)
+        return _FixedParts(system, schemas, estimate_tokens(system) + estimate_tokens(schemas))

@@ -5,14 +5,21 @@ Every event and model call is also emitted to orchestrator.run.events, for live 
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from orchestrator.models.ids import is_offline
 from orchestrator.run.events import RunEvent, emit
+
+Write = tuple[str, tuple[Any, ...], int]
+"""A held write: SQL, its arguments, and the token of the decision it inserts or updates (0: none)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -47,37 +54,79 @@ class RunLog:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.row_factory = sqlite3.Row
         self.db.executescript(_SCHEMA)
-        self._lock = threading.Lock()  # parallel PBI builders log from several threads
+        self._lock = threading.RLock()  # parallel PBI builders log from several threads
+        self._held: list[Write] = []  # writes waiting for the end of the step (see `batch`)
+        self._batching = 0
+        self._ids: dict[int, int] = {}  # token of a decision -> its row id once written
+        self._tokens = itertools.count(-1, -1)  # negative: never a row id
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold every write until the block (one step) ends, then commit them in one transaction.
+
+        Reads commit what is held first, so they see it. A call to a network model commits at once:
+        its spend must survive a kill. Nothing is held across the block, so no lock outlives a step.
+        """
+        with self._lock:
+            self._batching += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batching -= 1
+                self._flush()
+
+    def _write(self, sql: str, args: tuple[Any, ...], token: int = 0) -> None:
+        """Run a write now (outside a batch) or hold it for the batch's one commit."""
+        with self._lock:
+            self._held.append((sql, args, token))
+            if not self._batching:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Commit the held writes in one transaction; a decision's token gets its row id."""
+        with self._lock:
+            held, self._held = self._held, []
+            if not held:
+                return
+            with self.db:
+                for sql, args, token in held:
+                    if token and sql.startswith("UPDATE"):
+                        args = (*args[:-1], self._ids[token])
+                    cursor = self.db.execute(sql, args)
+                    if token and sql.startswith("INSERT"):
+                        self._ids[token] = int(cursor.lastrowid)
+
+    def _read(self, sql: str, args: Any = ()) -> list[sqlite3.Row]:
+        """Rows of a query, after committing what is held."""
+        with self._lock:
+            self._flush()
+            return list(self.db.execute(sql, args))
 
     def close(self) -> None:
-        """Close the database."""
+        """Commit what is held and close the database."""
+        self._flush()
         self.db.close()
 
     def start_run(self, run_id: str, **fields: Any) -> None:
         """Record a new run as running."""
         fields = {**fields, "options": json.dumps(fields.get("options", {}))}
         cols = ["id", "status", "started", *fields]
-        values = [run_id, "running", time.time(), *fields.values()]
-        self.db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
-        self.db.commit()
+        values = (run_id, "running", time.time(), *fields.values())
+        self._write(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
 
     def finish_run(self, run_id: str, status: str, exit_code: int, message: str = "") -> None:
         """Record how a run ended (or paused)."""
-        self.db.execute(
-            "UPDATE runs SET status = ?, exit_code = ?, message = ?, finished = ? WHERE id = ?",
-            (status, exit_code, message, time.time(), run_id),
-        )
-        self.db.commit()
+        self._write("UPDATE runs SET status = ?, exit_code = ?, message = ?, finished = ? WHERE id = ?",
+                    (status, exit_code, message, time.time(), run_id))
 
     def update_options(self, run_id: str, options: dict[str, Any]) -> None:
         """Store a run's options again (resume may rebind roles or raise caps)."""
-        self.db.execute("UPDATE runs SET options = ? WHERE id = ?", (json.dumps(options), run_id))
-        self.db.commit()
+        self._write("UPDATE runs SET options = ? WHERE id = ?", (json.dumps(options), run_id))
 
     def set_status(self, run_id: str, status: str) -> None:
         """Mark a run's status without ending it (e.g. running again after resume)."""
-        self.db.execute("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
-        self.db.commit()
+        self._write("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
 
     def elapsed(self, run_id: str) -> float:
         """Wall time of the run's earlier sessions, for the wall-time budget."""
@@ -85,73 +134,80 @@ class RunLog:
 
     def event(self, run_id: str, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
         """Append one event (phase start/end, gate verdict, tool call, fallback ...)."""
-        with self._lock:
-            self.db.execute(
-                "INSERT INTO events (run_id, ts, kind, step, persona, data) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, time.time(), kind, step, persona, json.dumps(data, default=str)),
-            )
-            self.db.commit()
+        self._append_event(run_id, kind, step, persona, data)
         emit(RunEvent(run_id, kind, step, persona, data))
 
+    def _append_event(self, run_id: str, kind: str, step: str, persona: str, data: dict[str, Any]) -> None:
+        self._write("INSERT INTO events (run_id, ts, kind, step, persona, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, time.time(), kind, step, persona, json.dumps(data, default=str)))
+
     def call(self, run_id: str, step: str, persona: str, reply: Any) -> None:
-        """Append one model call with its tokens, cost and reproducibility data."""
+        """Append one model call with its tokens, cost and reproducibility data (a network call commits at once)."""
         with self._lock:
-            self._insert_call(run_id, step, persona, reply)
+            self._write(
+                "INSERT INTO calls (run_id, ts, step, persona, model, prompt_tokens, completion_tokens, cost_usd,"
+                " latency_s, provider_model_version, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, time.time(), step, persona, reply.model, reply.prompt_tokens, reply.completion_tokens,
+                 reply.cost_usd, reply.latency_s, reply.provider_model_version, json.dumps(reply.sampling)),
+            )
+            if not is_offline(reply.model):
+                self._flush()
         emit(RunEvent(run_id, "model_call", step, persona, {
             "model": reply.model, "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
             "cost_usd": reply.cost_usd, "latency_s": reply.latency_s}))
 
-    def _insert_call(self, run_id: str, step: str, persona: str, reply: Any) -> None:
-        self.db.execute(
-            "INSERT INTO calls (run_id, ts, step, persona, model, prompt_tokens, completion_tokens, cost_usd,"
-            " latency_s, provider_model_version, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, time.time(), step, persona, reply.model, reply.prompt_tokens, reply.completion_tokens,
-             reply.cost_usd, reply.latency_s, reply.provider_model_version, json.dumps(reply.sampling)),
-        )
-        self.db.commit()
-
     def decision(self, run_id: str, step: str, persona: str, decision: Any) -> int:
-        """Record one routing decision; returns its id so tokens, cost and the gate outcome can follow."""
+        """Record one routing decision; returns a handle for `decision_spend` (the row is written with the step)."""
         d = decision.as_log()
         with self._lock:
-            cur = self.db.execute(
+            token = next(self._tokens)
+            self._write(
                 "INSERT INTO decisions (run_id, ts, step, persona, strategy, candidates, chosen, reason, latency_us,"
                 " features, prompt_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, time.time(), step, persona, d["strategy"], json.dumps(d["candidates"]), d["chosen"],
                  d["reason"], d["latency_us"], json.dumps(d["features"], default=str), d["prompt_hash"]),
+                token,
             )
-            self.db.commit()
-            return int(cur.lastrowid)
+            return token
 
     def decision_spend(self, decision_id: int, tokens: int, cost_usd: float) -> None:
         """Add a call's tokens and cost to the decision that chose its model."""
-        with self._lock:
-            self.db.execute("UPDATE decisions SET tokens = tokens + ?, cost_usd = cost_usd + ? WHERE id = ?",
-                            (tokens, cost_usd, decision_id))
-            self.db.commit()
+        self._write("UPDATE decisions SET tokens = tokens + ?, cost_usd = cost_usd + ? WHERE id = ?",
+                    (tokens, cost_usd, decision_id), decision_id if decision_id < 0 else 0)
 
     def decision_winner(self, decision_id: int, model: str, why: str) -> None:
         """Name the model whose answer won a best-of-n or speculative decision (its gate outcome follows)."""
-        with self._lock:
-            self.db.execute("UPDATE decisions SET chosen = ?, reason = reason || ? WHERE id = ?",
-                            (model, f"; {why}", decision_id))
-            self.db.commit()
+        self._write("UPDATE decisions SET chosen = ?, reason = reason || ? WHERE id = ?",
+                    (model, f"; {why}", decision_id), decision_id if decision_id < 0 else 0)
 
     def settle_decisions(self, run_id: str, gate: str, outcome: str) -> list[dict[str, Any]]:
         """Attach a gate outcome to the run's decisions still waiting for one; returns them."""
         with self._lock:
-            rows = [dict(r) for r in self.db.execute(
+            rows = [dict(r) for r in self._read(
                 "SELECT * FROM decisions WHERE run_id = ? AND gate_outcome IS NULL ORDER BY id", (run_id,))]
-            self.db.execute("UPDATE decisions SET gate = ?, gate_outcome = ? WHERE run_id = ? AND gate_outcome IS NULL",
-                            (gate, outcome, run_id))
-            self.db.commit()
+            self._write("UPDATE decisions SET gate = ?, gate_outcome = ? WHERE run_id = ? AND gate_outcome IS NULL",
+                        (gate, outcome, run_id))
         return rows
+
+    def phase_rows(self, run_id: str, task: str, rows: list[dict[str, Any]], handoffs: dict[str, Any]) -> None:
+        """Record what one step did (its phase rows, its handoffs) under the LangGraph task that ran it."""
+        # Bookkeeping, not news: phase_end already told the listeners, so this one is not emitted.
+        self._append_event(run_id, "phase", "", "", {"task": task, "rows": rows, "handoffs": handoffs})
+
+    def phases(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's phase rows in order; a task that ran again (after a crash) counts with its last rows only."""
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        for event in self.events(run_id, "phase"):
+            task = event["data"].get("task") or f"event-{event['id']}"
+            by_task.pop(task, None)
+            by_task[task] = event["data"].get("rows", [])
+        return [row for rows in by_task.values() for row in rows]
 
     def decisions(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Routing decisions of one run (or of every run), oldest first, JSON fields decoded."""
         sql, args = ("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)) if run_id else (
             "SELECT * FROM decisions ORDER BY id", ())
-        rows = [dict(r) for r in self.db.execute(sql, args)]
+        rows = [dict(r) for r in self._read(sql, args)]
         for row in rows:
             row["candidates"] = json.loads(row["candidates"] or "[]")
             row["features"] = json.loads(row["features"] or "{}")
@@ -159,42 +215,41 @@ class RunLog:
 
     def all_calls(self) -> list[dict[str, Any]]:
         """Every model call of every run, oldest first (preference data for calibration)."""
-        return [dict(r) for r in self.db.execute("SELECT * FROM calls ORDER BY id")]
+        return [dict(r) for r in self._read("SELECT * FROM calls ORDER BY id")]
 
     def gate_events(self) -> list[dict[str, Any]]:
         """Every gate verdict of every run, oldest first."""
-        rows = [dict(r) for r in self.db.execute("SELECT * FROM events WHERE kind = 'gate' ORDER BY id")]
+        rows = [dict(r) for r in self._read("SELECT * FROM events WHERE kind = 'gate' ORDER BY id")]
         for row in rows:
             row["data"] = json.loads(row["data"] or "{}")
         return rows
 
     def runs(self) -> list[dict[str, Any]]:
         """All runs, newest first."""
-        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY started DESC")]
+        return [dict(r) for r in self._read("SELECT * FROM runs ORDER BY started DESC")]
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run's row, or None."""
-        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return dict(row) if row else None
+        rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return dict(rows[0]) if rows else None
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         """A run's events in order, optionally of one kind, with their data decoded."""
         sql, args = "SELECT * FROM events WHERE run_id = ?", [run_id]
         if kind:
             sql, args = sql + " AND kind = ?", [*args, kind]
-        rows = [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+        rows = [dict(r) for r in self._read(sql + " ORDER BY id", args)]
         for row in rows:
             row["data"] = json.loads(row["data"] or "{}")
         return rows
 
     def calls(self, run_id: str) -> list[dict[str, Any]]:
         """A run's model calls in order."""
-        return [dict(r) for r in self.db.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))]
+        return [dict(r) for r in self._read("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))]
 
     def delete_run(self, run_id: str) -> None:
         """Forget a run: its record, events, model calls and routing decisions."""
         with self._lock:
             for table in ("events", "calls", "decisions"):
-                self.db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # noqa: S608 - fixed names
-            self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-            self.db.commit()
+                self._write(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # noqa: S608 - fixed names
+            self._write("DELETE FROM runs WHERE id = ?", (run_id,))

@@ -45,7 +45,7 @@ def outcome_of(ctx: RunContext, state: dict[str, Any], status: str, code: int, m
     ctx.event("run_end", status=status, exit_code=code, message=message)
     flags = list(dict.fromkeys(e["data"]["flag"] for e in ctx.runlog.events(ctx.run_id, "flag")))
     return RunOutcome(run_id=ctx.run_id, status=status, exit_code=code, message=message,
-                      branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=state.get("phases", []),
+                      branch=ctx.workspace.branch, worktree=ctx.workspace.path, phases=ctx.runlog.phases(ctx.run_id),
                       diff_stat=ctx.workspace.diff_stat(), warnings=warnings, pending=pending, flags=flags,
                       gates=gate_rows(state), price=routing_price(ctx.runlog.calls(ctx.run_id), ctx.registry))
 

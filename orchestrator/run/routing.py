@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.routing.spec import RoutingSpec
+
+LATENCY_SAVE_S = 10.0
+"""Learned latencies are written at most this often, and when the session ends: they are a cache."""
 
 
 @dataclass
@@ -23,6 +27,8 @@ class RunRouter:
     task: str = ""
     _strategies: dict[str, Any] = field(default_factory=dict)
     _affinity: Any = None
+    _latency: Any = None
+    _latency_saved: float = 0.0
 
     @property
     def affinity(self) -> Any:
@@ -69,7 +75,6 @@ class RunRouter:
         """The routing decision for one call, without logging it; `request` adds RouteRequest fields
         (est_tokens for the whole prompt, completion_tokens, usd_left)."""
         from orchestrator.routing.base import RouteRequest
-        from orchestrator.routing.latency import LatencyStore
         from orchestrator.routing.order import decide
 
         routing = self.routing_for(step, persona)
@@ -82,7 +87,16 @@ class RunRouter:
                                      intent_text=self.intent_text(step), **request)
         escalations = rung if routing.strategy == "cascade" else 0
         return decide(self.strategy(routing), route_request, candidates, escalations=escalations, why=why,
-                      affinity=self.affinity, latency=LatencyStore.in_dir(self.state_dir))
+                      affinity=self.affinity, latency=self.latency)
+
+    @property
+    def latency(self) -> Any:
+        """The learned latencies, read from the state directory once per session."""
+        if self._latency is None:
+            from orchestrator.routing.latency import LatencyStore
+
+            self._latency, self._latency_saved = LatencyStore.in_dir(self.state_dir), time.monotonic()
+        return self._latency
 
     def intent_text(self, step: Any) -> str:
         """What the step's work is: the run's task and the step's own text (never the packet, which grows)."""
@@ -91,9 +105,15 @@ class RunRouter:
 
     def learn_latency(self, model: str, seconds: float) -> None:
         """Feed a call's latency into the typical-latency averages that interactive routing reads."""
-        from orchestrator.routing.latency import learn_latency
+        self.latency.learn(model, seconds, persist=False)
+        if time.monotonic() - self._latency_saved >= LATENCY_SAVE_S:
+            self.save_latency()
 
-        learn_latency(self.state_dir, model, seconds)
+    def save_latency(self) -> None:
+        """Write the learned latencies (at the end of a session, and every LATENCY_SAVE_S during one)."""
+        if self._latency is not None:
+            self._latency.save()
+            self._latency_saved = time.monotonic()
 
     def cascades(self, step: Any, persona: str) -> bool:
         """True when this persona's calls at this step escalate by cascade on a failed gate."""

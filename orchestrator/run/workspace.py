@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestrator.agents.redact import is_secret_name
 from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
@@ -16,6 +18,7 @@ from orchestrator.errors import WorkspaceError
 from orchestrator.globs import glob_match
 
 BRANCH_PREFIX = "orchestrator/"
+PHASE_TRAILER = "Orchestrator-Phase"
 FALLBACK_IDENTITY = ("orchestrator", "orchestrator@localhost")
 
 
@@ -67,6 +70,9 @@ class Workspace:
     path: Path
     branch: str
     base_commit: str
+    _known: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What this process has read of the branch (HEAD, phase commits, base blobs), kept current by `commit`:
+    only the run's own commits move its branch (agents see the git dir read-only in the sandbox)."""
 
     @classmethod
     def create(cls, repo: Path, run_id: str) -> Workspace:
@@ -92,6 +98,7 @@ class Workspace:
         the user's working tree, index and uncommitted changes are left exactly as they were.
         """
         git(self.repo, "worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base_commit)
+        self._known.update(head=self.base_commit, phases={})
 
     @classmethod
     def reopen(cls, repo: Path, run_id: str, base_commit: str) -> Workspace:
@@ -174,7 +181,11 @@ class Workspace:
             lines += [f"{key}: {v}" for v in (value if isinstance(value, list) else [value])]
         git(self.path, *self._identity, "commit", "--quiet", "--no-verify",
             *(["--allow-empty"] if allow_empty else []), "-m", "\n".join(lines))
-        return git(self.path, "rev-parse", "HEAD").strip()
+        sha = self._known["head"] = git(self.path, "rev-parse", "HEAD").strip()
+        phase = trailers.get(PHASE_TRAILER)
+        if isinstance(phase, str) and "phases" in self._known:
+            self._known["phases"][phase] = sha
+        return sha
 
     @functools.cached_property
     def _identity(self) -> list[str]:
@@ -196,26 +207,56 @@ class Workspace:
         return self.find_commit(key, value) is not None
 
     def find_commit(self, key: str, value: str) -> str | None:
-        """Sha of the newest commit on the run's branch whose trailer `key` equals `value`."""
+        """Sha of the newest commit on the run's branch whose trailer `key` equals `value`.
+
+        Phase trailers are read from the branch once per process, then kept current by `commit`.
+        """
+        if key == PHASE_TRAILER:
+            with _GIT_LOCK:
+                if "phases" not in self._known:
+                    self._known["phases"] = self._trailer_values(key)
+                return self._known["phases"].get(value)
+        return self._trailer_values(key).get(value)
+
+    def _trailer_values(self, key: str) -> dict[str, str]:
+        """{trailer value: sha of the newest commit carrying it} on the branch since the base."""
         out = git(self.path, "log", f"--format=%H %(trailers:key={key},valueonly,separator=%x2C)",
                   f"{self.base_commit}..HEAD")
-        for line in out.splitlines():
+        found: dict[str, str] = {}
+        for line in out.splitlines():  # newest first: the first sha seen for a value wins
             sha, _, values = line.partition(" ")
-            if value in [v.strip() for v in values.split(",")]:
-                return sha
-        return None
+            for value in values.split(","):
+                found.setdefault(value.strip(), sha)
+        found.pop("", None)
+        return found
 
     def phase_commit(self, phase_key: str) -> tuple[str, str] | None:
         """(sha, handoff body) of the commit a phase already made, e.g. before a crash; None if none."""
-        sha = self.find_commit("Orchestrator-Phase", phase_key)
+        sha = self.find_commit(PHASE_TRAILER, phase_key)
         if sha is None:
             return None
         body = git(self.path, "log", "-1", "--format=%b", sha).split("\n--\n")[0].strip()
         return sha, body
 
     def head(self) -> str:
-        """Current commit of the run's branch."""
-        return git(self.path, "rev-parse", "HEAD").strip()
+        """Current commit of the run's branch (read once per process, then kept current by `commit`)."""
+        with _GIT_LOCK:
+            if "head" not in self._known:
+                self._known["head"] = git(self.path, "rev-parse", "HEAD").strip()
+            return self._known["head"]
+
+    def changed_under(self, folder: str) -> list[str]:
+        """Files under `folder` whose content differs from the base commit (new ones included), compared
+        in-process against the base's blob ids, which are listed once per process."""
+        with _GIT_LOCK:
+            known = self._known.setdefault("base_blobs", {})
+            if folder not in known:
+                known[folder] = _blob_ids(git(self.path, "ls-tree", "-r", "-z", self.base_commit, "--", folder))
+            base = known[folder]
+        root = self.path / folder
+        files = sorted(p.relative_to(self.path).as_posix() for p in root.rglob("*") if p.is_file()) if (
+            root.is_dir()) else []
+        return [p for p in files if base.get(p) != _blob_id((self.path / p).read_bytes(), len(self.base_commit))]
 
     def diff(self, max_chars: int = 20000) -> str:
         """Diff of the run so far against its base commit, including uncommitted and untracked files."""
@@ -232,3 +273,20 @@ class Workspace:
         git(self.path, "add", "-A", "--intent-to-add", "--", ".", *BUILD_OUTPUT)
         names = git(self.path, "diff", "--name-only", self.base_commit, "--", ".", *BUILD_OUTPUT)
         return [p for p in names.splitlines() if p]
+
+
+def _blob_ids(ls_tree: str) -> dict[str, str]:
+    """{path: blob id} from `git ls-tree -r -z` output ("<mode> <type> <id>\\t<path>" entries)."""
+    ids = {}
+    for entry in filter(None, ls_tree.split("\0")):
+        info, _, path = entry.partition("\t")
+        _mode, kind, object_id = info.split(" ")
+        if kind == "blob":
+            ids[path] = object_id
+    return ids
+
+
+def _blob_id(data: bytes, hex_length: int) -> str:
+    """The id git gives a blob with these bytes (SHA-1, or SHA-256 in a repository that uses it)."""
+    digest = hashlib.sha256 if hex_length == 64 else hashlib.sha1
+    return digest(b"blob %d\0" % len(data) + data).hexdigest()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.loop import AgentLoop, AgentResult
@@ -16,7 +18,7 @@ from orchestrator.steps.relevant import render_files, working_files
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
 from orchestrator.workflow.spec import AgentStepSpec
-from orchestrator.workflow.state import RunState
+from orchestrator.workflow.state import HANDOFFS_KEPT, RunState
 
 
 def run_agent_step(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None = None
@@ -154,7 +156,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         *_working_files(ctx, step, spec),
         ("Survey map", survey),
         ("Spec", spec),
-        ("Handoffs from earlier phases", "\n\n".join(previous[-3:])),
+        ("Handoffs from earlier phases", "\n\n".join(previous[-HANDOFFS_KEPT:])),
         ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" else ""),
     ]
 
@@ -167,12 +169,12 @@ def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> list[Sect
     titled by what the step may do with them (measured: shown as one list, the 0.5B builder rewrote the test)."""
     if step.deliverable not in ("tests", "source"):
         return []
-    from orchestrator.agents.tools import Toolbox
     from orchestrator.gates.changes import run_changes
 
     root = ctx.workspace.path
     run_tests = list(run_changes(ctx.workspace).tests) if step.deliverable == "source" else []
-    sources, tests = working_files(root, Toolbox(root).list_files().splitlines(), f"{ctx.task}\n{spec}", run_tests)
+    listed = _lister(str(root)).list_files().splitlines()
+    sources, tests = working_files(root, listed, f"{ctx.task}\n{spec}", run_tests)
     if step.deliverable == "source":
         # Only the run's new tests: shown the module's old tests too, the 0.5B builder edited those.
         new_tests = [p for p in tests if p in run_tests] or tests
@@ -185,9 +187,7 @@ def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> list[Sect
 
 def repo_files(root: Any) -> str:
     """The repository's files, one a line, at most MAX_PACKET_FILES (a big repo's list belongs to the survey)."""
-    from orchestrator.agents.tools import Toolbox
-
-    listed = Toolbox(root).list_files().splitlines()
+    listed = _lister(str(root)).list_files().splitlines()
     return "\n".join(listed[:MAX_PACKET_FILES]) + (f"\n[... {len(listed) - MAX_PACKET_FILES} more]"
                                                      if len(listed) > MAX_PACKET_FILES else "")
 
@@ -228,3 +228,11 @@ def _phase_record(step: str, persona: str, model: str, result: AgentResult, star
         seconds=round(time.monotonic() - started, 2), tool_calls=result.tool_calls, model_calls=len(replies),
         packet_trimmed=list(getattr(packet, "trimmed", [])), packet_dropped=list(getattr(packet, "dropped", [])),
     ).row()
+
+
+@functools.lru_cache(maxsize=16)
+def _lister(root: str) -> Any:
+    """A toolbox that only lists files, made once per worktree: every packet asks for the list."""
+    from orchestrator.agents.tools import Toolbox
+
+    return Toolbox(Path(root))

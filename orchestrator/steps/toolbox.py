@@ -20,8 +20,25 @@ def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = N
     from orchestrator.agents.write_policy import WritePolicy
 
     settings = ctx.spec.settings
+    start = ctx.workspace.head() if baseline == "HEAD" else baseline
     policy = WritePolicy(ctx.workspace.path, scope=scope, protected_paths=protected_paths(ctx),
-                         allow_refinement=settings.refinement, start_commit=baseline,
+                         allow_refinement=settings.refinement, start_commit=start, baseline=_lazy_baseline(ctx, start),
                          role_scope=getattr(persona, "writes", None), role=getattr(persona, "name", ""))
     return Toolbox(ctx.workspace.path, test_command=settings.test_command, allowlist=set(ctx.allowed_commands),
                    timeout_s=settings.command_timeout_s, policy=policy, tools=tools)
+
+
+def _lazy_baseline(ctx: RunContext, sha: str) -> Any:
+    """The write policy's reader of the phase's start commit, opened on its first read: most phases never
+    write a protected file, and the start commit is a fixed sha, so reading later reads the same files."""
+    from orchestrator.agents.write_policy import git_baseline
+
+    reader = None
+
+    def read(rel_path: str) -> str | None:
+        nonlocal reader
+        if reader is None:
+            reader = git_baseline(ctx.workspace.path, sha)
+        return reader(rel_path)
+
+    return read

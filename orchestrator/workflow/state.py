@@ -1,9 +1,17 @@
-"""The mutable state of a run, checkpointed after every step, and its reducers."""
+"""The mutable state of a run, checkpointed after every step, and its reducers.
+
+The state holds what the next steps need to route and to build their packets, so every checkpoint
+stays about the same size however long the run: append-only history (one row per step, every
+handoff) goes to the run log instead (orchestrator.run.step_log).
+"""
 
 from __future__ import annotations
 
 import operator
 from typing import Annotated, Any, TypedDict
+
+HANDOFFS_KEPT = 3
+"""Handoffs of earlier phases a packet shows (besides the survey's); the state keeps no more."""
 
 
 def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
@@ -11,11 +19,19 @@ def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> di
     return {**(left or {}), **(right or {})}
 
 
+def recent_handoffs(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer: merge like merge_dicts, then keep every survey handoff and the last HANDOFFS_KEPT others."""
+    merged = merge_dicts(left, right)
+    others = [key for key, handoff in merged.items() if handoff.get("persona") != "surveyor"]
+    dropped = set(others[:-HANDOFFS_KEPT])
+    return {key: handoff for key, handoff in merged.items() if key not in dropped}
+
+
 class RunState(TypedDict, total=False):
     """Mutable state of a run, checkpointed after every step. Immutable context lives in RunContext."""
 
     task: str
-    handoffs: Annotated[dict[str, Any], merge_dicts]
+    handoffs: Annotated[dict[str, Any], recent_handoffs]
     rounds: Annotated[dict[str, int], merge_dicts]
     rungs: Annotated[dict[str, int], merge_dicts]
     climbs: Annotated[dict[str, str], merge_dicts]
@@ -28,7 +44,6 @@ class RunState(TypedDict, total=False):
     review_report: str
     last_verdict: str
     next_step: str
-    phases: Annotated[list[dict[str, Any]], operator.add]
     pbis: list[dict[str, Any]]
     pbis_done: Annotated[list[str], operator.add]
     pbi_wave: list[str]

@@ -103,7 +103,7 @@ def dense_features(prompt: str) -> list[float]:
         float("statement 1" in lowered),
         float(bool(ROMAN_RE.search(prompt))),
         float("of the above" in lowered),
-        log(sum(c.isdigit() for c in prompt)),
+        log(sum(map(str.isdigit, prompt))),  # the same count as a generator, without a Python frame per character
         float(bool(SYMBOL_RE.search(question))),
     ]
 
