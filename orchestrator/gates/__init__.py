@@ -5,6 +5,7 @@ Every gate fails closed: `unknown` (the gate could not judge) routes like `fail`
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -104,9 +105,15 @@ def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], j
         why = f"gate {step.id} {'failed' if verdict == 'fail' else 'could not judge (unknown)'}"
         ctx.event("cascade_escalation", step.id, persona, rung=rung + 1, reason=why)
         rungs[persona], climbs[persona] = rung + 1, why
-        if any(agents[r["step"]].deliverable == "tests" for r in judged if r["persona"] == persona
-               and r["step"] in agents):
+        if any(agents[r["step"]].deliverable == "tests" and _moves_up(ctx, r) for r in judged
+               if r["persona"] == persona and r["step"] in agents):
             from orchestrator.gates.red import set_aside_run_tests
 
             ctx.event("tests_set_aside", step.id, persona, files=set_aside_run_tests(ctx.workspace))
     return rungs, climbs
+
+
+def _moves_up(ctx: RunContext, decision: dict[str, Any]) -> bool:
+    """The decision's model sits on a ladder rung with one above it (a persona bound off the ladder never moves)."""
+    rung = json.loads(decision.get("features") or "{}").get("rung")
+    return rung in ctx.registry.ladder and ctx.registry.next_rung(rung) is not None
