@@ -2,6 +2,7 @@
 
 Patterns are root-anchored and forward-slashed: `*` and `?` stay inside one folder, `**` spans folders
 (`**/x.py` also matches a top-level `x.py`), dotfiles match, and a trailing `/` means everything under it.
+A pattern starting with `!` excludes (`["**", "!tests/**"]`: everything but the tests).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 
 from wcmatch import glob
 
-_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
+_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.NEGATE
 
 
 def _normal(pattern: str) -> str:

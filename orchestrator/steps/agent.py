@@ -145,6 +145,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
     report = state.get("gate_report", "") if state.get("last_verdict") not in (None, "pass") else ""
     budget = ctx.packet_tokens(step.persona)
     spec = spec_text(ctx.workspace)
+    working = _working_files(ctx, step, spec)
     return [
         ("Task", ctx.task, int(budget * TASK_SHARE)),
         # The task is in the packet once: the instructions point at it instead of repeating it.
@@ -153,11 +154,12 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         ("AGENTS.md", agents_md.read_text(errors="replace") if agents_md.is_file() else ""),
         # Small models make paths up ("/path/to/repo/calc.py") unless the real ones are in front of them.
         ("Files in the repository (paths relative to its root)", repo_files(worktree)),
-        *_working_files(ctx, step, spec),
+        *working,
         ("Survey map", survey),
         ("Spec", spec),
         ("Handoffs from earlier phases", "\n\n".join(previous[-HANDOFFS_KEPT:])),
-        ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" else ""),
+        # A writing step sees its files whole above; a diff of the tester's file, last, drew the 0.5B builder to it.
+        ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" and not working else ""),
     ]
 
 
