@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from orchestrator.models.providers.local import tool_call_schema
+from orchestrator.models.providers.local import _json_or_str, _text_of, tool_call_schema
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
 JSON_HINT = 'Answer with exactly one tool call as a JSON object: {"name": <tool>, "arguments": {...}}.'
@@ -144,19 +144,3 @@ def _as_call(raw: str, index: int) -> ToolCall | None:
         arguments = {"_raw": arguments}  # the caller rejects it as it rejects any malformed call
     return ToolCall(name=data["name"], arguments=arguments, id=f"call_text_{index}")
 
-
-def _text_of(content: Any) -> str:
-    """Message content as text (OpenAI content parts are joined)."""
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return "" if content is None else str(content)
-
-
-def _json_or_str(value: Any) -> Any:
-    """Arguments arrive as a JSON string or a dict; keep them structured when possible."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
