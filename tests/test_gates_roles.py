@@ -85,3 +85,18 @@ def test_persona_write_scopes_are_enforced_by_the_tools(repo: Path) -> None:
     spec_writer = load_persona("spec_writer")
     with pytest.raises(ToolError, match="the spec_writer writes only specs/"):
         WritePolicy(repo, role_scope=spec_writer.writes, role="spec_writer").check_write("calc.py", "x = 1\n")
+
+
+def test_the_builder_writes_no_tests_and_its_refusal_names_the_source_it_may_change(repo: Path) -> None:
+    from orchestrator.agents.personas import load_persona
+    from orchestrator.agents.write_policy import WritePolicy
+    from orchestrator.errors import ToolError
+
+    builder = load_persona("builder")
+    policy = WritePolicy(repo, role_scope=builder.writes, role="builder")
+    policy.check_write("calc.py", "def add(a, b):\n    return a + b\n")
+    policy.check_write("pkg/util.py", "x = 1\n")
+    for path in ("tests/test_calc_new.py", "test_top.py", "pkg/thing_test.py", "conftest.py", "specs/calc/spec.md"):
+        with pytest.raises(ToolError, match="Files you may change include: calc.py") as refused:
+            policy.check_write(path, "def test_x():\n    assert True\n")
+        assert str(refused.value).startswith(f"{path}: the builder writes only ")

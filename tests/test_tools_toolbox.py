@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -224,8 +225,16 @@ def test_a_whole_file_write_that_drops_a_function_is_refused_with_the_way_to_add
     box = Toolbox(tmp_path)
     with pytest.raises(ToolError) as refused:
         box.write_file("calc.py", "def subtract(a, b):\n    return a - b\n")
-    assert "drops add (line 4)" in str(refused.value) and "call append_file" in str(refused.value)
+    # The new content is all new definitions, so the refusal spells out the exact call that keeps add.
+    exact = json.dumps({"name": "append_file", "arguments": {"path": "calc.py",
+                                                             "content": "def subtract(a, b):\n    return a - b\n"}})
+    assert "drops add (line 4)" in str(refused.value) and f"call: {exact}" in str(refused.value)
     assert "def add" in (tmp_path / "calc.py").read_text()
+    (tmp_path / "ops.py").write_text("def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n")
+    with pytest.raises(ToolError) as mixed:  # rewrites add and drops mul: appending it would define add twice
+        box.write_file("ops.py", "def add(a, b):\n    return b + a\n")
+    assert "drops mul (line 5)" in str(mixed.value) and "call append_file with path 'ops.py'" in str(mixed.value)
+    assert "call: {" not in str(mixed.value)
     box.write_file("calc.py", "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n")
     box.write_file("notes.txt", "x")  # only Python files are checked
     box.write_file("notes.txt", "y")
@@ -259,3 +268,11 @@ def test_a_wrong_path_gets_the_real_file_as_a_suggestion(tmp_path) -> None:
             box.call("read_file", {"path": wrong})
     with pytest.raises(ToolError, match="Use list_files"):
         box.call("read_file", {"path": "zzz/qqq.txt"})
+
+
+def test_tools_are_offered_in_the_personas_order(tmp_path) -> None:
+    # Small models lean to the first tool offered, so a persona's order is a choice worth keeping.
+    box = Toolbox(tmp_path, tools=["append_file", "edit", "write_file", "read_file"])
+    assert [spec.name for spec in box.specs()] == ["append_file", "edit", "write_file", "read_file"]
+    reader = Toolbox(tmp_path, tools=["write_file", "read_file", "search"], read_only=True)
+    assert [spec.name for spec in reader.specs()] == ["read_file", "search"]

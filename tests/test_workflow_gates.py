@@ -167,6 +167,9 @@ def test_spec_without_scenarios_stops_at_the_spec_gate(repo: Path) -> None:
 
 
 def test_denial_rules_are_enforced_by_the_tools(repo: Path) -> None:
+    # A builder that may write tests (the shipped one may not), so every rule of the tool layer is reached.
+    add_file(repo, ".orchestrator/personas/builder.yaml",
+             "goal: Implement the task.\ntools: [write_file, edit, read_file]\n")
     steps = [{"id": "build", "persona": "builder", "next": "end", "scope": ["calc.py", "tests/**"]}]
     name = add_workflow(repo, "denials", steps, autonomy="L4")
     weakened = TEST.replace("assert subtract(5, 3) == 2", "assert True")

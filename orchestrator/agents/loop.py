@@ -143,7 +143,8 @@ class AgentLoop:
         be narrowed to the persona's opening tools (measured: a 0.5B offered everything explored until the cap)."""
         if last_turn:
             return [self.finish_tool], True
-        narrowed = [t for t in tools if t.name in self.opening_tools] if opening else []
+        by_name = {t.name: t for t in tools}
+        narrowed = [by_name[name] for name in self.opening_tools if name in by_name] if opening else []
         return (narrowed, True) if narrowed else (tools, False)
 
     def _run_calls(self, reply: ModelReply, messages: list[dict[str, Any]], result: AgentResult,

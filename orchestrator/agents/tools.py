@@ -79,19 +79,17 @@ class Toolbox:
         unknown = [name for name in tools or [] if name not in TOOL_SPECS]
         if unknown:
             raise ToolError(f"unknown tool {unknown[0]!r}.{did_you_mean(unknown[0], TOOL_SPECS)}")
-        self.only = set(tools) if tools is not None else None
+        # The persona's order is kept: small models lean to the first tool offered (measured on the 0.5B).
+        self.only = list(dict.fromkeys(tools)) if tools is not None else None
 
     def available(self) -> list[str]:
-        """Tools on offer: read-only drops writers, no test command drops run_tests, `tools` narrows."""
-        names = READ_TOOLS if self.read_only else TOOL_SPECS
-        return [
-            name
-            for name in names
-            if (name != "run_tests" or self.test_command) and (self.only is None or name in self.only)
-        ]
+        """Tools on offer, in the persona's order: read-only drops writers, no test command drops run_tests."""
+        allowed = READ_TOOLS if self.read_only else TOOL_SPECS
+        names = self.only if self.only is not None else list(TOOL_SPECS)
+        return [name for name in names if name in allowed and (name != "run_tests" or self.test_command)]
 
     def specs(self) -> list[ToolSpec]:
-        """The ToolSpecs to hand to the model, in a stable order."""
+        """The ToolSpecs to hand to the model, in the order of available()."""
         return [TOOL_SPECS[name] for name in self.available()]
 
     def call(self, name: str, arguments: dict[str, Any]) -> str:

@@ -7,11 +7,15 @@ both answered write_file(calc.py, "def subtract...") in 3 of 3 seeds, which dele
 from __future__ import annotations
 
 import ast
+import json
 import re
 
 from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
 from orchestrator.errors import ToolError
 from orchestrator.globs import glob_match
+
+_MAX_SUGGESTED_CALL = 1200
+"""A longer suggested call would cost the model more context than the plain advice helps."""
 
 
 def top_level_names(text: str) -> dict[str, int]:
@@ -37,6 +41,14 @@ def check_keeps_definitions(path: str, old: str, new: str) -> None:
         return
     names = ", ".join(f"{name} (line {line})" for name, line in dropped.items())
     raise ToolError(
-        f"write_file replaces the whole of {path}, and the new content drops {names}. To add new code and keep "
-        f"the rest, call append_file with path {path!r} and only the new code as content. Or write the whole "
-        "file with that code kept. To remove code on purpose, use edit.")
+        f"write_file replaces the whole of {path}, and the new content drops {names}. {_append_advice(path, old, new)} "
+        "Or write the whole file with that code kept. To remove code on purpose, use edit.")
+
+
+def _append_advice(path: str, old: str, new: str) -> str:
+    """How to add the new code instead; when all of it is new definitions, the exact call (small models copy it)."""
+    new_names = top_level_names(new)
+    call = json.dumps({"name": "append_file", "arguments": {"path": path, "content": new}})
+    if new_names and not set(new_names) & set(top_level_names(old)) and len(call) <= _MAX_SUGGESTED_CALL:
+        return f"To add this code and keep the rest, call: {call}"
+    return f"To add new code and keep the rest, call append_file with path {path!r} and only the new code as content."

@@ -85,14 +85,8 @@ class WritePolicy:
             globs += self.test_globs
         if self.protect_spec_contract:
             globs.append(self.spec_glob)
-        frozen = []
-        for folder, dirs, files in os.walk(self.root):
-            dirs[:] = sorted(d for d in dirs if d not in _UNTRACKED_DIRS)
-            for name in files:
-                rel = (Path(folder) / name).relative_to(self.root).as_posix()
-                if glob_match(rel, globs) and self.baseline(rel) is not None:
-                    frozen.append(rel)
-        return sorted(frozen)
+        return sorted(rel for rel in self._existing_files(hidden=True)
+                      if glob_match(rel, globs) and self.baseline(rel) is not None)
 
     def check_write(self, rel_path: str, new_content: str) -> None:
         """Raise ToolError when writing `new_content` to `rel_path` (root-relative) breaks a rule."""
@@ -107,10 +101,7 @@ class WritePolicy:
                 f"({', '.join(self.scope) or 'no files'}); write only files in scope."
             )
         if self.role_scope is not None and not glob_match(rel_path, self.role_scope):
-            raise ToolError(
-                f"{rel_path}: the {self.role or 'persona'} writes only {', '.join(self.role_scope) or 'nothing'}; "
-                "leave other files to the persona whose job they are."
-            )
+            raise ToolError(self._role_refusal(rel_path))
         if rel_path == "pyproject.toml":
             self._check_tool_tables_kept(new_content)
         shadow = shadowing_problem(self.root, rel_path) if self.baseline(rel_path) is None else None
@@ -122,6 +113,24 @@ class WritePolicy:
             self._check_tests_kept(rel_path, new_content)
         if self.protect_spec_contract and glob_match(rel_path, [self.spec_glob]):
             self._check_contract_kept(rel_path, new_content)
+
+    def _role_refusal(self, rel_path: str) -> str:
+        """Why the persona may not write rel_path, with files it may write (a small model needs a name, not globs)."""
+        allowed = [rel for rel in self._existing_files(hidden=False) if glob_match(rel, self.role_scope or [])]
+        allowed.sort(key=lambda rel: (not rel.endswith(".py"), rel.count("/"), rel))
+        hint = f" Files you may change include: {', '.join(allowed[:5])}." if allowed else ""
+        globs = ", ".join(self.role_scope or []) or "nothing"
+        return (f"{rel_path}: the {self.role or 'persona'} writes only {globs}; "
+                f"leave other files to the persona whose job they are.{hint}")
+
+    def _existing_files(self, hidden: bool) -> list[str]:
+        """Root-relative files of the worktree outside .git, venvs and caches (and dot-folders unless hidden)."""
+        found = []
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if d not in _UNTRACKED_DIRS and (hidden or not d.startswith(".")))
+            found += [(Path(folder) / name).relative_to(self.root).as_posix() for name in files
+                      if name != ".git" and (hidden or not name.startswith("."))]
+        return found
 
     def _check_tests_kept(self, rel_path: str, new_content: str) -> None:
         """Refuse a write that removes, edits, shadows or skips a test that existed at the baseline."""
