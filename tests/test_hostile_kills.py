@@ -60,6 +60,9 @@ def test_kill_at_many_moments_then_resume_gives_the_uninterrupted_history(tmp_pa
     shutil.copytree(template, reference_repo)
     begin = time.monotonic()
     proc = start(reference_repo, replies)
+    while not _run_ids(reference_repo) and proc.poll() is None:
+        time.sleep(0.01)
+    recorded = time.monotonic() - begin  # imports and set-up: a kill before this has nothing to resume
     out, err = proc.communicate(timeout=300)
     total = time.monotonic() - begin
     assert proc.returncode == 0, out + err
@@ -68,23 +71,35 @@ def test_kill_at_many_moments_then_resume_gives_the_uninterrupted_history(tmp_pa
 
     resumed_runs = 0
     for i in range(MOMENTS):
-        repo = tmp_path / f"kill{i}"
-        shutil.copytree(template, repo)
-        proc = start(repo, replies)
-        if i == 0:  # the moment the run record exists: before the first checkpoint
-            while not _run_ids(repo) and proc.poll() is None:
-                time.sleep(0.01)
-        else:
-            time.sleep(total * i / MOMENTS)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        if proc.returncode == 0 or not _run_ids(repo):
-            continue  # finished before the kill, or killed before it recorded anything: nothing to resume
+        # Moment 0 is the instant the run record exists (before the first checkpoint); the others spread over
+        # the run. A kill that lands after the run ended (a loaded machine runs faster or slower than the
+        # reference) is tried again earlier, on a fresh copy, so most moments really are mid-run.
+        delay = 0.0 if i == 0 else recorded + (total - recorded) * i / MOMENTS
+        for attempt in range(3):
+            repo = tmp_path / f"kill{i}-{attempt}"
+            shutil.copytree(template, repo)
+            if _kill_after(repo, replies, delay) != "done":
+                break
+            delay /= 2
+        if not _run_ids(repo):
+            continue  # killed before it recorded anything: nothing to resume
         if _runs(repo, "status") != ["done"]:  # killed after recording "done" but before exiting: no resume
             resumed, resumed_runs = _resume(repo), resumed_runs + 1
             assert resumed.returncode == 0, f"moment {i}: {resumed.stdout}{resumed.stderr}"
         run_branch = next(b.strip(" *+") for b in git(repo, "branch").splitlines() if "orchestrator/" in b)
         assert history(repo, run_branch) == reference, f"moment {i} of {MOMENTS}"
         assert not [w for w in git(repo, "worktree", "list", "--porcelain").splitlines() if w.startswith("locked")]
-    # Most kills really landed mid-run; on a loaded machine the latest moments may land after "done".
     assert resumed_runs >= MOMENTS * 2 // 3, f"only {resumed_runs} of {MOMENTS} kills landed mid-run"
+
+
+def _kill_after(repo: Path, replies: Path, delay: float) -> str:
+    """Start a run, SIGKILL it `delay` seconds in (0: once its record exists); "done" when it ended first."""
+    proc = start(repo, replies)
+    if delay == 0:
+        while not _run_ids(repo) and proc.poll() is None:
+            time.sleep(0.01)
+    else:
+        time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    return "done" if proc.returncode == 0 or _runs(repo, "status") == ["done"] else "killed"
