@@ -100,3 +100,14 @@ def test_the_builder_writes_no_tests_and_its_refusal_names_the_source_it_may_cha
         with pytest.raises(ToolError, match="Files you may change include: calc.py") as refused:
             policy.check_write(path, "def test_x():\n    assert True\n")
         assert str(refused.value).startswith(f"{path}: the builder writes only ")
+
+
+def test_an_opening_tool_the_persona_lacks_is_a_located_error(repo: Path) -> None:
+    from orchestrator.agents.personas import load_persona
+
+    add_file(repo, ".orchestrator/personas/reviewer.yaml",
+             "goal: Review.\ntools: [read_file]\nopening: [submit_verdict]\n")
+    assert load_persona("reviewer", repo).opening == ["submit_verdict"]  # a finishing call is always on offer
+    add_file(repo, ".orchestrator/personas/typo.yaml", "goal: Review.\ntools: [read_file]\nopening: [read_fille]\n")
+    with pytest.raises(ConfigError, match=r"typo.yaml:3: opening: .*opening names 'read_fille', which is neither"):
+        load_persona("typo", repo)

@@ -18,6 +18,22 @@ BUILD_REVIEW = [{"id": "build", "persona": "builder", "next": "review"},
                  "max_rounds": 1}]
 
 
+def test_the_critics_first_turn_is_its_verdict_and_a_capped_review_says_so(repo: Path) -> None:
+    # The shipped critic opens with submit_verdict only: its packet holds the scenarios, the diff and the gates.
+    name = add_workflow(repo, "opening", BUILD_REVIEW, {"review": {"kind": "review", "critics": ["critic"]}},
+                        autonomy="L4")
+    builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("v1")]},
+                            name="builder")
+    critic = ScriptedModel({"critic": [verdict("pass")]}, name="critic")
+    outcome = run(repo, name, bind(builder=builder, critic=critic))
+    assert outcome.exit_code == 0, outcome.message
+    assert [tool.name for tool in critic.calls[0].tools] == ["submit_verdict"]
+    from orchestrator.gates.verdict import parse_verdict
+
+    reason = "unusable verdict: the critic used all its tool calls without calling submit_verdict"
+    assert parse_verdict(None, "", capped=True)[1] == reason
+
+
 def test_two_critics_on_different_models_merged_by_the_moderator(repo: Path) -> None:
     add_file(repo, ".orchestrator/personas/security_critic.yaml",
              "goal: Review the diff for unsafe input handling.\ntools: [read_file, git_diff]\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from orchestrator.errors import ConfigError, UnknownNameError
 from orchestrator.located_yaml import field_path, load_located_yaml, read_config_text
@@ -13,6 +13,8 @@ from orchestrator.resources import shipped_dir
 READ_TOOLS = ("read_file", "list_files", "search", "git_diff")
 WRITE_TOOLS = ("write_file", "append_file", "edit")
 ALL_TOOLS = (*READ_TOOLS, *WRITE_TOOLS, "run_tests")
+FINISHING_TOOLS = ("finish", "submit_spec", "submit_verdict")
+"""The call that ends a step (added by the step, not listed in `tools`); an `opening` may name it."""
 
 
 class PersonaSpec(BaseModel):
@@ -33,6 +35,16 @@ class PersonaSpec(BaseModel):
         "[write_file] when the packet already holds the files to change); unset: every tool, call optional.")
     example: str = Field("", description="One worked example (a task and the tool calls that do it), for small models.")
     body: str = Field("", description="Free text (the markdown body of a .md persona).")
+
+    @field_validator("opening")
+    @classmethod
+    def _opening_is_on_offer(cls, opening: list[str], info: ValidationInfo) -> list[str]:
+        tools = info.data.get("tools", [])
+        stray = [name for name in opening if name not in tools and name not in FINISHING_TOOLS]
+        if stray:
+            raise ValueError(f"opening names {stray[0]!r}, which is neither in its tools ({', '.join(tools)}) "
+                             f"nor a finishing call ({', '.join(FINISHING_TOOLS)})")
+        return opening
 
     def system_prompt(self) -> str:
         """The system message that sets the persona up."""

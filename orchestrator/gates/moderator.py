@@ -28,7 +28,7 @@ def moderate(ctx: RunContext, step: GateStepSpec, moderator: str, verdicts: list
                      system_prompt=persona.system_prompt(), toolbox=_NoTools(), finish_tool=VERDICT_TOOL,
                      max_tool_calls=1, on_tool_call=ctx.tool_logger(step.id, moderator))
     result = loop.run(packet.text)
-    merged, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
+    merged, problem = parse_verdict(result.final.arguments if result.final else None, result.text, result.capped)
     fallback = merge_verdicts(verdicts)
     if problem:
         ctx.event("moderator_fallback", step.id, moderator, reason=problem)

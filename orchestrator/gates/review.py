@@ -109,9 +109,9 @@ def _review_on(ctx: RunContext, step: GateStepSpec, critic: str, packet: Any, mo
     loop = AgentLoop(complete=ctx.caller(step.id, decision, failovers), model=model, persona=critic,
                      system_prompt=persona.system_prompt(), toolbox=toolbox,
                      max_tool_calls=ctx.spec.settings.max_tool_calls, finish_tool=VERDICT_TOOL,
-                     on_tool_call=ctx.tool_logger(step.id, critic))
+                     opening_tools=tuple(persona.opening), on_tool_call=ctx.tool_logger(step.id, critic))
     result = loop.run(packet.text + extra)
-    verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text)
+    verdict, problem = parse_verdict(result.final.arguments if result.final else None, result.text, result.capped)
     if problem:
         ctx.event("verdict_invalid", step.id, critic, reason=problem)
     record = PhaseRecord(step=step.id, persona=critic, model=model, verdict=verdict.verdict,

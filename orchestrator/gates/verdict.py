@@ -61,9 +61,11 @@ VERDICT_TOOL = tool_spec(
 )
 
 
-def parse_verdict(arguments: dict | None, text: str = "") -> tuple[ReviewVerdict, str | None]:
+def parse_verdict(arguments: dict | None, text: str = "", capped: bool = False) -> tuple[ReviewVerdict, str | None]:
     """Validate a verdict; unusable output fails closed, with the reason returned for the log."""
     try:
+        if arguments is None and capped:
+            raise ValueError("the critic used all its tool calls without calling submit_verdict")
         if arguments is None:
             raise ValueError(f"the critic answered in text instead of calling submit_verdict: {text[:200]!r}")
         return ReviewVerdict.model_validate(arguments), None
