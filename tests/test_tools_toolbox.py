@@ -276,3 +276,20 @@ def test_tools_are_offered_in_the_personas_order(tmp_path) -> None:
     assert [spec.name for spec in box.specs()] == ["append_file", "edit", "write_file", "read_file"]
     reader = Toolbox(tmp_path, tools=["write_file", "read_file", "search"], read_only=True)
     assert [spec.name for spec in reader.specs()] == ["read_file", "search"]
+
+
+def test_append_file_refuses_a_second_definition_and_spells_out_the_edit(tmp_path) -> None:
+    buggy = 'def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    """Return a minus b."""\n    return b - a\n'
+    (tmp_path / "calc.py").write_text(buggy)
+    box = Toolbox(tmp_path)
+    fixed = "def subtract(a, b):\n    return a - b\n"
+    with pytest.raises(ToolError) as refused:
+        box.call("append_file", {"path": "calc.py", "content": fixed})
+    current = 'def subtract(a, b):\n    """Return a minus b."""\n    return b - a'
+    exact = json.dumps({"name": "edit", "arguments": {"path": "calc.py", "search": current, "replace": fixed.strip()}})
+    assert str(refused.value) == ("append_file: calc.py already defines subtract (line 5); a second definition "
+                                  f"would silently replace it, so change it in place instead: {exact}")
+    assert (tmp_path / "calc.py").read_text() == buggy
+    box.call("edit", json.loads(exact)["arguments"])  # the suggested call does the job
+    assert "return a - b" in (tmp_path / "calc.py").read_text()
+    box.call("append_file", {"path": "calc.py", "content": "def mul(a, b):\n    return a * b"})  # new names append

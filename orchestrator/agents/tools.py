@@ -25,7 +25,7 @@ from orchestrator.agents.sandbox import (
     truncate_middle,
 )
 from orchestrator.agents.tool_specs import TOOL_SPECS, validate_arguments
-from orchestrator.agents.whole_file import check_keeps_definitions
+from orchestrator.agents.whole_file import check_appends_new_names, check_keeps_definitions
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.globs import glob_match
@@ -184,7 +184,7 @@ class Toolbox:
         if target.is_dir():
             raise ToolError(f"{path} is a folder; give a file path.")
         if target.is_file():
-            check_keeps_definitions(path, _read_text(target, path), content)
+            check_keeps_definitions(relative_posix(self.root, target), _read_text(target, path), content)
         self._write(target, content)
         return f"wrote {relative_posix(self.root, target)} ({len(content.splitlines())} lines)"
 
@@ -192,6 +192,7 @@ class Toolbox:
         """Add content at the end of an existing file, separated from what is there by a blank line or two."""
         target = self._existing_file(path)
         text = _read_text(target, path).rstrip("\n")
+        check_appends_new_names(relative_posix(self.root, target), text, content)
         gap = "\n\n\n" if path.endswith(".py") and text else ("\n\n" if text else "")
         self._write(target, f"{text}{gap}{content.strip(chr(10))}\n")
         return f"appended {len(content.splitlines())} lines to {relative_posix(self.root, target)}"

@@ -1,4 +1,4 @@
-"""Whole-file writes that would drop code: refused with the way to add code without losing any.
+"""Whole-file writes that would drop code, and appends that would define a name twice: refused with the way out.
 
 Measured 2026-12-02 on the calc demo: asked to add subtract to a 6-line calc.py, the 0.5B and the 1.5B
 both answered write_file(calc.py, "def subtract...") in 3 of 3 seeds, which deletes add.
@@ -52,3 +52,39 @@ def _append_advice(path: str, old: str, new: str) -> str:
     if new_names and not set(new_names) & set(top_level_names(old)) and len(call) <= _MAX_SUGGESTED_CALL:
         return f"To add this code and keep the rest, call: {call}"
     return f"To add new code and keep the rest, call append_file with path {path!r} and only the new code as content."
+
+
+def check_appends_new_names(path: str, old: str, added: str) -> None:
+    """Refuse an append to a Python file that defines again a top-level function or class the file has.
+
+    The later definition would silently replace the earlier one; the change belongs in place, with edit.
+    """
+    if not path.endswith(".py"):
+        return
+    existing = top_level_names(old)
+    again = [name for name in top_level_names(added) if name in existing]
+    if not again:
+        return
+    name = again[0]
+    advice = "change it in place with edit (search: its current lines, replace: the new ones)."
+    current = _definition_source(old, name)
+    if len(again) == len(top_level_names(added)) == 1 and current:
+        call = json.dumps({"name": "edit", "arguments": {"path": path, "search": current, "replace": added.strip()}})
+        if len(call) <= _MAX_SUGGESTED_CALL:
+            advice = f"change it in place instead: {call}"
+    raise ToolError(f"append_file: {path} already defines {name} (line {existing[name]}); a second definition "
+                    f"would silently replace it, so {advice}")
+
+
+def _definition_source(text: str, name: str) -> str:
+    """The source lines of one top-level definition (decorators included), or "" when the file doesn't parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ""
+    lines = text.splitlines()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            return "\n".join(lines[first - 1:node.end_lineno])
+    return ""
