@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.models.schema import tool_spec
 
@@ -25,6 +25,10 @@ class Violation(BaseModel):
 class ScenarioAnswer(BaseModel):
     """The critic's answer for one scenario of the spec: which test checks it, and is it met."""
 
+    # The tool schema requires the test, so a constrained decoder names one before it says "met"; parsing
+    # stays lenient, and the gate refuses a pass whose test pytest doesn't collect.
+    model_config = ConfigDict(json_schema_extra={"required": ["scenario", "test", "met"]})
+
     scenario: int = Field(ge=1, description="Number of the scenario in the list (1 = first).")
     test: str = Field("", description="Id of the test that checks it, e.g. tests/test_calc.py::test_subtract.")
     met: bool = Field(description="True when the diff implements it and the test checks it.")
@@ -33,9 +37,11 @@ class ScenarioAnswer(BaseModel):
 class ReviewVerdict(BaseModel):
     """A critic's verdict on spec + diff, answering every scenario."""
 
-    verdict: Literal["pass", "fail"] = Field(description="pass only when every scenario is implemented and tested.")
-    violations: list[Violation] = Field(default_factory=list, description="Empty on pass.")
+    # Field order is decoding order: answering each scenario before the verdict is what made the 1.5B critic
+    # judge from the evidence (measured 2026-12-02: with the verdict first it failed correct work 4/4 seeds).
     scenarios: list[ScenarioAnswer] = Field(default_factory=list, description="One answer per scenario.")
+    violations: list[Violation] = Field(default_factory=list, description="Empty on pass.")
+    verdict: Literal["pass", "fail"] = Field(description="pass only when every scenario is implemented and tested.")
 
     def render(self) -> str:
         """Checklist text handed to the builder."""
