@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from orchestrator.models.ids import LOCAL_MODELS
@@ -52,6 +56,22 @@ def _load_vocab(name: str) -> Any:
 
         from orchestrator.models.weights import weights_path
 
-        return Llama(model_path=str(weights_path(name, join=False)), vocab_only=True, verbose=False)
+        with _quiet_native_stderr():
+            return Llama(model_path=str(weights_path(name, join=False)), vocab_only=True, verbose=False)
     except Exception:  # noqa: BLE001 - a tokenizer that can't load must not stop routing: the estimate stands in
         return None
+
+
+@contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 while llama.cpp opens a vocab-only context: it warns there, past verbose=False,
+    that the context exceeds the training context (a vocab-only load has none), which users read as a fault."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
