@@ -105,7 +105,9 @@ def resolve_inside(root: Path, user_path: str) -> Path:
     if ".." in pure.parts:
         raise SandboxViolation(f"path {user_path!r} contains '..'; use a path relative to the repository root.")
     real_root = root.resolve()
-    resolved = (real_root / pure).resolve() if pure.parts else real_root  # "." is the root: one realpath, not two
+    if not pure.parts:  # "." (every packet lists the whole worktree): the root itself, one realpath
+        return real_root
+    resolved = (real_root / pure).resolve()
     if not resolved.is_relative_to(real_root):
         raise SandboxViolation(
             f"path {user_path!r} resolves (through a symlink) to {resolved}, "
