@@ -5,9 +5,11 @@ The orchestrator side runs linear workflows of N and M agent steps whose scripte
 once (L4, no gates, commits off), through start_run: routing, budgets, the run log, git and the SQLite
 checkpointer all take part. The baseline is a bare LangGraph StateGraph over the same RunState (reducers
 included) whose N and M nodes write what an agent step writes (a handoff and a visit count), with a
-SqliteSaver on the same disk and the same durability. A step's cost is the slope (T(M) - T(N)) / (M - N),
-so what a run pays once (loading the workflow, the registry, the worktree) is reported apart. The two sides
-alternate and the ratio is taken pair by pair, so a machine whose speed drifts moves both (target <= 1.5x).
+SqliteSaver on the same disk and the same durability, timed from building its graph (a run compiles its
+own). A step's cost is the slope (T(M) - T(N)) / (M - N), so what a run pays once (the registry, the
+worktree) is reported apart; loading and compiling a workflow grows with its steps, so it is in the slope.
+The two sides alternate and the ratio is taken pair by pair, so a machine whose speed drifts moves both
+(target <= 1.5x).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ TARGET = 1.5
 
 
 def bare_langgraph(steps: int, folder: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds for one invoke of a bare N-node linear graph over RunState, SqliteSaver, durability sync."""
+    """(wall, CPU) seconds to build, compile and invoke a bare N-node linear graph over RunState, SqliteSaver,
+    durability sync: a run builds and compiles its graph too, and that work grows with the steps on both sides."""
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.graph import END, START, StateGraph
 
@@ -45,6 +48,7 @@ def bare_langgraph(steps: int, folder: Path) -> tuple[float, float]:
         handoff = Handoff(step=key, persona=PERSONA, summary="ok").model_dump()
         return lambda state: {"handoffs": {key: handoff}, "visits": {key: state.get("visits", {}).get(key, 0) + 1}}
 
+    started, cpu = time.perf_counter(), time.process_time()
     graph = StateGraph(RunState)
     for i in range(steps):
         graph.add_node(f"s{i}", node(f"s{i}"))
@@ -54,7 +58,6 @@ def bare_langgraph(steps: int, folder: Path) -> tuple[float, float]:
     graph.add_edge(f"s{steps - 1}", END)
     conn = sqlite3.connect(str(folder / f"bare-{time.monotonic_ns()}.sqlite"), check_same_thread=False)
     compiled = graph.compile(checkpointer=SqliteSaver(conn))
-    started, cpu = time.perf_counter(), time.process_time()
     compiled.invoke({"task": "bench", "status": "running"}, {"configurable": {"thread_id": "t"}}, durability="sync")
     seconds = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
@@ -130,7 +133,7 @@ def main() -> int:
     print(f"  ratio {ratio:.2f}x wall, pair by pair (min {min(ratios):.2f}, max {max(ratios):.2f}); "
           f"CPU ratio {statistics.median(ours_cpu) / statistics.median(bare_cpu):.2f}x; target <= {TARGET}x: "
           f"{'PASS' if ratio <= TARGET else 'MISSED'}")
-    print(f"  once per run (validation, registry, worktree, final commit): {statistics.median(fixed):.0f} ms; "
+    print(f"  once per run (registry, worktree, final commit): {statistics.median(fixed):.0f} ms; "
           f"whole {args.long}-step run / steps: {statistics.median(whole):.2f} ms/step")
     return 0
 

@@ -158,6 +158,21 @@ def test_known_secret_values_are_redacted_from_tool_output(tmp_path: Path, monke
     assert CANARY not in toolbox.call("search", {"pattern": "key="})
 
 
+def test_a_secret_set_or_changed_after_a_redaction_is_redacted_too(monkeypatch) -> None:
+    from orchestrator.models.secrets import redact, register_secret_names
+
+    monkeypatch.delenv("LATE_API_KEY", raising=False)
+    assert redact("value sk-late-000001") == "value sk-late-000001"  # scanned (and remembered) without it
+    monkeypatch.setenv("LATE_API_KEY", "sk-late-000001")
+    assert redact("value sk-late-000001") == "value [redacted LATE_API_KEY]"
+    monkeypatch.setenv("LATE_API_KEY", "sk-late-000002")
+    assert redact("value sk-late-000001 sk-late-000002") == "value sk-late-000001 [redacted LATE_API_KEY]"
+    monkeypatch.setenv("PLAIN_NAME_FOR_IT", "plainly-secret-value")
+    assert redact("plainly-secret-value") == "plainly-secret-value"
+    register_secret_names(["PLAIN_NAME_FOR_IT"])  # models.yaml names it as an api_key_env
+    assert redact("plainly-secret-value") == "[redacted PLAIN_NAME_FOR_IT]"
+
+
 def test_no_sandbox_means_refusal_unless_the_user_opts_out(repo: Path, monkeypatch) -> None:
     monkeypatch.setattr(bwrap, "unavailable_reason", lambda: "bubblewrap (bwrap) is not installed")
     with pytest.raises(SandboxViolation, match="--unsafe-no-sandbox"):

@@ -105,6 +105,8 @@ def resolve_inside(root: Path, user_path: str) -> Path:
     if ".." in pure.parts:
         raise SandboxViolation(f"path {user_path!r} contains '..'; use a path relative to the repository root.")
     real_root = root.resolve()
+    if not pure.parts:  # "." (every packet lists the whole worktree): the root itself, one realpath
+        return real_root
     resolved = (real_root / pure).resolve()
     if not resolved.is_relative_to(real_root):
         raise SandboxViolation(

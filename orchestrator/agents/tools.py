@@ -300,9 +300,11 @@ class Toolbox:
 
     def _walk(self, base: Path) -> list[str]:
         """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS and anything too deep."""
-        found, stack = [], [base]
+        start = base.relative_to(self.root).as_posix()
+        # (folder, its path relative to the root with a trailing "/"): relative paths are built as strings
+        found, stack = [], [(str(base), "" if start == "." else f"{start}/")]
         while stack:  # iterative: a 2,000-level tree must not overflow Python's stack
-            folder = stack.pop()
+            folder, prefix = stack.pop()
             try:
                 entries = list(os.scandir(folder))
             except OSError:
@@ -310,11 +312,11 @@ class Toolbox:
             for entry in entries:
                 if entry.name == ".git":  # a worktree's .git is a file pointing at the repo: not the agents' business
                     continue
-                path = Path(entry.path)
+                rel = prefix + entry.name
                 if not entry.is_dir():
-                    found.append(path.relative_to(self.root).as_posix())  # root is resolved: no lstat per file
-                elif _descend(entry, len(path.relative_to(self.root).parts)):
-                    stack.append(path)
+                    found.append(rel)
+                elif _descend(entry, rel.count("/") + 1):
+                    stack.append((entry.path, f"{rel}/"))
         return sorted(found)
 
     def _search_file(self, rel: str, compiled: Any, limit: int, deadline: float) -> list[str]:

@@ -53,6 +53,8 @@ def spec_text(workspace, changes: Changes | None = None) -> str:
     Without `changes` only specs/ is compared with the base, in-process: agent packets ask before every phase.
     """
     worktree = workspace.path
+    if not (worktree / "specs").is_dir():  # nothing to show, whatever the run changed (a deleted spec is not shown)
+        return ""
     specs = changes.specs if changes is not None else workspace.changed_under("specs")
     changed = [p for p in specs if p.endswith(".md")]
     paths = [worktree / p for p in changed] or sorted((worktree / "specs").glob("**/spec.md"))

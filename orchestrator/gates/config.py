@@ -16,7 +16,13 @@ pyproject.toml's [tool.*] tables are guarded by the write policy itself (the res
 
 
 def protected_paths(ctx: RunContext) -> list[str]:
-    """Gate configuration: shared config files plus the workflow file when it lives in the repo."""
+    """Gate configuration: shared config files plus the workflow file when it lives in the repo.
+
+    Worked out once per session (every agent phase asks): the workflow file and the repo stay where they are."""
+    return list(ctx.once("protected_paths", lambda: _protected_paths(ctx)))
+
+
+def _protected_paths(ctx: RunContext) -> list[str]:
     paths = list(GATE_CONFIG_FILES)
     try:
         paths.append(ctx.workflow_path.resolve().relative_to(ctx.workspace.repo).as_posix())

@@ -102,6 +102,7 @@ class Registry:
         self.tracing = TracingSpec(**merged.tracing)
         self.layers = tuple(layers)
         self._new_cli_personas = tuple(merged.new_cli_personas)
+        self._info: dict[str, ModelInfo] = {}  # model_info's answers: nothing it reads changes after loading
 
     @property
     def ladder(self) -> tuple[str, ...]:
@@ -148,6 +149,9 @@ class Registry:
     def model_info(self, model_id: str) -> ModelInfo:
         """Metadata for a model id: registry first, then LiteLLM's cost map, then defaults."""
         model_id = normalise_model_id(model_id)
+        return self._info.get(model_id) or self._info.setdefault(model_id, self._model_info(model_id))
+
+    def _model_info(self, model_id: str) -> ModelInfo:
         entry = self._models.get(model_id)
         values: dict[str, Any] = entry.model_dump(exclude_none=True, exclude=ENDPOINT_FIELDS) if entry else {}
         source = "registry" if entry else "default"

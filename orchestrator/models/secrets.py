@@ -22,12 +22,18 @@ MIN_SECRET_CHARS = 8
 
 _named: set[str] = set()  # variables models.yaml names as keys (api_key_env), whatever their names look like
 _lock = threading.Lock()
+_names_version = 0  # goes up with every register_secret_names
+_found: dict[bool, tuple[Any, dict[str, str]]] = {}
+"""credentials_only -> (the names' version and environment it was computed from, its secret values): every
+tool call and model reply is redacted, and neither changes often, so the environment is scanned when one did."""
 
 
 def register_secret_names(names: Iterable[str]) -> None:
     """Treat these variables as secrets too (the registry passes every `api_key_env`)."""
+    global _names_version
     with _lock:
         _named.update(names)
+        _names_version += 1
 
 
 def is_secret_name(name: str, *, credentials_only: bool = False) -> bool:
@@ -43,8 +49,21 @@ def is_secret_name(name: str, *, credentials_only: bool = False) -> bool:
 
 def secret_values(environ: Mapping[str, str] | None = None, *, credentials_only: bool = False) -> dict[str, str]:
     """value -> variable name for every secret variable of `environ` (default os.environ)."""
-    source = os.environ if environ is None else environ
-    found = {value: name for name, value in source.items()
+    if environ is not None:
+        return _scan(environ, credentials_only)
+    # A snapshot of os.environ's own storage is a cheap, exact key: any set, unset or change makes a new one.
+    snapshot = (_names_version, tuple(getattr(os.environ, "_data", os.environ).items()))
+    cached = _found.get(credentials_only)
+    if cached is not None and cached[0] == snapshot:
+        return dict(cached[1])
+    found = _scan(os.environ, credentials_only)
+    with _lock:
+        _found[credentials_only] = (snapshot, found)
+    return dict(found)
+
+
+def _scan(environ: Mapping[str, str], credentials_only: bool) -> dict[str, str]:
+    found = {value: name for name, value in environ.items()
              if len(value.strip()) >= MIN_SECRET_CHARS and is_secret_name(name, credentials_only=credentials_only)}
     return dict(sorted(found.items(), key=lambda item: -len(item[0])))  # longest first: no partial leftovers
 

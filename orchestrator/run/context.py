@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,13 @@ class RunContext:
     unsafe_no_sandbox: bool = False
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
     _fixed: dict[str, _FixedParts] = field(default_factory=dict)
+    _once: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()`'s value, made on first use: for what every step needs and nothing in a session changes."""
+        if key not in self._once:
+            self._once[key] = make()
+        return self._once[key]
 
     def persona(self, name: str) -> PersonaSpec:
         """Load a persona once per run (repo overrides included)."""

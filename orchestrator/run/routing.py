@@ -26,6 +26,8 @@ class RunRouter:
     pin: str | None = None
     task: str = ""
     _strategies: dict[str, Any] = field(default_factory=dict)
+    _keys: dict[int, tuple[RoutingSpec, str]] = field(default_factory=dict)
+    _pinned: RoutingSpec | None = None
     _affinity: Any = None
     _latency: Any = None
     _latency_saved: float = 0.0
@@ -52,14 +54,19 @@ class RunRouter:
     def routing_for(self, step: Any, persona: str) -> RoutingSpec:
         """Pinned beats everything; then the step's strategy, the persona's, the workflow default."""
         if self.pin:
-            return RoutingSpec(strategy="pinned", pin=self.pin)
+            if self._pinned is None or self._pinned.pin != self.pin:
+                self._pinned = RoutingSpec(strategy="pinned", pin=self.pin)
+            return self._pinned
         return step.routing or self.spec.routing.personas.get(persona) or self.spec.routing.default
 
     def strategy(self, routing: RoutingSpec) -> Any:
         """The built strategy for a routing spec, once per run (bandit state and caches live in it)."""
         from orchestrator.routing.build import build_strategy
 
-        key = routing.model_dump_json()
+        # The key is the spec's JSON, made once per spec object (the run's specs live as long as the router).
+        known = self._keys.get(id(routing))
+        key = known[1] if known is not None and known[0] is routing else routing.model_dump_json()
+        self._keys[id(routing)] = (routing, key)
         if key not in self._strategies:
             self._strategies[key] = build_strategy(routing, self.registry, self.state_dir, base_dir=None)
         return self._strategies[key]

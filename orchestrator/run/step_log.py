@@ -14,10 +14,22 @@ def logged_nodes(ctx: RunContext, factory: Callable[..., Node]) -> Callable[...,
     """Wrap a node factory (`make_node(step, role)`): every node it makes runs through `logged`."""
 
     def make(step: Any, role: str = "main") -> Node:
-        node = factory(step, role)
-        return lambda state: logged(ctx, node, state)
+        return _Logged(ctx, factory(step, role))
 
     return make
+
+
+class _Logged:
+    """A step node run through `logged`. An object, not a closure: LangGraph reads a function node's bytecode
+    (for subgraphs it may call) when the graph compiles, at a cost per step of the workflow."""
+
+    __slots__ = ("ctx", "node")
+
+    def __init__(self, ctx: RunContext, node: Node):
+        self.ctx, self.node = ctx, node
+
+    def __call__(self, state):  # unannotated on purpose: LangGraph evaluates a node's type hints in add_node
+        return logged(self.ctx, self.node, state)
 
 
 def logged(ctx: RunContext, node: Node, state: Any) -> dict[str, Any]:

@@ -145,7 +145,8 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
     report = state.get("gate_report", "") if state.get("last_verdict") not in (None, "pass") else ""
     budget = ctx.packet_tokens(step.persona)
     spec = spec_text(ctx.workspace)
-    working = _working_files(ctx, step, spec)
+    listed = _lister(str(worktree)).list_files().splitlines()  # once per packet: two sections show it
+    working = _working_files(ctx, step, spec, listed)
     return [
         ("Task", ctx.task, int(budget * TASK_SHARE)),
         # The task is in the packet once: the instructions point at it instead of repeating it.
@@ -153,7 +154,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         ("Last gate report", report),
         ("AGENTS.md", agents_md.read_text(errors="replace") if agents_md.is_file() else ""),
         # Small models make paths up ("/path/to/repo/calc.py") unless the real ones are in front of them.
-        ("Files in the repository (paths relative to its root)", repo_files(worktree)),
+        ("Files in the repository (paths relative to its root)", repo_files(worktree, listed)),
         *working,
         ("Survey map", survey),
         ("Spec", spec),
@@ -166,7 +167,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
 MAX_PACKET_FILES = 40
 
 
-def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> list[Section]:
+def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str, listed: list[str]) -> list[Section]:
     """For steps that write tests or source: the files the task and spec name, their tests and the run's tests,
     titled by what the step may do with them (measured: shown as one list, the 0.5B builder rewrote the test)."""
     if step.deliverable not in ("tests", "source"):
@@ -175,7 +176,6 @@ def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> list[Sect
 
     root = ctx.workspace.path
     run_tests = list(run_changes(ctx.workspace).tests) if step.deliverable == "source" else []
-    listed = _lister(str(root)).list_files().splitlines()
     sources, tests = working_files(root, listed, f"{ctx.task}\n{spec}", run_tests)
     if step.deliverable == "source":
         # Only the run's new tests: shown the module's old tests too, the 0.5B builder edited those.
@@ -187,9 +187,10 @@ def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str) -> list[Sect
              render_files(root, tests))]
 
 
-def repo_files(root: Any) -> str:
-    """The repository's files, one a line, at most MAX_PACKET_FILES (a big repo's list belongs to the survey)."""
-    listed = _lister(str(root)).list_files().splitlines()
+def repo_files(root: Any, listed: list[str] | None = None) -> str:
+    """The repository's files (`listed`, when already listed), one a line, at most MAX_PACKET_FILES (a big
+    repo's list belongs to the survey)."""
+    listed = _lister(str(root)).list_files().splitlines() if listed is None else listed
     return "\n".join(listed[:MAX_PACKET_FILES]) + (f"\n[... {len(listed) - MAX_PACKET_FILES} more]"
                                                      if len(listed) > MAX_PACKET_FILES else "")
 
