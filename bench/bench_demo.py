@@ -61,7 +61,26 @@ def run_once(kind: str, seed: int, timeout_s: float) -> dict:
     except subprocess.TimeoutExpired:
         code, tail = -1, [f"timed out after {timeout_s:.0f}s"]
     return {"kind": kind, "seed": seed, "exit": code, "seconds": round(time.monotonic() - started, 1),
-            "repo": str(repo), "tail": tail, **read_log(repo)}
+            "repo": str(repo), "tail": tail, "verified": code == 0 and behaves(repo), **read_log(repo)}
+
+
+# Values no shipped test or spec example uses: a run that hard-coded its tests' answers fails this.
+ACCEPTANCE = ("from calc import add, subtract; "
+              "assert subtract(7, 2) == 5 and subtract(-1.5, 2) == -3.5 and add(2, 3) == 5")
+
+
+def behaves(repo: Path) -> bool:
+    """Check the run's branch independently of its gates: its calc.py subtracts (and still adds) on fresh values."""
+    branches = subprocess.run(["git", "branch", "--list", "orchestrator/*", "--format=%(refname:short)"], cwd=repo,
+                              capture_output=True, text=True).stdout.split()
+    if not branches:
+        return False
+    source = subprocess.run(["git", "show", f"{branches[0]}:calc.py"], cwd=repo, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "calc.py").write_text(source.stdout)
+        check = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {ACCEPTANCE}"],
+                               cwd=folder, capture_output=True, timeout=60)
+    return source.returncode == 0 and check.returncode == 0
 
 
 def read_log(repo: Path) -> dict:
@@ -83,8 +102,9 @@ def read_log(repo: Path) -> dict:
 def report(kind: str, runs: list[dict]) -> None:
     """Print one task's figures: done rate, median wall time, median tokens per role, gate failures."""
     done = sum(r["exit"] == 0 for r in runs)
-    print(f"\n== {kind}: done {done}/{len(runs)}; median wall time "
-          f"{statistics.median(r['seconds'] for r in runs) / 60:.1f} min")
+    verified = sum(r["verified"] for r in runs)
+    print(f"\n== {kind}: done {done}/{len(runs)} (calc.py checked on fresh values: {verified}/{len(runs)}); "
+          f"median wall time {statistics.median(r['seconds'] for r in runs) / 60:.1f} min")
     roles = sorted({role for r in runs for role in r["tokens"]})
     for role in roles:
         print(f"   tokens {role:12} median {statistics.median(r['tokens'].get(role, 0) for r in runs):>8.0f}")
@@ -101,14 +121,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per task, each with its own seed (default 5)")
     parser.add_argument("--tasks", default="feature,bugfix", help="comma-separated: feature, bugfix")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run counts as failed")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds before a run counts as failed")
     parser.add_argument("--json", type=Path, help="also write every run's record to this file")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {}
     for kind in args.tasks.split(","):
         for seed in range(args.runs):
             record = run_once(kind, seed, args.timeout)
-            print(f"{kind} seed {seed}: exit {record['exit']} in {record['seconds']:.0f}s", flush=True)
+            print(f"{kind} seed {seed}: exit {record['exit']} in {record['seconds']:.0f}s, "
+                  f"checked on fresh values: {record['verified']}", flush=True)
             results.setdefault(kind, []).append(record)
     for kind, runs in results.items():
         report(kind, runs)
