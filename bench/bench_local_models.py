@@ -14,6 +14,7 @@ ratio taken pair by pair (target >= 0.95).
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -149,6 +150,36 @@ def throughput(name: str, pairs: int = 3, max_tokens: int = 128) -> dict[str, An
             "min_ratio": round(min(ratios), 3), "verdict": "PASS" if ratio >= THROUGHPUT_TARGET else "MISSED"}
 
 
+def prefix_reuse(name: str) -> dict[str, Any]:
+    """An agent's second turn (its first turn's messages plus a call and its result), timed three ways: with the
+    first turn's prompt still live in llama.cpp's KV cache, restored from the RAM prompt cache after another
+    prompt ran in between, and cold (live state reset, RAM cache off). Same seed and temperature 0 each time."""
+    llama = local.load_llama(name)
+    system = {"role": "system", "content": "You are the builder. " + " ".join(["Keep the change small."] * 40)}
+    first = [system, {"role": "user", "content": AGENT_PROMPT}]
+    reply = local.generate(first, [WRITE_FILE], model=name, temperature=0.0)
+    call = reply.tool_calls[0] if reply.tool_calls else None
+    said = json.dumps({"name": call.name, "arguments": call.arguments}) if call else reply.text
+    second = [*first, {"role": "assistant", "content": said}, {"role": "user", "content": "Result: wrote calc.py"}]
+
+    def turn() -> float:
+        return timed(lambda: local.generate(second, [WRITE_FILE], model=name, temperature=0.0, max_tokens=8))[0]
+
+    local.generate(first, [WRITE_FILE], model=name, temperature=0.0, max_tokens=8)  # the first turn is live again
+    live = turn()
+    local.generate([{"role": "user", "content": FREE_PROMPT}], [], model=name, temperature=0.0, max_tokens=8)
+    restored = turn()
+    cache, llama.cache = llama.cache, None
+    llama.reset()
+    try:
+        cold = turn()
+    finally:
+        llama.cache = cache
+    return {"model": f"local/{name}", "second_turn_live_s": round(live, 2), "restored_s": round(restored, 2),
+            "cold_s": round(cold, 2), "live_vs_cold": round(live / cold, 2),
+            "restored_vs_cold": round(restored / cold, 2)}
+
+
 def main(argv: list[str]) -> int:
     """Measure every embedded model (or those named) in one process, then report RSS with all of them loaded."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -164,6 +195,8 @@ def main(argv: list[str]) -> int:
     for name in args.models.split(","):
         print(measure(name), flush=True)
         print(f"throughput, gateway vs llama-cpp direct (target >= {THROUGHPUT_TARGET}): {throughput(name)}",
+              flush=True)
+        print(f"prompt prefix reuse, an agent's second turn (live KV / RAM cache / cold): {prefix_reuse(name)}",
               flush=True)
     print(f"RSS with {', '.join(local.loaded_models())} loaded: {rss_mib():.0f} MiB")
     print(f"other processes' share of busy CPU during the run: {others_share(busy0, own0):.0%} (0% is at rest)")

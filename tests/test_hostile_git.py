@@ -95,3 +95,16 @@ def test_inside_the_sandbox_a_hard_link_to_git_config_cannot_be_made(tmp_path: P
                          max_output_chars=1000)
     assert "linked" not in result.output and result.output.count("Error") == 3, result.output
     assert not (workspace.path / "cfg").exists()
+
+
+def test_the_critics_diff_leaves_out_spec_markdown_only(tmp_path: Path) -> None:
+    # Spec markdown is shown whole in the critic's Spec section; code under specs/ must still show in the diff.
+    repo = make_repo(tmp_path / "app", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    workspace = Workspace.create(repo, "s1")
+    (workspace.path / "specs" / "calc").mkdir(parents=True)
+    (workspace.path / "specs" / "calc" / "spec.md").write_text("# Calc\nSCENARIO TEXT\n")
+    (workspace.path / "specs" / "calc" / "helper.py").write_text("import os\nos.system('hidden')\n")
+    (workspace.path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    diff = workspace.diff(exclude=("specs/**/*.md",))
+    assert "return a - b" in diff and "os.system('hidden')" in diff
+    assert "SCENARIO TEXT" not in diff and "SCENARIO TEXT" in workspace.diff()

@@ -150,7 +150,9 @@ def review_sections(ctx: RunContext, state: dict[str, Any], spec_text: str, scen
         ("Task", ctx.task),
         ("Scenarios to answer (by number, each with the test id that checks it)",
          "\n".join(f"{i}. {s}" for i, s in enumerate(scenarios, 1))),
-        ("Diff under review", ctx.workspace.diff()),
+        # Spec markdown is left out of the diff: the Spec section holds every changed one whole. Measured on the
+        # calc demo, the 1.5B critic shown the spec twice failed correct work; shown once, it passed it 5 of 5.
+        ("Diff under review (spec files not repeated: see Spec)", ctx.workspace.diff(exclude=("specs/**/*.md",))),
         ("Gate results", gates + (f"\nRed tests of this run: {', '.join(red)}" if red else "")),
         ("Last gate report", state.get("gate_report", "")),
         ("Flags", flag or ""),

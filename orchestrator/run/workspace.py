@@ -258,10 +258,12 @@ class Workspace:
             root.is_dir()) else []
         return [p for p in files if base.get(p) != _blob_id((self.path / p).read_bytes(), len(self.base_commit))]
 
-    def diff(self, max_chars: int = 20000) -> str:
-        """Diff of the run so far against its base commit, including uncommitted and untracked files."""
+    def diff(self, max_chars: int = 20000, exclude: tuple[str, ...] = ()) -> str:
+        """Diff of the run so far against its base commit, including uncommitted and untracked files
+        (leaving out the `exclude` globs, e.g. spec markdown that a packet shows whole)."""
         git(self.path, "add", "-A", "--intent-to-add", "--", ".", *BUILD_OUTPUT)
-        text = git(self.path, "diff", *TEXT_DIFF, self.base_commit, "--", ".", *BUILD_OUTPUT)
+        left_out = tuple(f":(exclude,glob){pattern}" for pattern in exclude)
+        text = git(self.path, "diff", *TEXT_DIFF, self.base_commit, "--", ".", *BUILD_OUTPUT, *left_out)
         return text if len(text) <= max_chars else text[:max_chars] + f"\n[... diff cut at {max_chars} chars]"
 
     def diff_stat(self) -> str:
