@@ -51,7 +51,9 @@ def run_once(kind: str, seed: int, timeout_s: float) -> dict:
     repo = make_repo(kind)
     env = {**os.environ, "ORCHESTRATOR_LOCAL_SEED": str(seed), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
            "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    argv = [sys.executable, "-c", "import sys; from orchestrator.cli import main; sys.argv[0] = 'orchestrator'; main()",
+    # sys.exit(main()): the exit code is the run's outcome (a bare main() exits 0 even when a gate stopped the run).
+    code_line = "import sys; from orchestrator.cli import main; sys.argv[0] = 'orchestrator'; sys.exit(main())"
+    argv = [sys.executable, "-c", code_line,
             "run", workflow, "--repo", str(repo), "--task", task, "--approve", "auto"]
     started = time.monotonic()
     try:
