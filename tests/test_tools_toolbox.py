@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.tool_specs import MAX_PATH_CHOICES, TOOL_SPECS
 from orchestrator.agents.tools import MAX_SEARCH_HITS, Toolbox
+from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError
 
 
@@ -293,3 +295,40 @@ def test_append_file_refuses_a_second_definition_and_spells_out_the_edit(tmp_pat
     box.call("edit", json.loads(exact)["arguments"])  # the suggested call does the job
     assert "return a - b" in (tmp_path / "calc.py").read_text()
     box.call("append_file", {"path": "calc.py", "content": "def mul(a, b):\n    return a * b"})  # new names append
+
+
+def test_a_change_that_breaks_python_syntax_is_refused_and_nothing_is_written(tmp_path) -> None:
+    # The 0.5B's bugfix edit: search a bare name, replace with a whole def -> `def def subtract`.
+    buggy = "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return b - a\n"
+    (tmp_path / "calc.py").write_text(buggy)
+    box = Toolbox(tmp_path)
+    with pytest.raises(ToolError) as refused:
+        box.call("edit", {"path": "calc.py", "search": "subtract", "replace": "def subtract(a, b): return a - b"})
+    assert str(refused.value).startswith("edit: calc.py would no longer be valid Python: line 5: invalid syntax")
+    assert "'def def subtract(a, b): return a - b(a, b):'" in str(refused.value)
+    assert "must be whole lines" in str(refused.value)
+    with pytest.raises(ToolError, match="append_file: calc.py would no longer be valid Python"):
+        box.call("append_file", {"path": "calc.py", "content": "def mul(a, b) return a * b"})
+    with pytest.raises(ToolError, match="write_file: new.py would no longer be valid Python"):
+        box.call("write_file", {"path": "new.py", "content": "def f(:\n"})
+    assert (tmp_path / "calc.py").read_text() == buggy and not (tmp_path / "new.py").exists()
+    with pytest.raises(ToolError, match="`replace` is the same as `search`, so nothing would change"):
+        box.call("edit", {"path": "calc.py", "search": "return b - a", "replace": "return b - a"})
+    box.call("edit", {"path": "calc.py", "search": "return b - a", "replace": "return a - b"})  # whole lines pass
+    # A file that didn't parse before may be changed step by step; text files are not Python's business.
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    box.call("edit", {"path": "broken.py", "search": "def f(:", "replace": "def f(x:"})
+    box.call("write_file", {"path": "notes.txt", "content": "def def"})
+
+
+def test_edit_and_append_paths_are_limited_to_the_files_the_persona_may_change(repo: Path) -> None:
+    # Measured on the bugfix demo: the 0.5B builder edited the test file (which it may not write) in 5 of 5 seeds.
+    builder = WritePolicy(repo, role_scope=["**", "!tests/**"], role="builder")
+    box = Toolbox(repo, tools=["edit", "append_file", "write_file", "read_file"], policy=builder)
+    by_name = {spec.name: spec.parameters["properties"]["path"] for spec in box.specs()}
+    assert by_name["edit"]["enum"] == by_name["append_file"]["enum"] == [".gitignore", "src/calc.py"]
+    assert "enum" not in by_name["write_file"] and "enum" not in by_name["read_file"]  # new files, any file to read
+    assert "enum" not in TOOL_SPECS["edit"].parameters["properties"]["path"]  # the shared spec is left as it was
+    for i in range(MAX_PATH_CHOICES):  # a large repo: the path stays free text
+        (repo / "src" / f"m{i}.py").write_text("x = 1\n")
+    assert "enum" not in Toolbox(repo, tools=["edit"], policy=builder).specs()[0].parameters["properties"]["path"]

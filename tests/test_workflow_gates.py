@@ -34,6 +34,18 @@ def test_the_critics_first_turn_is_its_verdict_and_a_capped_review_says_so(repo:
     assert parse_verdict(None, "", capped=True)[1] == reason
 
 
+
+def test_a_steps_opening_replaces_the_personas_on_its_first_turn(repo: Path) -> None:
+    # The bugfix workflow's fix step opens with edit (the builder persona opens with append_file, for features).
+    steps = [{"id": "build", "persona": "builder", "opening": ["edit", "append_file"], "next": "end"}]
+    name = add_workflow(repo, "fix_opening", steps, autonomy="L4")
+    fix = call("edit", path="calc.py", search="    return a + b\n", replace="    return b + a\n")
+    builder = ScriptedModel({"builder": [fix, finish("v1")]}, name="builder")
+    outcome = run(repo, name, bind(builder=builder))
+    assert outcome.exit_code == 0, outcome.message
+    assert [tool.name for tool in builder.calls[0].tools] == ["edit", "append_file"]
+    assert "return b + a" in git(repo, "show", f"{outcome.branch}:calc.py")
+
 def test_two_critics_on_different_models_merged_by_the_moderator(repo: Path) -> None:
     add_file(repo, ".orchestrator/personas/security_critic.yaml",
              "goal: Review the diff for unsafe input handling.\ntools: [read_file, git_diff]\n")

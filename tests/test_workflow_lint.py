@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
+from orchestrator.errors import ConfigError
 from orchestrator.workflow.lint import workflow_warnings
 from orchestrator.workflow.validate import load_workflow
 
@@ -53,3 +55,19 @@ def test_a_critic_on_the_builders_model_is_a_warning_and_validate_still_exits_0(
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0
     assert "critic and builder both resolve to 'local/qwen2.5-coder-1.5b'" in result.output
+
+
+
+def test_a_step_opening_outside_the_personas_tools_is_a_warning_and_a_typo_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    tester_step = "    persona: tester\n    opening: [append_file, write_file, finish]\n"
+    path.write_text(FLOW.replace("    persona: builder\n", tester_step, 1))
+    tester_tools = "list_files, read_file, search, write_file, edit, run_tests"
+    assert (f"steps.build.opening: 'append_file' not among 'tester''s tools ({tester_tools}), so never offered on "
+            "the first turn") in workflow_warnings(load_workflow(path))  # finish is the step's call: on offer
+    fixer = "    persona: builder\n    opening: [edit, append_file]\n"
+    path.write_text(FLOW.replace("    persona: builder\n", fixer, 1))
+    assert not [w for w in workflow_warnings(load_workflow(path)) if "opening" in w]
+    path.write_text(FLOW.replace("    persona: builder\n", "    persona: builder\n    opening: [edti]\n", 1))
+    with pytest.raises(ConfigError, match=r"w.yaml:11: steps\[0\]\.opening\[0\]: Input should be .*\(got 'edti'\)"):
+        load_workflow(path)

@@ -24,8 +24,8 @@ from orchestrator.agents.sandbox import (
     run_command,
     truncate_middle,
 )
-from orchestrator.agents.tool_specs import TOOL_SPECS, validate_arguments
-from orchestrator.agents.whole_file import check_appends_new_names, check_keeps_definitions
+from orchestrator.agents.tool_specs import EXISTING_FILE_WRITERS, TOOL_SPECS, validate_arguments, with_path_choices
+from orchestrator.agents.whole_file import check_appends_new_names, check_keeps_definitions, check_still_parses
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.globs import glob_match
@@ -89,8 +89,13 @@ class Toolbox:
         return [name for name in names if name in allowed and (name != "run_tests" or self.test_command)]
 
     def specs(self) -> list[ToolSpec]:
-        """The ToolSpecs to hand to the model, in the order of available()."""
-        return [TOOL_SPECS[name] for name in self.available()]
+        """The ToolSpecs to hand to the model, in the order of available(); edit and append_file name the files
+        this agent may change when there are few (a small model otherwise edits a file it may not write)."""
+        names = self.available()
+        if not any(name in EXISTING_FILE_WRITERS for name in names):
+            return [TOOL_SPECS[name] for name in names]
+        writable = [rel for rel in self._walk(self.root) if self.policy is None or self.policy.may_write(rel)]
+        return [with_path_choices(TOOL_SPECS[name], writable) for name in names]
 
     def call(self, name: str, arguments: dict[str, Any]) -> str:
         """Run one tool call; refused calls raise ToolError/SandboxViolation with the reason."""
@@ -183,18 +188,22 @@ class Toolbox:
         target = resolve_inside(self.root, path)
         if target.is_dir():
             raise ToolError(f"{path} is a folder; give a file path.")
-        if target.is_file():
-            check_keeps_definitions(relative_posix(self.root, target), _read_text(target, path), content)
-        self._write(target, content)
+        rel = relative_posix(self.root, target)
+        old = _read_text(target, path) if target.is_file() else None
+        if old is not None:
+            check_keeps_definitions(rel, old, content)
+        self._write(target, content, "write_file", old)
         return f"wrote {relative_posix(self.root, target)} ({len(content.splitlines())} lines)"
 
     def append_file(self, path: str, content: str) -> str:
         """Add content at the end of an existing file, separated from what is there by a blank line or two."""
         target = self._existing_file(path)
         text = _read_text(target, path).rstrip("\n")
-        check_appends_new_names(relative_posix(self.root, target), text, content)
+        rel = relative_posix(self.root, target)
+        check_appends_new_names(rel, text, content)
         gap = "\n\n\n" if path.endswith(".py") and text else ("\n\n" if text else "")
-        self._write(target, f"{text}{gap}{content.strip(chr(10))}\n")
+        new = f"{text}{gap}{content.strip(chr(10))}\n"
+        self._write(target, new, "append_file", text)
         return f"appended {len(content.splitlines())} lines to {relative_posix(self.root, target)}"
 
     def edit(self, path: str, search: str, replace: str) -> str:
@@ -203,6 +212,9 @@ class Toolbox:
         text = _read_text(target, path)
         if not search:
             raise ToolError("edit: `search` is empty; give the exact text to replace.")
+        if search == replace:
+            raise ToolError("edit: `replace` is the same as `search`, so nothing would change; "
+                            "give the corrected text.")
         count = text.count(search)
         if count == 0:
             raise ToolError(_not_found(path, text))
@@ -211,7 +223,8 @@ class Toolbox:
                 f"edit: the search text occurs {count} times in {path}; include more "
                 "surrounding lines so it matches exactly once."
             )
-        self._write(target, text.replace(search, replace, 1))
+        new = text.replace(search, replace, 1)
+        self._write(target, new, "edit", text)
         return f"edited {relative_posix(self.root, target)}"
 
     def run_tests(self) -> str:
@@ -278,13 +291,14 @@ class Toolbox:
         hint = f" Did you mean {same[0]!r}?" if same else did_you_mean(path, listed)
         return hint or " Use list_files to find the right path."
 
-    def _write(self, target: Path, content: str) -> None:
-        """Check the write policy (read-only refuses everything), then write the file."""
+    def _write(self, target: Path, content: str, tool: str, old: str | None) -> None:
+        """Check the write policy (read-only refuses everything) and that Python still parses, then write the file."""
         rel = relative_posix(self.root, target)
         if self.read_only:
             raise ToolError(f"{rel}: this agent is read-only and may not write files.")
         if self.policy is not None:
             self.policy.check_write(rel, content)
+        check_still_parses(rel, old, content, tool)
         _refuse_hard_link(target, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write a new file and rename it over the old name, so whatever else shares the old inode is untouched.

@@ -1,4 +1,6 @@
-"""Whole-file writes that would drop code, and appends that would define a name twice: refused with the way out.
+"""Writes that would break Python source: dropped code, names defined twice, or text that no longer parses.
+
+Each is refused with the way out.
 
 Measured 2026-12-02 on the calc demo: asked to add subtract to a 6-line calc.py, the 0.5B and the 1.5B
 both answered write_file(calc.py, "def subtract...") in 3 of 3 seeds, which deletes add.
@@ -88,3 +90,32 @@ def _definition_source(text: str, name: str) -> str:
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             return "\n".join(lines[first - 1:node.end_lineno])
     return ""
+
+
+def check_still_parses(path: str, old: str | None, new: str, tool: str) -> None:
+    """Refuse a change that leaves a Python file unparseable when it parsed before (or is new).
+
+    Measured 2026-12-02 on the bugfix demo: the 0.5B's edit(search="subtract", replace="def subtract...") wrote
+    `def def subtract`, and the gate's report of the SyntaxError then sent it rewriting the tests.
+    """
+    if not path.endswith(".py") or (old is not None and not _parses(old)):
+        return
+    try:
+        ast.parse(new)
+    except SyntaxError as error:
+        line = (error.text or "").strip()
+        shown = f" ({line[:120]!r})" if line else ""
+        hint = (" The search text must be whole lines of the file, and replace the whole lines that change."
+                if tool == "edit" else "")
+        raise ToolError(f"{tool}: {path} would no longer be valid Python: line {error.lineno}: {error.msg}{shown}. "
+                        f"Nothing was written.{hint}") from None
+    except ValueError:
+        return  # NUL bytes and the like: not a syntax question
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True

@@ -88,6 +88,13 @@ class WritePolicy:
         return sorted(rel for rel in self._existing_files(hidden=True)
                       if glob_match(rel, globs) and self.baseline(rel) is not None)
 
+    def may_write(self, rel_path: str) -> bool:
+        """Whether the path rules (protected, work-item scope, persona scope) let this persona write rel_path at all.
+
+        The content rules (tests kept, Contract kept) still apply to each write."""
+        return not glob_match(rel_path, self.protected_paths) and all(
+            globs is None or glob_match(rel_path, globs) for globs in (self.scope, self.role_scope))
+
     def check_write(self, rel_path: str, new_content: str) -> None:
         """Raise ToolError when writing `new_content` to `rel_path` (root-relative) breaks a rule."""
         if glob_match(rel_path, self.protected_paths):

@@ -88,9 +88,10 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
         baseline = ctx.workspace.base_commit if step.deliverable in ("spec", "tests") else "HEAD"
         scope = pbi.scope if pbi else step.scope
         toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
+        opening = persona.opening if step.opening is None else step.opening
         loop = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
                      step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision,
-                     [m for m in models if m != model], opening_tools=tuple(persona.opening),
+                     [m for m in models if m != model], opening_tools=tuple(opening),
                      **_deliverable_options(ctx, step, pbi))
         if temperature is not None:
             loop.complete = _sampled_at(loop.complete, temperature)

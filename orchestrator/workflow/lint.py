@@ -24,7 +24,8 @@ def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
 
 def workflow_warnings(spec: WorkflowSpec, repo: Path | None = None) -> list[str]:
     """Every warning of one workflow, in file order of concern: placeholders, critics, then models."""
-    return [*_placeholder_warnings(spec), *_critic_warnings(spec, repo), *_model_warnings(spec, repo)]
+    return [*_placeholder_warnings(spec), *_opening_warnings(spec, repo), *_critic_warnings(spec, repo),
+            *_model_warnings(spec, repo)]
 
 
 def _placeholder_warnings(spec: WorkflowSpec) -> list[str]:
@@ -35,6 +36,26 @@ def _placeholder_warnings(spec: WorkflowSpec) -> list[str]:
                 warnings.append(f"steps.{step.id}.instructions: unknown placeholder {{{name}}}; only "
                                 f"{', '.join('{' + p + '}' for p in KNOWN_PLACEHOLDERS)} is filled in, the rest "
                                 "reaches the model as written")
+    return warnings
+
+
+def _opening_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
+    """A step's `opening` names only tools its persona has (others are never offered on the first turn)."""
+    from orchestrator.agents.personas import FINISHING_TOOLS, load_persona
+    from orchestrator.errors import ConfigError
+
+    warnings = []
+    for step in spec.steps:
+        if not isinstance(step, AgentStepSpec) or not step.opening:
+            continue
+        try:
+            tools = load_persona(step.persona, repo).tools
+        except ConfigError:
+            continue  # validate reports unknown personas as errors
+        stray = [name for name in step.opening if name not in tools and name not in FINISHING_TOOLS]
+        if stray:
+            warnings.append(f"steps.{step.id}.opening: {', '.join(map(repr, stray))} not among {step.persona!r}'s "
+                            f"tools ({', '.join(tools)}), so never offered on the first turn")
     return warnings
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from orchestrator.agents.personas import ALL_TOOLS, FINISHING_TOOLS
 from orchestrator.routing.spec import RoutingSpec
 from orchestrator.workflow.budget import BudgetSpec
 
@@ -159,6 +160,9 @@ class AgentStepSpec(_StepBase):
     stop_when_delivered: bool = Field(
         True, description="End the step as soon as its tests or source deliverable exists; the gate after it judges.")
     budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
+    opening: list[Literal[(*ALL_TOOLS, *FINISHING_TOOLS)]] | None = Field(  # type: ignore[valid-type]
+        None, description="Tools offered on this step's first turn, in this order, one of which must be called; "
+        "overrides the persona's `opening` (e.g. [edit, append_file] for a fix); unset: the persona's.")
     best_of: BestOfSpec | None = Field(
         None, description="Sample n candidates and keep the first its gate passes (or a judge's pick); "
         "`parallel` routing on the step does the same with its n models.")
