@@ -66,9 +66,12 @@ def run_once(kind: str, seed: int, timeout_s: float) -> dict:
             "repo": str(repo), "tail": tail, "verified": code == 0 and behaves(repo), **read_log(repo)}
 
 
-# Values no shipped test or spec example uses: a run that hard-coded its tests' answers fails this.
+# Values no shipped test or spec example uses: a run that hard-coded its tests' answers fails this. The keyword
+# call catches a "fix" that swaps the parameters (`def subtract(b, a)`), which passes every positional test
+# (measured 2026-12-02: the 0.5B builder did that in 5 of 5 bugfix runs, and the 1.5B critic passed it in 4 of 5).
 ACCEPTANCE = ("from calc import add, subtract; "
-              "assert subtract(7, 2) == 5 and subtract(-1.5, 2) == -3.5 and add(2, 3) == 5")
+              "assert subtract(7, 2) == 5 and subtract(-1.5, 2) == -3.5 and subtract(a=7, b=2) == 5 "
+              "and add(2, 3) == 5")
 
 
 def behaves(repo: Path) -> bool:

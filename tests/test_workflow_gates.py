@@ -177,6 +177,20 @@ def test_builder_reasoning_never_reaches_the_critic(repo: Path) -> None:
     assert flag in seen and outcome.flags == [flag]
 
 
+
+def test_a_swapped_parameter_list_is_flagged_to_the_critic(repo: Path) -> None:
+    # The 0.5B's bugfix "fix": subtract(b, a) passes every positional test and changes what keyword callers get.
+    name = add_workflow(repo, "swap", BUILD_REVIEW, {"review": {"kind": "review", "critics": ["critic"]}},
+                        autonomy="L4")
+    swapped = CALC_FIXED.replace("def add(a, b):", "def add(b, a, *, c=0):")
+    builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=swapped), finish("v1")]},
+                            name="builder")
+    critic = ScriptedModel({"critic": [verdict("pass")]}, name="critic")
+    outcome = run(repo, name, bind(builder=builder, critic=critic))
+    flag = ("parameters changed (callers that pass them by name or position now get other results): "
+            "calc.py add(a, b) -> add(b, a, *, c)")
+    assert flag in critic.calls[0].messages[1]["content"] and flag in outcome.flags
+
 def test_spec_without_scenarios_stops_at_the_spec_gate(repo: Path) -> None:
     steps = [{"id": "spec", "persona": "spec_writer", "next": "spec_check"},
              {"id": "spec_check", "type": "gate", "gate": "spec", "on_pass": "build", "on_fail": "spec",

@@ -69,12 +69,15 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
     if kind == "review":
         from orchestrator.gates.changes import behaviour_change_without_spec, run_changes, spec_text
         from orchestrator.gates.review import run_review_gate
+        from orchestrator.gates.signatures import signature_changes
 
         # Critics read only, so the run's changes are the same before and after the review: list them once.
         changes = run_changes(ctx.workspace)
-        flag = behaviour_change_without_spec(ctx.workspace, changes)
-        if flag:
+        flags = [f for f in (behaviour_change_without_spec(ctx.workspace, changes),
+                             signature_changes(ctx.workspace, changes)) if f]
+        for flag in flags:
             ctx.event("flag", step.id, "", flag=flag)
+        flag = "\n".join(flags) or None
         result, phases = run_review_gate(ctx, step, state, spec_text(ctx.workspace, changes), flag, changes)
         return result, {"review_report": result.report}, "-", phases
     if kind == "acceptance":
