@@ -193,7 +193,7 @@ class Toolbox:
         if old is not None:
             check_keeps_definitions(rel, old, content)
         self._write(target, content, "write_file", old)
-        return f"wrote {relative_posix(self.root, target)} ({len(content.splitlines())} lines)"
+        return f"wrote {rel} ({len(content.splitlines())} lines)"
 
     def append_file(self, path: str, content: str) -> str:
         """Add content at the end of an existing file, separated from what is there by a blank line or two."""
@@ -204,7 +204,7 @@ class Toolbox:
         gap = "\n\n\n" if path.endswith(".py") and text else ("\n\n" if text else "")
         new = f"{text}{gap}{content.strip(chr(10))}\n"
         self._write(target, new, "append_file", text)
-        return f"appended {len(content.splitlines())} lines to {relative_posix(self.root, target)}"
+        return f"appended {len(content.splitlines())} lines to {rel}"
 
     def edit(self, path: str, search: str, replace: str) -> str:
         """Replace the single exact occurrence of `search` in the file with `replace`."""
