@@ -73,6 +73,7 @@ class Toolbox:
         self.allowlist = set(allowlist) if allowlist is not None else set(DEFAULT_ALLOWLIST)
         self.read_only = read_only
         self.policy = policy
+        self._specs: list[ToolSpec] | None = None  # with the writable files listed; a write or command drops it
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
         self.calls = 0
@@ -91,15 +92,18 @@ class Toolbox:
     def specs(self) -> list[ToolSpec]:
         """The ToolSpecs to hand to the model, in the order of available(); edit and append_file name the files
         this agent may change when there are few (a small model otherwise edits a file it may not write)."""
-        names = self.available()
-        if not any(name in EXISTING_FILE_WRITERS for name in names):
-            return [TOOL_SPECS[name] for name in names]
-        writable = [rel for rel in self._walk(self.root) if self.policy is None or self.policy.may_write(rel)]
-        return [with_path_choices(TOOL_SPECS[name], writable) for name in names]
+        if self._specs is None:
+            names = self.available()
+            writable = ([rel for rel in self._walk(self.root) if self.policy is None or self.policy.may_write(rel)]
+                        if any(name in EXISTING_FILE_WRITERS for name in names) else [])
+            self._specs = [with_path_choices(TOOL_SPECS[name], writable) for name in names]
+        return list(self._specs)
 
     def call(self, name: str, arguments: dict[str, Any]) -> str:
         """Run one tool call; refused calls raise ToolError/SandboxViolation with the reason."""
         self.calls += 1  # refused calls count too: they still cost the agent a turn
+        if name not in READ_TOOLS:
+            self._specs = None  # a write or a command may have added a file
         if name not in self.available():
             if name in TOOL_SPECS:
                 raise ToolError(
