@@ -332,3 +332,13 @@ def test_edit_and_append_paths_are_limited_to_the_files_the_persona_may_change(r
     for i in range(MAX_PATH_CHOICES):  # a large repo: the path stays free text
         (repo / "src" / f"m{i}.py").write_text("x = 1\n")
     assert "enum" not in Toolbox(repo, tools=["edit"], policy=builder).specs()[0].parameters["properties"]["path"]
+
+
+def test_python_too_deep_for_the_parser_neither_crashes_a_write_nor_the_signature_flag(tmp_path) -> None:
+    from orchestrator.gates.signatures import signatures
+
+    deep = "x = " + "+".join(["1"] * 200_000) + "\n"  # RecursionError inside ast.parse, not a SyntaxError
+    box = Toolbox(tmp_path)
+    box.call("write_file", {"path": "deep.py", "content": deep})
+    box.call("edit", {"path": "deep.py", "search": "x = 1+", "replace": "y = 1+"})
+    assert signatures(deep) == {} and signatures("def f(a, *, b): pass\n") == {"f": "a, *, b"}

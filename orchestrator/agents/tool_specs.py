@@ -86,7 +86,7 @@ def with_path_choices(spec: ToolSpec, paths: list[str]) -> ToolSpec:
     """The spec with `path` limited to `paths` (an enum), for edit and append_file on a small repo.
 
     Measured 2026-12-02 on the bugfix demo's first fix turn: the 0.5B edited the test file in 5 of 5 seeds
-    (refused: the builder may not write tests); with `path` limited to the files it may change, 5 of 5 fixed calc.py.
+    (refused: the builder may not write tests); with `path` limited to the files it may change, 5 of 5 edited calc.py.
     """
     if spec.name not in EXISTING_FILE_WRITERS or not paths or len(paths) > MAX_PATH_CHOICES:
         return spec

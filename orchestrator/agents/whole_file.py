@@ -25,7 +25,7 @@ def top_level_names(text: str) -> dict[str, int]:
     try:
         return {node.name: node.lineno for node in ast.parse(text).body
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {m.group(2): text.count("\n", 0, m.start()) + 1
                 for m in re.finditer(r"^(async\s+def|def|class)\s+(\w+)", text, re.MULTILINE)}
 
@@ -82,7 +82,7 @@ def _definition_source(text: str, name: str) -> str:
     """The source lines of one top-level definition (decorators included), or "" when the file doesn't parse."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ""
     lines = text.splitlines()
     for node in tree.body:
@@ -109,13 +109,13 @@ def check_still_parses(path: str, old: str | None, new: str, tool: str) -> None:
                 if tool == "edit" else "")
         raise ToolError(f"{tool}: {path} would no longer be valid Python: line {error.lineno}: {error.msg}{shown}. "
                         f"Nothing was written.{hint}") from None
-    except ValueError:
-        return  # NUL bytes and the like: not a syntax question
+    except (ValueError, RecursionError, MemoryError):
+        return  # NUL bytes, nesting too deep for the parser: not a syntax question
 
 
 def _parses(text: str) -> bool:
     try:
         ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True

@@ -18,7 +18,7 @@ def signatures(source: str) -> dict[str, str]:
     """Top-level functions and methods of top-level classes -> their parameter list; {} when it doesn't parse."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # hostile nesting must not crash the review
         return {}
     found: dict[str, str] = {}
     for node in tree.body:
