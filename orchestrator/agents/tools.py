@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,7 +25,13 @@ from orchestrator.agents.sandbox import (
     run_command,
     truncate_middle,
 )
-from orchestrator.agents.tool_specs import EXISTING_FILE_WRITERS, TOOL_SPECS, validate_arguments, with_path_choices
+from orchestrator.agents.tool_specs import (
+    EXISTING_FILE_WRITERS,
+    MAX_PATH_CHOICES,
+    TOOL_SPECS,
+    validate_arguments,
+    with_path_choices,
+)
 from orchestrator.agents.whole_file import check_appends_new_names, check_keeps_definitions, check_still_parses
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
@@ -94,10 +101,19 @@ class Toolbox:
         this agent may change when there are few (a small model otherwise edits a file it may not write)."""
         if self._specs is None:
             names = self.available()
-            writable = ([rel for rel in self._walk(self.root) if self.policy is None or self.policy.may_write(rel)]
-                        if any(name in EXISTING_FILE_WRITERS for name in names) else [])
+            writable = self._writable_files() if any(name in EXISTING_FILE_WRITERS for name in names) else []
             self._specs = [with_path_choices(TOOL_SPECS[name], writable) for name in names]
         return list(self._specs)
+
+    def _writable_files(self) -> list[str]:
+        """The files this agent may write, or MAX_PATH_CHOICES + 1 of them (too many to list) on a large repo."""
+        writable: list[str] = []
+        for rel in self._files_under(self.root):
+            if self.policy is None or self.policy.may_write(rel):
+                writable.append(rel)
+                if len(writable) > MAX_PATH_CHOICES:
+                    break
+        return writable
 
     def call(self, name: str, arguments: dict[str, Any]) -> str:
         """Run one tool call; refused calls raise ToolError/SandboxViolation with the reason."""
@@ -318,9 +334,13 @@ class Toolbox:
 
     def _walk(self, base: Path) -> list[str]:
         """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS and anything too deep."""
+        return sorted(self._files_under(base))
+
+    def _files_under(self, base: Path) -> Iterator[str]:
+        """The files of `_walk`, unsorted and lazily, so a caller can stop early."""
         start = base.relative_to(self.root).as_posix()
         # (folder, its path relative to the root with a trailing "/"): relative paths are built as strings
-        found, stack = [], [(str(base), "" if start == "." else f"{start}/")]
+        stack = [(str(base), "" if start == "." else f"{start}/")]
         while stack:  # iterative: a 2,000-level tree must not overflow Python's stack
             folder, prefix = stack.pop()
             try:
@@ -332,10 +352,9 @@ class Toolbox:
                     continue
                 rel = prefix + entry.name
                 if not entry.is_dir():
-                    found.append(rel)
+                    yield rel
                 elif _descend(entry, rel.count("/") + 1):
                     stack.append((entry.path, f"{rel}/"))
-        return sorted(found)
 
     def _search_file(self, rel: str, compiled: Any, limit: int, deadline: float) -> list[str]:
         """Matching lines of one file as `path:line: text`; binary, huge or escaping files are skipped."""
