@@ -191,6 +191,26 @@ def test_a_swapped_parameter_list_is_flagged_to_the_critic(repo: Path) -> None:
             "calc.py add(a, b) -> add(b, a, *, c)")
     assert flag in critic.calls[0].messages[1]["content"] and flag in outcome.flags
 
+
+def test_a_review_on_the_model_that_wrote_the_code_is_flagged(repo: Path) -> None:
+    # Bindings are checked before the run; routing (escalation, a cascade) can still put the builder on the
+    # critic's model. The review compares the critics' models with the builders' commit trailers.
+    name = add_workflow(repo, "shared", BUILD_REVIEW, {"review": {"kind": "review", "critics": ["critic"]}},
+                        autonomy="L4")
+    shared = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("v1")],
+                            "critic": [verdict("pass")]}, name="shared")
+    model = register_scripted(shared)
+    outcome = run(repo, name, {"builder": model, "critic": model})
+    flag = (f"critic reviewed on {model}, the model builder wrote code of this diff with: critic ≠ builder does "
+            "not hold for this review")
+    assert flag in outcome.flags
+    apart = add_workflow(repo, "apart", BUILD_REVIEW, {"review": {"kind": "review", "critics": ["critic"]}},
+                         autonomy="L4")
+    builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("v1")]},
+                            name="builder")
+    outcome = run(repo, apart, bind(builder=builder, critic=ScriptedModel({"critic": [verdict("pass")]}, name="c")))
+    assert not [f for f in outcome.flags if "critic ≠ builder" in f]
+
 def test_spec_without_scenarios_stops_at_the_spec_gate(repo: Path) -> None:
     steps = [{"id": "spec", "persona": "spec_writer", "next": "spec_check"},
              {"id": "spec_check", "type": "gate", "gate": "spec", "on_pass": "build", "on_fail": "spec",

@@ -12,6 +12,7 @@ from typing import Any
 from orchestrator.agents.loop import AgentLoop
 from orchestrator.agents.packets import build_packet
 from orchestrator.agents.personas import READ_TOOLS
+from orchestrator.gates.authors import builder_models, shared_model_flags
 from orchestrator.gates.changes import Changes
 from orchestrator.gates.pytest_run import run_pytest
 from orchestrator.gates.result import GateResult
@@ -41,6 +42,8 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
         verdicts.append(verdict)
         records.append(record)
         problems += [f"{critic}: {problem}"] if problem else []
+    for flag in shared_model_flags(records, builder_models(ctx.workspace)):
+        ctx.event("flag", step.id, "", flag=flag)
     merged = _merge(ctx, step, gate, verdicts)
     result = judge_verdict(step.id, merged, scenarios, changes, tests, problems)
     failing = failing_quality_gates(ctx, state)
