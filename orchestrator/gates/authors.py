@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-
-def is_builder(persona: str) -> bool:
-    """The personas the role policy treats as builders (as `workflow_roles` does)."""
-    return persona == "builder" or persona.endswith("builder")
+from orchestrator.workflow.lint import is_builder
 
 
 def builder_models(workspace) -> dict[str, list[str]]:

@@ -13,12 +13,17 @@ KNOWN_PLACEHOLDERS = ("task",)
 WRITE_TOOLS = ("write_file", "append_file", "edit", "run_tests")
 
 
+def is_builder(persona: str) -> bool:
+    """The personas the role policy treats as builders: `builder` and any `*builder`."""
+    return persona.endswith("builder")
+
+
 def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
     """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
     reviews = [g for g in spec.gates.values() if g.kind == "review"]
     critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
     agents = [s.persona for s in spec.steps if isinstance(s, AgentStepSpec | DispatchStepSpec | EscalateStepSpec)]
-    builders = ["builder", *[p for p in agents if p == "builder" or p.endswith("builder")]]
+    builders = ["builder", *[p for p in agents if is_builder(p)]]
     return critics or ["critic"], builders, [*agents, *critics]
 
 
