@@ -7,7 +7,9 @@ A pattern starting with `!` excludes (`["**", "!tests/**"]`: everything but the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from wcmatch import glob
 
@@ -20,5 +22,11 @@ def _normal(pattern: str) -> str:
 
 def glob_match(rel_path: str, patterns: Iterable[str]) -> bool:
     """True when the relative path matches any of the patterns."""
-    normal = [_normal(p) for p in patterns]
-    return bool(normal) and glob.globmatch(rel_path, normal, flags=_FLAGS)
+    patterns = tuple(patterns)
+    return bool(patterns) and _matcher(patterns).match(rel_path)
+
+
+@functools.lru_cache(maxsize=512)
+def _matcher(patterns: tuple[str, ...]) -> Any:
+    """The compiled matcher of a pattern list: a run asks about the same few lists for every file, every step."""
+    return glob.compile([_normal(p) for p in patterns], flags=_FLAGS)

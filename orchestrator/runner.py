@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.context import RunContext
 from orchestrator.run.events_text import plain_log
 from orchestrator.run.lock import RunLock
-from orchestrator.run.log import RunLog
+from orchestrator.run.log import RunLog, checkpoints_connection
 from orchestrator.run.outcome import (
     RunOutcome,
     finished_outcome,
@@ -273,7 +272,7 @@ def _execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str
     from orchestrator.steps import make_node
     from orchestrator.workflow.compile import compile_workflow
 
-    conn = sqlite3.connect(str(state_dir(ctx.workspace.repo) / "checkpoints.sqlite"), check_same_thread=False)
+    conn = checkpoints_connection(state_dir(ctx.workspace.repo) / "checkpoints.sqlite")
 
     def log_failover(model: str, kind: str, next_model: str | None) -> None:
         ctx.runlog.event(ctx.run_id, "failover", model=model, error=kind, next_model=next_model)

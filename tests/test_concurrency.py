@@ -178,3 +178,18 @@ def test_twenty_concurrent_runs_in_separate_processes_keep_their_own_state(tmp_p
         git(repo, "fsck", "--no-progress")
     for checkout in (one, shared, *checkouts):
         assert git(checkout, "status", "--porcelain") == ""  # the user's own checkouts are left untouched
+
+
+def test_every_store_connection_waits_out_a_busy_store(tmp_path: Path) -> None:
+    # Seen once in this file's test: one run's checkpointer gave up after SQLite's default 5 s wait.
+    from orchestrator.run.log import LOCK_WAIT_S, checkpoints_connection
+
+    assert LOCK_WAIT_S >= 30
+    checkpoints = checkpoints_connection(tmp_path / "checkpoints.sqlite")
+    runlog = RunLog(tmp_path / "runs.sqlite")
+    try:
+        for db in (checkpoints, runlog.db):
+            assert db.execute("PRAGMA busy_timeout").fetchone()[0] == LOCK_WAIT_S * 1000
+    finally:
+        checkpoints.close()
+        runlog.close()

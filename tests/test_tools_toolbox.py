@@ -334,6 +334,29 @@ def test_edit_and_append_paths_are_limited_to_the_files_the_persona_may_change(r
     assert "enum" not in Toolbox(repo, tools=["edit"], policy=builder).specs()[0].parameters["properties"]["path"]
 
 
+def test_a_toolbox_given_the_steps_file_list_uses_it_until_a_write_adds_a_file(repo: Path) -> None:
+    # An agent step lists the worktree once for its packet and hands the list on, so the toolbox walks no more.
+    builder = WritePolicy(repo, role_scope=["**", "!tests/**"], role="builder")
+    box = Toolbox(repo, tools=["edit", "write_file"], policy=builder, files=["src/calc.py", "tests/test_calc.py"])
+
+    def edit_paths() -> list[str]:
+        return box.specs()[0].parameters["properties"]["path"]["enum"]
+
+    assert edit_paths() == ["src/calc.py"]  # the given list, filtered by the rules (.gitignore is not in it)
+    box.call("write_file", {"path": "src/new.py", "content": "x = 1\n"})
+    assert sorted(edit_paths()) == [".gitignore", "src/calc.py", "src/new.py"]  # walked again after the write
+
+
+def test_the_packet_counts_every_file_it_leaves_out(tmp_path: Path) -> None:
+    from orchestrator.steps.agent import MAX_PACKET_FILES, repo_files
+
+    for i in range(450):  # more than a listing tool call shows (MAX_LISTED_FILES)
+        (tmp_path / f"f{i:03}.txt").write_text("x")
+    shown = repo_files(tmp_path)
+    assert shown.splitlines()[0] == "f000.txt" and len(shown.splitlines()) == MAX_PACKET_FILES + 1
+    assert shown.endswith(f"[... {450 - MAX_PACKET_FILES} more]")
+
+
 def test_python_too_deep_for_the_parser_neither_crashes_a_write_nor_the_signature_flag(tmp_path) -> None:
     from orchestrator.gates.signatures import signatures
 

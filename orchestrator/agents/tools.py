@@ -32,7 +32,12 @@ from orchestrator.agents.tool_specs import (
     validate_arguments,
     with_path_choices,
 )
-from orchestrator.agents.whole_file import check_appends_new_names, check_keeps_definitions, check_still_parses
+from orchestrator.agents.whole_file import (
+    check_appends_new_names,
+    check_keeps_definitions,
+    check_still_parses,
+    edit_missed,
+)
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.globs import glob_match
@@ -46,19 +51,6 @@ MAX_SEARCH_HITS = 100
 MAX_SEARCHED_FILE_BYTES = 1_000_000
 MAX_UNTRACKED_DIFFS = 50
 SEARCH_TIMEOUT_S = 5.0
-
-SMALL_FILE_CHARS = 2000
-"""A file this small is shown whole when an edit misses, so the agent can copy it (or rewrite it)."""
-
-
-def _not_found(path: str, text: str) -> str:
-    """Why an edit missed, and, for a small file, the file itself."""
-    message = (f"edit: the search text was not found in {path}; it must match the file exactly (spaces, "
-               "indentation).")
-    if len(text) > SMALL_FILE_CHARS:
-        return message + " Use read_file to copy it."
-    return message + f" The file is small: write it whole with write_file, or copy from it. It reads:\n{text}"
-
 
 class Toolbox:
     """The tools one agent may call in one worktree; `call` returns what the agent sees."""
@@ -74,6 +66,7 @@ class Toolbox:
         timeout_s: float = 120,
         max_output_chars: int = 8000,
         tools: list[str] | None = None,
+        files: list[str] | None = None,
     ):
         self.root = Path(root).resolve()
         self.test_command = list(test_command) if test_command else None
@@ -81,6 +74,7 @@ class Toolbox:
         self.read_only = read_only
         self.policy = policy
         self._specs: list[ToolSpec] | None = None  # with the writable files listed; a write or command drops it
+        self._files = files  # the worktree's files when the caller just listed them (dropped with `_specs`)
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
         self.calls = 0
@@ -108,7 +102,7 @@ class Toolbox:
     def _writable_files(self) -> list[str]:
         """The files this agent may write, or MAX_PATH_CHOICES + 1 of them (too many to list) on a large repo."""
         writable: list[str] = []
-        for rel in self._files_under(self.root):
+        for rel in self._files if self._files is not None else self._files_under(self.root):
             if self.policy is None or self.policy.may_write(rel):
                 writable.append(rel)
                 if len(writable) > MAX_PATH_CHOICES:
@@ -119,7 +113,7 @@ class Toolbox:
         """Run one tool call; refused calls raise ToolError/SandboxViolation with the reason."""
         self.calls += 1  # refused calls count too: they still cost the agent a turn
         if name not in READ_TOOLS:
-            self._specs = None  # a write or a command may have added a file
+            self._specs = self._files = None  # a write or a command may have added a file
         if name not in self.available():
             if name in TOOL_SPECS:
                 raise ToolError(
@@ -162,6 +156,10 @@ class Toolbox:
             return text
         more = f"; read on with start_line={shown_last + 1}" if shown_last < last else ""
         return f"[{path}: lines {first}-{shown_last} of {len(lines)}{more}]\n{text}"
+
+    def all_files(self) -> list[str]:
+        """Every file of the worktree (skipping .git and tool caches), sorted, unlimited: for packets."""
+        return self._walk(self.root)
 
     def list_files(self, path: str = ".", pattern: str | None = None) -> str:
         """List files under `path` (skipping .git and tool caches), at most MAX_LISTED_FILES."""
@@ -237,7 +235,7 @@ class Toolbox:
                             "give the corrected text.")
         count = text.count(search)
         if count == 0:
-            raise ToolError(_not_found(path, text))
+            raise ToolError(edit_missed(path, text))
         if count > 1:
             raise ToolError(
                 f"edit: the search text occurs {count} times in {path}; include more "

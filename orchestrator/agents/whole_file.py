@@ -119,3 +119,16 @@ def _parses(text: str) -> bool:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
+
+
+SMALL_FILE_CHARS = 2000
+"""A file this small is shown whole when an edit misses, so the agent can copy it (or rewrite it)."""
+
+
+def edit_missed(path: str, text: str) -> str:
+    """Why an edit missed, and, for a small file, the file itself."""
+    message = (f"edit: the search text was not found in {path}; it must match the file exactly (spaces, "
+               "indentation).")
+    if len(text) > SMALL_FILE_CHARS:
+        return message + " Use read_file to copy it."
+    return message + f" The file is small: write it whole with write_file, or copy from it. It reads:\n{text}"

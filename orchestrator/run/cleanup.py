@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.run.lock import RunLock
-from orchestrator.run.log import RunLog
+from orchestrator.run.log import RunLog, checkpoints_connection
 from orchestrator.run.workspace import BRANCH_PREFIX, git, state_dir
 
 FINISHED = ("done", "stopped", "failed")
@@ -62,7 +61,7 @@ def _remove_checkpoints(path: Path, run_id: str) -> list[str]:
         return []
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    conn = sqlite3.connect(str(path), check_same_thread=False)
+    conn = checkpoints_connection(path)
     try:
         SqliteSaver(conn).delete_thread(run_id)
     finally:

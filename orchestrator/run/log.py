@@ -18,6 +18,10 @@ from typing import Any
 from orchestrator.models.ids import is_offline
 from orchestrator.run.events import RunEvent, emit
 
+LOCK_WAIT_S = 30
+"""How long a connection waits for another process's lock: twenty runs sharing one store on two cores
+queue past SQLite's default 5 s (the concurrency test saw "database is locked" in the checkpointer's setup)."""
+
 Write = tuple[str, tuple[Any, ...], int]
 """A held write: SQL, its arguments, and the token of the decision it inserts or updates (0: none)."""
 
@@ -43,12 +47,17 @@ CREATE TABLE IF NOT EXISTS decisions (
 """
 
 
+def checkpoints_connection(path: Path) -> sqlite3.Connection:
+    """A connection to the LangGraph checkpoint database that every run of a repository shares."""
+    return sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
+
+
 class RunLog:
     """Writes and reads the run log of one repository."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        self.db = sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
         # WAL: an append-only log commits several times per step, ~4 ms each instead of ~20 ms (NOTES.md).
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")

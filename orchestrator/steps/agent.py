@@ -47,7 +47,8 @@ def _reused(ctx: RunContext, step: AgentStepSpec, state: RunState, key: str, don
 def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, key: str, visit: int) -> dict:
     """Run the persona's loop on its packet (once, or per best-of-n candidate), then hand off and commit."""
     persona = ctx.persona(step.persona)
-    sections = agent_sections(ctx, step, state)
+    files = _lister(str(ctx.workspace.path)).all_files()  # once per step: the packet and the first toolbox use it
+    sections = agent_sections(ctx, step, state, files)
     if pbi:
         sections.insert(3, ("PBI", pbi.render()))
     packet = build_packet(sections, ctx.packet_tokens(step.persona))
@@ -55,7 +56,7 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     ctx.event("phase_start", key, persona.name, model=models[0], visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
-    model, result, replies = _attempts(ctx, step, state, pbi, packet.text, (models, decision, features))
+    model, result, replies = _attempts(ctx, step, state, pbi, packet.text, (models, decision, features), files)
     update: dict[str, Any] = {}
     if step.deliverable == "spec":
         summary, update["pbis"] = write_spec(ctx, result)
@@ -75,19 +76,24 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
 
 
 def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, packet: str,
-              routed: tuple[list[str], int | None, dict[str, Any]]) -> tuple[str, AgentResult, list[Any]]:
-    """(the model whose work is kept, its result, every reply of every candidate): one loop, or best-of-n."""
+              routed: tuple[list[str], int | None, dict[str, Any]], files: list[str]
+              ) -> tuple[str, AgentResult, list[Any]]:
+    """(the model whose work is kept, its result, every reply of every candidate): one loop, or best-of-n.
+
+    `files`, the worktree's files at the step's start, spare the first attempt's toolbox its own walk."""
     from orchestrator.steps.candidates import plan_candidates, run_candidates
 
     models, decision, features = routed
     persona = ctx.persona(step.persona)
+    fresh = [files]  # later candidates start after another's work was undone: they list for themselves
 
     def attempt(model: str, temperature: float | None = None, extra: str = "") -> AgentResult:
         # The spec writer may rework the spec it wrote in this run (after a failed spec gate), the tester the tests
         # it wrote (after a failed red gate); everyone else keeps what earlier phases committed.
         baseline = ctx.workspace.base_commit if step.deliverable in ("spec", "tests") else "HEAD"
         scope = pbi.scope if pbi else step.scope
-        toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona)
+        toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona,
+                                files=fresh.pop() if fresh else None)
         opening = persona.opening if step.opening is None else step.opening
         loop = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
                      step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision,
@@ -136,18 +142,24 @@ TASK_SHARE = 0.35
 """At most this share of a packet goes to the task text, so a long issue never crowds out the gate report."""
 
 
-def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> list[Section]:
-    """Packet sections in priority order: task (capped), step, last gate report, then files and handoffs."""
+def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState, files: list[str] | None = None
+                   ) -> list[Section]:
+    """Packet sections in priority order: task (capped), step, last gate report, then files and handoffs.
+
+    `files`: the worktree's files, when the caller has just listed them."""
     worktree = ctx.workspace.path
     agents_md = worktree / "AGENTS.md"
     handoffs = state.get("handoffs", {})
     survey = "\n\n".join(Handoff(**h).render() for h in handoffs.values() if h["persona"] == "surveyor")
-    previous = [Handoff(**h).render() for sid, h in handoffs.items() if h["persona"] != "surveyor"]
+    previous = [Handoff(**h).render() for h in [h for h in handoffs.values() if h["persona"] != "surveyor"
+                                                ][-HANDOFFS_KEPT:]]
     report = state.get("gate_report", "") if state.get("last_verdict") not in (None, "pass") else ""
     budget = ctx.packet_tokens(step.persona)
     spec = spec_text(ctx.workspace)
-    listed = _lister(str(worktree)).list_files().splitlines()  # once per packet: two sections show it
-    working = _working_files(ctx, step, spec, listed)
+    from orchestrator.agents.tools import MAX_LISTED_FILES
+
+    listed = _lister(str(worktree)).all_files() if files is None else files
+    working = _working_files(ctx, step, spec, listed[:MAX_LISTED_FILES])
     return [
         ("Task", ctx.task, int(budget * TASK_SHARE)),
         # The task is in the packet once: the instructions point at it instead of repeating it.
@@ -159,7 +171,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState) -> lis
         *working,
         ("Survey map", survey),
         ("Spec", spec),
-        ("Handoffs from earlier phases", "\n\n".join(previous[-HANDOFFS_KEPT:])),
+        ("Handoffs from earlier phases", "\n\n".join(previous)),
         # A writing step sees its files whole above; a diff of the tester's file, last, drew the 0.5B builder to it.
         ("Diff so far", ctx.workspace.diff(max_chars=6000) if step.persona == "builder" and not working else ""),
     ]
@@ -191,7 +203,7 @@ def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str, listed: list
 def repo_files(root: Any, listed: list[str] | None = None) -> str:
     """The repository's files (`listed`, when already listed), one a line, at most MAX_PACKET_FILES (a big
     repo's list belongs to the survey)."""
-    listed = _lister(str(root)).list_files().splitlines() if listed is None else listed
+    listed = _lister(str(root)).all_files() if listed is None else listed
     return "\n".join(listed[:MAX_PACKET_FILES]) + (f"\n[... {len(listed) - MAX_PACKET_FILES} more]"
                                                      if len(listed) > MAX_PACKET_FILES else "")
 

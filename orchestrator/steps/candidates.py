@@ -74,12 +74,13 @@ class Outcome:
 def plan_candidates(ctx: RunContext, step: AgentStepSpec, models: list[str], features: dict[str, Any]
                     ) -> CandidatePlan | None:
     """The step's candidates from `best_of` and the routing decision (parallel, speculative); None for one run."""
-    gate = gate_after(ctx, step)
-    if features.get("drafter") and features.get("verifier"):
-        return CandidatePlan("speculative", [features["drafter"], features["verifier"]], None, gate)
     ensemble = list(features.get("ensemble") or [])
-    if step.best_of is None and not ensemble:
-        return None
+    speculative = bool(features.get("drafter") and features.get("verifier"))
+    if step.best_of is None and not ensemble and not speculative:
+        return None  # before the gate lookup, which scans the workflow's steps
+    gate = gate_after(ctx, step)
+    if speculative:
+        return CandidatePlan("speculative", [features["drafter"], features["verifier"]], None, gate)
     n = step.best_of.n if step.best_of else len(ensemble)
     pool = ensemble or models[:1]
     temperature = step.best_of.temperature if step.best_of else DEFAULT_TEMPERATURE

@@ -9,12 +9,13 @@ from orchestrator.run.context import RunContext
 
 
 def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = None,
-                  baseline: str = "HEAD", persona: Any = None) -> Any:
+                  baseline: str = "HEAD", persona: Any = None, files: list[str] | None = None) -> Any:
     """The persona's tools in the worktree, with the denial rules enforced in the tool layer.
 
     The baseline is the phase's starting commit, so tests and Contracts written earlier in the run
     (by the tester, by the spec writer) are protected from later phases too. A persona's own `writes`
     globs (the spec writer: specs/; the tester: test files) bound what it may write, whatever its prompt says.
+    `files`: the worktree's files when the caller has just listed them (the toolbox then lists none itself).
     """
     from orchestrator.agents.tools import Toolbox
     from orchestrator.agents.write_policy import WritePolicy
@@ -25,7 +26,7 @@ def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = N
                          allow_refinement=settings.refinement, start_commit=start, baseline=_lazy_baseline(ctx, start),
                          role_scope=getattr(persona, "writes", None), role=getattr(persona, "name", ""))
     return Toolbox(ctx.workspace.path, test_command=settings.test_command, allowlist=set(ctx.allowed_commands),
-                   timeout_s=settings.command_timeout_s, policy=policy, tools=tools)
+                   timeout_s=settings.command_timeout_s, policy=policy, tools=tools, files=files)
 
 
 def _lazy_baseline(ctx: RunContext, sha: str) -> Any:

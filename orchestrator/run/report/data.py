@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError, OrchestratorError, did_you_mean
-from orchestrator.run.log import RunLog
+from orchestrator.run.log import RunLog, checkpoints_connection
 from orchestrator.run.price import RoutingPrice, routing_price
 from orchestrator.run.report.graph import STOP, WorkflowGraph, workflow_graph
 from orchestrator.run.report.path import Visit, path_visits, run_path
@@ -109,14 +109,12 @@ def _graph(repo: Path, run: dict[str, Any], notes: list[str]) -> WorkflowGraph |
 
 def _reached_stop_node(repo: Path, run_id: str) -> bool:
     """Whether the run's graph ran its stop node, by the run's last LangGraph checkpoint."""
-    import sqlite3
-
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path = state_dir(repo) / "checkpoints.sqlite"
     if not path.is_file():
         return False
-    conn = sqlite3.connect(str(path), check_same_thread=False)
+    conn = checkpoints_connection(path)
     try:
         saved = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": run_id}})
     finally:
