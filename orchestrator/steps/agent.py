@@ -151,8 +151,8 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState, files:
     agents_md = worktree / "AGENTS.md"
     handoffs = state.get("handoffs", {})
     survey = "\n\n".join(Handoff(**h).render() for h in handoffs.values() if h["persona"] == "surveyor")
-    previous = [Handoff(**h).render() for h in [h for h in handoffs.values() if h["persona"] != "surveyor"
-                                                ][-HANDOFFS_KEPT:]]
+    others = [h for h in handoffs.values() if h["persona"] != "surveyor"]
+    previous = [Handoff(**h).render() for h in others[-HANDOFFS_KEPT:]]
     report = state.get("gate_report", "") if state.get("last_verdict") not in (None, "pass") else ""
     budget = ctx.packet_tokens(step.persona)
     spec = spec_text(ctx.workspace)
