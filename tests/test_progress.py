@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,14 @@ def args(repo: Path, script: Path, workflow: str, *extra: str) -> list[str]:
 
 def spawn(argv: list[str]) -> pexpect.spawn:
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(WIDTH), "LINES": "30"}
-    return pexpect.spawn(sys.executable, argv, env=env, dimensions=(30, WIDTH), encoding="utf-8", timeout=120)
+    return pexpect.spawn(sys.executable, argv, env=env, dimensions=(30, WIDTH), encoding="utf-8", timeout=120,
+                         preexec_fn=_sigint_as_on_a_terminal)
+
+
+def _sigint_as_on_a_terminal() -> None:
+    """The child takes Ctrl-C as a terminal's program does, even when pytest was started in the background
+    (`cmd &` ignores SIGINT, children inherit that, and the Ctrl-C test then waited out its 120 s model call)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def screen_lines(raw: str) -> list[str]:
