@@ -137,6 +137,22 @@ class TestRunCommand:
         assert not set(canaries) & set(child)
         assert child["LC_ALL"] == "C.UTF-8" and "PATH" in child
 
+    def test_path_through_dotdot_and_a_linked_venv_under_a_hidden_root(self, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+        # Where people clone (home, /tmp) is an empty tmpfs inside: `<clone>/examples/../.venv/bin`, or a
+        # venv that is a symlink living there, can't be walked in the sandbox unless PATH is normalised.
+        clone = tmp_path / "my clone"
+        (clone / "examples").mkdir(parents=True)
+        (clone / ".venv").symlink_to(Path(sys.prefix))
+        monkeypatch.setenv("PATH", f"{clone}/examples/../.venv/bin{os.pathsep}relative/bin")
+        work = tmp_path / "work"
+        work.mkdir()
+        result = run(["python", "-c", "import sys, os; print(sys.prefix); print(os.environ['PATH'])"], work)
+        assert result.ok, result.output
+        prefix, path = result.output.split()[:2]
+        assert Path(prefix) == Path(sys.prefix).resolve()
+        assert path == str(Path(sys.prefix).resolve() / "bin")  # real folder; the relative entry dropped
+
     def test_scrubbed_env_keeps_only_safe_names(self):
         env = scrubbed_env(
             {

@@ -93,6 +93,23 @@ def hidden_roots() -> list[Path]:
     return roots
 
 
+def normalised_path(path_value: str) -> str:
+    """PATH with each folder resolved to its real location, duplicates and relative entries dropped.
+
+    Inside the sandbox the hidden roots are empty tmpfs: an entry written with `..`, or through a symlink
+    that lives under a hidden root (a venv linked from the home folder), can't be walked there, and the
+    command would fall through to a later entry. A relative entry would resolve inside the worktree, so a
+    repo could plant its own `python`: those are dropped.
+    """
+    seen: list[str] = []
+    for entry in path_value.split(os.pathsep):
+        if entry and os.path.isabs(entry):
+            real = os.path.realpath(entry)
+            if real not in seen:
+                seen.append(real)
+    return os.pathsep.join(seen)
+
+
 def tool_paths(argv0: str, env: dict[str, str], layout: Layout) -> list[Path]:
     """Host folders the command needs that the hidden roots or the worktree would mask: venvs, PATH dirs."""
     masked = [*hidden_roots(), layout.visible_at]
@@ -106,6 +123,8 @@ def tool_paths(argv0: str, env: dict[str, str], layout: Layout) -> list[Path]:
     if exe:
         real = Path(os.path.realpath(exe))
         wanted += [_venv_root(Path(exe).parent), real.parent.parent]
+        if Path(exe).parent.name == "shims":  # a pyenv shim runs scripts from its root's libexec/
+            wanted.append(Path(exe).parent.parent)
     wanted.append(Path(os.path.expanduser("~/.local/lib")))  # user site-packages (pip install --user)
     keep: list[Path] = []
     for path in wanted:

@@ -184,6 +184,7 @@ def run_command(
     """
     _check_argv(argv, allowlist)
     child_env = {**scrubbed_env(), **_extra_env(env or {})}
+    child_env["PATH"] = bwrap.normalised_path(child_env.get("PATH", os.defpath))
     if not ("/" in argv[0] or shutil.which(argv[0], path=child_env.get("PATH"))):
         raise ToolError(f"command {argv[0]!r} was not found on PATH.")
     timeout_s = remaining_s(timeout_s)
