@@ -144,14 +144,15 @@ class TestRunCommand:
         clone = tmp_path / "my clone"
         (clone / "examples").mkdir(parents=True)
         (clone / ".venv").symlink_to(Path(sys.prefix))
-        monkeypatch.setenv("PATH", f"{clone}/examples/../.venv/bin{os.pathsep}relative/bin")
+        monkeypatch.setenv("PATH", os.pathsep.join([f"{clone}/examples/../.venv/bin", "relative/bin", os.defpath]))
         work = tmp_path / "work"
         work.mkdir()
         result = run(["python", "-c", "import sys, os; print(sys.prefix); print(os.environ['PATH'])"], work)
         assert result.ok, result.output
         prefix, path = result.output.split()[:2]
         assert Path(prefix) == Path(sys.prefix).resolve()
-        assert path == str(Path(sys.prefix).resolve() / "bin")  # real folder; the relative entry dropped
+        entries = path.split(os.pathsep)
+        assert entries[0] == str(Path(sys.prefix).resolve() / "bin") and "relative/bin" not in entries
 
     def test_scrubbed_env_keeps_only_safe_names(self):
         env = scrubbed_env(
