@@ -73,6 +73,31 @@ def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) 
     assert calls and all(c["provider_model_version"] for c in calls) and all(c["sampling"] for c in calls)
 
 
+def test_pin_covers_the_moderator_with_its_own_decision_row(repo: Path) -> None:
+    # The moderator used to call its bound model directly: no routing decision, and --pin didn't hold for it.
+    add_file(repo, ".orchestrator/personas/security_critic.yaml",
+             "goal: Review the diff for unsafe input handling.\ntools: [read_file, git_diff]\n")
+    steps = [{"id": "build", "persona": "builder", "next": "review"},
+             {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "build",
+              "max_rounds": 1}]
+    gates = {"review": {"kind": "review", "critics": ["critic", "security_critic"], "moderator": "moderator"}}
+    name = add_workflow(repo, "pinned_moderator", steps, gates, autonomy="L4")
+    audited = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("done")],
+                             "critic": [verdict("pass")], "security_critic": [verdict("pass")],
+                             "moderator": [verdict("pass")]}, name="audited")
+    bound = ScriptedModel({}, name="bound")  # what every role (the moderator included) is bound to
+    from orchestrator.runner import RunOptions, start_run
+
+    outcome = start_run(RunOptions(workflow=name, repo=repo, task="t", approve="auto", pin=register_scripted(audited),
+                                   model_overrides=bind(builder=bound, critic=bound, security_critic=bound,
+                                                        moderator=bound)))
+    assert outcome.exit_code == 0, outcome.message
+    assert bound.calls == [] and [c.persona for c in audited.calls].count("moderator") == 1
+    rows = [r for r in decisions(repo, outcome.run_id) if r["persona"] == "moderator"]
+    assert len(rows) == 1 and rows[0]["strategy"] == "pinned" and rows[0]["chosen"] == "scripted/audited"
+    assert rows[0]["tokens"] > 0  # the moderator's spend is booked on its own decision
+
+
 @pytest.mark.local_model
 def test_dispatcher_on_the_embedded_model_makes_a_valid_allowed_choice(repo: Path) -> None:
     steps = [{"id": "triage", "type": "dispatch", "persona": "dispatcher", "description":

@@ -13,18 +13,26 @@ from orchestrator.run.context import RunContext
 from orchestrator.workflow.spec import GateStepSpec
 
 
-def moderate(ctx: RunContext, step: GateStepSpec, moderator: str, verdicts: list[ReviewVerdict]) -> ReviewVerdict:
+def moderate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], moderator: str,
+             verdicts: list[ReviewVerdict]) -> ReviewVerdict:
     """Ask the moderator persona for one merged verdict; a fail from any critic can't be merged away.
 
-    If the moderator's output is unusable, the deterministic merge stands in, and the log says so.
+    The moderator's model comes from the run's router like every other call (so `--pin` holds, its decision
+    is logged and its price checked). If its output is unusable, the deterministic merge stands in, and the
+    log says so.
     """
-    persona, model = ctx.persona(moderator), ctx.model_for(moderator)
+    persona = ctx.persona(moderator)
     findings = "\n\n".join(f"Critic {i}: {json.dumps(v.model_dump(), indent=1)}" for i, v in enumerate(verdicts, 1))
     packet = build_packet([("Critics' verdicts", findings),
                            ("Your job", "Merge these into one verdict with one deduplicated list of violations.")],
                           ctx.packet_tokens(moderator))
+    models, decision, _ = ctx.route(step, moderator, state, packet.text, tools=[VERDICT_TOOL])
+    if not models:
+        ctx.event("moderator_fallback", step.id, moderator, reason="no model left for the moderator")
+        return merge_verdicts(verdicts)
+    model = models[0]
     started = time.monotonic()
-    loop = AgentLoop(complete=ctx.caller(step.id), model=model, persona=moderator,
+    loop = AgentLoop(complete=ctx.caller(step.id, decision, models[1:]), model=model, persona=moderator,
                      system_prompt=persona.system_prompt(), toolbox=_NoTools(), finish_tool=VERDICT_TOOL,
                      max_tool_calls=1, on_tool_call=ctx.tool_logger(step.id, moderator))
     result = loop.run(packet.text)

@@ -44,7 +44,7 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
         problems += [f"{critic}: {problem}"] if problem else []
     for flag in shared_model_flags(records, builder_models(ctx.workspace)):
         ctx.event("flag", step.id, "", flag=flag)
-    merged = _merge(ctx, step, gate, verdicts)
+    merged = _merge(ctx, step, state, gate, verdicts)
     result = judge_verdict(step.id, merged, scenarios, changes, tests, problems)
     failing = failing_quality_gates(ctx, state)
     if result.passed and failing:
@@ -223,9 +223,11 @@ def _exists(test: str, collected: list[str]) -> bool:
                and (("::" not in test) or t.startswith(test.split("::")[0])) for t in collected)
 
 
-def _merge(ctx: RunContext, step: GateStepSpec, gate: Any, verdicts: list[ReviewVerdict]) -> ReviewVerdict:
+def _merge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], gate: Any,
+           verdicts: list[ReviewVerdict]) -> ReviewVerdict:
+    """One verdict of several critics': the moderator's when the gate names one, else the deterministic merge."""
     if len(verdicts) > 1 and gate.moderator:
         from orchestrator.gates.moderator import moderate
 
-        return moderate(ctx, step, gate.moderator, verdicts)
+        return moderate(ctx, step, state, gate.moderator, verdicts)
     return merge_verdicts(verdicts)
