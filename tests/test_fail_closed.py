@@ -2,18 +2,23 @@
 
 Quality gate: a command the sandbox refuses, a base commit whose test run gives no report, a run that ends
 without its report, a suite that collects nothing. Moderator: an unusable merged verdict falls back to the
-deterministic merge, and a moderator's pass over a critic's fail is overruled.
+deterministic merge, and a moderator's pass over a critic's fail is overruled. L4 monitors: a spend rate over
+its cap and a model drifted from its calibration halt the run.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import yaml
 from conftest import git, make_repo
 from flows import CALC, CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import SUBTRACT_TEST_ID, call, finish, verdict
 
-from orchestrator.models.providers.scripted import ScriptedModel
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.models.types import ModelReply
+from orchestrator.run.log import RunLog
 
 BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality"},
                  {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "stop"}]
@@ -115,3 +120,45 @@ def test_the_fallback_keeps_a_unanimous_pass(repo: Path) -> None:
     assert outcome.exit_code == 0, outcome.message
     assert [n["kind"] for n in notes] == ["moderator_fallback"]
     assert git(repo, "show", f"{outcome.branch}:calc.py") == CALC_FIXED
+
+
+RETRY_QUALITY = [{"id": "build", "persona": "builder", "next": "quality"},
+                 {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
+                  "max_rounds": 5}]
+
+
+def test_an_l4_run_spending_too_fast_is_halted(repo: Path) -> None:
+    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
+        "models": {"scripted/pricey": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}}}))
+    name = add_workflow(repo, "spend_rate", RETRY_QUALITY, {"tests": QUALITY}, autonomy="L4",
+                        monitor={"max_usd_per_minute": 0.5})
+    spent = {"usage": {"prompt_tokens": 900, "completion_tokens": 100}}  # $1.10 a call
+    pricey = ScriptedModel({"builder": [{**finish("nothing yet"), **spent}] * 4}, name="pricey")
+    register_scripted(pricey)
+    outcome = run(repo, name, {"builder": "scripted/pricey"})
+    assert outcome.exit_code == 3, outcome.message
+    assert outcome.message.startswith("L4 monitor: spend rate $") and "max_usd_per_minute=0.5" in outcome.message
+    assert len(pricey.calls) == 1  # halted at the first gate, before a second build round
+
+
+def test_an_l4_run_on_a_drifted_model_is_halted(repo: Path) -> None:
+    # Calibrated at a 95% pass rate; the log's 20 latest outcomes of that model all failed.
+    baseline = {"kind": "run-calibration", "rows": 40,
+                "baseline": {"scripted/drifty": {"pass_rate": 0.95, "mean_cost_usd": 0.0, "n": 40}}}
+    add_file(repo, "calibration.json", json.dumps(baseline))
+    (repo / ".git" / "orchestrator").mkdir(exist_ok=True)
+    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
+    try:
+        for i in range(20):
+            log.call(f"earlier-{i}", "build", "builder", ModelReply(model="scripted/drifty", prompt_tokens=10))
+            log.event(f"earlier-{i}", "gate", "quality", verdict="fail")
+    finally:
+        log.close()
+    name = add_workflow(repo, "drift", RETRY_QUALITY, {"tests": QUALITY}, autonomy="L4",
+                        monitor={"drift_baseline": "calibration.json"})
+    drifty = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("v1")] * 3},
+                           name="drifty")
+    register_scripted(drifty)
+    outcome = run(repo, name, {"builder": "scripted/drifty"})
+    assert outcome.exit_code == 3, outcome.message
+    assert outcome.message.startswith("L4 monitor: model drift against calibration.json: scripted/drifty:")
