@@ -12,14 +12,16 @@ MAX_REJECTIONS = 3
 
 
 def apply_autonomy(spec: WorkflowSpec) -> WorkflowSpec:
-    """A copy of the workflow with the approval steps its autonomy level asks for.
+    """A copy of the workflow with the approval steps its autonomy level asks for (callers apply it once).
 
     L3 (default): one sign-off before the end, unless the workflow has its own acceptance gate.
-    L2: an approval after every agent step that commits, plus the sign-off. L4: nothing added.
+    L2: an approval after every agent step that commits, whatever gates the workflow declares, plus the
+    sign-off (again unless the workflow has its own acceptance gate). L4: nothing added.
     """
     level = spec.settings.autonomy
-    if level == "L4" or any(g.kind == "acceptance" for g in spec.gates.values()):
-        return spec
+    own_acceptance = any(g.kind == "acceptance" for name, g in spec.gates.items() if name != ACCEPTANCE_GATE)
+    if level == "L4" or (level == "L3" and own_acceptance) or ACCEPTANCE_GATE in spec.gates:
+        return spec  # nothing to add, or already applied
     spec = spec.model_copy(deep=True)
     gates = {**spec.gates, ACCEPTANCE_GATE: GateSpec(kind="acceptance")}
     steps: list[Any] = []
@@ -31,12 +33,13 @@ def apply_autonomy(spec: WorkflowSpec) -> WorkflowSpec:
                                     description=f"A human approves the diff of {step.id}.")
             step.next = approval.id
             steps.append(approval)
-    rework = rework_step(spec)
-    for step in steps:
-        _retarget_end(step)
-    steps.append(GateStepSpec(id=SIGN_OFF_STEP, type="gate", gate=ACCEPTANCE_GATE, on_pass=END,
-                              on_fail=rework, max_rounds=MAX_REJECTIONS,
-                              description="A human signs off the run; a rejection becomes builder work."))
+    if not own_acceptance:
+        rework = rework_step(spec)
+        for step in steps:
+            _retarget_end(step)
+        steps.append(GateStepSpec(id=SIGN_OFF_STEP, type="gate", gate=ACCEPTANCE_GATE, on_pass=END,
+                                  on_fail=rework, max_rounds=MAX_REJECTIONS,
+                                  description="A human signs off the run; a rejection becomes builder work."))
     return spec.model_copy(update={"steps": steps, "gates": gates})
 
 

@@ -27,10 +27,10 @@ NodeFactory = Callable[..., Callable[[Any], dict[str, Any]]]
 
 
 def compile_workflow(spec: WorkflowSpec, make_node: NodeFactory | None = None, checkpointer: Any = None) -> Any:
-    """Build and compile the graph; `make_node(step)` supplies each step's function (a no-op for drawing)."""
-    from orchestrator.workflow.autonomy import apply_autonomy
+    """Build and compile the graph of the steps as given; `make_node(step)` supplies each step's function.
 
-    spec = apply_autonomy(spec)
+    Autonomy's approval steps are not added here: the caller applies `apply_autonomy` once, first.
+    """
     make_node = make_node or (lambda step, role="main": _noop)
     graph = StateGraph(RunState)
     for step in spec.steps:
@@ -134,5 +134,7 @@ def _stop(state: RunState) -> dict[str, Any]:
 
 
 def mermaid(spec: WorkflowSpec) -> str:
-    """Mermaid flowchart of the compiled workflow."""
-    return compile_workflow(spec).get_graph().draw_mermaid()
+    """Mermaid flowchart of the compiled workflow, with the approval steps of its autonomy level."""
+    from orchestrator.workflow.autonomy import apply_autonomy
+
+    return compile_workflow(apply_autonomy(spec)).get_graph().draw_mermaid()

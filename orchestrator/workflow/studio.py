@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.compile import compile_workflow
 from orchestrator.workflow.validate import find_workflow, load_workflow
 
 
 def shipped_graph(name: str) -> Any:
     """A shipped workflow compiled as `orchestrator run` compiles it, with no-op nodes and no checkpointer."""
-    return compile_workflow(load_workflow(find_workflow(name)))
+    return compile_workflow(apply_autonomy(load_workflow(find_workflow(name))))
 
 
 feature = shipped_graph("feature")
