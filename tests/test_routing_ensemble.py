@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_routing_support import candidates, make_registry, request
 
-from orchestrator.errors import ConfigError, ModelError, UnknownNameError
+from orchestrator.errors import ConfigError, ModelError, RunStopped, ScriptExhaustedError, UnknownNameError
 from orchestrator.models.types import ModelReply
 from orchestrator.routing.ensemble import (
     ParallelStrategy,
@@ -169,3 +169,15 @@ def test_speculative_strategy_takes_explicit_models(registry) -> None:
 def test_speculative_strategy_refuses_unknown_targets(registry) -> None:
     with pytest.raises(UnknownNameError, match="high_reasoning"):
         SpeculativeStrategy(registry, verifier="high_reasonin")
+
+
+@pytest.mark.parametrize("error", [ScriptExhaustedError("script ran out"), RunStopped("budget reached")])
+def test_best_of_n_never_swallows_a_stop_or_an_exhausted_script(error: Exception) -> None:
+    # Only a model's own failure (ModelError) is one candidate lost; a budget stop or a test setup error ends it.
+    def call(model: str, messages: list) -> ModelReply:
+        if model == "b":
+            raise error
+        return ModelReply(model=model, text="ok")
+
+    with pytest.raises(type(error)):
+        best_of_n(call, ["a", "b"], ASK, gate=lambda r: True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.agents.personas import WRITE_TOOLS
 from orchestrator.agents.redact import redact
 from orchestrator.errors import ToolError
 from orchestrator.models.schema import tool_spec
@@ -62,7 +63,6 @@ class AgentResult:
         return self.text
 
 
-WRITE_TOOLS = ("write_file", "append_file", "edit")
 REPEAT_TEMPERATURE = 0.8
 REMINDER = "Your reply had no tool call. Answer with exactly one tool call as JSON."
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import ConfigError, ModelError
+from orchestrator.errors import ConfigError, ModelError, RealRequestBlockedError, ScriptExhaustedError
 from orchestrator.models.types import ModelReply
 from orchestrator.routing.base import RouteDecision, RouteRequest
 from orchestrator.routing.capability import FilteredStrategy, check_target, models_for, no_fit_message, profile_of
@@ -59,8 +59,11 @@ def _ask_all(call: Call, models: list[str], messages: Messages) -> tuple[list[Mo
         for model, future in futures:
             try:
                 replies.append(future.result())
-            except Exception as exc:  # one failing model must not sink the ensemble
+            except (ScriptExhaustedError, RealRequestBlockedError):
+                raise  # a test's script or a blocked request is a setup error, not one model being down
+            except ModelError as exc:  # one failing model must not sink the ensemble
                 errors[model] = f"{type(exc).__name__}: {exc}"
+            # Anything else (a budget stop, a bug) ends the ensemble: the run's own handling decides.
     if not replies:
         raise ModelError(f"best-of-n: every model failed: {errors}")
     return replies, errors

@@ -10,7 +10,6 @@ from orchestrator.workflow.spec import AgentStepSpec, DispatchStepSpec, Escalate
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 KNOWN_PLACEHOLDERS = ("task",)
-WRITE_TOOLS = ("write_file", "append_file", "edit", "run_tests")
 
 
 def is_builder(persona: str) -> bool:
@@ -65,7 +64,7 @@ def _opening_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
 
 
 def _critic_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
-    from orchestrator.agents.personas import load_persona
+    from orchestrator.agents.personas import READ_TOOLS, load_persona
     from orchestrator.errors import ConfigError
 
     warnings = []
@@ -79,7 +78,7 @@ def _critic_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
                 tools = load_persona(critic, repo).tools
             except ConfigError:
                 continue  # validate reports unknown personas as errors
-            writes = [t for t in tools if t in WRITE_TOOLS]
+            writes = [t for t in tools if t not in READ_TOOLS]  # what the review gate withholds
             if writes:
                 warnings.append(f"gates.{name}: {critic!r} has {', '.join(writes)}, but a review runs read-only: "
                                 "those tools are withheld")
