@@ -1,4 +1,4 @@
-"""Immutable context of one run, shared by every step node (state that changes lives in RunState)."""
+"""The context of one run session, shared by every step node, never checkpointed (changing state: RunState)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ DEFAULT_PACKET_TOKENS = 1500
 
 @dataclass
 class RunContext:
-    """Everything a step needs that does not change during one session of a run."""
+    """What every step of one session shares: the workflow, workspace, registry, router, log and budget guard.
+
+    Set up once per session; its helpers (the budget guard, the router, caches) change as calls are made, so
+    it is not immutable: what must survive a restart lives in RunState or the run log."""
 
     run_id: str
     task: str

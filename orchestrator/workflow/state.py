@@ -28,7 +28,7 @@ def recent_handoffs(left: dict[str, Any] | None, right: dict[str, Any] | None) -
 
 
 class RunState(TypedDict, total=False):
-    """Mutable state of a run, checkpointed after every step. Immutable context lives in RunContext."""
+    """Mutable state of a run, checkpointed after every step. What a session shares lives in RunContext."""
 
     task: str
     handoffs: Annotated[dict[str, Any], recent_handoffs]
