@@ -41,7 +41,9 @@ def test_static_keeps_failover_order_and_records_hash_and_latency(registry) -> N
     assert (
         decision.prompt_hash == prompt_hash("Add a subtract function to calc.py.") and len(decision.prompt_hash) == 16
     )
-    assert 0 < decision.latency_us < 50_000
+    # Recorded, in microseconds; how fast routing is, is bench/bench_routing.py's job (a wall bound here failed
+    # at load 18).
+    assert 0 < decision.latency_us < 10_000_000
     assert decision.as_log()["strategy"] == "static"
 
 

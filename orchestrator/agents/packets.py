@@ -6,13 +6,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-CHARS_PER_TOKEN = 4
-"""Rough token estimate used for budgets; real counts come back from the provider per call."""
+from orchestrator.models.tokens import CHARS_PER_TOKEN, estimate_tokens
 
-
-def estimate_tokens(text: str) -> int:
-    """Cheap token estimate of a text (about four characters per token)."""
-    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+__all__ = ["estimate_tokens"]  # re-exported: the packet's size is what steps and routing estimate with
 
 
 class Handoff(BaseModel):

@@ -23,6 +23,15 @@ _vocab_lock = threading.Lock()
 _vocabs: dict[str, Any] = {}
 
 
+CHARS_PER_TOKEN = 4
+"""For sizing text (packets, fakes' reported usage): about four characters a token on English and code."""
+
+
+def estimate_tokens(text: str) -> int:
+    """A typical token count (4 characters a token), for fitting text to a size; limits use count_prompt_tokens."""
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
 def conservative_tokens(text: str) -> int:
     """An upper-leaning token count for any tokenizer: UTF-8 bytes / 3."""
     return math.ceil(len(text.encode("utf-8", "replace")) / BYTES_PER_TOKEN)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from orchestrator.models.tokens import estimate_tokens
+
 Stakes = Literal["low", "normal", "high"]
 
 
@@ -51,8 +53,8 @@ class RouteRequest:
 
     @property
     def tokens(self) -> int:
-        """Declared token estimate, else about four characters per token."""
-        return self.est_tokens or max(1, len(self.text) // 4)
+        """Declared token estimate, else the shared typical estimate (about four characters a token)."""
+        return self.est_tokens or max(1, estimate_tokens(self.text))
 
 
 @dataclass

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.agents.packets import estimate_tokens
 from orchestrator.errors import RunStopped
+from orchestrator.models.tokens import count_prompt_tokens
 from orchestrator.workflow.budget import BudgetSpec
 
 DEFAULT_MAX_OUTPUT_TOKENS = 512
@@ -51,9 +51,10 @@ class BudgetGuard:
         capped = [(scope, caps, spent) for scope, caps, spent in (
             ("run", self.run_caps, self.run_spend), (f"phase {step!r}", self.phase_caps.get(step), phase))
             if caps is not None and (caps.tokens is not None or caps.usd is not None)]
-        # Estimating the request costs a JSON dump of every message: only when a token or dollar cap applies.
-        prompt = estimate_tokens(json.dumps(messages, default=str)) + sum(
-            estimate_tokens(json.dumps(t.parameters)) for t in tools or []) if capped else 0
+        # Estimating the request costs a JSON dump of every message: only when a token or dollar cap applies. The
+        # count is the context check's (the model's own tokenizer, else the conservative bytes/3): a cap must hold.
+        prompt = count_prompt_tokens(model, json.dumps(messages, default=str) + "".join(
+            json.dumps(t.parameters) for t in tools or []))[0] if capped else 0
         output = max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
         info = self.registry.model_info(model) if capped else None
         usd = prompt * info.input_cost_per_token + output * info.output_cost_per_token if info else 0.0

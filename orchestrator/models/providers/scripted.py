@@ -249,5 +249,7 @@ def reset_fakes() -> None:
 
 
 def estimate_tokens(text: str) -> int:
-    """A rough token count (4 characters a token) for fakes that don't state their usage."""
-    return max(1, len(text) // 4) if text else 0
+    """The usage a fake reports when its script states none: the shared estimate, at least 1 for any text."""
+    from orchestrator.models.tokens import estimate_tokens as typical
+
+    return max(1, typical(text)) if text else 0
