@@ -233,3 +233,12 @@ def test_a_near_miss_model_id_gets_did_you_mean_and_a_new_id_passes() -> None:
     registry = load_registry(overrides={"builder": "openai/some-model-from-next-year"})
     assert registry.resolve("builder").model == "openai/some-model-from-next-year"
     assert not registry.model_info("openai/some-model-from-next-year").price_known
+
+
+def test_litellms_bundled_cost_map_is_where_the_catalog_reads_it() -> None:
+    # The catalog reads LiteLLM's bundled map by file name to avoid importing litellm; a rename upstream must
+    # fail here, not leave every price silently unknown.
+    from orchestrator.models.catalog import _bundled_cost_map
+
+    table = _bundled_cost_map()
+    assert len(table) > 100 and "gpt-4o" in table and table["gpt-4o"]["input_cost_per_token"] > 0

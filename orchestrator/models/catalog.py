@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 _COST_MAP_FILE = "model_prices_and_context_window_backup.json"
+"""The bundled map LiteLLM itself loads under LITELLM_LOCAL_MODEL_COST_MAP (litellm_core_utils/get_model_cost_map),
+read the same way without importing litellm (seconds); tests/test_models_registry.py guards the name."""
 _published: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
 def litellm_model_map() -> dict[str, dict[str, Any]]:
-    """LiteLLM's bundled model map, read as JSON so that listing models never imports litellm."""
+    """LiteLLM's model map: its public `litellm.model_cost` once litellm is imported, else its bundled file, read
+    as JSON so that listing models never imports litellm."""
+    loaded = sys.modules.get("litellm")
+    data = getattr(loaded, "model_cost", None) if loaded is not None else None
+    if not isinstance(data, dict) or not data:
+        data = _bundled_cost_map()
+    return {key: value for key, value in data.items() if isinstance(value, dict)}
+
+
+def _bundled_cost_map() -> dict[str, Any]:
+    """LiteLLM's bundled cost map file, or {} when litellm or the file is missing."""
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         return {}
@@ -25,7 +38,9 @@ def litellm_model_map() -> dict[str, dict[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {key: value for key, value in data.items() if isinstance(value, dict)}
+    if not isinstance(data, dict):
+        return {}
+    return data
 
 
 def litellm_entry(model_id: str) -> dict[str, Any] | None:
