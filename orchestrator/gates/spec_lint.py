@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from orchestrator.markdown import sections
 
@@ -59,12 +58,6 @@ def lint_spec(text: str, path: str = "spec.md") -> SpecLint:
         if not result.scenarios and not problems and "".join(scenarios[1]).strip():
             result.problems.append(f"{path}:{scenarios[0]}: no Given/When/Then scenario found")
     return result
-
-
-def lint_spec_file(path: Path, root: Path | None = None) -> SpecLint:
-    """Lint a spec file on disk; the path in messages is relative to `root` when given."""
-    name = str(path.relative_to(root)) if root else str(path)
-    return lint_spec(path.read_text(encoding="utf-8", errors="replace"), name)
 
 
 def spec_sections(text: str) -> dict[str, dict]:
