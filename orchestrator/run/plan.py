@@ -47,7 +47,7 @@ def plan_steps(spec: Any, registry: Any, task: str, pin: str | None = None) -> l
     with tempfile.TemporaryDirectory(prefix="orchestrator-plan-") as scratch:
         router = RunRouter(registry=registry, spec=spec, state_dir=Path(scratch), runlog=_NoLog(), run_id="plan",
                            pin=pin, task=task)
-        return [PlannedStep(step.id, _kind(spec, step), _does(spec, step),
+        return [PlannedStep(step.id, _kind(spec, step), _does(spec, step).replace("{task}", task.strip()[:60]),
                             [_call(router, registry, step, p) for p in _personas(spec, step)], step_targets(step))
                 for step in spec.steps]
 
