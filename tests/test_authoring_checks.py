@@ -111,3 +111,10 @@ def test_the_review_evidence_lists_the_scenarios_it_judged():
     spec = with_scenarios(GateResult(gate="review", kind="review", verdict="fail"),
                           ["Given a=5, When subtract, Then 2"])
     assert "(from the spec)" in spec.report
+
+
+def test_an_unusable_verdict_names_the_field() -> None:
+    from orchestrator.gates.verdict import parse_verdict
+
+    _, reason = parse_verdict({"verdict": "pass", "violations": [], "scenarios": [{"scenario": 1, "test": "t"}]})
+    assert reason == "unusable verdict: submit_verdict: missing required argument 'scenarios.0.met'."
