@@ -90,3 +90,25 @@ def test_a_dead_choice_falls_back_to_the_default_and_a_dead_default_to_a_live_ch
     assert validate_choice(step, reply, ["build", "escalate"])[0] == "build"
     dead_default = step.model_copy(update={"default": "spec"})
     assert validate_choice(dead_default, reply, ["build", "escalate"])[0] == "build"
+
+
+def test_a_dispatcher_that_picks_the_spec_path_after_the_build_goes_to_the_builder(example_repo: Path) -> None:
+    from scripts import feature_critic, feature_team
+
+    from orchestrator.models.providers.scripted import register_scripted
+    from orchestrator.run.log import RunLog
+    from orchestrator.runner import RunOptions, start_run
+
+    team = feature_team() | {"dispatcher": [call("spec", reason="revise the spec")]}
+    model = register_scripted(ScriptedModel({**team, **feature_critic()}, name="team"))
+    personas = ["surveyor", "spec_writer", "tester", "builder", "dispatcher", "critic"]
+    outcome = start_run(RunOptions(workflow="feature", repo=example_repo, task="Add subtract(a, b) to calc.py",
+                                   model_overrides={p: model for p in personas}, approve="auto"))
+    assert outcome.exit_code == 0, outcome.message
+    log = RunLog(example_repo / ".git" / "orchestrator" / "runs.sqlite")
+    try:
+        [dispatch] = [e for e in log.events(outcome.run_id) if e["kind"] == "dispatch"]
+    finally:
+        log.close()
+    assert dispatch["data"]["chosen"] == "build" and "spec" in dispatch["data"]["not_offered"]
+    assert dispatch["data"]["choices"] == ["build", "escalate"]

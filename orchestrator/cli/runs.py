@@ -101,7 +101,8 @@ def _sections(audit: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
                          "why": "" if t["status"] == "ok" else _cut(t.get("output"), 100)}
                         for t in audit["tool_calls"]]),
         ("Dispatcher choices", [{"step": d["step"], "model": d["model"], "chosen": d["chosen"],
-                                 "reason": d["fallback"] and f"fallback: {d['fallback']}" or d["reason"]}
+                                 "reason": d["fallback"] and f"fallback: {d['fallback']}" or d["reason"],
+                                 "not offered": join(d.get("not_offered") or {}) or "-"}
                                 for d in audit["dispatches"]]),
         ("Human decisions", [{"step": h["step"], "by": h["by"], "decision": h["decision"],
                               "comment": h["comment"] or "", "rebound": join(f"{k}={v}" for k, v in
