@@ -115,13 +115,12 @@ def test_counting_tokens_with_a_local_tokenizer_prints_nothing() -> None:
 
 
 def test_a_call_to_a_server_that_is_down_says_so_instead_of_an_internal_error() -> None:
-    from orchestrator.models import catalog
-    from orchestrator.models.failures import describe_failure
+    from orchestrator.models import catalog, gateway
 
     class InternalServerError(Exception):
         pass
 
     catalog.publish_entries({"openai/mine": {"api_base": "http://127.0.0.1:9/v1"}})
-    error = describe_failure(InternalServerError("Connection error."), "openai/mine")
+    error = gateway._translate(InternalServerError("Connection error."), "openai/mine", "openai/mine")
     assert "The model's server does not answer: http://127.0.0.1:9/v1 unreachable within 3s" in str(error)
     assert "internal error" not in str(error)
