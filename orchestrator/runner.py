@@ -105,18 +105,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
     """Validate everything, create the worktree, run the compiled graph and summarise.
 
     `notify(message)` hears each warning and notice before the first step runs."""
-    repo = options.repo.resolve()
-    path = find_workflow(options.workflow, repo)
-    spec = load_workflow(path, repo)
-    if options.autonomy:
-        spec.settings.autonomy = options.autonomy
-    spec = apply_autonomy(spec)
-    if not options.task.strip():
-        raise ConfigError("--task is empty: say what the run should do")
-    registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles)
-    check_models_usable(registry, spec, options.budget, options.pin, complete)
-    warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)
-    warnings += uncommitted_notice(repo)
+    repo, path, spec, registry, warnings = _prepare(options, complete)
     run_id = options.run_id or new_run_id()
     workspace = Workspace.planned(repo, run_id)
     runlog = RunLog(state_dir(repo) / "runs.sqlite")
@@ -137,6 +126,33 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
             return execute(ctx, {"task": options.task, "status": "running"}, warnings)
     finally:
         runlog.close()
+
+
+def _prepare(options: RunOptions, complete: Any) -> tuple[Path, Path, Any, Any, list[str]]:
+    """Everything a run checks before it touches the repo: (repo, workflow file, workflow, registry, warnings)."""
+    repo = options.repo.resolve()
+    path = find_workflow(options.workflow, repo)
+    spec = load_workflow(path, repo)
+    if options.autonomy:
+        spec.settings.autonomy = options.autonomy
+    spec = apply_autonomy(spec)
+    if not options.task.strip():
+        raise ConfigError("--task is empty: say what the run should do")
+    registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles)
+    check_models_usable(registry, spec, options.budget, options.pin, complete)
+    warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)
+    warnings += uncommitted_notice(repo)
+    return repo, path, spec, registry, warnings
+
+
+def plan_run(options: RunOptions, complete: Any = None) -> tuple[Path, Any, list[Any], list[str]]:
+    """A dry run: every check `start_run` makes, then each step's route; no worktree, no model call, no record.
+
+    Returns (workflow file, workflow, planned steps, warnings)."""
+    from orchestrator.run.plan import plan_steps
+
+    _, path, spec, registry, warnings = _prepare(options, complete)
+    return path, spec, plan_steps(spec, registry, options.task, options.pin), warnings
 
 
 def check_models_usable(registry: Any, spec: Any, budget: BudgetSpec, pin: str | None, complete: Any) -> None:

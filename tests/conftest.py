@@ -12,6 +12,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "calc"
+DOCS = ROOT / "docs"
+
+
+def docs_text() -> str:
+    """The user documentation the guard tests keep true: the README and every page of the docs site."""
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    return "\n\n".join(page.read_text(encoding="utf-8") for page in pages)
 
 # Tests never touch the network: any non-local, non-scripted model raises before I/O.
 os.environ["ORCHESTRATOR_BLOCK_REAL_REQUESTS"] = "1"

@@ -1,4 +1,4 @@
-"""The Python API: cheap to import, and the README's embedding example runs as printed."""
+"""The Python API: cheap to import, and the embedding example of docs/python-api.md runs as printed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import EXAMPLE, ROOT, make_repo
+from conftest import DOCS, EXAMPLE, make_repo
 from scripts import feature_critic, feature_team
 
 API = ("run_workflow", "resume_run", "load_workflow", "compile_workflow", "RunOptions", "ResumeOptions",
@@ -25,10 +25,9 @@ def test_import_orchestrator_stays_cheap_and_every_api_name_resolves() -> None:
     assert all(name in out for name in API)
 
 
-def test_the_readme_embedding_example_runs_as_printed(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Python API", 1)[1]
-    example = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def test_the_docs_embedding_example_runs_as_printed(tmp_path: Path) -> None:
+    page = (DOCS / "python-api.md").read_text()
+    example = re.search(r"```python\n(.*?)```", page, re.S).group(1)
     make_repo(tmp_path / "app", source=EXAMPLE)
     (tmp_path / "replies.yaml").write_text(yaml.safe_dump({**feature_team(), **feature_critic()}, sort_keys=False))
     proc = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=600)

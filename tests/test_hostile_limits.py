@@ -41,12 +41,13 @@ def test_one_reply_with_200_tool_calls_runs_only_the_cap(tmp_path: Path) -> None
 def test_catastrophic_regex_is_cut_off(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("a" * 60 + "!\n")
     toolbox = Toolbox(tmp_path)
+    # The pattern: answered, not cut off (a cut-off search says "too slow" instead).
+    assert toolbox.call("search", {"pattern": "(a+)+$"}).startswith("no matches")
     start = time.monotonic()
-    assert toolbox.call("search", {"pattern": "(a+)+$"}).startswith("no matches")  # the pattern: instant
-    assert time.monotonic() - start < 2
-    out = toolbox.call("search", {"pattern": "(a|aa)+$"})  # one the regex engine can't shortcut
-    assert time.monotonic() - start < 15
+    out = toolbox.call("search", {"pattern": "(a|aa)+$"})  # one the regex engine can't shortcut: ~1e12 steps
+    # The cut-off is what is asserted; the wall bound only catches a hang, loose enough for a loaded CI machine.
     assert "too slow" in out
+    assert time.monotonic() - start < 120
 
 
 def test_wall_clock_deadline_interrupts_a_stuck_command(tmp_path: Path) -> None:

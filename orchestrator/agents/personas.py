@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from orchestrator.errors import ConfigError, UnknownNameError
-from orchestrator.located_yaml import field_path, load_located_yaml, read_config_text
+from orchestrator.errors import ConfigError, UnknownNameError, did_you_mean
+from orchestrator.located_yaml import LocatedYaml, field_path, load_located_yaml, read_config_text
 from orchestrator.resources import shipped_dir
 
 READ_TOOLS = ("read_file", "list_files", "search", "git_diff")
@@ -104,12 +104,22 @@ def read_persona_file(path: Path) -> PersonaSpec:
     if not isinstance(located.data, dict):
         raise ConfigError(f"{path}:1: a persona is a mapping of name, goal, guidelines, ...")
     data = {"name": path.stem, **located.data, **({"body": body} if body.strip() else {})}
+    tools = data.get("tools") if isinstance(data.get("tools"), list) else []
+    problems = [str(UnknownNameError("tool", tool, ALL_TOOLS, where=f"{located.where(('tools', i))}: tools[{i}]"))
+                for i, tool in enumerate(tools) if isinstance(tool, str) and tool not in ALL_TOOLS]
     try:
         persona = PersonaSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(f"{located.where(err['loc'])}: {field_path(err['loc'])}: {err['msg']}") from None
-    for index, tool in enumerate(persona.tools):
-        if tool not in ALL_TOOLS:
-            raise UnknownNameError("tool", tool, ALL_TOOLS, where=f"{located.where(('tools', index))}: tools[{index}]")
+        problems = [_problem(err, located) for err in exc.errors()] + problems
+    if problems:  # every problem of the file at once, so one edit fixes them all
+        raise ConfigError("; ".join(p.removesuffix(".") for p in problems))
     return persona
+
+
+def _problem(err: dict, located: LocatedYaml) -> str:
+    """One schema error of a persona file: file:line, field, message (unknown keys get "Did you mean")."""
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        message = f"unknown key {key!r}.{did_you_mean(key, PersonaSpec.model_fields)}"
+    return f"{located.where(err['loc'])}: {field_path(err['loc'])}: {message}"

@@ -1,4 +1,4 @@
-"""Command-line interface: `orchestrator run|validate|graph|models|personas|runs|report|router`.
+"""Command-line interface: `orchestrator run|validate|graph|new|models|personas|runs|report|router`.
 
 Only this package turns OrchestratorError into messages and exit codes. It imports neither LiteLLM nor
 LangGraph at module level, so `--help` and `validate` start fast.
@@ -12,7 +12,7 @@ import sys
 import click
 import typer
 
-from orchestrator.cli import router, runs
+from orchestrator.cli import new, router, runs
 from orchestrator.cli.author import graph, init, schema, validate
 from orchestrator.cli.catalog import models, personas
 from orchestrator.cli.report import report
@@ -44,6 +44,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_version,
                                           help="Print the version and exit.")) -> None:
     """Run software-development workflows with a team of agents, each role on the model that fits it."""
 app.add_typer(runs.app, name="runs")
+app.add_typer(new.app, name="new")
 
 
 app.add_typer(router.app, name="router", help="Routing: calibrate, score, evaluate, explain, drift.")

@@ -48,10 +48,9 @@ def _trust_notices(path: Path, repo: Path | None) -> list[str]:
     """For a workflow inside a repo's .orchestrator/workflows/: what it shadows, and that its commands are
     not trusted (the same notices a run announces)."""
     from orchestrator.workflow.trust import shadow_notices
+    from orchestrator.workflow.validate import repo_of_workflow
 
-    folder = path.resolve().parent
-    if repo is None and folder.name == "workflows" and folder.parent.name == ".orchestrator":
-        repo = folder.parent.parent
+    repo = repo or repo_of_workflow(path)
     return [n for n in shadow_notices(repo, path) if "workflow" in n] if repo is not None else []
 
 

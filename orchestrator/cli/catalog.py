@@ -53,13 +53,21 @@ def models(
 
 
 def personas(repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/personas/.")) -> int:
-    """List the personas available to workflows, with their goals and tools."""
-    from orchestrator.agents.personas import load_persona, persona_files
+    """List the personas available to workflows, with their goals and tools; exit 1 if a persona file is invalid."""
+    from orchestrator.agents.personas import persona_files, read_persona_file
+    from orchestrator.errors import ConfigError
 
-    rows = []
+    rows, problems = [], []
     for name, path in persona_files(repo).items():
-        persona = load_persona(name, repo)
+        try:
+            persona = read_persona_file(path)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            rows.append({"persona": name, "goal": "(invalid: see the error below)", "tools": "-", "file": str(path)})
+            continue
         rows.append({"persona": name, "goal": persona.goal, "tools": ", ".join(persona.tools) or "-",
                      "file": str(path)})
     print_table("Personas", rows)
-    return 0
+    for problem in problems:
+        typer.echo(f"Error: {problem}", err=True)
+    return 1 if problems else 0

@@ -36,6 +36,8 @@ def run(
     unsafe_no_sandbox: bool = UNSAFE_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = JSON_OPTION,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check everything a run checks, print each step's "
+                                 "model and route, and stop: no worktree, no model call."),
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
     from orchestrator.models.registry import parse_model_overrides
@@ -45,11 +47,15 @@ def run(
     if autonomy not in (None, "L2", "L3", "L4"):
         raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
     display = _display(quiet, as_json)
-    mode = _approve_mode(approve, display)
+    mode = "auto" if dry_run else _approve_mode(approve, display)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
                          strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
                          autonomy=autonomy, pin=pin, allow_commands=allow_command or [],
                          unsafe_no_sandbox=unsafe_no_sandbox)
+    if dry_run:
+        from orchestrator.cli.plan import print_plan
+
+        return print_plan(options)
     return _session(display, repo, mode, lambda ask, notify: start_run(options, ask=ask, notify=notify))
 
 
@@ -141,9 +147,12 @@ def ask_human(pending: dict, repo: Path = Path("."), out: Any = None) -> dict:
     """Acceptance prompt in the terminal: approve, reject with a comment, show the diff, or rebind a role."""
     out = out or console()
     err = out is not console()
-    out.print(f"[bold]Approval needed[/bold] at {pending.get('step')} (run {pending.get('run_id')})")
-    out.print(pending.get("diff_stat") or "(no changes)")
-    out.print(f"Gate verdicts: {pending.get('verdicts')}")
+    out.print(f"[bold]Approval needed[/bold] at {pending.get('step')} (run {pending.get('run_id')}, "
+              f"branch {pending.get('branch') or '-'})", markup=True)
+    out.print(pending.get("diff_stat") or "(no changes)", markup=False)
+    verdicts = pending.get("verdicts") or {}
+    out.print("Gate verdicts: " + (", ".join(f"{gate} {verdict}" for gate, verdict in verdicts.items())
+                                   or "none yet"), markup=False)
     models: dict[str, str] = {}
     while True:
         answer = typer.prompt(PROMPT, default="approve", err=err).strip()
@@ -173,12 +182,14 @@ def _rebound(item: str, models: dict[str, str], repo: Path, out: Any) -> dict[st
 
 def check_rebind(item: str, models: dict[str, str], repo: Path) -> dict[str, str]:
     """Parse and check one ROLE=MODEL: a known profile or model id, with its API key set; ConfigError if not."""
+    from orchestrator.agents.personas import known_personas
     from orchestrator.errors import ConfigError
     from orchestrator.models.check import check_models
     from orchestrator.models.registry import load_registry, parse_model_overrides
 
     new = parse_model_overrides([item])
-    registry = load_registry(repo.resolve(), overrides={**models, **new})
+    # Only roles that exist: `rebind critc=...` must not quietly bind nobody.
+    registry = load_registry(repo.resolve(), overrides={**models, **new}, known_personas=known_personas(repo.resolve()))
     problems = check_models(registry, personas=list(new), remote_only=True)
     if problems:
         raise ConfigError("; ".join(problems))

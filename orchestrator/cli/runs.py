@@ -97,9 +97,12 @@ def _sections(audit: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
                          "remediation": "; ".join(v.get("remediation") or [])} for v in audit["violations"]]),
         ("Unusable verdicts", audit["unusable_verdicts"]),
         ("Tool calls", [{"step": t["step"], "persona": t["persona"], "tool": t["tool"],
-                         "arguments": _cut(t["arguments"], 60), "status": t["status"]} for t in audit["tool_calls"]]),
+                         "arguments": _cut(t["arguments"], 60), "status": t["status"],
+                         "why": "" if t["status"] == "ok" else _cut(t.get("output"), 100)}
+                        for t in audit["tool_calls"]]),
         ("Dispatcher choices", [{"step": d["step"], "model": d["model"], "chosen": d["chosen"],
-                                 "reason": d["fallback"] and f"fallback: {d['fallback']}" or d["reason"]}
+                                 "reason": d["fallback"] and f"fallback: {d['fallback']}" or d["reason"],
+                                 "not offered": join(d.get("not_offered") or {}) or "-"}
                                 for d in audit["dispatches"]]),
         ("Human decisions", [{"step": h["step"], "by": h["by"], "decision": h["decision"],
                               "comment": h["comment"] or "", "rebound": join(f"{k}={v}" for k, v in
@@ -144,14 +147,28 @@ def remove(
 @app.command("prune")
 def prune(
     repo: Path = typer.Option(Path("."), "--repo", help="Target repository."),
-    keep_branches: bool = typer.Option(False, "--keep-branches", help="Keep the runs' branches."),
+    keep_branches: bool = typer.Option(False, "--keep-branches", help="Keep every run's branch."),
+    delete_unmerged: bool = typer.Option(False, "--delete-unmerged", help="Also delete branches whose work is "
+                                         "not merged into HEAD (without it they are kept)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed; remove nothing."),
 ) -> int:
-    """Remove every finished run (done, stopped or failed); paused and running ones stay."""
-    from orchestrator.run.cleanup import finished_runs, remove_run
+    """Remove every finished run (done, stopped or failed); paused and running ones stay. A run's branch goes
+    only when HEAD holds its work, unless --delete-unmerged."""
+    from orchestrator.run.cleanup import branch_merged, finished_runs, remove_run
+    from orchestrator.run.workspace import BRANCH_PREFIX
 
     ids = finished_runs(repo)
     for run_id in ids:
-        remove_run(repo, run_id, keep_branch=keep_branches)
-        typer.echo(f"removed run {run_id}")
-    typer.echo(f"{len(ids)} run(s) removed")
+        branch = BRANCH_PREFIX + run_id
+        merged = branch_merged(repo, branch)
+        keep = keep_branches or (merged is False and not delete_unmerged)
+        what = "keeping" if keep else "deleting"
+        note = f"{what} its branch {branch}" + (" (not merged into HEAD; --delete-unmerged deletes it)"
+                                                 if merged is False and keep and not keep_branches else "")
+        if merged is None:
+            note = "it has no branch"
+        if not dry_run:
+            remove_run(repo, run_id, keep_branch=keep)
+        typer.echo(f"{'would remove' if dry_run else 'removed'} run {run_id}, {note}")
+    typer.echo(f"{len(ids)} run(s) {'would be removed (dry run: nothing was)' if dry_run else 'removed'}")
     return 0

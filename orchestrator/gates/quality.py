@@ -39,12 +39,13 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
     if gate.require_change and not changes.source:
         problems.append("the builder changed nothing: no source file differs from the base commit")
     restored = restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
-    keep: dict[str, Any] = {}
+    bases = known_bases(state)
     findings = []
     for command in gate.commands:
         if is_pytest(command):
-            keep["base_tests"] = state.get("base_tests") or _base_tests(ctx, command)
-            more, found = _judge_tests(ctx, command, keep["base_tests"], state.get("red_tests", []), result)
+            key = base_key(command)
+            bases[key] = bases.get(key) or _base_tests(ctx, command)
+            more, found = _judge_tests(ctx, command, bases[key], state.get("red_tests", []), result)
         else:
             more, found = _run_plain(ctx, command, result)
         problems += more
@@ -56,7 +57,18 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
         result.reasons.append("test configuration changed in the run was put back to the base commit's: "
                               + ", ".join(restored))
     result.findings = compress_findings(findings) if findings else ""
-    return result, keep
+    return result, ({"base_tests": bases} if bases else {})
+
+
+def base_key(command: CommandSpec) -> str:
+    """Base test outcomes are kept per command line: two pytest commands collect different tests."""
+    return " ".join(command.run)
+
+
+def known_bases(state: dict[str, Any]) -> dict[str, Any]:
+    """The base runs kept so far, by command line (a checkpoint of the older one-per-run shape is run again)."""
+    stored = dict(state.get("base_tests") or {})
+    return {} if "reported" in stored else stored
 
 
 def _run_plain(ctx: RunContext, command: CommandSpec, result: GateResult) -> tuple[list, list]:
@@ -77,7 +89,7 @@ def _run_plain(ctx: RunContext, command: CommandSpec, result: GateResult) -> tup
 
 
 def _base_tests(ctx: RunContext, command: CommandSpec) -> dict[str, Any]:
-    """The base commit's collected test ids and outcomes, run once per run on a detached checkout."""
+    """The base commit's collected test ids and outcomes, run once per run and command on a detached checkout."""
     where = base_checkout(ctx)
     run = run_pytest_at(ctx.workspace.repo, ctx.workspace.base_commit, where, command.run,
                         name=f"{command.name} (base)", **command_options(ctx, where))

@@ -45,13 +45,82 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
     command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
         name="tests", run=ctx.spec.settings.test_command, parser="pytest")
+    # Collected with the whole suite, as the quality gate will run them: a basename clash or a file outside
+    # the suite's test paths only shows there.
+    suite = run_pytest([*command.run, "--collect-only"], ctx.workspace.path, name=f"{command.name} (collect all)",
+                       **command_options(ctx))
+    if not suite.reported:
+        return unknown(step.id, "red", "pytest ended without its report while collecting the whole suite, so the "
+                       "new tests can't be judged", commands=[suite.command]), {}
+    problems = suite_problems(new, suite)
+    if problems:
+        return fail(*problems, commands=[suite.command])
     run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
                      **command_options(ctx))
     if not run.reported:
         return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
-                       commands=[run.command]), {}
+                       commands=[suite.command, run.command]), {}
     result = judge_red(step.id, new, run, about=about)
+    own = own_name_errors(ctx, new, run)
+    if own:
+        result.verdict, result.reasons, result.tests["red"] = "fail", own, []
+    result.commands.insert(0, suite.command)
     return result, ({"red_tests": result.tests["red"]} if result.passed else {})
+
+
+def suite_problems(new: dict[str, list[str]], suite: PytestRun) -> list[str]:
+    """New test files the whole suite can't collect, or that break the collection of another test file."""
+    problems = []
+    for path, error in suite.collect_errors.items():
+        if path not in new and "import file mismatch" in error:
+            problems.append(f"{path}: collecting the whole suite with the new test files fails (import file "
+                            "mismatch: two test files share a basename); give the new file a unique name")
+    for path, names in new.items():
+        error = suite.collect_errors.get(path, "")
+        if error and not any(kind in error for kind in MISSING_CODE_ERRORS):
+            problems.append(f"{path}: the whole suite can't collect it: {_last_line(error)}")
+        elif not error and not any(base_id(t).split("::", 1)[0] == path for t in suite.collected):
+            problems.append(f"{path}: the suite's test command ({', '.join(names[:3])}) does not collect it: put it "
+                            "where the project's tests live, named as they are (e.g. tests/test_<feature>.py)")
+    return problems
+
+
+def own_name_errors(ctx: RunContext, new: dict[str, list[str]], run: PytestRun) -> list[str]:
+    """New test files whose tests fail on a NameError of the file itself (a name used, never imported or
+    defined there): such a test fails before the build and after it, and the builder may not fix tests."""
+    raised = set(re.findall(r"NameError: name '(\w+)' is not defined", run.output))
+    problems = []
+    for path in new:
+        try:
+            tree = ast.parse((ctx.workspace.path / path).read_text(encoding="utf-8", errors="replace"))
+        except (OSError, SyntaxError):
+            continue
+        bound = module_names(tree)
+        if bound is None:  # `from x import *`: what it binds can't be told from the file
+            continue
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        for name in sorted((raised & used) - bound):
+            problems.append(f"{path}: its tests fail with NameError: {name!r} is used but never imported or defined "
+                            f"in the file, so they fail before and after the build; import {name} from the "
+                            "project's code")
+    return problems
+
+
+def module_names(tree: ast.Module) -> set[str] | None:
+    """Names a test module binds anywhere (imports, definitions, parameters, assignments); None on a star import."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return None
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):  # parameters and fixtures
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
 
 
 def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, list[str]], list[str]]:

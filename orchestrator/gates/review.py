@@ -22,6 +22,9 @@ from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord
 from orchestrator.workflow.spec import GateStepSpec
 
+TASK_SCENARIO = "The task is done:"
+"""How the one scenario of a run without a spec starts: the task itself is what the critic must judge."""
+
 
 def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
                     spec_text: str, flag: str | None, changes: Changes) -> tuple[GateResult, list[dict[str, Any]]]:
@@ -50,7 +53,16 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
     if result.passed and failing:
         result.verdict = "fail"
         result.reasons = [f"a review never passes while a quality gate fails: {', '.join(failing)}"]
-    return result, records
+    return with_scenarios(result, scenarios), records
+
+
+def with_scenarios(result: GateResult, scenarios: list[str]) -> GateResult:
+    """The gate's evidence names the scenarios it judged, numbered as the critic answered them."""
+    source = "the task itself (no spec in this run)" if scenarios[0].startswith(TASK_SCENARIO) else "the spec"
+    listed = "\n".join(f"{i}. {s}" for i, s in enumerate(scenarios, 1))
+    result.document = {**(result.document or {}), "scenarios_judged": scenarios}
+    result.report = f"Scenarios judged (from {source}):\n{listed}\n\n{result.report}".strip()
+    return result
 
 
 def _review(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], critic: str, packet: Any,
@@ -140,7 +152,7 @@ def run_scenarios(ctx: RunContext, spec_text: str) -> list[str]:
     if parsed:
         return [f"Given {s.given}, When {s.when}, Then {s.then}" for s in parsed]
     first = ctx.task.strip().splitlines()[0] if ctx.task.strip() else "the task"
-    return [f"The task is done: {first[:300]}"]
+    return [f"{TASK_SCENARIO} {first[:300]}"]
 
 
 def review_sections(ctx: RunContext, state: dict[str, Any], spec_text: str, scenarios: list[str],

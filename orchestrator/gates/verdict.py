@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orchestrator.models.schema import tool_spec
+from orchestrator.models.schema import first_problem, tool_spec
 
 Severity = Literal["blocker", "major", "minor"]
 
@@ -74,11 +74,15 @@ def parse_verdict(arguments: dict | None, text: str = "", capped: bool = False) 
             raise ValueError("the critic used all its tool calls without calling submit_verdict")
         if arguments is None:
             raise ValueError(f"the critic answered in text instead of calling submit_verdict: {text[:200]!r}")
-        return ReviewVerdict.model_validate(arguments), None
-    except (ValidationError, ValueError) as exc:
+        verdict = ReviewVerdict.model_validate(arguments)
+    except ValidationError as exc:  # name the field, not pydantic's "1 validation error for ReviewVerdict"
+        reason = f"unusable verdict: submit_verdict: {first_problem(exc, ReviewVerdict)}"
+    except ValueError as exc:
         reason = f"unusable verdict: {exc}".splitlines()[0]
-        fallback = Violation(clause="review protocol", severity="major", description=reason)
-        return ReviewVerdict(verdict="fail", violations=[fallback]), reason
+    else:
+        return verdict, None
+    fallback = Violation(clause="review protocol", severity="major", description=reason)
+    return ReviewVerdict(verdict="fail", violations=[fallback]), reason
 
 
 def merge_verdicts(verdicts: list[ReviewVerdict]) -> ReviewVerdict:

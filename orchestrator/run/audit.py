@@ -28,7 +28,7 @@ def run_audit(log: RunLog, run_id: str) -> dict[str, Any]:
         "tool_calls": [{"step": e["step"], "persona": e["persona"], **_pick(e, "tool", "arguments", "status",
                                                                           "output")} for e in of("tool_call")],
         "dispatches": [{"step": e["step"], "persona": e["persona"], **_pick(e, "model", "chosen", "reason",
-                                                                           "fallback", "choices")}
+                                                                           "fallback", "choices", "not_offered")}
                        for e in of("dispatch")],
         "human_decisions": [{"step": e["step"], "by": e["data"].get("by") or e["persona"],
                              **_pick(e, "decision", "comment", "models")} for e in of("acceptance")],

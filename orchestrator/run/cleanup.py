@@ -37,6 +37,13 @@ def remove_run(repo: Path, run_id: str, keep_branch: bool = False) -> list[str]:
         log.close()
 
 
+def branch_merged(repo: Path, branch: str) -> bool | None:
+    """Whether HEAD holds every commit of `branch` (None when the branch does not exist)."""
+    if not git(repo, "rev-parse", "--verify", "--quiet", branch, check=False).strip():
+        return None
+    return bool(git(repo, "branch", "--list", "--merged", "HEAD", branch, check=False).strip())
+
+
 def finished_runs(repo: Path) -> list[str]:
     """Ids of the runs no process can still continue on its own: done, stopped or failed."""
     log = RunLog(state_dir(repo) / "runs.sqlite")

@@ -56,10 +56,12 @@ def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: b
 
 
 def check_keys(registry: Any, personas: list[str]) -> None:
-    """Fail fast, before the first phase: every remote model the run may call has its key and a known id."""
-    from orchestrator.models.check import check_models
+    """Fail fast, before the first phase: every remote model the run may call has its key and a known id, the
+    embedded ones are installed, and no persona depends only on servers that don't answer."""
+    from orchestrator.models.check import check_models, down_servers, missing_local_install
 
-    problems = check_models(registry, personas=personas, remote_only=True)
+    problems = check_models(registry, personas=personas, remote_only=True) + missing_local_install(registry, personas)
+    problems += [] if problems else down_servers(registry, personas)
     if problems:
         raise ConfigError("the run can't call its models:\n" + "\n".join(f"  {p}" for p in problems)
                           + "\nFix these, or bind those roles to other models with --model ROLE=MODEL, then run again.")

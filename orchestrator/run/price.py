@@ -34,11 +34,18 @@ class RoutingPrice:
     """Models of this run nobody prices: their calls count $0 in run_usd."""
 
     def lines(self) -> list[str]:
-        """The comparison in words, e.g. `This run: $0.84. All on the top rung (high_reasoning: m): $6.10.`"""
+        """The comparison in words, e.g. `This run: $0.84. All on the top rung (high_reasoning: m): $6.10.`
+
+        A run whose both sides cost $0 (local or scripted models, all priced) gets no dollar lines: $0 beside $0
+        says nothing.
+        """
+        free = self.run_usd == 0 and not self.top_usd and not self.unpriced_models
         if self.top_model is None:
-            return [f"This run: {usd(self.run_usd)}. No escalation ladder, so no top rung to compare with."]
+            return [] if free else [f"This run: {usd(self.run_usd)}. No escalation ladder, so no top rung to "
+                                    "compare with."]
         top = usd(self.top_usd) if self.top_usd is not None else "price unknown"
-        out = [f"This run: {usd(self.run_usd)}. All on the top rung ({self.top_profile}: {self.top_model}): {top}."]
+        out = [] if free else [f"This run: {usd(self.run_usd)}. All on the top rung ({self.top_profile}: "
+                               f"{self.top_model}): {top}."]
         if self.unpriced_models:
             out.append(f"No price known for {', '.join(self.unpriced_models)}: those calls count $0.")
         if self.run_compute is not None and self.top_compute is not None:
@@ -46,7 +53,7 @@ class RoutingPrice:
                        f"all on the top rung {si(self.top_compute)}.")
             if self.unsized_models:
                 out.append(f"Compute leaves out the calls on {', '.join(self.unsized_models)} (no parameter count).")
-        elif self.calls:
+        elif self.calls and not free:
             missing = [*self.unsized_models, *([] if self.top_parameters else [self.top_model])]
             out.append(f"Compute (tokens x parameters): unknown; no parameter count for "
                        f"{', '.join(dict.fromkeys(missing))} (set `parameters:` in models.yaml).")

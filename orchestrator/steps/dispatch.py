@@ -24,28 +24,42 @@ class Choice(BaseModel):
     reason: str = Field(description="Why this step comes next, in one sentence.")
 
 
-def choice_tools(step: DispatchStepSpec, ctx: RunContext) -> list[ToolSpec]:
+def live_choices(ctx: RunContext, step: DispatchStepSpec) -> tuple[list[str], dict[str, str]]:
+    """(the choices offered now, dead-end choices left out with why); all of them if none would be left."""
+    from orchestrator.gates.changes import run_changes
+    from orchestrator.steps.dead_ends import dead_choices
+
+    dead = dead_choices(ctx.spec, step.choices, bool(run_changes(ctx.workspace).source))
+    live = [c for c in step.choices if c not in dead]
+    return (live, dead) if live else (list(step.choices), {})
+
+
+def choice_tools(step: DispatchStepSpec, ctx: RunContext, choices: list[str] | None = None) -> list[ToolSpec]:
     """One tool per allowed transition; calling it chooses that step, with a reason."""
     tools = []
-    for choice in step.choices:
+    for choice in choices if choices is not None else step.choices:
         target = ctx.spec.step(choice) if choice in {s.id for s in ctx.spec.steps} else None
         about = (getattr(target, "description", "") or getattr(target, "instructions", "")) if target else ""
         tools.append(tool_spec(choice, f"Go to step '{choice}'. {about}".strip(), Choice))
     return tools
 
 
-def validate_choice(step: DispatchStepSpec, reply: Any) -> tuple[str, str, str | None]:
+def validate_choice(step: DispatchStepSpec, reply: Any,
+                    allowed: list[str] | None = None) -> tuple[str, str, str | None]:
     """(chosen step, reason, fallback reason or None): anything but one allowed, well-formed call falls back."""
+    allowed = list(step.choices) if allowed is None else allowed
+    # A default that is a choice left out as a dead end gives way to the first choice still offered.
+    default = step.default if step.default in allowed or step.default not in step.choices else allowed[0]
     calls = list(getattr(reply, "tool_calls", []) or [])
     if not calls:
-        return step.default, "", f"no tool call (text: {getattr(reply, 'text', '')[:120]!r})"
+        return default, "", f"no tool call (text: {getattr(reply, 'text', '')[:120]!r})"
     call = calls[0]
-    if call.name not in step.choices:
-        return step.default, "", f"disallowed choice {call.name!r}; allowed: {', '.join(step.choices)}"
+    if call.name not in allowed:
+        return default, "", f"disallowed choice {call.name!r}; allowed: {', '.join(allowed)}"
     try:
         choice = validate_with(Choice, call.name, call.arguments)
     except ToolError as exc:
-        return step.default, "", f"arguments {call.arguments!r} do not match {{'reason': string}}: {exc}"
+        return default, "", f"arguments {call.arguments!r} do not match {{'reason': string}}: {exc}"
     return call.name, choice.reason, None
 
 
@@ -56,16 +70,20 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
     sections = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
                 ("Gate verdicts", format_verdicts(state.get("verdicts", {}))),
                 ("Last gate report", state.get("gate_report", ""))]
+    live, dead = live_choices(ctx, step)
+    if dead:
+        sections.append(("Not offered", "\n".join(f"{c}: {why}" for c, why in dead.items())))
     packet = build_packet(sections, budget)
     messages = [{"role": "system", "content": persona.system_prompt()}, {"role": "user", "content": packet.text}]
-    models, decision, features = ctx.route(step, step.persona, state, packet.text, tools=choice_tools(step, ctx))
+    models, decision, features = ctx.route(step, step.persona, state, packet.text,
+                                           tools=choice_tools(step, ctx, live))
     started = time.monotonic()
     reply, replies = ask_dispatcher(ctx.caller(step.id, decision, models[1:]), step, ctx, messages, persona.name,
-                                    models[0], features, decision)
-    chosen, reason, fallback = validate_choice(step, reply)
+                                    models[0], features, decision, live)
+    chosen, reason, fallback = validate_choice(step, reply, live)
     # The record names the model whose answer won and counts every candidate's tokens and cost.
     ctx.event("dispatch", step.id, persona.name, model=reply.model, chosen=chosen, reason=reason, fallback=fallback,
-              choices=step.choices)
+              choices=live, **({"not_offered": dead} if dead else {}))
     visits = state.get("visits", {}).get(step.id, 0) + 1
     record = PhaseRecord(step=step.id, persona=persona.name, model=reply.model,
                          tokens=sum(r.total_tokens for r in replies),
@@ -76,21 +94,21 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
 
 
 def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages: list[dict[str, Any]],
-                   persona: str, model: str, features: dict[str, Any], decision: int | None = None
-                   ) -> tuple[Any, list[Any]]:
+                   persona: str, model: str, features: dict[str, Any], decision: int | None = None,
+                   choices: list[str] | None = None) -> tuple[Any, list[Any]]:
     """(winning reply, every reply): one call; under parallel best-of-n, under speculative a checked draft.
 
     Either way the gate is the same: a well-formed call of an allowed transition.
     """
     from orchestrator.routing.ensemble import best_of_n, speculate
 
-    tools = choice_tools(step, ctx)
+    tools = choice_tools(step, ctx, choices)
 
     def ask(m: str, msgs: list[dict[str, Any]]) -> Any:
         return call(m, msgs, tools=tools, require_tool=True, persona=persona)
 
     def allowed(reply: Any) -> tuple[bool, str]:
-        fallback = validate_choice(step, reply)[2]
+        fallback = validate_choice(step, reply, choices)[2]
         return fallback is None, fallback or ""
 
     if features.get("ensemble"):

@@ -69,14 +69,14 @@ def write_spec(ctx: RunContext, result: AgentResult) -> tuple[str, list[dict[str
     Returns what happened, for the handoff, and the PBIs for the builder.
     """
     import yaml
-    from pydantic import ValidationError
 
     from orchestrator.errors import ToolError
+    from orchestrator.models.schema import validate_with
 
     if result.final is None:
         return f"no spec submitted (the spec writer answered: {result.text[:300]!r})", []
     try:
-        draft = SpecDraft.model_validate(result.final.arguments)
+        draft = validate_with(SpecDraft, "submit_spec", result.final.arguments)  # a ToolError names the field
         tools = agent_toolbox(ctx, ["write_file"], baseline=ctx.workspace.base_commit)
         tools.call("write_file", {"path": draft.path, "content": draft.render()})
         problems = check_pbis(draft.pbis)
@@ -84,8 +84,6 @@ def write_spec(ctx: RunContext, result: AgentResult) -> tuple[str, list[dict[str
             pbis = [p.model_dump() for p in draft.pbis]
             tools.call("write_file", {"path": draft.path.replace("spec.md", "pbis.yaml"),
                                       "content": yaml.safe_dump({"pbis": pbis}, sort_keys=False)})
-    except ValidationError as exc:
-        return f"submitted spec is invalid: {str(exc).splitlines()[0]}", []
     except ToolError as exc:
         return f"spec not written: {exc}", []
     summary = f"spec written to {draft.path} with {len(draft.scenarios)} scenario(s)"

@@ -134,7 +134,43 @@ def _stop(state: RunState) -> dict[str, Any]:
 
 
 def mermaid(spec: WorkflowSpec) -> str:
-    """Mermaid flowchart of the compiled workflow, with the approval steps of its autonomy level."""
+    """Mermaid flowchart of the compiled workflow, each conditional edge labelled with when it is taken."""
+    import re
+
     from orchestrator.workflow.autonomy import apply_autonomy
 
-    return compile_workflow(apply_autonomy(spec)).get_graph().draw_mermaid()
+    spec = apply_autonomy(spec)  # the steps autonomy adds (sign-off, approvals) are drawn and labelled too
+    drawn = compile_workflow(spec).get_graph().draw_mermaid()
+    labels = edge_labels(spec)
+
+    def label(match: re.Match[str]) -> str:
+        source, target = match.group(2), match.group(3)
+        text = labels.get((source, target))
+        return f"{match.group(1)}{source} -. {text} .-> {target};" if text else match.group(0)
+
+    return re.sub(r"^(\s*)(\S+) -\.-> (\S+);$", label, drawn, flags=re.M)
+
+
+def edge_labels(spec: WorkflowSpec) -> dict[tuple[str, str], str]:
+    """(step, node) -> when the step's conditional edge to that node is taken, e.g. 'pass' or 'fail'."""
+    labels: dict[tuple[str, str], list[str]] = {}
+
+    def add(step: str, target: str, text: str) -> None:
+        labels.setdefault((step, _node_name(target) if target != STOP_NODE else target), []).append(text)
+
+    for step in spec.steps:
+        if isinstance(step, GateStepSpec):
+            add(step.id, step.on_pass, "pass")
+            add(step.id, step.on_fail, "fail")
+            if step.max_rounds:
+                add(step.id, step.on_exhausted, "fail past max_rounds")
+            add(step.id, STOP_NODE, "stopped")
+        elif isinstance(step, DispatchStepSpec):
+            for choice in step.choices:
+                add(step.id, choice, "chosen")
+            add(step.id, step.default, "default")
+            add(step.id, STOP_NODE, "past max_rounds")
+        elif isinstance(step, EscalateStepSpec):
+            add(step.id, step.next, "one rung up")
+            add(step.id, STOP_NODE, "top of the ladder")
+    return {key: " / ".join(dict.fromkeys(texts)) for key, texts in labels.items()}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.agents.personas import known_personas
+from orchestrator.agents.personas import known_personas, persona_files, read_persona_file
 from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
 from orchestrator.located_yaml import LocatedYaml, Location, field_path, load_located_file, short_repr
 from orchestrator.routing.spec import STEP_BLIND
-from orchestrator.workflow.autonomy import SIGN_OFF_STEP
+from orchestrator.workflow.graph_checks import capped, cycles, engine_nodes, field_loc
 from orchestrator.workflow.spec import (
     RESERVED_TARGETS,
     AgentStepSpec,
@@ -31,9 +31,10 @@ _STEP_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def load_workflow(path: Path | str, repo: Path | None = None) -> WorkflowSpec:
+def load_workflow(path: Path | str, repo: Path | str | None = None) -> WorkflowSpec:
     """Read, parse and fully validate a workflow (a file, or a name such as `feature`); raise
     WorkflowValidationError listing every problem."""
+    repo = Path(repo) if repo is not None else None
     if not isinstance(path, Path):
         path = find_workflow(path, repo)
     spec, problems = validate_file(path, repo)
@@ -57,8 +58,10 @@ def validate_file(path: Path, repo: Path | None = None) -> tuple[WorkflowSpec | 
     except ValidationError as exc:
         problems = _schema_problems(exc, located)
         spec, cut = salvage(located.data, exc.errors(), _data_loc)
+    repo = repo or repo_of_workflow(path)
     if spec is not None:
-        problems += check_workflow(spec, located, known_personas(repo), cut)
+        hint = "" if repo else " (without --repo, only shipped personas are known)"
+        problems += check_workflow(spec, located, known_personas(repo), cut, persona_checker(repo), hint)
     return spec, sorted(problems, key=lambda p: _line(p, located.source))
 
 
@@ -68,11 +71,38 @@ def _line(problem: str, source: str) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def check_workflow(spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None) -> list[str]:
-    """Semantic checks a schema can't express: names, targets, reachability and capped cycles.
+def repo_of_workflow(path: Path) -> Path | None:
+    """The repository a workflow file belongs to when it sits in `<repo>/.orchestrator/workflows/`, else None."""
+    folder = path.resolve().parent
+    if folder.name == "workflows" and folder.parent.name == ".orchestrator":
+        return folder.parent.parent
+    return None
+
+
+def persona_checker(repo: Path | None) -> Callable[[str], str | None]:
+    """A function naming what is wrong with a known persona's file (unknown key or tool, bad value), or None."""
+    files, found = persona_files(repo), {}
+
+    def problem(name: str) -> str | None:
+        if name not in found:
+            try:
+                read_persona_file(files[name])
+                found[name] = None
+            except ConfigError as exc:
+                found[name] = str(exc)
+        return found[name]
+
+    return problem
+
+
+def check_workflow(spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None,
+                   persona_problem: Callable[[str], str | None] | None = None, unknown_hint: str = "") -> list[str]:
+    """Semantic checks a schema can't express: names, the personas' own files, targets, reachability and
+    capped cycles.
 
     `cut` (a salvage.Salvage) says what schema errors removed, so its absence is not reported twice."""
-    checker = _Checker(spec, located, personas, cut)
+    checker = _Checker(spec, located, personas, cut, persona_problem)
+    checker.unknown_hint = unknown_hint
     checker.run()
     return checker.problems
 
@@ -144,10 +174,14 @@ def _get(data: Any, loc: Location) -> Any:
 class _Checker:
     """Collects semantic problems of a schema-valid workflow."""
 
-    def __init__(self, spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None):
+    def __init__(self, spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None,
+                 persona_problem: Callable[[str], str | None] | None = None):
         from orchestrator.workflow.salvage import Salvage
 
         self.spec, self.located, self.personas = spec, located, personas
+        self.persona_problem = persona_problem or (lambda name: None)
+        self.personas_reported: set[str] = set()
+        self.unknown_hint = ""
         self.cut = cut or Salvage(step_index=list(range(len(spec.steps))))
         self.problems: list[str] = []
         self.index: dict[str, int] = {}
@@ -168,13 +202,13 @@ class _Checker:
         # Reachability and cycles need the whole graph: not with broken ids or targets, or steps cut.
         if not self.problems and not self.cut.graph_cut:
             self.check_reachable()
-            self.check_cycles()
+            self.checkcycles()
         self.check_names()
         self.check_ensembles()
         self.check_declarations()
 
     def check_ids(self) -> None:
-        engine = _engine_nodes(self.spec)
+        engine = engine_nodes(self.spec)
         for i, step in enumerate(self.spec.steps):
             if step.id in RESERVED_TARGETS:
                 self.report(("steps", i, "id"), f"{step.id!r} is a reserved target name; pick another id")
@@ -265,14 +299,17 @@ class _Checker:
 
     def check_persona(self, loc: Location, name: str) -> None:
         if name not in self.personas:
-            self.report(loc, f"unknown persona {name!r}.{did_you_mean(name, self.personas)}")
+            self.report(loc, f"unknown persona {name!r}.{did_you_mean(name, self.personas)}{self.unknown_hint}")
+        elif name not in self.personas_reported and (problem := self.persona_problem(name)):
+            self.personas_reported.add(name)  # once per persona, at its first use
+            self.report(loc, f"persona {name!r} is invalid: {problem}")
 
     def check_targets(self) -> None:
         valid = [*self.index, *RESERVED_TARGETS]
         for i, step in enumerate(self.spec.steps):
             for field, target in step_targets(step):
                 if target not in valid and target not in self.cut.lost_steps:
-                    loc = ("steps", i, *_field_loc(field))
+                    loc = ("steps", i, *field_loc(field))
                     self.report(loc, f"unknown step target {target!r}.{did_you_mean(target, valid)}")
 
     def edges(self) -> dict[str, list[str]]:
@@ -289,92 +326,22 @@ class _Checker:
             if step.id not in seen:
                 self.report(("steps", i, "id"), f"unreachable step {step.id!r}: no path leads here from the entry step")
 
-    def check_cycles(self) -> None:
-        for component in _cycles(self.edges()):
-            if not any(_capped(self.spec.step(s)) for s in component):
+    def checkcycles(self) -> None:
+        for component in cycles(self.edges()):
+            if not any(capped(self.spec.step(s)) for s in component):
                 first = min(component, key=self.index.__getitem__)
                 path = " -> ".join(sorted(component, key=self.index.__getitem__))
                 self.report(("steps", self.index[first]),
                             f"cycle with no cap: {path}; set max_rounds on a gate or dispatch step in it")
 
 
-def _engine_nodes(spec: WorkflowSpec) -> dict[str, str]:
-    """Graph nodes that compiling adds beside the steps, with what each is for: a step id equal to one collides.
-
-    The autonomy nodes count whatever the workflow's level, since `--autonomy` can change it at run time.
-    """
-    nodes = {"__start__": "the graph's start node", "__end__": "the graph's end node", "__stop__": "the stop node"}
-    agents = [step for step in spec.steps if isinstance(step, AgentStepSpec)]
-    for step in agents:
-        if step.for_each == "pbi":
-            nodes[f"{step.id}__pbi"] = nodes[f"{step.id}__single"] = f"the nodes of for_each step {step.id!r}"
-    if any(gate.kind == "acceptance" for gate in spec.gates.values()):
-        return nodes  # a workflow with its own acceptance gate gets no sign-off or approval steps
-    nodes[SIGN_OFF_STEP] = "the sign-off step autonomy L2 and L3 add"
-    for step in agents:
-        if step.commit:
-            nodes[f"{step.id}_approval"] = f"the approval step autonomy L2 adds after {step.id!r}"
-    return nodes
-
-
-def _capped(step: object) -> bool:
-    """A step that bounds a loop: a gate or dispatch with max_rounds, or an escalation (the ladder is finite)."""
-    return bool(getattr(step, "max_rounds", None)) or isinstance(step, EscalateStepSpec)
-
-
-def _field_loc(field: str) -> Location:
-    """'choices[1]' -> ('choices', 1)."""
-    if field.endswith("]"):
-        name, index = field[:-1].split("[")
-        return (name, int(index))
-    return (field,)
-
-
-def _cycles(edges: dict[str, list[str]]) -> list[set[str]]:
-    """Strongly connected components that contain a cycle: Tarjan's algorithm, iterative, since a workflow of
-    a thousand steps would overflow Python's stack with the recursive form."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[set[str]] = []
-
-    def enter(node: str) -> tuple[str, Iterator[str]]:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        return node, iter(edges[node])
-
-    for root in edges:
-        work = [] if root in index else [enter(root)]
-        while work:
-            node, children = work[-1]
-            for nxt in children:
-                if nxt not in index:
-                    work.append(enter(nxt))
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    at = stack.index(node)
-                    component = set(stack[at:])
-                    del stack[at:]
-                    on_stack.difference_update(component)
-                    if len(component) > 1 or node in edges[node]:
-                        found.append(component)
-    return found
-
-
-def find_workflow(name_or_path: str, repo: Path | None = None) -> Path:
+def find_workflow(name_or_path: str, repo: Path | str | None = None) -> Path:
     """A workflow file from a path, or a bare name looked up in the repo's .orchestrator/ then shipped ones."""
     from orchestrator.resources import shipped_dir
 
+    repo = Path(repo) if repo is not None else None
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise ConfigError(f"{path}: no such workflow file")
         return path
@@ -385,4 +352,7 @@ def find_workflow(name_or_path: str, repo: Path | None = None) -> Path:
             if (folder / f"{name_or_path}{suffix}").is_file():
                 return folder / f"{name_or_path}{suffix}"
         known += [p.stem for p in folder.glob("*.y*ml")] if folder.is_dir() else []
+    if path.is_dir():  # a bare name that is also a folder here: say which one was meant
+        raise ConfigError(f"{name_or_path!r} is a folder ({path.resolve()}), not a workflow file, and no workflow is "
+                          f"named {name_or_path!r}.{did_you_mean(name_or_path, known)} Give the path of a .yaml file.")
     raise ConfigError(f"unknown workflow {name_or_path!r}.{did_you_mean(name_or_path, known)}")

@@ -108,7 +108,8 @@ def _load(name: str) -> Any:
     try:
         from llama_cpp import Llama, LlamaRAMCache
     except ImportError as exc:
-        raise ModelError(f"local/{name} needs llama-cpp-python: pip install llama-cpp-python") from exc
+        raise ModelError(f"local/{name} needs llama-cpp-python, part of the [local] extra: "
+                         f"{weights.LOCAL_EXTRA}") from exc
     path = weights_path(name)  # joins and checks SHA-256 first when needed
     threads = int(os.environ.get("ORCHESTRATOR_LOCAL_THREADS") or max(1, (os.cpu_count() or 2) // 2))
     with _without_extra_buffers():

@@ -1,0 +1,98 @@
+"""A dry run's plan: each step of a workflow with who acts, the route its call would take and where it goes next."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.workflow.spec import AgentStepSpec, DispatchStepSpec, EscalateStepSpec, GateStepSpec, step_targets
+
+
+@dataclass
+class PlannedCall:
+    """One persona's call at one step: the strategy that routes it and the model it would go to now."""
+
+    persona: str
+    profile: str | None
+    strategy: str
+    model: str
+    candidates: list[str]
+    reason: str
+
+
+@dataclass
+class PlannedStep:
+    """A step as the run would take it: its kind, its calls (none for a deterministic gate) and its edges."""
+
+    id: str
+    kind: str
+    does: str
+    calls: list[PlannedCall]
+    edges: list[tuple[str, str]]
+
+
+class _NoLog:
+    """Decisions of a dry run are not recorded anywhere."""
+
+    def decision(self, *args: object) -> int:
+        return 0
+
+
+def plan_steps(spec: Any, registry: Any, task: str, pin: str | None = None) -> list[PlannedStep]:
+    """Every step of the workflow, each call routed as the run's first visit would route it (no model called)."""
+    from orchestrator.run.routing import RunRouter
+
+    with tempfile.TemporaryDirectory(prefix="orchestrator-plan-") as scratch:
+        router = RunRouter(registry=registry, spec=spec, state_dir=Path(scratch), runlog=_NoLog(), run_id="plan",
+                           pin=pin, task=task)
+        return [PlannedStep(step.id, _kind(spec, step), _does(spec, step).replace("{task}", task.strip()[:60]),
+                            [_call(router, registry, step, p) for p in _personas(spec, step)], step_targets(step))
+                for step in spec.steps]
+
+
+def _kind(spec: Any, step: Any) -> str:
+    if isinstance(step, GateStepSpec):
+        return f"gate ({spec.gates[step.gate].kind})"
+    return step.type
+
+
+def _does(spec: Any, step: Any) -> str:
+    """One line on what the step does: the instructions, the gate's commands, the choices."""
+    if isinstance(step, AgentStepSpec):
+        text = (step.instructions or step.description or "").replace("\n", " ")
+        return f"deliverable {step.deliverable}: {text[:80]}"
+    if isinstance(step, DispatchStepSpec):
+        return f"chooses among {', '.join(step.choices)} (default {step.default})"
+    if isinstance(step, EscalateStepSpec):
+        return f"moves {step.persona} one rung up the escalation ladder"
+    gate = spec.gates[step.gate]
+    if gate.kind == "quality":
+        return "runs " + "; ".join(" ".join(c.run) for c in gate.commands)
+    if gate.kind == "red":
+        command = next((c.run for c in gate.commands if c.parser == "pytest"), spec.settings.test_command)
+        return f"new tests must fail before the build ({' '.join(command)})"
+    if gate.kind == "review":
+        moderator = f", merged by {gate.moderator}" if gate.moderator else ""
+        return f"critics {', '.join(gate.critics)}{moderator} judge the diff against the scenarios"
+    return {"spec": "checks the spec's Blueprint, Contract and scenarios",
+            "acceptance": "a human approves or rejects"}.get(gate.kind, gate.kind)
+
+
+def _personas(spec: Any, step: Any) -> list[str]:
+    """The personas whose calls a step makes (an escalate step calls no model)."""
+    if isinstance(step, (AgentStepSpec, DispatchStepSpec)):
+        return [step.persona]
+    if isinstance(step, GateStepSpec) and spec.gates[step.gate].kind == "review":
+        gate = spec.gates[step.gate]
+        return [*gate.critics, *([gate.moderator] if gate.moderator else [])]
+    return []
+
+
+def _call(router: Any, registry: Any, step: Any, persona: str) -> PlannedCall:
+    resolved = registry.resolve(persona)
+    text = router.intent_text(step)
+    decision = router.explain(step, persona, text, list(resolved.models), est_tokens=max(1, len(text) // 4))
+    return PlannedCall(persona, resolved.profile, decision.strategy, decision.chosen, list(decision.candidates),
+                       decision.reason)
