@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -67,6 +67,7 @@ class Toolbox:
         max_output_chars: int = 8000,
         tools: list[str] | None = None,
         files: list[str] | None = None,
+        on_write: Callable[[str, bytes], None] | None = None,
     ):
         self.root = Path(root).resolve()
         self.test_command = list(test_command) if test_command else None
@@ -77,6 +78,7 @@ class Toolbox:
         self._files = files  # the worktree's files when the caller just listed them (dropped with `_specs`)
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
+        self.on_write = on_write  # told of every file written, so the phase commits what its agent wrote
         self.calls = 0
         unknown = [name for name in tools or [] if name not in TOOL_SPECS]
         if unknown:
@@ -123,7 +125,8 @@ class Toolbox:
         arguments = validate_arguments(name, arguments)
         try:
             # Each tool is the method of the same name; what it returns goes to a model and the checkpoints.
-            return redact(getattr(self, name)(**arguments))
+            # Non-UTF-8 names (a test's) show as "?": the reply must survive JSON and the checkpoint store.
+            return redact(getattr(self, name)(**arguments)).encode("utf-8", "replace").decode("utf-8")
         except SandboxViolation as exc:  # "/path/to/repo/calc.py": small models make up absolute paths
             path = arguments.get("path")
             if isinstance(path, str) and PurePosixPath(path).is_absolute():
@@ -317,6 +320,7 @@ class Toolbox:
         if self.policy is not None:
             self.policy.check_write(rel, content)
         check_still_parses(rel, old, content, tool)
+        check_git_accepts(rel)
         _refuse_hard_link(target, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write a new file and rename it over the old name, so whatever else shares the old inode is untouched.
@@ -329,6 +333,8 @@ class Toolbox:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if self.on_write is not None:
+            self.on_write(rel, content.encode("utf-8"))
 
     def _walk(self, base: Path) -> list[str]:
         """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS and anything too deep."""
@@ -372,6 +378,20 @@ class Toolbox:
                 if len(hits) >= limit:
                     break
         return hits
+
+
+def check_git_accepts(rel: str) -> None:
+    """Refuse a path git would refuse to commit (`docs/.GIT/x`, `.git ` on NTFS rules, a non-UTF-8 name), at
+    write time: once written, every later commit of the run would fail on it."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SandboxViolation(f"path {rel.encode('utf-8', 'replace').decode()!r} is not valid UTF-8; "
+                               "use a plain file name.") from None
+    for part in PurePosixPath(rel).parts:
+        if part.rstrip(". ").lower() in (".git", "git~1"):
+            raise SandboxViolation(f"path {rel!r}: {part!r} is a name git reserves (any case of .git); "
+                                   "git refuses to commit it. Use another folder name.")
 
 
 def _refuse_hard_link(target: Path, shown_path: str) -> None:

@@ -24,8 +24,11 @@ def _open(repo: Path):
 @app.command("list")
 def list_runs(repo: Path = typer.Option(Path("."), "--repo", help="Target repository.")) -> int:
     """One line per run: id, workflow, status, exit code, start time and task."""
+    from orchestrator.run.lock import live_status
+
     log = _open(repo)
-    rows = [{"run": r["id"], "workflow": r["workflow"], "status": r["status"], "exit": r["exit_code"],
+    locks = log.path.parent / "locks"  # a run listed `running` that no process holds was killed (or hit a full disk)
+    rows = [{"run": r["id"], "workflow": r["workflow"], "status": live_status(r, locks), "exit": r["exit_code"],
              "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), "task": r["task"][:60]}
             for r in log.runs()]
     print_table("Runs", rows)

@@ -8,7 +8,7 @@ from typing import Any
 from orchestrator.agents.sandbox import sandbox_problem
 from orchestrator.errors import ConfigError, SandboxUnavailable
 from orchestrator.workflow.lint import workflow_roles
-from orchestrator.workflow.trust import allowed_commands, refused_commands, shadow_notices
+from orchestrator.workflow.trust import allowed_commands, binding_notices, refused_commands, shadow_notices
 
 
 def sandbox_warnings(unsafe_no_sandbox: bool) -> list[str]:
@@ -23,8 +23,8 @@ def sandbox_warnings(unsafe_no_sandbox: bool) -> list[str]:
 
 
 def run_notices(spec: Any, path: Path, repo: Path, allow_commands: list[str]) -> list[str]:
-    """What the repo itself decided for this run (shadowed shipped names, untrusted commands), to announce."""
-    notices = shadow_notices(repo, path)
+    """What the repo itself decided for this run (shadowed shipped names, model bindings, untrusted commands)."""
+    notices = shadow_notices(repo, path) + binding_notices(spec, path, repo)
     refused = refused_commands(spec, allowed_commands(spec, path, repo, allow_commands))
     if refused:
         notices.append(f"the workflow's commands {', '.join(map(repr, refused))} are not in your allowlist and "
@@ -45,10 +45,11 @@ def uncommitted_notice(repo: Path) -> list[str]:
             f"HEAD ({head}); your working tree is left as it is"]
 
 
-def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool) -> tuple[Any, list[str]]:
+def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool, trust_repo: bool = False
+                     ) -> tuple[Any, list[str]]:
     from orchestrator.models.registry import load_registry
 
-    registry = load_registry(repo, workflow_models=spec.models, overrides=overrides)
+    registry = load_registry(repo, workflow_models=spec.models, overrides=overrides, trust_repo=trust_repo)
     critics, builders, used = workflow_roles(spec)
     warnings = registry.check_roles(strict=strict or spec.settings.roles == "strict", critics=critics,
                                     builders=builders, used=used)

@@ -103,3 +103,30 @@ def _shadowed_names(repo_file: Path, shipped_file: Path) -> list[str]:
         elif section in ours and not isinstance(entries, dict):
             names.append(str(section))
     return names
+
+
+def binding_notices(spec: Any, workflow_path: Path, repo: Path) -> list[str]:
+    """One line naming every model binding the repository makes, from its models.yaml or its own workflow."""
+    from orchestrator.models.repo_trust import repo_models_file
+    from orchestrator.models.spec import load_spec_file
+
+    bindings = []
+    path = repo_models_file(repo)
+    if path is not None:
+        loaded = load_spec_file(path)
+        rel = Path(".orchestrator") / "models.yaml"
+        place = lambda *loc: f"{rel}:{loaded.located.line_of(loc) if loaded.located else 1}"  # noqa: E731
+        bindings += [f"roles.{p} -> {v} ({place('roles', p)})" for p, v in loaded.spec.roles.items()]
+        bindings += [f"profiles.{n} -> {', '.join(s.models)} ({place('profiles', n)})"
+                     for n, s in loaded.spec.profiles.items()]
+        if loaded.spec.default_profile:
+            bindings.append(f"default_profile -> {loaded.spec.default_profile} ({place('default_profile')})")
+        if loaded.spec.ladder is not None:
+            bindings.append(f"ladder -> {', '.join(loaded.spec.ladder)} ({place('ladder')})")
+    if spec.models and is_repo_local(workflow_path, repo):
+        rel = Path(workflow_path).resolve().relative_to(Path(repo).resolve())
+        bindings += [f"models.{p} -> {v} ({rel})" for p, v in spec.models.items()]
+    if not bindings:
+        return []
+    return [f"the repository binds models for this run: {'; '.join(bindings)}. Its calls go to these models "
+            "(override with --model ROLE=MODEL)"]
