@@ -86,7 +86,8 @@ def test_trust_repo_config_lets_a_trusted_repo_choose_its_server(repo: Path, mon
         outcome = start_run(RunOptions(workflow=name, repo=repo, task="t", approve="auto", trust_repo_config=True),
                             notify=heard.append)
         assert outcome.exit_code == 0, outcome.message
-        assert server.requests and server.requests[0]["headers"]["Authorization"] == "Bearer local-server-key-1234"
+        headers = {k.lower(): v for k, v in server.requests[0]["headers"].items()} if server.requests else {}
+        assert headers.get("authorization") == "Bearer local-server-key-1234"
     assert any("roles.builder -> openai/evil (.orchestrator/models.yaml:" in n for n in heard)
 
 
@@ -111,5 +112,5 @@ def test_every_repo_binding_is_announced_before_the_first_call(repo: Path) -> No
     notice = [(m, calls) for m, calls in heard if m.startswith("the repository binds models")]
     assert notice and notice[0][1] == 0  # before the builder's first call
     assert f"models.builder -> {ids['builder']} (.orchestrator/workflows/plain.yaml)" in notice[0][0]
-    assert f"roles.critic -> {ids['critic']} (.orchestrator/models.yaml:1)" in notice[0][0]
+    assert f"roles.critic -> {ids['critic']} (.orchestrator/models.yaml:2)" in notice[0][0]
     assert notice[0][0] in outcome.warnings

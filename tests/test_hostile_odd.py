@@ -28,6 +28,7 @@ BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality"},
                  {"id": "review", "type": "gate", "gate": "review", "on_pass": "end", "on_fail": "end",
                   "max_rounds": 1}]
 GATES = {"tests": QUALITY, "review": {"kind": "review", "critics": ["critic"]}}
+BUILD_CHECK = BUILD_QUALITY[:1] + [{**BUILD_QUALITY[1], "on_pass": "end"}]
 ODD_TEST = """\
 import os
 import sqlite3
@@ -77,7 +78,7 @@ def test_any_case_of_git_is_refused_at_write_time_and_commits_go_on(repo: Path) 
 
 
 def test_killed_during_the_gates_base_checkout_then_resume(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    name = add_workflow(repo, "base", BUILD_QUALITY[:1] + [{**BUILD_QUALITY[1], "on_pass": "end"}], {"tests": QUALITY})
+    name = add_workflow(repo, "base", BUILD_CHECK, {"tests": QUALITY})
     real_git = pytest_run.git
 
     def dying_git(cwd: Path, *args: str, **kwargs):
@@ -112,7 +113,7 @@ def _only_run(repo: Path) -> dict:
 
 def _stopped_run(repo: Path) -> tuple[str, str]:
     """A run stopped by its quality gate after the builder's commit: (run id, the builder's commit)."""
-    name = add_workflow(repo, "stops", BUILD_QUALITY[:2], {"tests": QUALITY})
+    name = add_workflow(repo, "stops", BUILD_CHECK, {"tests": QUALITY})
     builder = ScriptedModel({"builder": [call("write_file", path="notes.md", content="n\n"), finish("no fix")]},
                             name="builder")
     outcome = run(repo, name, bind(builder=builder))
@@ -165,7 +166,7 @@ def test_a_corrupt_run_log_names_the_file_and_the_way_out(repo: Path) -> None:
 
 def test_a_full_disk_ends_the_session_with_a_way_out_and_never_leaves_it_running(
         repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    name = add_workflow(repo, "full", BUILD_QUALITY[:2], {"tests": QUALITY})
+    name = add_workflow(repo, "full", BUILD_CHECK, {"tests": QUALITY})
 
     def full(*_: object, **__: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

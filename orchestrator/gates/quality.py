@@ -39,6 +39,7 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
     if gate.require_change and not changes.source:
         problems.append("the builder changed nothing: no source file differs from the base commit")
     restored = restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
+    ctx.workspace.adopt(restored)  # the next phase commit takes the base config, as the gate put it back
     keep: dict[str, Any] = {}
     findings = []
     for command in gate.commands:

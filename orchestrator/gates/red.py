@@ -43,7 +43,7 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
         return fail(*problems)
     if not new:
         return fail("no new test function in the diff: add at least one test that fails until the task is done")
-    restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
+    ctx.workspace.adopt(restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes))
     command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
         name="tests", run=ctx.spec.settings.test_command, parser="pytest")
     run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",

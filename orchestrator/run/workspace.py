@@ -15,7 +15,7 @@ from typing import Any
 
 from orchestrator.agents.redact import is_secret_name
 from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
-from orchestrator.agents.worktree_files import walk_files
+from orchestrator.agents.worktree_files import safe_file, walk_files
 from orchestrator.run.authored import WriteLedger, printable, put_back, sort_pending
 from orchestrator.errors import WorkspaceError
 from orchestrator.globs import glob_match
@@ -180,6 +180,12 @@ class Workspace:
     def record_write(self, rel: str, data: bytes | None) -> None:
         """Note a write (None: a removal) made through the tools, so the phase commit takes it."""
         self.ledger.record(rel, data)
+
+    def adopt(self, paths: list[str]) -> None:
+        """Record files the orchestrator itself just put in place (a gate's restored test config) as written."""
+        for rel in paths:
+            target = None if (self.path / rel).is_symlink() else safe_file(self.path, rel)  # never through a link
+            self.record_write(rel, target.read_bytes() if target is not None else None)
 
     def save_ledger(self, key: str) -> None:
         """Keep a copy of the ledger under `key` (a best-of-n snapshot's tree)."""
