@@ -1,4 +1,4 @@
-"""Commits hold what the agents wrote: files a test run leaves behind are discarded and reported (issue 22, items 4-5)."""
+"""Commits hold what the agents wrote: what a test run leaves behind is discarded and reported (issue 22, items 4-5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Odd content never ends a run for good: binary diffs, odd names, refused paths, kills, broken stores (issue 22, item 6)."""
+"""Odd content never ends a run for good: binary diffs, odd names, refused paths, kills, broken stores (issue 22)."""
 
 from __future__ import annotations
 

@@ -45,8 +45,8 @@ def read_text(root: Path, rel: str) -> str | None:
 
 
 def write_text(root: Path, rel: str, text: str | bytes) -> None:
-    """Put text (or bytes) at a worktree path without writing through what is there: a link or hard link is replaced, not
-    followed; a folder on the way that leads out of the worktree is refused (SandboxViolation)."""
+    """Put text (or bytes) at a worktree path without writing through what is there: a link or hard link is
+    replaced, not followed; a folder on the way that leads out of the worktree is refused (SandboxViolation)."""
     parent = resolve_inside(Path(root), os.path.dirname(rel) or ".")
     parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=".orchestrator-restore-")

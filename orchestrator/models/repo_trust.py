@@ -1,4 +1,4 @@
-"""A repository's models.yaml is untrusted: it may bind roles among the user's models, never choose an endpoint or a key."""
+"""A repository's models.yaml is untrusted: it binds roles among the user's models, never chooses an endpoint or key."""
 
 from __future__ import annotations
 

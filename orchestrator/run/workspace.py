@@ -16,9 +16,9 @@ from typing import Any
 from orchestrator.agents.redact import is_secret_name
 from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
 from orchestrator.agents.worktree_files import safe_file, walk_files
-from orchestrator.run.authored import WriteLedger, printable, put_back, sort_pending
 from orchestrator.errors import WorkspaceError
 from orchestrator.globs import glob_match
+from orchestrator.run.authored import WriteLedger, printable, put_back, sort_pending
 
 BRANCH_PREFIX = "orchestrator/"
 PHASE_TRAILER = "Orchestrator-Phase"
