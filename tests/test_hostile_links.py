@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import yaml
 from conftest import git
 from flows import CALC_FIXED, QUALITY, add_workflow, bind
 from hostile import CANARY_VARS, leaks, plant_canaries
+from openai_server import completion, fake_openai
 from scripts import call, finish, verdict
 
-from orchestrator.agents.worktree_files import read_text, write_text
 from orchestrator.models.providers.scripted import ScriptedModel
 from orchestrator.runner import RunOptions, start_run
 
@@ -22,6 +25,8 @@ BUILD_REVIEW = [{"id": "build", "persona": "builder", "next": "quality"},
                  "max_rounds": 1}]
 GATES = {"tests": QUALITY, "review": {"kind": "review", "critics": ["critic"]}}
 ENVIRON = "/proc/self/environ"
+TASK = "Add subtract(a, b) to calc.py; see helper.py"
+CODE = "import sys; from orchestrator.cli import main; sys.exit(main())"
 LINK_TEST = f"""\
 import os
 
@@ -54,27 +59,54 @@ def _team() -> tuple[ScriptedModel, ScriptedModel]:
 
 def _run(repo: Path, builder: ScriptedModel, critic: ScriptedModel):
     name = add_workflow(repo, "linked", BUILD_REVIEW, GATES)
-    return start_run(RunOptions(workflow=name, repo=repo, task="Add subtract(a, b) to calc.py; see helper.py",
+    return start_run(RunOptions(workflow=name, repo=repo, task=TASK,
                                 model_overrides=bind(builder=builder, critic=critic), approve="auto"))
 
 
-def test_committed_links_to_the_environment_reach_no_packet(repo: Path, monkeypatch) -> None:
-    plant_canaries(monkeypatch)
+def _answer(body: dict) -> dict:
+    """The served team: the critic passes; the builder writes the fix, then finishes."""
+    tools = {t["function"]["name"] for t in body.get("tools") or []}
+    if "submit_verdict" in tools:
+        passing = verdict("pass")
+        return completion(tool_calls=[{"name": passing["tool"], "arguments": passing["arguments"]}])
+    if any(m.get("role") == "tool" for m in body["messages"]):
+        return completion(tool_calls=[{"name": "finish", "arguments": {"summary": "done"}}])
+    return completion(tool_calls=[{"name": "write_file", "arguments": {"path": "calc.py", "content": CALC_FIXED}}])
+
+
+def test_committed_links_to_proc_self_environ_reach_no_request(repo: Path, tmp_path: Path) -> None:
+    """The attack as found: a real `orchestrator run` process holding keys in its environment; the repo commits
+    AGENTS.md, a spec and the file the task names as links to /proc/self/environ."""
     (repo / "specs" / "x").mkdir(parents=True)
     for link in ("AGENTS.md", "specs/x/spec.md", "helper.py"):
         os.symlink(ENVIRON, repo / link)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "links to the environment")
-    builder, critic = _team()
-    outcome = _run(repo, builder, critic)
-    assert builder.calls and critic.calls, outcome.message
-    assert _canaries(_sent(builder, critic)) == []
+    name = add_workflow(repo, "linked", BUILD_REVIEW, GATES)
+    config = tmp_path / "xdg" / "orchestrator" / "models.yaml"
+    config.parent.mkdir(parents=True)
+    with fake_openai(_answer) as server:
+        config.write_text(yaml.safe_dump({"models": {m: {"api_base": server.api_base, "api_key_env": "SERVED_KEY",
+                                                         "input_cost_per_token": 0, "output_cost_per_token": 0}
+                                                     for m in ("openai/served-builder", "openai/served-critic")}}))
+        env = {**os.environ, **CANARY_VARS, "SERVED_KEY": "served-key-0123456789",
+               "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+        result = subprocess.run([sys.executable, "-c", CODE, "run", name, "--repo", str(repo), "--task", TASK,
+                                 "--model", "builder=openai/served-builder", "--model", "critic=openai/served-critic",
+                                 "--approve", "auto", "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+        sent = json.dumps([r["body"] for r in server.requests])
+    assert len(server.requests) >= 3, result.stdout + result.stderr  # builder twice, then the critic
+    assert _canaries(sent) == []
+    assert _canaries(result.stdout + result.stderr) == []
     assert leaks(repo / ".git") == []  # run log, checkpoints, the worktree and the branch's objects
 
 
-def test_links_a_test_makes_reach_no_packet_of_the_review(repo: Path, monkeypatch) -> None:
+def test_links_a_test_makes_reach_no_packet_of_the_review(repo: Path, monkeypatch, tmp_path: Path) -> None:
     plant_canaries(monkeypatch)
-    (repo / "tests" / "test_links.py").write_text(LINK_TEST)
+    secret = tmp_path / "outside" / "credentials"
+    secret.parent.mkdir()
+    secret.write_text(f"OPENAI_API_KEY={CANARY_VARS['OPENAI_API_KEY']}\n")
+    (repo / "tests" / "test_links.py").write_text(LINK_TEST.replace(ENVIRON, str(secret)))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "a test that plants links")
     builder, critic = _team()
@@ -97,6 +129,8 @@ def test_a_secret_in_a_plain_file_is_redacted_from_every_request(repo: Path, mon
 
 
 def test_the_orchestrators_own_reads_and_restores_refuse_links(tmp_path: Path) -> None:
+    from orchestrator.agents.worktree_files import read_text, write_text
+
     root = tmp_path / "wt"
     (root / "sub").mkdir(parents=True)
     outside = tmp_path / "outside.txt"

@@ -14,7 +14,7 @@ from conftest import git
 from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import call, finish, verdict
 
-from orchestrator.errors import StoreError, WorkspaceError
+from orchestrator.errors import OrchestratorError, WorkspaceError
 from orchestrator.gates import pytest_run
 from orchestrator.models.providers.scripted import ScriptedModel
 from orchestrator.run.log import RunLog
@@ -156,7 +156,7 @@ def test_a_corrupt_run_log_names_the_file_and_the_way_out(repo: Path) -> None:
     store = repo / ".git" / "orchestrator" / "runs.sqlite"
     store.parent.mkdir(parents=True, exist_ok=True)
     store.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(OrchestratorError) as caught:
         RunLog(store)
     assert str(store) in str(caught.value) and "mv " in str(caught.value)
     result = _cli("runs", "list", "--repo", str(repo))
@@ -176,7 +176,7 @@ def test_a_full_disk_ends_the_session_with_a_way_out_and_never_leaves_it_running
 
     monkeypatch.setattr(Workspace, "commit", full)
     monkeypatch.setattr(RunLog, "finish_run", full_store)  # not even the run's end can be written
-    with pytest.raises(StoreError, match="the disk is full.*Free some space, then continue the run with "
+    with pytest.raises(OrchestratorError, match="the disk is full.*Free some space, then continue the run with "
                                          "`orchestrator resume"):
         run(repo, name, bind(builder=_builder()))
     monkeypatch.undo()
