@@ -30,10 +30,12 @@ from orchestrator.run.preflight import (
     resolve_registry,
     run_notices,
     sandbox_warnings,
+    target_repo,
     uncommitted_notice,
 )
+from orchestrator.run.repair import repair_for_resume
 from orchestrator.run.store_guard import disk_full_error, is_disk_full
-from orchestrator.run.workspace import BRANCH_PREFIX, Workspace, git, state_dir
+from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.budget import BudgetSpec
 from orchestrator.workflow.lint import workflow_roles
@@ -143,16 +145,6 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
         runlog.close()
 
 
-def target_repo(path: Path) -> Path:
-    """The --repo folder, resolved; a missing folder or one that is no git repository is a clear error."""
-    repo = Path(path).expanduser().resolve()
-    if not repo.is_dir():
-        raise WorkspaceError(f"--repo {path}: no such folder; give the path of a git repository "
-                             "(the default is the current folder)")
-    state_dir(repo)  # raises "not a git repository (run 'git init' and commit once first)"
-    return repo
-
-
 def check_models_usable(registry: Any, spec: Any, budget: BudgetSpec, pin: str | None, complete: Any) -> None:
     """Before any call: the pin is a real id, every model has a price under a usd budget, remote keys are set."""
     from orchestrator.run.routing import check_routing_targets
@@ -215,7 +207,7 @@ def _resume_locked(options: ResumeOptions, row: dict[str, Any], runlog: RunLog, 
     runlog.update_options(options.run_id, stored)  # only what passed the checks is kept for later sessions
     warnings += sandbox_warnings(stored["unsafe_no_sandbox"])
     warnings += run_notices(spec, path, repo, stored["allow_commands"])
-    warnings += repaired_git_state(repo, options.run_id, row["base_commit"], runlog)
+    warnings += repair_for_resume(repo, options.run_id, row["base_commit"], runlog)
     workspace = Workspace.reopen(repo, options.run_id, row["base_commit"])
     for lock in workspace.clear_stale_locks():
         warnings.append(f"removed a stale git lock left by a killed session: {lock}")
@@ -229,14 +221,6 @@ def _resume_locked(options: ResumeOptions, row: dict[str, Any], runlog: RunLog, 
                  decision=options.decision)
     runlog.set_status(options.run_id, "running")
     return execute(ctx, None, warnings, decision=options.decision)
-
-
-def repaired_git_state(repo: Path, run_id: str, base_commit: str, runlog: RunLog) -> list[str]:
-    """Before a resume touches the worktree: stale locked checkouts, a deleted branch, a deleted worktree."""
-    from orchestrator.run.repair import restore_branch, unlock_stale_checkouts, worktree_notice
-
-    notices = unlock_stale_checkouts(repo, run_id) + restore_branch(repo, run_id, base_commit, runlog)
-    return notices + worktree_notice(state_dir(repo) / "worktrees" / run_id, BRANCH_PREFIX + run_id)
 
 
 def _resumed_options(options: ResumeOptions, stored: dict[str, Any]) -> dict[str, Any]:
@@ -397,7 +381,7 @@ def rebind(ctx: RunContext, models: dict[str, str]) -> None:
     stored = json.loads(row.get("options") or "{}")
     stored["model_overrides"] = {**stored.get("model_overrides", {}), **models}
     registry, _ = resolve_registry(ctx.workspace.repo, ctx.spec, stored["model_overrides"],
-                                   stored.get("strict_roles", False))
+                                   stored.get("strict_roles", False), bool(stored.get("trust_repo_config")))
     check_models_usable(registry, ctx.spec, ctx.guard.run_caps, stored.get("pin"), ctx.complete)
     ctx.runlog.update_options(ctx.run_id, stored)  # stored only once checked, so a resume never inherits a typo
     ctx.registry = registry

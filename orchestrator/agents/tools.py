@@ -11,6 +11,7 @@ from typing import Any
 
 import regex
 
+from orchestrator.agents.git_names import check_git_accepts
 from orchestrator.agents.personas import READ_TOOLS
 from orchestrator.agents.redact import redact
 from orchestrator.agents.sandbox import (
@@ -38,6 +39,7 @@ from orchestrator.agents.whole_file import (
     check_still_parses,
     edit_missed,
 )
+from orchestrator.agents.worktree_files import refuse_hard_link
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.globs import glob_match
@@ -78,7 +80,7 @@ class Toolbox:
         self._files = files  # the worktree's files when the caller just listed them (dropped with `_specs`)
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
-        self.on_write = on_write  # told of every file written, so the phase commits what its agent wrote
+        self.on_write = on_write
         self.calls = 0
         unknown = [name for name in tools or [] if name not in TOOL_SPECS]
         if unknown:
@@ -124,8 +126,8 @@ class Toolbox:
             raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
         arguments = validate_arguments(name, arguments)
         try:
-            # Each tool is the method of the same name; what it returns goes to a model and the checkpoints.
-            # Non-UTF-8 names (a test's) show as "?": the reply must survive JSON and the checkpoint store.
+            # Each tool is the method of the same name; what it returns goes to a model and the checkpoints, so a
+            # non-UTF-8 name (a test's) shows as "?".
             return redact(getattr(self, name)(**arguments)).encode("utf-8", "replace").decode("utf-8")
         except SandboxViolation as exc:  # "/path/to/repo/calc.py": small models make up absolute paths
             path = arguments.get("path")
@@ -301,7 +303,7 @@ class Toolbox:
             raise ToolError(f"{path} is a folder; use list_files to see its files.")
         if not target.is_file():
             raise ToolError(f"{path} does not exist.{self._path_hint(path)}")
-        _refuse_hard_link(target, path)
+        refuse_hard_link(target, path)
         return target
 
     def _path_hint(self, path: str) -> str:
@@ -321,7 +323,7 @@ class Toolbox:
             self.policy.check_write(rel, content)
         check_still_parses(rel, old, content, tool)
         check_git_accepts(rel)
-        _refuse_hard_link(target, rel)
+        refuse_hard_link(target, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write a new file and rename it over the old name, so whatever else shares the old inode is untouched.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".orchestrator-write-")
@@ -333,7 +335,7 @@ class Toolbox:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        if self.on_write is not None:
+        if self.on_write is not None:  # the phase commits what its agent wrote, not what a test made
             self.on_write(rel, content.encode("utf-8"))
 
     def _walk(self, base: Path) -> list[str]:
@@ -378,27 +380,6 @@ class Toolbox:
                 if len(hits) >= limit:
                     break
         return hits
-
-
-def check_git_accepts(rel: str) -> None:
-    """Refuse a path git would refuse to commit (`docs/.GIT/x`, `.git ` on NTFS rules, a non-UTF-8 name), at
-    write time: once written, every later commit of the run would fail on it."""
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SandboxViolation(f"path {rel.encode('utf-8', 'replace').decode()!r} is not valid UTF-8; "
-                               "use a plain file name.") from None
-    for part in PurePosixPath(rel).parts:
-        if part.rstrip(". ").lower() in (".git", "git~1"):
-            raise SandboxViolation(f"path {rel!r}: {part!r} is a name git reserves (any case of .git); "
-                                   "git refuses to commit it. Use another folder name.")
-
-
-def _refuse_hard_link(target: Path, shown_path: str) -> None:
-    """Refuse a file with several names: one of them may be outside the worktree (e.g. the repo's .git/config)."""
-    if target.is_file() and target.stat().st_nlink > 1:
-        raise SandboxViolation(f"{shown_path} is a hard link (another name of a file that may lie outside the "
-                               "worktree); refused like a symlink.")
 
 
 def _descend(entry: os.DirEntry, depth: int) -> bool:

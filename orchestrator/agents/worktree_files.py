@@ -17,6 +17,13 @@ MAX_READ_BYTES = 2_000_000
 """A file larger than this is no packet material (and may be a test's junk)."""
 
 
+def refuse_hard_link(target: Path, shown_path: str) -> None:
+    """Refuse a file with several names: one of them may be outside the worktree (e.g. the repo's .git/config)."""
+    if target.is_file() and target.stat().st_nlink > 1:
+        raise SandboxViolation(f"{shown_path} is a hard link (another name of a file that may lie outside the "
+                               "worktree); refused like a symlink.")
+
+
 def safe_file(root: Path, rel: str) -> Path | None:
     """The real path of a regular worktree file the tools could read, or None (missing, a link leading out of
     the worktree or into .git, a hard link, a device or fifo, too large)."""

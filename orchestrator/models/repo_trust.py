@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from orchestrator.errors import ConfigError
@@ -10,6 +11,13 @@ from orchestrator.models.spec import ENDPOINT_FIELDS, LoadedSpec, ModelEntrySpec
 REPO_MODELS = Path(".orchestrator") / "models.yaml"
 TRUST_HINT = ("Move it to your own ~/.config/orchestrator/models.yaml, or pass --trust-repo-config if you trust "
               "this repository with your keys.")
+
+
+def user_config_path() -> Path:
+    """`$XDG_CONFIG_HOME/orchestrator/models.yaml`, defaulting to `~/.config/orchestrator/models.yaml`."""
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
+    return base / "orchestrator" / "models.yaml"
 
 
 def repo_models_file(repo: Path) -> Path | None:

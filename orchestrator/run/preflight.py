@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.sandbox import sandbox_problem
-from orchestrator.errors import ConfigError, SandboxUnavailable
+from orchestrator.errors import ConfigError, SandboxUnavailable, WorkspaceError
 from orchestrator.workflow.lint import workflow_roles
 from orchestrator.workflow.trust import allowed_commands, binding_notices, refused_commands, shadow_notices
 
@@ -20,6 +20,15 @@ def sandbox_warnings(unsafe_no_sandbox: bool) -> list[str]:
         raise SandboxUnavailable(f"cannot sandbox the commands this run executes: {problem}. Install bubblewrap, "
                                  "or pass --unsafe-no-sandbox to run tests and gate commands unconfined, as you.")
     return [f"UNSAFE: no sandbox ({problem}); --unsafe-no-sandbox: tests and gate commands ran unconfined, as you"]
+
+
+def target_repo(path: Path) -> Path:
+    """The --repo folder, resolved; a missing folder is a clear error (not a git repository: when it's used)."""
+    repo = Path(path).expanduser().resolve()
+    if not repo.is_dir():
+        raise WorkspaceError(f"--repo {path}: no such folder; give the path of a git repository "
+                             "(the default is the current folder)")
+    return repo
 
 
 def run_notices(spec: Any, path: Path, repo: Path, allow_commands: list[str]) -> list[str]:

@@ -82,3 +82,9 @@ def worktree_notice(path: Path, branch: str) -> list[str]:
     if (path / ".git").is_file():
         return []
     return [f"the run's worktree {path} was missing or incomplete; made it again from branch {branch}"]
+
+
+def repair_for_resume(repo: Path, run_id: str, base_commit: str, runlog: Any) -> list[str]:
+    """Before a resume touches the worktree: stale locked checkouts, a deleted branch, a deleted worktree."""
+    notices = unlock_stale_checkouts(repo, run_id) + restore_branch(repo, run_id, base_commit, runlog)
+    return notices + worktree_notice(state_dir(repo) / "worktrees" / run_id, BRANCH_PREFIX + run_id)
