@@ -114,3 +114,21 @@ def test_every_repo_binding_is_announced_before_the_first_call(repo: Path) -> No
     assert f"models.builder -> {ids['builder']} (.orchestrator/workflows/plain.yaml)" in notice[0][0]
     assert f"roles.critic -> {ids['critic']} (.orchestrator/models.yaml:2)" in notice[0][0]
     assert notice[0][0] in outcome.warnings
+
+
+def test_a_repo_persona_or_workflow_has_no_field_that_steers_a_request(repo: Path) -> None:
+    """Personas hold no model and workflows bind roles only: an endpoint field there is an unknown key."""
+    from orchestrator.agents.personas import read_persona_file
+    from orchestrator.workflow.validate import validate_file
+
+    persona = repo / ".orchestrator" / "personas" / "builder.yaml"
+    persona.parent.mkdir(parents=True)
+    persona.write_text("goal: build\napi_base: http://127.0.0.1:9/v1\napi_key_env: OPENAI_API_KEY\n")
+    with pytest.raises(ConfigError, match=r"builder\.yaml:2: .*api_base"):
+        read_persona_file(persona)
+    flow = repo / ".orchestrator" / "workflows" / "w.yaml"
+    flow.parent.mkdir(parents=True)
+    flow.write_text(yaml.safe_dump({"name": "w", "settings": {"api_base": "http://127.0.0.1:9/v1"},
+                                    "steps": STEPS}, sort_keys=False))
+    _, problems = validate_file(flow, repo)
+    assert any("settings.api_base" in p and "w.yaml:" in p for p in problems)
