@@ -23,8 +23,9 @@ def is_disk_full(exc: BaseException) -> bool:
 def disk_full_error(exc: BaseException, run_id: str = "", where: Path | None = None) -> StoreError:
     """The message for a full disk: what failed and how to go on."""
     place = f" (writing under {where})" if where else ""
-    then = f"continue the run with `orchestrator resume {run_id}`" if run_id else "run the command again"
-    return StoreError(f"the disk is full{place}: {exc}. Free some space, then {then}; finished steps are saved.")
+    then = (f"continue the run with `orchestrator resume {run_id}` (its finished steps are saved)" if run_id
+            else "run the command again")
+    return StoreError(f"the disk is full{place}: {exc}. Free some space, then {then}.")
 
 
 @contextmanager
