@@ -183,6 +183,8 @@ def test_a_full_disk_ends_the_session_with_a_way_out_and_never_leaves_it_running
     assert _only_run(repo)["status"] == "running"  # as stored: the write failed ...
     listed = _cli("runs", "list", "--repo", str(repo))
     assert "interrupted" in listed.stdout and "running" not in listed.stdout  # ... but no process holds it
+    shown = _cli("runs", "show", _only_run(repo)["id"], "--repo", str(repo))
+    assert shown.stdout.startswith(f"Run {_only_run(repo)['id']}: interrupted"), shown.stdout + shown.stderr
 
 
 def test_a_missing_repo_is_a_clear_error() -> None:
