@@ -62,6 +62,10 @@ class WorkspaceError(OrchestratorError):
     """The target repository can't be used (not a git repo, no commits, worktree trouble)."""
 
 
+class StoreError(OrchestratorError):
+    """A state database (run log, checkpoints) can't be read or written: corrupt, or the disk is full."""
+
+
 class RunBusy(OrchestratorError):
     """Another live process holds the run (running or resuming it); one process at a time."""
 

@@ -30,8 +30,11 @@ from orchestrator.run.preflight import (
     resolve_registry,
     run_notices,
     sandbox_warnings,
+    target_repo,
     uncommitted_notice,
 )
+from orchestrator.run.repair import repair_for_resume
+from orchestrator.run.store_guard import disk_full_error, is_disk_full
 from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.budget import BudgetSpec
@@ -57,6 +60,7 @@ class RunOptions:
     run_id: str | None = None
     allow_commands: list[str] = field(default_factory=list)
     unsafe_no_sandbox: bool = False
+    trust_repo_config: bool = False
 
 
 @dataclass
@@ -71,6 +75,7 @@ class ResumeOptions:
     decision: dict[str, Any] | None = None
     allow_commands: list[str] = field(default_factory=list)
     unsafe_no_sandbox: bool = False
+    trust_repo_config: bool = False
 
 
 def new_run_id() -> str:
@@ -112,7 +117,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
     stored = {"model_overrides": options.model_overrides, "approve": options.approve,
               "strict_roles": options.strict_roles, "budget": options.budget.model_dump(),
               "autonomy": spec.settings.autonomy, "pin": options.pin, "allow_commands": options.allow_commands,
-              "unsafe_no_sandbox": options.unsafe_no_sandbox}
+              "unsafe_no_sandbox": options.unsafe_no_sandbox, "trust_repo_config": options.trust_repo_config}
     try:
         with RunLock(state_dir(repo) / "locks", run_id), plain_log(state_dir(repo), run_id):
             # The record comes first: a kill during `git worktree add` leaves a run that resume can repair.
@@ -130,7 +135,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
 
 def _prepare(options: RunOptions, complete: Any) -> tuple[Path, Path, Any, Any, list[str]]:
     """Everything a run checks before it touches the repo: (repo, workflow file, workflow, registry, warnings)."""
-    repo = options.repo.resolve()
+    repo = target_repo(options.repo)
     path = find_workflow(options.workflow, repo)
     spec = load_workflow(path, repo)
     if options.autonomy:
@@ -138,7 +143,8 @@ def _prepare(options: RunOptions, complete: Any) -> tuple[Path, Path, Any, Any, 
     spec = apply_autonomy(spec)
     if not options.task.strip():
         raise ConfigError("--task is empty: say what the run should do")
-    registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles)
+    registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles,
+                                          options.trust_repo_config)
     check_models_usable(registry, spec, options.budget, options.pin, complete)
     warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)
     warnings += uncommitted_notice(repo)
@@ -185,7 +191,7 @@ def _announce(runlog: RunLog, run_id: str, warnings: list[str], notify: Any) -> 
 
 def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None, notify: Any = None) -> RunOutcome:
     """Continue an interrupted, stopped or paused run from its last completed step."""
-    repo = options.repo.resolve()
+    repo = target_repo(options.repo)
     runlog = RunLog(state_dir(repo) / "runs.sqlite")
     try:
         row = runlog.run(options.run_id)
@@ -210,12 +216,14 @@ def _resume_locked(options: ResumeOptions, row: dict[str, Any], runlog: RunLog, 
     spec = load_workflow(path, repo)
     spec.settings.autonomy = stored.get("autonomy", spec.settings.autonomy)
     spec = apply_autonomy(spec)
-    registry, warnings = resolve_registry(repo, spec, stored["model_overrides"], stored.get("strict_roles", False))
+    registry, warnings = resolve_registry(repo, spec, stored["model_overrides"], stored.get("strict_roles", False),
+                                          stored["trust_repo_config"])
     # Rebound roles, raised caps or a changed models.yaml get the same checks as a new run.
     check_models_usable(registry, spec, budget, stored.get("pin"), complete)
     runlog.update_options(options.run_id, stored)  # only what passed the checks is kept for later sessions
     warnings += sandbox_warnings(stored["unsafe_no_sandbox"])
     warnings += run_notices(spec, path, repo, stored["allow_commands"])
+    warnings += repair_for_resume(repo, options.run_id, row["base_commit"], runlog)
     workspace = Workspace.reopen(repo, options.run_id, row["base_commit"])
     for lock in workspace.clear_stale_locks():
         warnings.append(f"removed a stale git lock left by a killed session: {lock}")
@@ -238,6 +246,7 @@ def _resumed_options(options: ResumeOptions, stored: dict[str, Any]) -> dict[str
     stored["approve"] = options.approve or stored.get("approve", "auto")
     stored["allow_commands"] = list(dict.fromkeys([*stored.get("allow_commands", []), *options.allow_commands]))
     stored["unsafe_no_sandbox"] = bool(stored.get("unsafe_no_sandbox")) or options.unsafe_no_sandbox
+    stored["trust_repo_config"] = bool(stored.get("trust_repo_config")) or options.trust_repo_config
     return stored
 
 
@@ -355,10 +364,25 @@ def _drive(ctx: RunContext, graph: Any, config: dict[str, Any], payload: Any) ->
         ctx.runlog.finish_run(ctx.run_id, "failed", exc.exit_code, str(exc)[:500])
         raise
     except BaseException as exc:
-        ctx.runlog.finish_run(ctx.run_id, "failed", getattr(exc, "exit_code", 1), str(exc)[:500])
+        if is_disk_full(exc):
+            raise _ended(ctx, "interrupted", disk_full_error(exc, ctx.run_id, state_dir(ctx.workspace.repo))) from exc
+        _ended(ctx, "failed", exc)
         raise
     finally:
-        ctx.runlog.event(ctx.run_id, "session", seconds=round(time.monotonic() - started, 3))
+        try:
+            ctx.runlog.event(ctx.run_id, "session", seconds=round(time.monotonic() - started, 3))
+        except Exception:  # noqa: BLE001 - a full disk must not hide the error that ended the session
+            pass
+
+
+def _ended(ctx: RunContext, status: str, exc: BaseException) -> BaseException:
+    """Record how the session ended; when even that write fails (a full disk), `runs list` still shows the run
+    as interrupted, since no process holds its lock."""
+    try:
+        ctx.runlog.finish_run(ctx.run_id, status, getattr(exc, "exit_code", 1), str(exc)[:500])
+    except Exception:  # noqa: BLE001 - the original error matters more than the record of it
+        pass
+    return exc
 
 
 def _deadline(ctx: RunContext) -> float | None:
@@ -373,7 +397,7 @@ def rebind(ctx: RunContext, models: dict[str, str]) -> None:
     stored = json.loads(row.get("options") or "{}")
     stored["model_overrides"] = {**stored.get("model_overrides", {}), **models}
     registry, _ = resolve_registry(ctx.workspace.repo, ctx.spec, stored["model_overrides"],
-                                   stored.get("strict_roles", False))
+                                   stored.get("strict_roles", False), bool(stored.get("trust_repo_config")))
     check_models_usable(registry, ctx.spec, ctx.guard.run_caps, stored.get("pin"), ctx.complete)
     ctx.runlog.update_options(ctx.run_id, stored)  # stored only once checked, so a resume never inherits a typo
     ctx.registry = registry

@@ -80,9 +80,14 @@ def builder_that(action) -> FunctionModel:
 
 
 def _run_direct(repo: Path, action) -> object:
-    name = add_workflow(repo, "build_quality", [{**BUILD_QUALITY[0], "instructions": f"REPO={repo} go"},
-                                                BUILD_QUALITY[1]], {"tests": QUALITY}, autonomy="L4")
-    return run(repo, name, bind(builder=builder_that(action)))
+    """A run whose builder changes files behind the tools' back. A phase commit would discard those changes (they
+    are not the agent's: test_hostile_leftovers), so the build step commits nothing and the gate judges them as a
+    test run would have left them; the run's final commit discards them."""
+    build = {**BUILD_QUALITY[0], "instructions": f"REPO={repo} go", "commit": False}
+    name = add_workflow(repo, "build_quality", [build, BUILD_QUALITY[1]], {"tests": QUALITY}, autonomy="L4")
+    outcome = run(repo, name, bind(builder=builder_that(action)))
+    assert git(repo, "diff", "--name-only", f"main..{outcome.branch}") == ""  # never on the branch
+    return outcome
 
 
 @pytest.mark.parametrize("weaken", ["delete", "skip", "xfail"])

@@ -58,6 +58,9 @@ def test_evil():
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", {marker!r}], start_new_session=True)
     pathlib.Path("loot.txt").write_text("\\n".join(loot))
     pathlib.Path("report.json").write_text(repr(report))
+    # The files above are a test run's leftovers, discarded by the next commit: the report goes to the output too.
+    print("REPORT=" + repr(report))
+    print("LOOT=" + "\\n".join(loot)[:2000])
 '''
 
 
@@ -70,7 +73,8 @@ def test_a_hostile_test_file_during_a_run_is_contained(repo: Path, tmp_path: Pat
              {"id": "build", "persona": "builder", "next": "quality"},
              {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
               "max_rounds": 1}]
-    name = add_workflow(repo, "hostile", steps, {"tests": QUALITY}, autonomy="L4")
+    name = add_workflow(repo, "hostile", steps, {"tests": QUALITY}, autonomy="L4",
+                        test_command=["python", "-m", "pytest", "-q", "-s"])
     before = fingerprint(repo)
     tester = ScriptedModel({"tester": [call("write_file", path="tests/test_evil.py", content=evil),
                                        call("run_tests"), finish("tests written")]}, name="tester")
@@ -82,11 +86,14 @@ def test_a_hostile_test_file_during_a_run_is_contained(repo: Path, tmp_path: Pat
     assert fingerprint(repo) == before  # tree, index, .git/config and hooks byte-identical
     assert not (tmp_path / "HOOK_FIRED").exists() and not (repo / "planted.txt").exists()
     assert gone(marker)  # the setsid daemon died with its command
-    report = (outcome.worktree / "report.json").read_text()
+    outputs = [str(m["content"]) for c in builder.calls for m in c.messages if "REPORT=" in str(m.get("content"))]
+    report = outputs[-1].split("REPORT=", 1)[1].split("\n", 1)[0]
     for attack in ("hook", "hook_via_git", "config_link", "net"):
         assert f"'{attack}': 'done'" not in report, report
     assert not Path(os.path.expanduser("~/.orchestrator-pwned")).exists()  # written to a throwaway home only
-    assert "planted.txt" in git(repo, "show", "--stat", outcome.branch + "~1")  # landed on the branch only
+    assert "'planted': 'done'" in report and not (repo / "planted.txt").exists()  # written in the worktree only,
+    assert "planted.txt" not in git(repo, "log", "--stat", outcome.branch)  # and discarded: a test run's leftover
+    assert "[redacted" not in outputs[-1]  # the test's loot held no secret value to redact
     transcripts = [json.dumps(c.messages) for m in (tester, builder) for c in m.calls]
     assert leaks(repo, texts=(outcome.message, *transcripts)) == []  # no canary in any byte or message
 

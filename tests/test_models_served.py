@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from flows import CALC_FIXED, add_file, add_workflow, run
+from flows import CALC_FIXED, add_workflow, run
 from llama_server import llama_server
 from scripts import call, finish
 
 from orchestrator.models import catalog, gateway
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.models.registry import user_config_path
 from orchestrator.models.weights import weights_path
 
 SERVED = "openai/smollm2-served"
@@ -35,7 +36,8 @@ def test_the_critic_on_a_served_model_and_the_builder_in_process_run_one_workflo
         replies.append((model, persona, reply))
 
     with llama_server(weights_path("smollm2"), alias="smollm2-served") as api_base:
-        add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({"models": {SERVED: {
+        user_config_path().parent.mkdir(parents=True, exist_ok=True)  # the user's file: a repo may not set servers
+        user_config_path().write_text(yaml.safe_dump({"models": {SERVED: {
             "api_base": api_base, "tool_calls": "json_object", "timeout_s": 300, "context_window": 8192,
             "input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "params": {"temperature": 0.0}}}}))
         steps = [{"id": "build", "persona": "builder", "next": "review"},

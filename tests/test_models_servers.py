@@ -18,7 +18,7 @@ from orchestrator.errors import ConfigError, RealRequestBlockedError
 from orchestrator.models import catalog, gateway
 from orchestrator.models.check import check_models, probe_servers
 from orchestrator.models.failures import ModelCallError
-from orchestrator.models.registry import load_registry
+from orchestrator.models.registry import load_registry, user_config_path
 from orchestrator.models.tool_modes import parse_tool_call_text
 from orchestrator.models.types import ToolSpec
 
@@ -54,10 +54,12 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def registry(tmp_path: Path, models: dict[str, dict[str, Any]], roles: dict[str, str] | None = None) -> Any:
-    """A registry whose repo models.yaml describes these models (published to the gateway, as a run does)."""
-    folder = tmp_path / "repo" / ".orchestrator"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "models.yaml").write_text(json.dumps({"models": models, "roles": roles or {}}))
+    """A registry whose user models.yaml describes these models (published to the gateway, as a run does).
+
+    The user's file, not the repo's: a repository may not choose servers or keys (test_hostile_config_keys)."""
+    path = user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"models": models, "roles": roles or {}}))
     return load_registry(tmp_path / "repo")
 
 
@@ -248,9 +250,8 @@ def test_the_docs_server_example_loads(tmp_path: Path) -> None:
 
     blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "models.md").read_text(), re.S)
     example = next(b for b in blocks if "api_base:" in b and "tool_calls:" in b)
-    folder = tmp_path / "repo" / ".orchestrator"
-    folder.mkdir(parents=True)
-    (folder / "models.yaml").write_text(example)
+    user_config_path().parent.mkdir(parents=True)
+    user_config_path().write_text(example)
     reg = load_registry(tmp_path / "repo")
     assert reg.resolve("tester").model == "team-gateway"
     assert catalog.published_entry("team-gateway")["litellm_model"] == "openai/gpt-4o-mini"
@@ -259,10 +260,9 @@ def test_the_docs_server_example_loads(tmp_path: Path) -> None:
 def test_the_init_scaffold_server_example_loads_once_uncommented(tmp_path: Path) -> None:
     from orchestrator.cli.scaffold import MODELS_YAML
 
-    example = MODELS_YAML.split("the others on a provider:\n")[1]
-    folder = tmp_path / "repo" / ".orchestrator"
-    folder.mkdir(parents=True)
-    (folder / "models.yaml").write_text("\n".join(line.removeprefix("# ") for line in example.splitlines()))
+    example = MODELS_YAML.split("(llama.cpp, vLLM, Ollama):\n")[1]
+    user_config_path().parent.mkdir(parents=True)
+    user_config_path().write_text("\n".join(line.removeprefix("# ") for line in example.splitlines()))
     reg = load_registry(tmp_path / "repo")
     assert reg.resolve("critic").model == "openai/qwen2.5-coder-7b"
     assert catalog.published_entry("openai/qwen2.5-coder-7b")["api_base"] == "http://127.0.0.1:8080/v1"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from flows import CALC_FIXED, add_file, add_workflow, run
+from flows import CALC_FIXED, add_workflow, run
 from openai_server import FakeOpenAI, completion, error, fake_openai
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -23,7 +23,7 @@ from scripts import SUBTRACT_TEST_ID, call, finish
 from orchestrator.models import catalog, gateway, tracing
 from orchestrator.models.failures import ModelCallError
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.models.registry import load_registry
+from orchestrator.models.registry import load_registry, user_config_path
 from orchestrator.models.resilience import RetryPolicy, configure_retries
 
 CANARY = "sk-canary-5e1b7c9a03d2"
@@ -58,8 +58,8 @@ def passing_verdict(body: dict[str, Any]) -> dict[str, Any]:
 def test_one_span_per_call_with_genai_attributes_and_failures_marked(tmp_path: Path,
                                                                    spans: InMemorySpanExporter) -> None:
     with fake_openai() as server:
-        (tmp_path / ".orchestrator").mkdir()
-        (tmp_path / ".orchestrator" / "models.yaml").write_text(yaml.safe_dump(
+        user_config_path().parent.mkdir(parents=True)
+        user_config_path().write_text(yaml.safe_dump(
             {"models": {"openai/traced": {"api_base": server.api_base, "api_key_env": "REVIEW_BOX_KEY"}}}))
         load_registry(tmp_path)
         server.push(completion("hello"), error(500, f"key {CANARY} is broken"))
@@ -92,8 +92,8 @@ def test_tracing_is_off_unless_switched_on(monkeypatch: pytest.MonkeyPatch, tmp_
     assert not tracing.otel_enabled()
     monkeypatch.setenv(tracing.OTEL_ENV, "1")
     assert tracing.otel_enabled()
-    (tmp_path / ".orchestrator").mkdir()
-    (tmp_path / ".orchestrator" / "models.yaml").write_text("tracing: {otel: false, litellm_callbacks: [langfuse]}\n")
+    user_config_path().parent.mkdir(parents=True)
+    user_config_path().write_text("tracing: {otel: false, litellm_callbacks: [langfuse]}\n")
     registry = load_registry(tmp_path)
     try:
         assert not tracing.otel_enabled() and registry.tracing.litellm_callbacks == ["langfuse"]
@@ -119,7 +119,8 @@ def test_litellm_callbacks_are_added_once_to_success_and_failure() -> None:
 
 
 def _run_with_traced_critic(repo: Path, server: FakeOpenAI) -> Any:
-    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({"models": {"openai/review-box": {
+    user_config_path().parent.mkdir(parents=True, exist_ok=True)
+    user_config_path().write_text(yaml.safe_dump({"models": {"openai/review-box": {
         "api_base": server.api_base, "api_key_env": "REVIEW_BOX_KEY", "description": "the critic's server"}}}))
     name = add_workflow(repo, "traced", BUILD_REVIEW, {"review": {"kind": "review", "critics": ["critic"]}},
                         autonomy="L4")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from flows import CALC_FIXED, add_file, add_workflow, run
+from flows import CALC_FIXED, add_workflow, run
 from openai_server import FakeOpenAI, Fault, completion, error, fake_openai, malformed, timeout, truncated
 from scripts import SUBTRACT_TEST_ID, call, finish, verdict
 
@@ -21,6 +21,7 @@ from orchestrator.models import catalog
 from orchestrator.models.breaker import BreakerPolicy, breakers, configure_breakers
 from orchestrator.models.failures import ModelCallError
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+from orchestrator.models.registry import user_config_path
 from orchestrator.models.resilience import RetryPolicy, configure_retries
 from orchestrator.runner import ResumeOptions, resume_run
 
@@ -54,7 +55,9 @@ def passing() -> dict[str, Any]:
 
 def flow(repo: Path, server: FakeOpenAI, profiles: dict[str, list[str]] | None = None) -> str:
     """A build -> review workflow whose critic's model is served by the fake server (0.5 s timeout)."""
-    add_file(repo, ".orchestrator/models.yaml", yaml.safe_dump({
+    user = user_config_path()  # the user's file: a repository may not choose servers (test_hostile_config_keys)
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text(yaml.safe_dump({
         "models": {SERVER_MODEL: {"api_base": server.api_base, "timeout_s": 0.5}}, "profiles": profiles or {}}))
     return add_workflow(repo, "faults", BUILD_REVIEW, {"review": {"kind": "review", "critics": ["critic"]}},
                         autonomy="L4")

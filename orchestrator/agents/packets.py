@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from orchestrator.agents.redact import redact
 from orchestrator.models.tokens import CHARS_PER_TOKEN, estimate_tokens
 
 __all__ = ["estimate_tokens"]  # re-exported: the packet's size is what steps and routing estimate with
@@ -71,6 +72,8 @@ def build_packet(sections: list[Section], budget_tokens: int) -> Packet:
             remaining = 0
         else:
             packet.dropped.append(title)
-    packet.text = "\n".join(parts)
+    # Files of the worktree went into these sections: no known secret value goes on to a model or a checkpoint,
+    # and a non-UTF-8 file name (made by a test) shows as "?" instead of breaking the checkpoint's encoding.
+    packet.text = redact("\n".join(parts)).encode("utf-8", "replace").decode("utf-8")
     packet.tokens = estimate_tokens(packet.text)
     return packet

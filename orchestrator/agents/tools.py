@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import regex
 
+from orchestrator.agents.git_names import check_git_accepts
 from orchestrator.agents.personas import READ_TOOLS
 from orchestrator.agents.redact import redact
 from orchestrator.agents.sandbox import (
@@ -38,6 +39,7 @@ from orchestrator.agents.whole_file import (
     check_still_parses,
     edit_missed,
 )
+from orchestrator.agents.worktree_files import refuse_hard_link
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
 from orchestrator.globs import glob_match
@@ -67,6 +69,7 @@ class Toolbox:
         max_output_chars: int = 8000,
         tools: list[str] | None = None,
         files: list[str] | None = None,
+        on_write: Callable[[str, bytes], None] | None = None,
     ):
         self.root = Path(root).resolve()
         self.test_command = list(test_command) if test_command else None
@@ -77,6 +80,7 @@ class Toolbox:
         self._files = files  # the worktree's files when the caller just listed them (dropped with `_specs`)
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
+        self.on_write = on_write
         self.calls = 0
         unknown = [name for name in tools or [] if name not in TOOL_SPECS]
         if unknown:
@@ -122,8 +126,9 @@ class Toolbox:
             raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
         arguments = validate_arguments(name, arguments)
         try:
-            # Each tool is the method of the same name; what it returns goes to a model and the checkpoints.
-            return redact(getattr(self, name)(**arguments))
+            # Each tool is the method of the same name; what it returns goes to a model and the checkpoints, so a
+            # non-UTF-8 name (a test's) shows as "?".
+            return redact(getattr(self, name)(**arguments)).encode("utf-8", "replace").decode("utf-8")
         except SandboxViolation as exc:  # "/path/to/repo/calc.py": small models make up absolute paths
             path = arguments.get("path")
             if isinstance(path, str) and PurePosixPath(path).is_absolute():
@@ -298,7 +303,7 @@ class Toolbox:
             raise ToolError(f"{path} is a folder; use list_files to see its files.")
         if not target.is_file():
             raise ToolError(f"{path} does not exist.{self._path_hint(path)}")
-        _refuse_hard_link(target, path)
+        refuse_hard_link(target, path)
         return target
 
     def _path_hint(self, path: str) -> str:
@@ -317,7 +322,8 @@ class Toolbox:
         if self.policy is not None:
             self.policy.check_write(rel, content)
         check_still_parses(rel, old, content, tool)
-        _refuse_hard_link(target, rel)
+        check_git_accepts(rel)
+        refuse_hard_link(target, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write a new file and rename it over the old name, so whatever else shares the old inode is untouched.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".orchestrator-write-")
@@ -329,6 +335,8 @@ class Toolbox:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if self.on_write is not None:  # the phase commits what its agent wrote, not what a test made
+            self.on_write(rel, content.encode("utf-8"))
 
     def _walk(self, base: Path) -> list[str]:
         """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS and anything too deep."""
@@ -372,13 +380,6 @@ class Toolbox:
                 if len(hits) >= limit:
                     break
         return hits
-
-
-def _refuse_hard_link(target: Path, shown_path: str) -> None:
-    """Refuse a file with several names: one of them may be outside the worktree (e.g. the repo's .git/config)."""
-    if target.is_file() and target.stat().st_nlink > 1:
-        raise SandboxViolation(f"{shown_path} is a hard link (another name of a file that may lie outside the "
-                               "worktree); refused like a symlink.")
 
 
 def _descend(entry: os.DirEntry, depth: int) -> bool:

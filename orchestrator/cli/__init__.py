@@ -79,8 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: one line, details behind --debug
         if debug:
             raise
+        if _disk_full(exc):
+            return 1
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
         return 1
+
+
+def _disk_full(exc: Exception) -> bool:
+    """Say what a full disk means and how to go on (a run's own session says it with the run id)."""
+    from orchestrator.run.store_guard import disk_full_error, is_disk_full
+
+    if not is_disk_full(exc):
+        return False
+    _print_error(disk_full_error(exc))
+    return True
 
 
 def _print_error(exc: OrchestratorError) -> None:

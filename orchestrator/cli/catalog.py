@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from orchestrator.cli.options import MODEL_OPTION
+from orchestrator.cli.options import MODEL_OPTION, TRUST_REPO_OPTION
 from orchestrator.cli.render import binding_rows, print_table
 
 
@@ -14,12 +14,11 @@ def models(
     repo: Path = typer.Option(None, "--repo", help="Include the repo's .orchestrator/models.yaml."),
     workflow: str = typer.Option(None, "--workflow", "-w", help="Include a workflow's models: section."),
     model: list[str] = MODEL_OPTION,
-    check: bool = typer.Option(
-        False, "--check", help="Check keys, ids and weights; ask each api_base server for its models."
-    ),
-    prepare: bool = typer.Option(
-        False, "--prepare", help="Join the embedded models' weight chunks and verify their SHA-256 (set-up step)."
-    ),
+    check: bool = typer.Option(False, "--check", help="Check keys, ids and weights; ask each api_base server for "
+                               "its models."),
+    prepare: bool = typer.Option(False, "--prepare", help="Join the embedded models' weight chunks and verify their "
+                                 "SHA-256 (set-up step)."),
+    trust_repo_config: bool = TRUST_REPO_OPTION,
 ) -> int:
     """Show persona -> profile -> models as resolved through every layer."""
     from orchestrator.models.check import check_models, probe_servers
@@ -33,7 +32,8 @@ def models(
             typer.echo(line)
         return 0
     workflow_models = load_workflow(find_workflow(workflow, repo), repo).models if workflow else None
-    registry = load_registry(repo, workflow_models=workflow_models, overrides=parse_model_overrides(model or []))
+    registry = load_registry(repo, workflow_models=workflow_models, overrides=parse_model_overrides(model or []),
+                             trust_repo=trust_repo_config)
     print_table("Role bindings", binding_rows(registry.table()))
     for warning in registry.check_roles(strict=False):
         typer.echo(f"Warning: {warning}", err=True)

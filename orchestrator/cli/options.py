@@ -1,5 +1,5 @@
 """Options shared by several commands: --repo, --model, --budget, --approve, --allow-command, --unsafe-no-sandbox,
---quiet and --json."""
+--trust-repo-config, --quiet and --json."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ ALLOW_OPTION = typer.Option(
 UNSAFE_OPTION = typer.Option(
     False, "--unsafe-no-sandbox",
     help="Where no sandbox (bubblewrap) works, run tests and gate commands unconfined, as you. Unsafe.")
+
+
+TRUST_REPO_OPTION = typer.Option(
+    False, "--trust-repo-config",
+    help="Let the repository's own .orchestrator/models.yaml set endpoints, key variables and tracing. "
+    "Only for a repository you trust with your keys.")
 
 
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No live progress; only notices and the summary at the end.")

@@ -17,6 +17,7 @@ from orchestrator.cli.options import (
     MODEL_OPTION,
     QUIET_OPTION,
     REPO_OPTION,
+    TRUST_REPO_OPTION,
     UNSAFE_OPTION,
 )
 from orchestrator.cli.render import console, err_console, print_outcome
@@ -24,7 +25,9 @@ from orchestrator.cli.render import console, err_console, print_outcome
 
 def run(
     workflow: str = typer.Argument(..., help="Workflow name (e.g. feature) or path to a workflow YAML."),
-    task: str = typer.Option(..., "--task", "-t", help="What the run should do."),
+    task: str = typer.Option(None, "--task", "-t", help="What the run should do."),
+    task_file: Path = typer.Option(None, "--task-file", help="Read the task from this file (- for stdin), "
+                                   "for a task too long for the command line."),
     repo: Path = REPO_OPTION,
     model: list[str] = MODEL_OPTION,
     strict_roles: bool = typer.Option(False, "--strict-roles", help="Fail if critic and builder share a model."),
@@ -34,6 +37,7 @@ def run(
     pin: str = typer.Option(None, "--pin", help="Pinned mode: every role on this one model, routing off."),
     allow_command: list[str] = ALLOW_OPTION,
     unsafe_no_sandbox: bool = UNSAFE_OPTION,
+    trust_repo_config: bool = TRUST_REPO_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = JSON_OPTION,
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything a run checks, print each step's "
@@ -46,12 +50,13 @@ def run(
 
     if autonomy not in (None, "L2", "L3", "L4"):
         raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
+    task = _task_text(task, task_file)
     display = _display(quiet, as_json)
     mode = "auto" if dry_run else _approve_mode(approve, display)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
                          strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
                          autonomy=autonomy, pin=pin, allow_commands=allow_command or [],
-                         unsafe_no_sandbox=unsafe_no_sandbox)
+                         unsafe_no_sandbox=unsafe_no_sandbox, trust_repo_config=trust_repo_config)
     if dry_run:
         from orchestrator.cli.plan import print_plan
 
@@ -69,6 +74,7 @@ def resume(
     comment: str = typer.Option("", "--comment", help="Comment for a rejection; it becomes builder work."),
     allow_command: list[str] = ALLOW_OPTION,
     unsafe_no_sandbox: bool = UNSAFE_OPTION,
+    trust_repo_config: bool = TRUST_REPO_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> int:
@@ -84,8 +90,25 @@ def resume(
     answer = {"decision": decision, "comment": comment} if decision else None
     options = ResumeOptions(repo=repo, run_id=run_id, model_overrides=parse_model_overrides(model or []),
                             budget=parse_budget(budget or []), approve=mode, decision=answer,
-                            allow_commands=allow_command or [], unsafe_no_sandbox=unsafe_no_sandbox)
+                            allow_commands=allow_command or [], unsafe_no_sandbox=unsafe_no_sandbox,
+                            trust_repo_config=trust_repo_config)
     return _session(display, repo, mode, lambda ask, notify: resume_run(options, ask=ask, notify=notify))
+
+
+def _task_text(task: str | None, task_file: Path | None) -> str:
+    """The task from --task or --task-file (exactly one of them)."""
+    if (task is None) == (task_file is None):
+        raise typer.BadParameter("give the task with --task TEXT or --task-file PATH (one of them)",
+                                 param_hint="--task")
+    if task_file is None:
+        return str(task)
+    try:
+        data = sys.stdin.buffer.read() if str(task_file) == "-" else task_file.read_bytes()
+        return data.decode("utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"{task_file}: can't read it ({exc.strerror})", param_hint="--task-file") from None
+    except UnicodeDecodeError as exc:
+        raise typer.BadParameter(f"{task_file}: not UTF-8 text (byte {exc.start})", param_hint="--task-file") from None
 
 
 def _display(quiet: bool, as_json: bool) -> str:

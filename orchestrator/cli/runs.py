@@ -24,8 +24,11 @@ def _open(repo: Path):
 @app.command("list")
 def list_runs(repo: Path = typer.Option(Path("."), "--repo", help="Target repository.")) -> int:
     """One line per run: id, workflow, status, exit code, start time and task."""
+    from orchestrator.run.lock import live_status
+
     log = _open(repo)
-    rows = [{"run": r["id"], "workflow": r["workflow"], "status": r["status"], "exit": r["exit_code"],
+    locks = log.path.parent / "locks"  # a run listed `running` that no process holds was killed (or hit a full disk)
+    rows = [{"run": r["id"], "workflow": r["workflow"], "status": live_status(r, locks), "exit": r["exit_code"],
              "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), "task": r["task"][:60]}
             for r in log.runs()]
     print_table("Runs", rows)
@@ -41,7 +44,6 @@ def show_run(
 ) -> int:
     """Everything a run decided: phases, every gate verdict with its reasons and violations, unusable verdicts,
     tool calls, dispatcher choices, human decisions, context packets and model calls."""
-    from orchestrator.run.audit import run_audit
 
     log = _open(repo)
     run = log.run(run_id)
@@ -52,13 +54,23 @@ def show_run(
     if as_json:
         import json
 
-        typer.echo(json.dumps(run_audit(log, run_id), indent=1, default=str))
+        typer.echo(json.dumps(_audit(log, run_id), indent=1, default=str))
         return 0
     if routing:
         _print_routing(log, run_id)
         return 0
-    _print_summary(run_audit(log, run_id))
+    _print_summary(_audit(log, run_id))
     return 0
+
+
+def _audit(log: Any, run_id: str) -> dict[str, Any]:
+    """The run's audit, its status as `runs list` shows it (`running` with no live process reads `interrupted`)."""
+    from orchestrator.run.audit import run_audit
+    from orchestrator.run.lock import live_status
+
+    audit = run_audit(log, run_id)
+    audit["run"]["status"] = live_status(audit["run"], log.path.parent / "locks")
+    return audit
 
 
 def _print_routing(log: Any, run_id: str) -> None:

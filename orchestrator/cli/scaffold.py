@@ -46,7 +46,9 @@ MODELS_YAML = """\
 #   builder: high_throughput
 #   critic: high_reasoning
 #
-# One role on a local OpenAI-compatible server (llama.cpp, vLLM, Ollama), the others on a provider:
+# Where a model's calls go (api_base, api_key_env, litellm_model, params, tool_calls, timeout_s) is yours to
+# say, not the repository's: a server entry like this one goes in ~/.config/orchestrator/models.yaml (or pass
+# --trust-repo-config). One role on a local OpenAI-compatible server (llama.cpp, vLLM, Ollama):
 # models:
 #   openai/qwen2.5-coder-7b:
 #     api_base: http://127.0.0.1:8080/v1      # `orchestrator models --check` asks it for its models

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orchestrator.agents.worktree_files import read_text, walk_files
 from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
 from orchestrator.globs import glob_match
 
@@ -57,8 +58,10 @@ def spec_text(workspace, changes: Changes | None = None) -> str:
         return ""
     specs = changes.specs if changes is not None else workspace.changed_under("specs")
     changed = [p for p in specs if p.endswith(".md")]
-    paths = [worktree / p for p in changed] or sorted((worktree / "specs").glob("**/spec.md"))
-    return "\n\n".join(f"# {p.relative_to(worktree)}\n{p.read_text(errors='replace')}" for p in paths if p.is_file())
+    paths = changed or [p for p in walk_files(worktree, "specs") if p.endswith("/spec.md")]
+    # Read like a tool reads: a spec that is a link out of the worktree (to /proc/self/environ) is left out.
+    texts = [(p, read_text(worktree, p)) for p in paths]
+    return "\n\n".join(f"# {p}\n{text}" for p, text in texts if text is not None)
 
 
 def behaviour_change_without_spec(workspace, changes: Changes | None = None) -> str | None:

@@ -40,6 +40,7 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
         problems.append("the builder changed nothing: no source file differs from the base commit")
     restored = restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
     bases = known_bases(state)
+    ctx.workspace.adopt(restored)  # the next phase commit takes the base config, as the gate put it back
     findings = []
     for command in gate.commands:
         if is_pytest(command):

@@ -10,6 +10,7 @@ import ast
 import re
 from typing import Any
 
+from orchestrator.agents.worktree_files import read_text, remove, write_text
 from orchestrator.gates.changes import Changes, run_changes, spec_text
 from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output
@@ -42,7 +43,7 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
         return fail(*problems)
     if not new:
         return fail("no new test function in the diff: add at least one test that fails until the task is done")
-    restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes)
+    ctx.workspace.adopt(restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes))
     command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
         name="tests", run=ctx.spec.settings.test_command, parser="pytest")
     # Collected with the whole suite, as the quality gate will run them: a basename clash or a file outside
@@ -127,11 +128,11 @@ def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, lis
     """Test file -> test functions it defines now and did not at the base commit; plus files that don't parse."""
     new, problems = {}, []
     for path in changes.tests:
-        target = ctx.workspace.path / path
-        if not target.is_file() or not path.endswith(".py"):
+        text = read_text(ctx.workspace.path, path) if path.endswith(".py") else None
+        if text is None:
             continue
         try:
-            now = defined_tests(target.read_text(encoding="utf-8", errors="replace"))
+            now = defined_tests(text)
         except SyntaxError as exc:
             problems.append(f"{path}:{exc.lineno}: the test file does not parse ({exc.msg})")
             continue
@@ -161,10 +162,11 @@ def set_aside_run_tests(workspace) -> list[str]:
     for path in run_changes(workspace).tests:
         old = git(root, "show", f"{base}:{path}", check=False)
         known = bool(git(root, "ls-tree", "--name-only", base, "--", path, check=False).strip())
-        if known:
-            (root / path).write_text(old, encoding="utf-8")
+        if known:  # a link a test left there is replaced, never written through
+            write_text(root, path, old)
         else:
-            (root / path).unlink(missing_ok=True)
+            remove(root, path)
+        workspace.record_write(path, old.encode("utf-8") if known else None)  # the tester's commit takes it
         restored.append(path)
     return restored
 
@@ -174,11 +176,11 @@ def self_served(ctx: RunContext, changes: Changes, about: str) -> list[str]:
     its own copy, passes before the build, and proves nothing about the project (measured: the 0.5B does this)."""
     problems = []
     for path in changes.tests:
-        target = ctx.workspace.path / path
-        if not path.endswith(".py") or not target.is_file():
+        text = read_text(ctx.workspace.path, path) if path.endswith(".py") else None
+        if text is None:
             continue
         try:
-            tree = ast.parse(target.read_text(encoding="utf-8", errors="replace"))
+            tree = ast.parse(text)
         except SyntaxError:
             continue  # new_test_functions reports it
         for node in tree.body:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 
+from orchestrator.agents.worktree_files import read_text
 from orchestrator.gates.changes import Changes
 
 MAX_FLAGGED = 5
@@ -42,11 +43,11 @@ def signature_changes(workspace, changes: Changes) -> str | None:
 
     changed = []
     for path in [p for p in changes.source if p.endswith(".py")]:
-        target = workspace.path / path
-        if not target.is_file():
+        text = read_text(workspace.path, path)  # never through a link out of the worktree
+        if text is None:
             continue
         before = signatures(git(workspace.path, "show", f"{workspace.base_commit}:{path}", check=False))
-        after = signatures(target.read_text(errors="replace"))
+        after = signatures(text)
         changed += [f"{path} {name}({params}) -> {name}({after[name]})"
                     for name, params in before.items() if name in after and after[name] != params]
     if not changed:

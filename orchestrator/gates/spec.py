@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.agents.worktree_files import read_text
 from orchestrator.gates.changes import run_changes
 from orchestrator.gates.result import GateResult
 from orchestrator.gates.spec_content import names_something, scenario_problems, section_problems, vocabulary
@@ -16,14 +17,15 @@ from orchestrator.workflow.spec import GateStepSpec
 def run_spec_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> GateResult:
     """Judge every spec.md this run wrote or changed; with none, the gate fails."""
     worktree = ctx.workspace.path
-    paths = [p for p in run_changes(ctx.workspace).specs if p.endswith("spec.md") and (worktree / p).is_file()]
+    texts = {p: read_text(worktree, p) for p in run_changes(ctx.workspace).specs if p.endswith("spec.md")}
+    paths = [p for p, text in texts.items() if text is not None]  # a link out of the worktree is no spec
     if not paths:
         return GateResult(gate=step.id, kind="spec", verdict="fail", reasons=[
             "no spec: write specs/<domain>/spec.md with a Blueprint and a Contract before building"])
     words = spec_vocabulary(ctx, state)
     problems, scenarios = [], 0
     for path in paths:
-        text = (worktree / path).read_text(encoding="utf-8", errors="replace")
+        text = texts[path] or ""
         lint = lint_spec(text, path)
         scenarios += len(lint.scenarios)
         problems += lint.problems + section_problems(text, path) + scenario_problems(lint.scenarios, path)

@@ -109,6 +109,8 @@ def complete(
     """
     model = normalise_model_id(model)
     target = _target(model)
+    # Whatever a packet, a file or a tool result carried, no known secret value leaves in a request.
+    messages = redact_data(messages)
     # A server on this machine (api_base on loopback) is no network request: tests run against one.
     if not is_offline(target) and real_requests_blocked() and not endpoints.is_loopback(target):
         raise RealRequestBlockedError(

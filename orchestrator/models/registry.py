@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -12,6 +11,7 @@ from typing import Any
 from orchestrator.errors import ConfigError, UnknownNameError, did_you_mean
 from orchestrator.models import catalog, tracing
 from orchestrator.models.ids import LOCAL_MODELS, is_offline, is_script_path, normalise_model_id, provider_of
+from orchestrator.models.repo_trust import keep_endpoint, load_repo_layer, user_config_path
 from orchestrator.models.secrets import register_secret_names
 from orchestrator.models.spec import (
     ENDPOINT_FIELDS,
@@ -251,21 +251,16 @@ class Registry:
         return model_id in self._models
 
 
-def user_config_path() -> Path:
-    """`$XDG_CONFIG_HOME/orchestrator/models.yaml`, defaulting to `~/.config/orchestrator/models.yaml`."""
-    xdg = os.environ.get("XDG_CONFIG_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
-    return base / "orchestrator" / "models.yaml"
-
-
 def load_registry(
     repo: Path | None = None,
     workflow_models: dict[str, str] | None = None,
     overrides: dict[str, str] | None = None,
     *,
     known_personas: Iterable[str] | None = None,
+    trust_repo: bool = False,
 ) -> Registry:
-    """Merge the five layers (shipped, user, repo, workflow, --model) and validate every name."""
+    """Merge the five layers (shipped, user, repo, workflow, --model) and validate every name (the repo's layer
+    may set no endpoint, key or tracing unless `trust_repo`, --trust-repo-config)."""
     # With known_personas (e.g. the workflow's), a --model for any other persona is an error, not a warning.
     shipped = resources.files("orchestrator").joinpath("defaults/models.yaml")
     layers: list[tuple[str, LoadedSpec, Path | None]] = [
@@ -274,15 +269,15 @@ def load_registry(
     user_file = user_config_path()
     if user_file.is_file():
         layers.append(("user", load_spec_file(user_file), user_file.parent))
-    if repo is not None and (repo / ".orchestrator" / "models.yaml").is_file():
-        layers.append(("repo", load_spec_file(repo / ".orchestrator" / "models.yaml"), repo))
+    if (repo_layer := load_repo_layer(repo, trust_repo) if repo is not None else None) is not None:
+        layers.append(("repo", repo_layer, repo))
     if workflow_models:
         layers.append(("workflow", _roles_layer(workflow_models, "workflow models:"), None))
     if overrides:
         layers.append(("cli", _roles_layer(overrides, "--model"), None))
     merged = _Merged()
     for name, loaded, base in layers:
-        _merge(merged, name, loaded, base)
+        _merge(merged, name, loaded, base, keep_endpoints=name == "repo" and not trust_repo)
     _validate(merged)
     if known_personas is not None:
         known = {*known_personas, *(p for p in merged.roles if p not in merged.new_cli_personas)}
@@ -307,11 +302,13 @@ def _roles_layer(bindings: dict[str, str], where: str) -> LoadedSpec:
     return LoadedSpec(RegistrySpec(roles={str(k): v for k, v in bindings.items()}), where)
 
 
-def _merge(merged: _Merged, layer: str, loaded: LoadedSpec, base: Path | None) -> None:
-    """Apply one layer on top of the merged state, later names replacing earlier ones."""
+def _merge(merged: _Merged, layer: str, loaded: LoadedSpec, base: Path | None, keep_endpoints: bool = False) -> None:
+    """Apply one layer on top of the merged state, later names replacing earlier ones (with keep_endpoints, an
+    untrusted repo's, an entry replaces an earlier one's metadata, never its endpoint)."""
     spec = loaded.spec
     for model_id, entry in spec.models.items():
-        merged.models[normalise_model_id(model_id, base)] = entry
+        key = normalise_model_id(model_id, base)
+        merged.models[key] = keep_endpoint(merged.models.get(key), entry) if keep_endpoints else entry
     for name, profile in spec.profiles.items():
         models = [normalise_model_id(m, base) for m in profile.models]
         merged.profiles[name] = (profile.model_copy(update={"models": models}), loaded.place("profiles", name))

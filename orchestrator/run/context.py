@@ -167,8 +167,10 @@ class RunContext:
                 # run and step travel with the call, so traces (OTel spans, LiteLLM callbacks) can group by them
                 reply = complete_with_failover([model, *(failovers or [])], messages, registry=self.registry,
                                                **{"metadata": {"run_id": self.run_id, "step": step}, **kwargs})
-            else:
-                reply = self.complete(model, messages, **kwargs)
+            else:  # an injected `complete` bypasses the gateway, whose redaction the messages need just as much
+                from orchestrator.models.secrets import redact_data
+
+                reply = self.complete(model, redact_data(messages), **kwargs)
             self.guard.record(step, reply.total_tokens, reply.cost_usd)
             self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
             if decision_id is not None:

@@ -44,3 +44,26 @@ class RunLock:
         os.ftruncate(self._fd, 0)
         os.close(self._fd)  # closing drops the flock; the file stays, so no two holders race on its creation
         self._fd = None
+
+
+def held(folder: Path, run_id: str) -> bool:
+    """True while some live process holds the run's lock (a SIGKILLed holder holds nothing)."""
+    path = Path(folder) / f"{run_id}.lock"
+    if fcntl is None or not path.exists():
+        return fcntl is None  # without flock nobody can tell: assume alive
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock taken just to test
+    return False
+
+
+def live_status(row: dict, folder: Path) -> str:
+    """A run's status as stored, except that `running` with no live holder reads `interrupted`."""
+    status = row.get("status") or ""
+    if status == "running" and not held(folder, row["id"]):
+        return "interrupted"
+    return status

@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestrator.models.ids import is_offline
 from orchestrator.run.events import RunEvent, emit
+from orchestrator.run.store_guard import opened_store
 
 LOCK_WAIT_S = 30
 """How long a connection waits for another process's lock: twenty runs sharing one store on two cores
@@ -49,7 +50,10 @@ CREATE TABLE IF NOT EXISTS decisions (
 
 def checkpoints_connection(path: Path) -> sqlite3.Connection:
     """A connection to the LangGraph checkpoint database that every run of a repository shares."""
-    return sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
+    with opened_store(path, "checkpoint store"):
+        conn = sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
+        conn.execute("PRAGMA schema_version")  # a corrupt file fails here, with its name, not mid-run
+    return conn
 
 
 class RunLog:
@@ -57,12 +61,13 @@ class RunLog:
 
     def __init__(self, path: Path):
         self.path = path
-        self.db = sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
-        # WAL: an append-only log commits several times per step, ~4 ms each instead of ~20 ms (NOTES.md).
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.row_factory = sqlite3.Row
-        self.db.executescript(_SCHEMA)
+        with opened_store(path):
+            self.db = sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
+            # WAL: an append-only log commits several times per step, ~4 ms each instead of ~20 ms (NOTES.md).
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.row_factory = sqlite3.Row
+            self.db.executescript(_SCHEMA)
         self._lock = threading.RLock()  # parallel PBI builders log from several threads
         self._held: list[Write] = []  # writes waiting for the end of the step (see `batch`)
         self._batching = 0

@@ -91,5 +91,5 @@ def finished_outcome(ctx: RunContext, state: dict[str, Any], warnings: list[str]
             "Orchestrator-Run": ctx.run_id, "Orchestrator-Phase": "final",
             "Gate-Verdicts": format_verdicts(verdicts) or "none",
             **rejection_trailers(ctx.runlog.events(ctx.run_id, "acceptance")),
-            "Run-Status": status}, allow_empty=True)
+            "Run-Status": status}, allow_empty=True, authored_only=True)
     return outcome_of(ctx, state, status, code, message, warnings)

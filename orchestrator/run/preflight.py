@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.sandbox import sandbox_problem
-from orchestrator.errors import ConfigError, SandboxUnavailable
+from orchestrator.errors import ConfigError, SandboxUnavailable, WorkspaceError
 from orchestrator.workflow.lint import workflow_roles
-from orchestrator.workflow.trust import allowed_commands, refused_commands, shadow_notices
+from orchestrator.workflow.trust import allowed_commands, binding_notices, refused_commands, shadow_notices
 
 
 def sandbox_warnings(unsafe_no_sandbox: bool) -> list[str]:
@@ -22,9 +22,18 @@ def sandbox_warnings(unsafe_no_sandbox: bool) -> list[str]:
     return [f"UNSAFE: no sandbox ({problem}); --unsafe-no-sandbox: tests and gate commands ran unconfined, as you"]
 
 
+def target_repo(path: Path) -> Path:
+    """The --repo folder, resolved; a missing folder is a clear error (not a git repository: when it's used)."""
+    repo = Path(path).expanduser().resolve()
+    if not repo.is_dir():
+        raise WorkspaceError(f"--repo {path}: no such folder; give the path of a git repository "
+                             "(the default is the current folder)")
+    return repo
+
+
 def run_notices(spec: Any, path: Path, repo: Path, allow_commands: list[str]) -> list[str]:
-    """What the repo itself decided for this run (shadowed shipped names, untrusted commands), to announce."""
-    notices = shadow_notices(repo, path)
+    """What the repo itself decided for this run (shadowed shipped names, model bindings, untrusted commands)."""
+    notices = shadow_notices(repo, path) + binding_notices(spec, path, repo)
     refused = refused_commands(spec, allowed_commands(spec, path, repo, allow_commands))
     if refused:
         notices.append(f"the workflow's commands {', '.join(map(repr, refused))} are not in your allowlist and "
@@ -45,10 +54,11 @@ def uncommitted_notice(repo: Path) -> list[str]:
             f"HEAD ({head}); your working tree is left as it is"]
 
 
-def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool) -> tuple[Any, list[str]]:
+def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool, trust_repo: bool = False
+                     ) -> tuple[Any, list[str]]:
     from orchestrator.models.registry import load_registry
 
-    registry = load_registry(repo, workflow_models=spec.models, overrides=overrides)
+    registry = load_registry(repo, workflow_models=spec.models, overrides=overrides, trust_repo=trust_repo)
     critics, builders, used = workflow_roles(spec)
     warnings = registry.check_roles(strict=strict or spec.settings.roles == "strict", critics=critics,
                                     builders=builders, used=used)

@@ -8,14 +8,17 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.redact import is_secret_name
 from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
+from orchestrator.agents.worktree_files import safe_file, walk_files
 from orchestrator.errors import WorkspaceError
 from orchestrator.globs import glob_match
+from orchestrator.run.authored import WriteLedger, printable, put_back, sort_pending
 
 BRANCH_PREFIX = "orchestrator/"
 PHASE_TRAILER = "Orchestrator-Phase"
@@ -36,11 +39,15 @@ TEXT_DIFF = ("--text", "--no-textconv", "--no-ext-diff")
 """Diffs shown to agents are text diffs whatever `.gitattributes` says (`*.py binary` hides nothing)."""
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
-    """Run git with argv (no shell) and return stdout; failures become WorkspaceError with git's message."""
+def git(cwd: Path, *args: str, check: bool = True, errors: str = "replace") -> str:
+    """Run git with argv (no shell) and return stdout; failures become WorkspaceError with git's message.
+
+    Output is decoded as UTF-8 with `errors` ("replace": a binary diff or an odd name never crashes a run;
+    "surrogateescape": file names that must go back to git byte for byte)."""
     env = {name: value for name, value in os.environ.items() if not is_secret_name(name)}
     with _GIT_LOCK:
-        proc = subprocess.run(["git", *SAFE_GIT_CONFIG, *args], cwd=cwd, capture_output=True, text=True, env=env)
+        proc = subprocess.run(["git", *SAFE_GIT_CONFIG, *args], cwd=cwd, capture_output=True, env=env,
+                              encoding="utf-8", errors=errors)
     if check and proc.returncode != 0:
         raise WorkspaceError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
@@ -149,32 +156,82 @@ class Workspace:
         return removed
 
     def commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool = False,
-               body: str = "", scope: list[str] | None = None) -> str | None:
+               body: str = "", scope: list[str] | None = None, authored_only: bool = False,
+               on_discard: Callable[[list[tuple[str, str]]], None] | None = None) -> str | None:
         """Commit the worktree's changes (only files matching `scope` globs when given) with trailers.
 
+        With authored_only, only what the run's tools wrote (`ledger`) is committed; every other change (what a
+        test run left behind) is put back as it was and passed to `on_discard` as (path, why).
         Returns the sha, or None when nothing changed.
         """
         with _GIT_LOCK:
-            return self._commit(subject, trailers, allow_empty, body, self.pending_files(scope))
+            files = self.pending_files(scope)
+            if authored_only:
+                files = self._authored(files, on_discard)
+            sha = self._commit(subject, trailers, allow_empty, body, files)
+            self.ledger.forget(files)
+            return sha
 
-    def pending_files(self, scope: list[str] | None = None) -> list[str]:
+    @property
+    def ledger(self) -> WriteLedger:
+        """What the run's tools wrote since the last commit (shared by parallel PBI builders)."""
+        return self._known.setdefault("ledger", WriteLedger())
+
+    def record_write(self, rel: str, data: bytes | None) -> None:
+        """Note a write (None: a removal) made through the tools, so the phase commit takes it."""
+        self.ledger.record(rel, data)
+
+    def adopt(self, paths: list[str]) -> None:
+        """Record files the orchestrator itself just put in place (a gate's restored test config) as written."""
+        for rel in paths:
+            target = None if (self.path / rel).is_symlink() else safe_file(self.path, rel)  # never through a link
+            self.record_write(rel, target.read_bytes() if target is not None else None)
+
+    def save_ledger(self, key: str) -> None:
+        """Keep a copy of the ledger under `key` (a best-of-n snapshot's tree)."""
+        self._known.setdefault("saved_ledgers", {})[key] = self.ledger.copy()
+
+    def load_ledger(self, key: str) -> None:
+        """Go back to the ledger saved under `key`, when the worktree goes back to that snapshot."""
+        self._known["ledger"] = self._known.get("saved_ledgers", {}).get(key, WriteLedger()).copy()
+
+    def _authored(self, files: list[str], on_discard: Callable[[list[tuple[str, str]]], None] | None) -> list[str]:
+        """The files to commit; test leftovers go back to HEAD (tracked) or away (untracked), through git."""
+        sorting = sort_pending(self.path, self.ledger, files)
+        put_back(self.path, sorting.rewrite)
+        dropped = [rel for rel, _ in sorting.discard]
+        if dropped:
+            tracked = set(git(self.path, "ls-tree", "-r", "-z", "--name-only", "HEAD", errors="surrogateescape")
+                          .split("\0"))
+            old = [rel for rel in dropped if rel in tracked]
+            for chunk in _chunks(old):
+                git(self.path, "--literal-pathspecs", "checkout", "--quiet", "HEAD", "--", *chunk)
+            for chunk in _chunks([rel for rel in dropped if rel not in tracked]):
+                git(self.path, "--literal-pathspecs", "clean", "--quiet", "-f", "--", *chunk)
+            if on_discard is not None:
+                on_discard([(printable(rel), why) for rel, why in sorting.discard])
+        return sorting.keep
+
+    def pending_files(self, scope: list[str] | None = None, authored_only: bool = False) -> list[str]:
         """Changed, new and deleted files of the worktree, within `scope` (the orchestrator's glob dialect),
-        never build output."""
-        out = git(self.path, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+        never build output; with authored_only, only those the run's tools wrote."""
+        out = git(self.path, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames",
+                  errors="surrogateescape")
         paths = [entry[3:] for entry in out.split("\0") if len(entry) > 3]
-        return [p for p in paths if not glob_match(p, BUILD_OUTPUT_GLOBS) and (scope is None or glob_match(p, scope))]
+        found = [p for p in paths if not glob_match(p, BUILD_OUTPUT_GLOBS) and (scope is None or glob_match(p, scope))]
+        return [p for p in found if self.ledger.lookup(p)[0]] if authored_only else found
 
     def _commit(self, subject: str, trailers: dict[str, str | list[str]], allow_empty: bool, body: str,
                 files: list[str]) -> str | None:
         if not allow_empty and not files:
             return None
         present = [f for f in files if (self.path / f).exists() or (self.path / f).is_symlink()]
-        if present:
-            git(self.path, "add", "-A", "--", *present)
+        for chunk in _chunks(present):
+            git(self.path, "--literal-pathspecs", "add", "-A", "--", *chunk)
         # `git add` refuses a path gone from both the worktree and the index (a deletion already staged).
         gone = [f for f in files if f not in present]
-        if gone:
-            git(self.path, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", *gone)
+        for chunk in _chunks(gone):
+            git(self.path, "--literal-pathspecs", "rm", "--cached", "--quiet", "--ignore-unmatch", "--", *chunk)
         # Trailers must be the last paragraph, so a body never ends in "Key: value" lines of its own.
         lines = [subject, ""] + ([body.strip().replace("\n\n", "\n"), "", "--", ""] if body.strip() else [])
         for key, value in trailers.items():
@@ -253,10 +310,8 @@ class Workspace:
             if folder not in known:
                 known[folder] = _blob_ids(git(self.path, "ls-tree", "-r", "-z", self.base_commit, "--", folder))
             base = known[folder]
-        root = self.path / folder
-        files = sorted(p.relative_to(self.path).as_posix() for p in root.rglob("*") if p.is_file()) if (
-            root.is_dir()) else []
-        return [p for p in files if base.get(p) != _blob_id((self.path / p).read_bytes(), len(self.base_commit))]
+        files = walk_files(self.path, folder)
+        return [p for p in files if base.get(p) != _blob_id(_content(self.path / p), len(self.base_commit))]
 
     def diff(self, max_chars: int = 20000, exclude: tuple[str, ...] = ()) -> str:
         """Diff of the run so far against its base commit, including uncommitted and untracked files
@@ -277,6 +332,11 @@ class Workspace:
         return [p for p in names.splitlines() if p]
 
 
+def _chunks(paths: list[str], size: int = 500) -> list[list[str]]:
+    """Paths in argv-sized groups (a test can leave thousands of files)."""
+    return [paths[i:i + size] for i in range(0, len(paths), size)]
+
+
 def _blob_ids(ls_tree: str) -> dict[str, str]:
     """{path: blob id} from `git ls-tree -r -z` output ("<mode> <type> <id>\\t<path>" entries)."""
     ids = {}
@@ -286,6 +346,16 @@ def _blob_ids(ls_tree: str) -> dict[str, str]:
         if kind == "blob":
             ids[path] = object_id
     return ids
+
+
+def _content(path: Path) -> bytes:
+    """What git stores for a path: a link's target text (a link is never followed), else the file's bytes."""
+    if path.is_symlink():
+        return os.fsencode(os.readlink(path))
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 def _blob_id(data: bytes, hex_length: int) -> str:

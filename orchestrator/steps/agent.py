@@ -9,6 +9,7 @@ from typing import Any
 
 from orchestrator.agents.loop import AgentLoop, AgentResult
 from orchestrator.agents.packets import Handoff, Section, build_packet
+from orchestrator.agents.worktree_files import read_text
 from orchestrator.gates.changes import spec_text
 from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord, format_verdicts, rejection_trailers
@@ -68,7 +69,8 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     handoff = Handoff(step=key, persona=persona.name, summary=summary, **result.handoff_lists())
     commit = ctx.workspace.commit(f"orchestrator: {key} ({persona.name})",
                                   _trailers(ctx, f"{key}#{visit}", persona.name, model, state), body=summary,
-                                  scope=pbi.scope if pbi else step.scope) if step.commit else None
+                                  scope=pbi.scope if pbi else step.scope, authored_only=True,
+                                  on_discard=_discard_logger(ctx, key, persona.name)) if step.commit else None
     record = _phase_record(key, persona.name, model, result, started, verdict="failed" if failure else "done",
                            commit=commit, packet=packet, reason=failure, replies=replies)
     _log_phase_end(ctx, record, trace=result.trace)
@@ -148,7 +150,6 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState, files:
 
     `files`: the worktree's files, when the caller has just listed them."""
     worktree = ctx.workspace.path
-    agents_md = worktree / "AGENTS.md"
     handoffs = state.get("handoffs", {})
     survey = "\n\n".join(Handoff(**h).render() for h in handoffs.values() if h["persona"] == "surveyor")
     others = [h for h in handoffs.values() if h["persona"] != "surveyor"]
@@ -165,7 +166,8 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState, files:
         # The task is in the packet once: the instructions point at it instead of repeating it.
         ("Your step", step.instructions.replace("{task}", "(the task above)") or step.description),
         ("Last gate report", report),
-        ("AGENTS.md", agents_md.read_text(errors="replace") if agents_md.is_file() else ""),
+        # Read like a tool reads: `AGENTS.md -> /proc/self/environ` (made by a test) is refused, not followed.
+        ("AGENTS.md", read_text(worktree, "AGENTS.md") or ""),
         # Small models make paths up ("/path/to/repo/calc.py") unless the real ones are in front of them.
         ("Files in the repository (paths relative to its root)", repo_files(worktree, listed)),
         *working,
@@ -214,6 +216,14 @@ def _loop(ctx: RunContext, step_id: str, persona: str, model: str, system: str, 
     return AgentLoop(complete=ctx.caller(step_id, decision, failovers), model=model, persona=persona,
                      system_prompt=system, toolbox=toolbox, max_tool_calls=max_calls,
                      on_tool_call=ctx.tool_logger(step_id, persona), **kwargs)
+
+
+def _discard_logger(ctx: RunContext, key: str, persona: str) -> Any:
+    """Report the files a test run left behind, which the phase commit discarded."""
+    def report(items: list[tuple[str, str]]) -> None:
+        ctx.event("files_discarded", key, persona, files=[f"{path}: {why}" for path, why in items[:50]],
+                  count=len(items))
+    return report
 
 
 def _trailers(ctx: RunContext, phase_key: str, persona: str, model: str, state: RunState) -> dict:

@@ -237,6 +237,7 @@ def snapshot(ctx: RunContext) -> str:
     git(path, "add", "-A", "--", ".", *BUILD_OUTPUT)
     tree = git(path, "write-tree").strip()
     git(path, "reset", "--quiet")
+    ctx.workspace.save_ledger(tree)  # which of the tree's files the tools wrote, for the commit after `restore`
     return tree
 
 
@@ -246,3 +247,4 @@ def restore(ctx: RunContext, tree: str) -> None:
     git(path, "add", "-A", "--", ".", *BUILD_OUTPUT)  # staged, so read-tree removes the files the tree lacks
     git(path, "read-tree", "-u", "--reset", tree)
     git(path, "reset", "--quiet")
+    ctx.workspace.load_ledger(tree)

@@ -20,8 +20,9 @@ def deliverable_check(ctx: RunContext, kind: str, scope: list[str] | None = None
     def missing() -> str:
         if kind not in ("tests", "source"):
             return ""
-        # Pending files are this phase's own changes: earlier phases have committed theirs.
-        files = [p for p in ctx.workspace.pending_files(scope) if not is_spec(p)]
+        # Pending files the tools wrote are this phase's own changes: earlier phases have committed theirs, and
+        # what a test run made is not the agent's work.
+        files = [p for p in ctx.workspace.pending_files(scope, authored_only=True) if not is_spec(p)]
         found = [p for p in files if is_test(p)] if kind == "tests" else [p for p in files if not is_test(p)]
         return "" if found else MISSING[kind]
     return missing

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from orchestrator.agents.worktree_files import read_text, safe_file
 from orchestrator.gates.changes import is_spec, is_test
 
 MAX_FILES = 4
@@ -35,7 +36,7 @@ def tests_of(root: Path, listed: list[str], modules: list[str]) -> list[str]:
     if not stems:
         return []
     pattern = re.compile(rf"^\s*(from|import)\s+({'|'.join(map(re.escape, sorted(stems)))})\b", re.MULTILINE)
-    return [p for p in listed if is_test(p) and pattern.search(_read(root / p))]
+    return [p for p in listed if is_test(p) and pattern.search(read_text(root, p) or "")]
 
 
 def working_files(root: Path, listed: list[str], text: str, extra: list[str] | None = None
@@ -43,7 +44,7 @@ def working_files(root: Path, listed: list[str], text: str, extra: list[str] | N
     """(source files, test files) a step works with: those the text names, the tests importing them, `extra`."""
     named = named_files(listed, text)
     chosen = list(dict.fromkeys([*named, *tests_of(root, listed, named), *(extra or [])]))
-    chosen = [p for p in chosen if (root / p).is_file()][:MAX_FILES]
+    chosen = [p for p in chosen if safe_file(root, p) is not None][:MAX_FILES]
     return [p for p in chosen if not is_test(p)], [p for p in chosen if is_test(p)]
 
 
@@ -53,14 +54,8 @@ def render_files(root: Path, paths: list[str]) -> str:
 
 
 def _render(root: Path, path: str) -> str:
-    lines = _read(root / path).splitlines()
+    lines = (read_text(root, path) or "").splitlines()
     shown = "\n".join(lines[:MAX_LINES])
     more = f"\n[... {len(lines) - MAX_LINES} more lines: read_file to see them]" if len(lines) > MAX_LINES else ""
     return f"### {path} ({len(lines)} lines)\n```\n{shown}\n```{more}"
 
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""

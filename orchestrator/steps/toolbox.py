@@ -26,7 +26,8 @@ def agent_toolbox(ctx: RunContext, tools: list[str], scope: list[str] | None = N
                          allow_refinement=settings.refinement, start_commit=start, baseline=_lazy_baseline(ctx, start),
                          role_scope=getattr(persona, "writes", None), role=getattr(persona, "name", ""))
     return Toolbox(ctx.workspace.path, test_command=settings.test_command, allowlist=set(ctx.allowed_commands),
-                   timeout_s=settings.command_timeout_s, policy=policy, tools=tools, files=files)
+                   timeout_s=settings.command_timeout_s, policy=policy, tools=tools, files=files,
+                   on_write=ctx.workspace.record_write)
 
 
 def _lazy_baseline(ctx: RunContext, sha: str) -> Any:

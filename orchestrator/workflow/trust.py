@@ -103,3 +103,34 @@ def _shadowed_names(repo_file: Path, shipped_file: Path) -> list[str]:
         elif section in ours and not isinstance(entries, dict):
             names.append(str(section))
     return names
+
+
+def binding_notices(spec: Any, workflow_path: Path, repo: Path) -> list[str]:
+    """One line naming every model binding the repository makes, from its models.yaml or its own workflow."""
+    from orchestrator.models.repo_trust import repo_models_file
+    from orchestrator.models.spec import load_spec_file
+
+    path = repo_models_file(repo)
+    bindings = _models_file_bindings(load_spec_file(path)) if path is not None else []
+    if spec.models and is_repo_local(workflow_path, repo):
+        rel = Path(workflow_path).resolve().relative_to(Path(repo).resolve())
+        bindings += [f"models.{p} -> {v} ({rel})" for p, v in spec.models.items()]
+    if not bindings:
+        return []
+    return [f"the repository binds models for this run: {'; '.join(bindings)}; calls of these roles go to "
+            "those models (override with --model ROLE=MODEL)"]
+
+
+def _models_file_bindings(loaded: Any) -> list[str]:
+    """`section.name -> value (.orchestrator/models.yaml:line)` for each binding a repo's models.yaml makes."""
+    def place(*loc: Any) -> str:
+        return f".orchestrator/models.yaml:{loaded.located.line_of(loc) if loaded.located else 1}"
+
+    spec = loaded.spec
+    bindings = [f"roles.{p} -> {v} ({place('roles', p)})" for p, v in spec.roles.items()]
+    bindings += [f"profiles.{n} -> {', '.join(s.models)} ({place('profiles', n)})" for n, s in spec.profiles.items()]
+    if spec.default_profile:
+        bindings.append(f"default_profile -> {spec.default_profile} ({place('default_profile')})")
+    if spec.ladder is not None:
+        bindings.append(f"ladder -> {', '.join(spec.ladder)} ({place('ladder')})")
+    return bindings
