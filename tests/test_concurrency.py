@@ -193,3 +193,28 @@ def test_every_store_connection_waits_out_a_busy_store(tmp_path: Path) -> None:
     finally:
         checkpoints.close()
         runlog.close()
+
+
+def _add_worktree(repo: str, run_id: str, start: Any) -> str:
+    """Create one run's worktree once every process is ready; '' on success, else git's complaint."""
+    from orchestrator.errors import WorkspaceError
+    from orchestrator.run.workspace import Workspace
+
+    start.wait(timeout=60)
+    try:
+        Workspace.create(Path(repo), run_id)
+    except WorkspaceError as exc:
+        return str(exc)
+    return ""
+
+
+def test_worktrees_added_at_once_in_one_repo_all_succeed(tmp_path: Path) -> None:
+    # Seen at load 15: a `git worktree add` read another's half-written entry ("failed to read
+    # .git/worktrees/<id>/commondir") and that run never started. The run's worktree commands take turns.
+    repo = make_repo(tmp_path / "repo", {"a.py": "x = 1\n"})
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Manager().Barrier(12)
+    with ctx.Pool(12) as pool:
+        errors = pool.starmap(_add_worktree, [(str(repo), f"run-{i}", start) for i in range(12)])
+    assert errors == [""] * 12
+    assert len([line for line in git(repo, "worktree", "list").splitlines() if "run-" in line]) == 12

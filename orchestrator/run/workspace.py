@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,29 @@ def git(cwd: Path, *args: str, check: bool = True, errors: str = "replace") -> s
     Output is decoded as UTF-8 with `errors` ("replace": a binary diff or an odd name never crashes a run;
     "surrogateescape": file names that must go back to git byte for byte)."""
     env = {name: value for name, value in os.environ.items() if not is_secret_name(name)}
-    with _GIT_LOCK:
+    with _GIT_LOCK, _worktrees_lock(cwd) if args[:1] == ("worktree",) else contextlib.nullcontext():
         proc = subprocess.run(["git", *SAFE_GIT_CONFIG, *args], cwd=cwd, capture_output=True, env=env,
                               encoding="utf-8", errors=errors)
     if check and proc.returncode != 0:
         raise WorkspaceError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
+
+
+@contextlib.contextmanager
+def _worktrees_lock(cwd: Path) -> Iterator[None]:
+    """Hold the repo's worktree lock: concurrent `git worktree add`s in one repo read each other's half-written
+    entries ("failed to read .git/worktrees/<id>/commondir"), so the run's worktree commands take turns."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield
+        return
+    fd = os.open(state_dir(cwd) / "worktrees.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
 
 
 def state_dir(repo: Path) -> Path:
