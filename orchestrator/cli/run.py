@@ -13,10 +13,14 @@ from orchestrator.cli.options import (
     ALLOW_OPTION,
     APPROVE_OPTION,
     BUDGET_OPTION,
+    BUDGET_SCOPE_OPTION,
+    ENQUEUE_OPTION,
     JSON_OPTION,
     MODEL_OPTION,
     QUIET_OPTION,
     REPO_OPTION,
+    REPO_URL_OPTION,
+    STORE_OPTION,
     UNSAFE_OPTION,
 )
 from orchestrator.cli.render import console, err_console, print_outcome
@@ -26,6 +30,7 @@ def run(
     workflow: str = typer.Argument(..., help="Workflow name (e.g. feature) or path to a workflow YAML."),
     task: str = typer.Option(..., "--task", "-t", help="What the run should do."),
     repo: Path = REPO_OPTION,
+    store: str = STORE_OPTION,
     model: list[str] = MODEL_OPTION,
     strict_roles: bool = typer.Option(False, "--strict-roles", help="Fail if critic and builder share a model."),
     approve: str = APPROVE_OPTION,
@@ -36,6 +41,9 @@ def run(
     unsafe_no_sandbox: bool = UNSAFE_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = JSON_OPTION,
+    budget_scope: list[str] = BUDGET_SCOPE_OPTION,
+    enqueue: bool = ENQUEUE_OPTION,
+    repo_url: str = REPO_URL_OPTION,
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
     from orchestrator.models.registry import parse_model_overrides
@@ -44,18 +52,24 @@ def run(
 
     if autonomy not in (None, "L2", "L3", "L4"):
         raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
+    if enqueue:
+        from orchestrator.cli.fleet import enqueue_run
+
+        return enqueue_run(workflow, task, repo, repo_url, store, model=model, budget=budget, autonomy=autonomy,
+                           pin=pin, budget_scope=budget_scope, local_only=unsafe_no_sandbox or bool(allow_command))
     display = _display(quiet, as_json)
     mode = _approve_mode(approve, display)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
                          strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
                          autonomy=autonomy, pin=pin, allow_commands=allow_command or [],
-                         unsafe_no_sandbox=unsafe_no_sandbox)
+                         unsafe_no_sandbox=unsafe_no_sandbox, store=store, budget_scopes=budget_scope or [])
     return _session(display, repo, mode, lambda ask, notify: start_run(options, ask=ask, notify=notify))
 
 
 def resume(
     run_id: str = typer.Argument(..., help="Run id (see `orchestrator runs list`)."),
     repo: Path = REPO_OPTION,
+    store: str = STORE_OPTION,
     model: list[str] = MODEL_OPTION,
     budget: list[str] = BUDGET_OPTION,
     approve: str = APPROVE_OPTION,
@@ -78,7 +92,7 @@ def resume(
     answer = {"decision": decision, "comment": comment} if decision else None
     options = ResumeOptions(repo=repo, run_id=run_id, model_overrides=parse_model_overrides(model or []),
                             budget=parse_budget(budget or []), approve=mode, decision=answer,
-                            allow_commands=allow_command or [], unsafe_no_sandbox=unsafe_no_sandbox)
+                            allow_commands=allow_command or [], unsafe_no_sandbox=unsafe_no_sandbox, store=store)
     return _session(display, repo, mode, lambda ask, notify: resume_run(options, ask=ask, notify=notify))
 
 
@@ -187,10 +201,10 @@ def check_rebind(item: str, models: dict[str, str], repo: Path) -> dict[str, str
 
 def run_diff(repo: Path, run_id: str) -> str:
     """The run's whole diff so far (against its base commit), for the approval prompt."""
-    from orchestrator.run.log import RunLog
+    from orchestrator.run.store import resolve_store
     from orchestrator.run.workspace import BRANCH_PREFIX, Workspace, state_dir
 
-    log = RunLog(state_dir(repo) / "runs.sqlite")
+    log = resolve_store().open_runlog(repo)
     try:
         row = log.run(run_id) or {}
     finally:
