@@ -69,9 +69,10 @@ class RunRouter:
 
     def _from_log(self, strategy: Any) -> Any:
         """Learned state comes from the run log's rows, which concurrent runs only append to, never a state file
-        rewritten whole: a bandit replays every settled bandit decision, a rules strategy reads the latencies."""
+        rewritten whole: a bandit replays every settled bandit decision on top of its state file, now read-only
+        (a prior someone set), and a rules strategy reads the latencies."""
         if getattr(strategy, "name", "") == "bandit":
-            strategy.path, strategy.arms = None, {}
+            strategy.path = None
             strategy.learn(self.runlog.bandit_outcomes())
         if hasattr(strategy, "latency"):
             strategy.latency = self.latency
