@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,11 @@ LOCK_WAIT_S = 30
 queue past SQLite's default 5 s (the concurrency test saw "database is locked" in the checkpointer's setup)."""
 
 _SCHEMA_LOCK = 40_252_501
-"""Postgres advisory lock key held while migrating, so two processes never migrate one store at once."""
+"""Postgres advisory lock key held while migrating the run log, so two processes never migrate one store at once."""
+
+CHECKPOINTS_LOCK = 40_252_503
+"""Another key, held while LangGraph's saver migrates its tables (they wait on each other otherwise: see
+`schema_lock`)."""
 
 
 def is_postgres_url(url: str) -> bool:
@@ -112,6 +119,29 @@ _WITH_ID = ("INSERT INTO events", "INSERT INTO calls", "INSERT INTO decisions")
 def _has_id(sql: str) -> bool:
     """Tables whose rows get a generated id (the others have their own key)."""
     return sql.startswith(_WITH_ID)
+
+
+@contextmanager
+def schema_lock(url: str, key: int = CHECKPOINTS_LOCK) -> Iterator[None]:
+    """Hold an advisory lock on a connection of its own for the block, for a library's own migrations.
+
+    The wait polls, never sits in a statement: LangGraph's saver builds an index CONCURRENTLY, which waits for
+    every open transaction, so a blocked `pg_advisory_lock` in another worker would deadlock with it."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn, advisory_lock(conn, key):
+        yield
+
+
+@contextmanager
+def advisory_lock(conn: Any, key: int) -> Iterator[None]:
+    """Hold a session advisory lock on an autocommit psycopg connection, waiting by polling (see schema_lock)."""
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def connect(store: Path | str) -> SqliteDB | PostgresDB:

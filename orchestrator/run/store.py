@@ -7,6 +7,7 @@ own config: a store URL carries a password and decides where every run's data go
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ class Store:
             from langgraph.checkpoint.postgres import PostgresSaver
 
             with PostgresSaver.from_conn_string(self.url) as saver:
-                saver.setup()  # its own versioned migrations (checkpoint_migrations)
+                _set_up(self.url, saver)
                 yield saver
             return
         from langgraph.checkpoint.sqlite import SqliteSaver
@@ -67,6 +68,23 @@ class Store:
     def describe(self) -> str:
         """The URL with any password hidden, for messages and logs."""
         return redact_url(self.url)
+
+
+_SET_UP: set[str] = set()
+_SET_UP_LOCK = threading.Lock()
+
+
+def _set_up(url: str, saver: Any) -> None:
+    """Run the saver's own versioned migrations once per process, one process at a time: two workers starting
+    on a new store at once otherwise both insert the same checkpoint_migrations row."""
+    from orchestrator.run.db import schema_lock
+
+    with _SET_UP_LOCK:
+        if url in _SET_UP:
+            return
+        with schema_lock(url):
+            saver.setup()
+        _SET_UP.add(url)
 
 
 def resolve_store(setting: str | None = None) -> Store:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.run.db import advisory_lock
+
 QUEUE = "orchestrator-runs"
 TASK = "orchestrator.run"
 _SCHEMA_LOCK = 40_252_502
@@ -88,9 +90,5 @@ def run_ownership(store: str, run_id: str) -> Iterator[None]:
     import psycopg
 
     key = zlib.crc32(f"orchestrator-run:{run_id}".encode())
-    with psycopg.connect(store, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    with psycopg.connect(store, autocommit=True) as conn, advisory_lock(conn, key):
+        yield
