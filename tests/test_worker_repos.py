@@ -39,3 +39,17 @@ def test_the_cache_clones_once_fetches_after_and_pushes_a_run_branch_back(tmp_pa
     other = sync_repo(origin.as_uri(), tmp_path / "cache2")  # another worker takes the run over
     assert fetch_run_branch(other, "r1")
     assert git(other, "rev-parse", "orchestrator/r1") == git(origin, "rev-parse", "orchestrator/r1")
+
+
+def test_help_and_validate_import_no_postgres_library() -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys\nfrom orchestrator.cli import main\nfor argv in (['--help'], ['worker', '--help'], "
+            "['validate', 'workflows/feature.yaml']):\n    try:\n        main(argv)\n    except SystemExit:\n"
+            "        pass\nprint('HEAVY', sorted(m for m in ('psycopg', 'procrastinate', 'langgraph.checkpoint.postgres',"
+            " 'litellm', 'langgraph') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr

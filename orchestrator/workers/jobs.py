@@ -14,7 +14,7 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ class WorkerSettings:
     heartbeat_s: float = 10.0
     stalled_after_s: float = 30.0
     sweep_every_s: float = 10.0
-    run_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 def queue_app(store: str) -> Any:
