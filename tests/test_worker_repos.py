@@ -49,7 +49,7 @@ def test_help_and_validate_import_no_postgres_library() -> None:
 
     code = ("import sys\nfrom orchestrator.cli import main\nfor argv in (['--help'], ['worker', '--help'], "
             "['validate', 'workflows/feature.yaml']):\n    try:\n        main(argv)\n    except SystemExit:\n"
-            "        pass\nprint('HEAVY', sorted(m for m in ('psycopg', 'procrastinate', 'langgraph.checkpoint.postgres',"
-            " 'litellm', 'langgraph') if m in sys.modules))")
+            "        pass\nprint('HEAVY', sorted(m for m in ('psycopg', 'procrastinate',"
+            " 'langgraph.checkpoint.postgres', 'litellm', 'langgraph') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
