@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, WorkspaceError
 from orchestrator.run.events import RunEvent, listening
 from orchestrator.run.store import Store
 from orchestrator.runner import ResumeOptions, RunOptions, resume_run, start_run
@@ -125,6 +125,10 @@ class _Pusher:
         self._lock = threading.Lock()  # parallel builders end phases on several threads
 
     def __call__(self, event: RunEvent) -> None:
-        if event.kind == "phase_end":
-            with self._lock:
+        if event.kind != "phase_end":
+            return
+        with self._lock:
+            try:
                 push_run_branch(self.repo, self.run_id)
+            except WorkspaceError as exc:  # the push at the run's end tries again and fails the job if it must
+                log.warning("run %s: pushing its branch failed: %s", self.run_id, exc)
