@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 	# Debian's chromium opens run reports in tests/test_report.py (outside CI the test skips without it).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "Install chromium yourself (apt-get install chromium) for the report test."
+	# PostgreSQL: the shared-store and worker tests start a throwaway cluster with it (they skip without it).
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
+		|| echo "Install PostgreSQL yourself (apt-get install postgresql) for the shared-store tests."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU build; the semantic extra would otherwise pull a CUDA build.

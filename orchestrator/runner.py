@@ -14,8 +14,9 @@ from orchestrator.errors import ConfigError, ModelError, RunInterrupted, RunStop
 from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.context import RunContext
 from orchestrator.run.events_text import plain_log
+from orchestrator.run.ledger import shared_caps
 from orchestrator.run.lock import RunLock
-from orchestrator.run.log import RunLog, checkpoints_connection
+from orchestrator.run.log import RunLog
 from orchestrator.run.outcome import (
     RunOutcome,
     finished_outcome,
@@ -34,6 +35,8 @@ from orchestrator.run.preflight import (
     uncommitted_notice,
 )
 from orchestrator.run.repair import repair_for_resume
+from orchestrator.run.session import deadline, first_payload, pending
+from orchestrator.run.store import Store, resolve_store
 from orchestrator.run.store_guard import disk_full_error, is_disk_full
 from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
@@ -61,6 +64,9 @@ class RunOptions:
     allow_commands: list[str] = field(default_factory=list)
     unsafe_no_sandbox: bool = False
     trust_repo_config: bool = False
+    store: str | None = None  # --store URL; None: ORCHESTRATOR_STORE, else each repo's own SQLite
+    origin: str = ""  # the git URL a worker cloned the repo from: recorded as the run's repo
+    budget_scopes: list[str] = field(default_factory=list)  # named spend caps in the store the run counts against
 
 
 @dataclass
@@ -76,6 +82,7 @@ class ResumeOptions:
     allow_commands: list[str] = field(default_factory=list)
     unsafe_no_sandbox: bool = False
     trust_repo_config: bool = False
+    store: str | None = None
 
 
 def new_run_id() -> str:
@@ -98,11 +105,7 @@ def run_workflow(workflow: str | Path, task: str, repo: str | Path = ".", *, mod
     if on_event is None:
         return start_run(run_options, complete=complete, ask=ask)
 
-    def this_run(event: Any) -> None:
-        if event.run_id == run_options.run_id:
-            on_event(event)
-
-    with listening(this_run):
+    with listening(on_event, run_id=run_options.run_id):
         return start_run(run_options, complete=complete, ask=ask)
 
 
@@ -113,24 +116,36 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
     repo, path, spec, registry, warnings = _prepare(options, complete)
     run_id = options.run_id or new_run_id()
     workspace = Workspace.planned(repo, run_id)
-    runlog = RunLog(state_dir(repo) / "runs.sqlite")
-    stored = {"model_overrides": options.model_overrides, "approve": options.approve,
-              "strict_roles": options.strict_roles, "budget": options.budget.model_dump(),
-              "autonomy": spec.settings.autonomy, "pin": options.pin, "allow_commands": options.allow_commands,
-              "unsafe_no_sandbox": options.unsafe_no_sandbox, "trust_repo_config": options.trust_repo_config}
+    store = resolve_store(options.store)
+    runlog = store.open_runlog(repo)
+    stored = _stored_options(options, spec)
+    caps = shared_caps(store.runlog_target(repo), run_id, spec.settings.budget.merged(options.budget).usd,
+                       options.budget_scopes)
     try:
         with RunLock(state_dir(repo) / "locks", run_id), plain_log(state_dir(repo), run_id):
             # The record comes first: a kill during `git worktree add` leaves a run that resume can repair.
             runlog.start_run(run_id, workflow=spec.name, workflow_path=str(path.resolve()), task=options.task,
-                             repo=str(repo), branch=workspace.branch, base_commit=workspace.base_commit,
-                             options=stored)
+                             repo=options.origin or str(repo), branch=workspace.branch,
+                             base_commit=workspace.base_commit, options=stored)
             _add_worktree(workspace, runlog, run_id)
             _announce(runlog, run_id, warnings, notify)
             ctx = _context(run_id, options.task, spec, path, workspace, registry, runlog, complete, options.approve,
                            ask, options.budget, elapsed_before=0.0, pin=options.pin, stored=stored)
+            ctx.store, ctx.caps = store, caps
             return execute(ctx, {"task": options.task, "status": "running"}, warnings)
     finally:
         runlog.close()
+        if caps is not None:
+            caps.close()
+
+
+def _stored_options(options: RunOptions, spec: Any) -> dict[str, Any]:
+    """What a resume (here or on another worker) needs to know of how the run was started."""
+    return {"model_overrides": options.model_overrides, "approve": options.approve,
+            "strict_roles": options.strict_roles, "budget": options.budget.model_dump(),
+            "autonomy": spec.settings.autonomy, "pin": options.pin, "allow_commands": options.allow_commands,
+            "unsafe_no_sandbox": options.unsafe_no_sandbox, "trust_repo_config": options.trust_repo_config,
+            "budget_scopes": options.budget_scopes, "workflow": options.workflow}
 
 
 def _prepare(options: RunOptions, complete: Any) -> tuple[Path, Path, Any, Any, list[str]]:
@@ -192,7 +207,8 @@ def _announce(runlog: RunLog, run_id: str, warnings: list[str], notify: Any) -> 
 def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None, notify: Any = None) -> RunOutcome:
     """Continue an interrupted, stopped or paused run from its last completed step."""
     repo = target_repo(options.repo)
-    runlog = RunLog(state_dir(repo) / "runs.sqlite")
+    store = resolve_store(options.store)
+    runlog = store.open_runlog(repo)
     try:
         row = runlog.run(options.run_id)
         if row is None:
@@ -201,18 +217,20 @@ def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None, no
         if row["status"] == "done":
             raise ConfigError(f"run {options.run_id} already finished; nothing to resume")
         with RunLock(state_dir(repo) / "locks", options.run_id), plain_log(state_dir(repo), options.run_id):
-            return _resume_locked(options, row, runlog, complete, ask, notify)
+            return _resume_locked(options, row, runlog, complete, ask, notify, store)
     finally:
         runlog.close()
 
 
 def _resume_locked(options: ResumeOptions, row: dict[str, Any], runlog: RunLog, complete: Any,
-                   ask: Any, notify: Any) -> RunOutcome:
+                   ask: Any, notify: Any, store: Store) -> RunOutcome:
     """The body of resume, run while this process holds the run's lock."""
     repo = options.repo.resolve()
     stored = _resumed_options(options, json.loads(row["options"] or "{}"))
     budget = BudgetSpec(**stored["budget"])
     path = Path(row["workflow_path"])
+    if not path.is_file() and stored.get("workflow"):  # taken over by a worker whose clone lives elsewhere
+        path = find_workflow(stored["workflow"], repo)
     spec = load_workflow(path, repo)
     spec.settings.autonomy = stored.get("autonomy", spec.settings.autonomy)
     spec = apply_autonomy(spec)
@@ -232,6 +250,9 @@ def _resume_locked(options: ResumeOptions, row: dict[str, Any], runlog: RunLog, 
     ctx = _context(options.run_id, row["task"], spec, path, workspace, registry, runlog, complete,
                    stored["approve"], ask, budget, elapsed_before=runlog.elapsed(options.run_id),
                    pin=stored.get("pin"), stored=stored)
+    ctx.store = store
+    ctx.caps = shared_caps(store.runlog_target(repo), options.run_id, ctx.guard.run_caps.usd,
+                           stored.get("budget_scopes", []))
     _restore_spend(ctx)
     runlog.event(options.run_id, "resume", overrides=options.model_overrides, budget=options.budget.model_dump(),
                  decision=options.decision)
@@ -283,55 +304,50 @@ def _discard_partial_work(workspace: Workspace) -> None:
 def execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str],
             decision: dict[str, Any] | None = None) -> RunOutcome:
     """Run (or continue, with `initial=None`) the graph, with the run's sandbox policy and deadline in force."""
-    with sandbox_policy(allow_unsafe=ctx.unsafe_no_sandbox, deadline=_deadline(ctx)):
-        return _execute(ctx, initial, warnings, decision)
+    from orchestrator.models.scope import run_scope
+
+    # The run's own breakers, rate counters and failover listeners: another run in this process shares none.
+    try:
+        with run_scope(ctx.run_id), sandbox_policy(allow_unsafe=ctx.unsafe_no_sandbox, deadline=deadline(ctx)):
+            return _execute(ctx, initial, warnings, decision)
+    finally:
+        if ctx.caps is not None:
+            ctx.caps.close()
 
 
 def _execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str],
              decision: dict[str, Any] | None) -> RunOutcome:
-    """The graph under the SQLite checkpointer; a run killed before its first checkpoint starts over."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
+    """The graph under the store's checkpointer; a run killed before its first checkpoint starts over."""
     from orchestrator.models.resilience import add_failover_listener, remove_failover_listener
-    from orchestrator.run.step_log import logged_nodes
-    from orchestrator.steps import make_node
-    from orchestrator.workflow.compile import compile_workflow
-
-    conn = checkpoints_connection(state_dir(ctx.workspace.repo) / "checkpoints.sqlite")
 
     def log_failover(model: str, kind: str, next_model: str | None) -> None:
         ctx.runlog.event(ctx.run_id, "failover", model=model, error=kind, next_model=next_model)
 
     add_failover_listener(log_failover)
     try:
-        saver = SqliteSaver(conn)
-        graph = compile_workflow(ctx.spec, logged_nodes(ctx, make_node(ctx)), checkpointer=saver)
-        config = {"configurable": {"thread_id": ctx.run_id}, "recursion_limit": 1000}
-        payload = _first_payload(ctx, graph, saver, config, initial, decision)
-        try:
-            pending = _drive(ctx, graph, config, payload)
-        except RunStopped as exc:
-            return stopped_outcome(ctx, graph, config, warnings, str(exc))
-        if pending is not None:
-            return paused_outcome(ctx, graph, config, warnings, pending)
-        return finished_outcome(ctx, graph.get_state(config).values, warnings)
+        with (ctx.store or Store()).checkpointer(ctx.workspace.repo) as saver:
+            return _graph_outcome(ctx, saver, initial, warnings, decision)
     finally:
         remove_failover_listener(log_failover)
-        if ctx.router is not None:
-            ctx.router.save_latency()
-        conn.close()
 
 
-def _first_payload(ctx: RunContext, graph: Any, saver: Any, config: dict[str, Any], initial: dict[str, Any] | None,
-                   decision: dict[str, Any] | None) -> Any:
-    """What the graph starts from: the initial state, the saved state (None), or a human's decision."""
-    from langgraph.types import Command
+def _graph_outcome(ctx: RunContext, saver: Any, initial: dict[str, Any] | None, warnings: list[str],
+                   decision: dict[str, Any] | None) -> RunOutcome:
+    """Compile the graph on the checkpointer, drive it, and say how the session ended."""
+    from orchestrator.run.step_log import logged_nodes
+    from orchestrator.steps import make_node
+    from orchestrator.workflow.compile import compile_workflow
 
-    if initial is None and saver.get_tuple(config) is None:
-        return {"task": ctx.task, "status": "running"}  # killed before the first checkpoint: start over
-    if initial is None and decision is not None and _pending(graph, config):
-        return Command(resume=decision)
-    return initial
+    graph = compile_workflow(ctx.spec, logged_nodes(ctx, make_node(ctx)), checkpointer=saver)
+    config = {"configurable": {"thread_id": ctx.run_id}, "recursion_limit": 1000}
+    payload = first_payload(ctx, graph, saver, config, initial, decision)
+    try:
+        waiting = _drive(ctx, graph, config, payload)
+    except RunStopped as exc:
+        return stopped_outcome(ctx, graph, config, warnings, str(exc))
+    if waiting is not None:
+        return paused_outcome(ctx, graph, config, warnings, waiting)
+    return finished_outcome(ctx, graph.get_state(config).values, warnings)
 
 
 def _drive(ctx: RunContext, graph: Any, config: dict[str, Any], payload: Any) -> dict[str, Any] | None:
@@ -342,10 +358,10 @@ def _drive(ctx: RunContext, graph: Any, config: dict[str, Any], payload: Any) ->
     try:
         while True:
             graph.invoke(payload, config, durability="sync")
-            pending = _pending(graph, config)
-            if pending is None or ctx.approve != "ask" or ctx.ask is None:
-                return pending
-            answer = ctx.ask(pending)
+            waiting = pending(graph, config)
+            if waiting is None or ctx.approve != "ask" or ctx.ask is None:
+                return waiting
+            answer = ctx.ask(waiting)
             if answer.get("models"):
                 rebind(ctx, answer["models"])
             payload = Command(resume=answer)
@@ -385,12 +401,6 @@ def _ended(ctx: RunContext, status: str, exc: BaseException) -> BaseException:
     return exc
 
 
-def _deadline(ctx: RunContext) -> float | None:
-    """When the run's wall-clock budget ends (time.monotonic()), so a stuck tool or command is cut off then."""
-    seconds = ctx.guard.run_caps.seconds
-    return None if seconds is None else time.monotonic() + max(0.0, seconds - ctx.guard.elapsed())
-
-
 def rebind(ctx: RunContext, models: dict[str, str]) -> None:
     """Switch roles to other models mid-run (at the approval prompt); stored so a resume keeps them."""
     row = ctx.runlog.run(ctx.run_id) or {}
@@ -404,11 +414,3 @@ def rebind(ctx: RunContext, models: dict[str, str]) -> None:
     if ctx.router is not None:
         ctx.router.use_registry(registry)
     ctx.runlog.event(ctx.run_id, "rebind", models=models)
-
-
-def _pending(graph: Any, config: dict[str, Any]) -> dict[str, Any] | None:
-    """The payload of a pending interrupt (a human decision the run waits for), if any."""
-    snapshot = graph.get_state(config)
-    for interrupt in getattr(snapshot, "interrupts", ()) or ():
-        return interrupt.value
-    return None

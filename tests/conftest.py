@@ -65,8 +65,8 @@ def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 @pytest.fixture(autouse=True)
 def _fresh_fakes():
     """Every test starts and ends with no registered scripted models."""
-    from orchestrator.models.breaker import reset_breakers
     from orchestrator.models.providers.scripted import reset_fakes
+    from orchestrator.models.scope import reset_breakers
 
     reset_fakes()
     reset_breakers()
@@ -81,3 +81,26 @@ def repo(tmp_path: Path) -> Path:
     from flows import calc_repo
 
     return calc_repo(tmp_path / "app")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for the `postgres` tests: ORCHESTRATOR_TEST_POSTGRES, else a throwaway local cluster."""
+    import postgres
+
+    if os.environ.get(postgres.URL_ENV):
+        yield os.environ[postgres.URL_ENV]
+        return
+    if postgres.binaries() is None:
+        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl): `apt-get install postgresql`, or set "
+                    f"{postgres.URL_ENV}=postgresql://... to use a running server")
+    with postgres.cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """A fresh, empty database on the test server."""
+    import postgres
+
+    return postgres.fresh_database(pg_server)

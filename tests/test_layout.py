@@ -14,6 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
 LAYERS = [
     {"cli"},
+    {"workers"},
     {"runner"},
     {"steps", "gates"},
     {"run"},

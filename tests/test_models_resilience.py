@@ -13,7 +13,7 @@ import pytest
 from orchestrator.errors import ModelError, RealRequestBlockedError, ScriptExhaustedError
 from orchestrator.models import gateway
 from orchestrator.models.affinity import PrefixAffinity
-from orchestrator.models.breaker import BreakerPolicy, CircuitBreaker, breaker_for, breakers, configure_breakers
+from orchestrator.models.breaker import BreakerPolicy, CircuitBreaker
 from orchestrator.models.failures import ModelCallError, describe_failure
 from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel, register_scripted, reset_fakes
 from orchestrator.models.registry import load_registry
@@ -27,6 +27,7 @@ from orchestrator.models.resilience import (
     remove_failover_listener,
     with_ladder_fallback,
 )
+from orchestrator.models.scope import breaker_for, breakers, configure_breakers
 from orchestrator.models.types import ToolSpec
 
 HELLO = [{"role": "user", "content": "hello"}]

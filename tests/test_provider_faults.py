@@ -18,11 +18,12 @@ from openai_server import FakeOpenAI, Fault, completion, error, fake_openai, mal
 from scripts import SUBTRACT_TEST_ID, call, finish, verdict
 
 from orchestrator.models import catalog
-from orchestrator.models.breaker import BreakerPolicy, breakers, configure_breakers
+from orchestrator.models.breaker import BreakerPolicy
 from orchestrator.models.failures import ModelCallError
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
 from orchestrator.models.registry import user_config_path
 from orchestrator.models.resilience import RetryPolicy, configure_retries
+from orchestrator.models.scope import breakers, configure_breakers
 from orchestrator.runner import ResumeOptions, resume_run
 
 SERVER_MODEL = "openai/faulty-box"
@@ -143,7 +144,7 @@ def test_an_outage_past_retries_stops_cleanly_and_the_run_resumes_when_it_ends(
     assert len(server.requests) == 3 and len(sleeps) == 2  # the call and two retries, then a clean stop
     assert [p["step"] for p in stopped.phases] == ["build"]  # the builder's work is saved
 
-    assert breakers()[SERVER_MODEL].state == "open"
+    assert breakers(stopped.run_id)[SERVER_MODEL].state == "open"  # the run's own breaker
     now[0] += 30  # the provider is back and the breaker's cooldown has passed: the next call is its probe
     server.default = lambda body: passing()
     done = resume_run(ResumeOptions(repo=repo, run_id=stopped.run_id))  # the builder's script is used up:

@@ -19,6 +19,12 @@ class _Log:
     def decision(self, *args: object) -> int:
         return 1
 
+    def recent_latencies(self) -> list[tuple[str, float]]:
+        return []
+
+    def bandit_outcomes(self) -> list[dict[str, object]]:
+        return []
+
 
 def router(tmp_path: Path, routing: object, profile: tuple[str, ...] | list[str] = (CHEAP, STRONG), **extra: object
            ) -> tuple[RunRouter, object]:

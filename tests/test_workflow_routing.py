@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -47,8 +46,9 @@ def test_cascade_starts_cheap_and_escalates_after_a_failed_gate(repo: Path) -> N
     assert first["candidates"] == ["scripted/cheap"] and first["latency_us"] > 0
     assert first["features"]["task_type"] == "code" and len(first["prompt_hash"]) == 16
     assert first["tokens"] > 0 and first["gate"] == "quality"
-    learned = json.loads((repo / ".git" / "orchestrator" / "routing" / "latency.json").read_text())
-    assert "scripted/cheap" in str(learned) and "scripted/strong" in str(learned)  # typical latency, learned
+    # Typical latency, learned from the logged calls (no state file: concurrent runs add up).
+    learned = {model for model, _ in RunLog(repo / ".git" / "orchestrator" / "runs.sqlite").recent_latencies()}
+    assert {"scripted/cheap", "scripted/strong"} <= learned
 
 
 def test_pinned_mode_puts_every_role_on_one_model_and_logs_sampling(repo: Path) -> None:

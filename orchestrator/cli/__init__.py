@@ -1,4 +1,5 @@
-"""Command-line interface: `orchestrator run|validate|graph|new|models|personas|runs|report|router`.
+"""Command-line interface: `orchestrator run|worker|validate|graph|new|models|personas|runs|report|router|
+gateway|budget`.
 
 Only this package turns OrchestratorError into messages and exit codes. It imports neither LiteLLM nor
 LangGraph at module level, so `--help` and `validate` start fast.
@@ -12,7 +13,7 @@ import sys
 import click
 import typer
 
-from orchestrator.cli import new, router, runs
+from orchestrator.cli import fleet, new, router, runs
 from orchestrator.cli.author import graph, init, schema, validate
 from orchestrator.cli.catalog import models, personas
 from orchestrator.cli.report import report
@@ -48,6 +49,9 @@ app.add_typer(new.app, name="new")
 
 
 app.add_typer(router.app, name="router", help="Routing: calibrate, score, evaluate, explain, drift.")
+app.command()(fleet.worker)
+app.add_typer(fleet.gateway, name="gateway")
+app.add_typer(fleet.budget, name="budget")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
-"""Options shared by several commands: --repo, --model, --budget, --approve, --allow-command, --unsafe-no-sandbox,
---trust-repo-config, --quiet and --json."""
+"""Options shared by several commands: --repo, --store, --model, --budget, --approve, --allow-command,
+--unsafe-no-sandbox, --trust-repo-config, --quiet and --json."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from pathlib import Path
 import typer
 
 REPO_OPTION = typer.Option(Path("."), "--repo", help="Target git repository (default: current directory).")
+
+
+STORE_OPTION = typer.Option(
+    None, "--store", envvar="ORCHESTRATOR_STORE", show_envvar=True,
+    help="Where run state lives: sqlite: (default, the repo's .git/orchestrator/) or postgresql://... shared by "
+         "every repo and machine.")
 
 
 APPROVE_OPTION = typer.Option(
@@ -45,3 +51,16 @@ QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No live progress; only
 JSON_OPTION = typer.Option(
     False, "--json", help="Write one JSON event per line on stdout (the last one, kind outcome, is the summary); "
     "nothing else goes to stdout.")
+
+
+BUDGET_SCOPE_OPTION = typer.Option(
+    None, "--budget-scope", help="Also count spend against this named cap in the store (repeatable; "
+    "`orchestrator budget set NAME USD` creates it).")
+
+
+ENQUEUE_OPTION = typer.Option(False, "--enqueue", help="Queue the run for workers (`orchestrator worker`) instead "
+                              "of running it here; needs a Postgres --store.")
+
+
+REPO_URL_OPTION = typer.Option(None, "--repo-url", help="With --enqueue: the repo's git URL for the workers "
+                               "(default: file:// of --repo).")

@@ -13,10 +13,14 @@ from orchestrator.cli.options import (
     ALLOW_OPTION,
     APPROVE_OPTION,
     BUDGET_OPTION,
+    BUDGET_SCOPE_OPTION,
+    ENQUEUE_OPTION,
     JSON_OPTION,
     MODEL_OPTION,
     QUIET_OPTION,
     REPO_OPTION,
+    REPO_URL_OPTION,
+    STORE_OPTION,
     TRUST_REPO_OPTION,
     UNSAFE_OPTION,
 )
@@ -29,6 +33,7 @@ def run(
     task_file: Path = typer.Option(None, "--task-file", help="Read the task from this file (- for stdin), "
                                    "for a task too long for the command line."),
     repo: Path = REPO_OPTION,
+    store: str = STORE_OPTION,
     model: list[str] = MODEL_OPTION,
     strict_roles: bool = typer.Option(False, "--strict-roles", help="Fail if critic and builder share a model."),
     approve: str = APPROVE_OPTION,
@@ -42,6 +47,9 @@ def run(
     as_json: bool = JSON_OPTION,
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything a run checks, print each step's "
                                  "model and route, and stop: no worktree, no model call."),
+    budget_scope: list[str] = BUDGET_SCOPE_OPTION,
+    enqueue: bool = ENQUEUE_OPTION,
+    repo_url: str = REPO_URL_OPTION,
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
     from orchestrator.models.registry import parse_model_overrides
@@ -51,12 +59,18 @@ def run(
     if autonomy not in (None, "L2", "L3", "L4"):
         raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
     task = _task_text(task, task_file)
+    if enqueue:
+        from orchestrator.cli.fleet import enqueue_run
+
+        return enqueue_run(workflow, task, repo, repo_url, store, model=model, budget=budget, autonomy=autonomy,
+                           pin=pin, budget_scope=budget_scope, local_only=unsafe_no_sandbox or bool(allow_command))
     display = _display(quiet, as_json)
     mode = "auto" if dry_run else _approve_mode(approve, display)
     options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
                          strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
                          autonomy=autonomy, pin=pin, allow_commands=allow_command or [],
-                         unsafe_no_sandbox=unsafe_no_sandbox, trust_repo_config=trust_repo_config)
+                         unsafe_no_sandbox=unsafe_no_sandbox, trust_repo_config=trust_repo_config,
+                         store=store, budget_scopes=budget_scope or [])
     if dry_run:
         from orchestrator.cli.plan import print_plan
 
@@ -67,6 +81,7 @@ def run(
 def resume(
     run_id: str = typer.Argument(..., help="Run id (see `orchestrator runs list`)."),
     repo: Path = REPO_OPTION,
+    store: str = STORE_OPTION,
     model: list[str] = MODEL_OPTION,
     budget: list[str] = BUDGET_OPTION,
     approve: str = APPROVE_OPTION,
@@ -91,7 +106,7 @@ def resume(
     options = ResumeOptions(repo=repo, run_id=run_id, model_overrides=parse_model_overrides(model or []),
                             budget=parse_budget(budget or []), approve=mode, decision=answer,
                             allow_commands=allow_command or [], unsafe_no_sandbox=unsafe_no_sandbox,
-                            trust_repo_config=trust_repo_config)
+                            trust_repo_config=trust_repo_config, store=store)
     return _session(display, repo, mode, lambda ask, notify: resume_run(options, ask=ask, notify=notify))
 
 
@@ -221,10 +236,10 @@ def check_rebind(item: str, models: dict[str, str], repo: Path) -> dict[str, str
 
 def run_diff(repo: Path, run_id: str) -> str:
     """The run's whole diff so far (against its base commit), for the approval prompt."""
-    from orchestrator.run.log import RunLog
+    from orchestrator.run.store import resolve_store
     from orchestrator.run.workspace import BRANCH_PREFIX, Workspace, state_dir
 
-    log = RunLog(state_dir(repo) / "runs.sqlite")
+    log = resolve_store().open_runlog(repo)
     try:
         row = log.run(run_id) or {}
     finally:

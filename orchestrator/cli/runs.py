@@ -8,44 +8,66 @@ from typing import Any
 
 import typer
 
+from orchestrator.cli.options import STORE_OPTION
 from orchestrator.cli.render import console, print_table
 from orchestrator.errors import ConfigError
 
 app = typer.Typer(help="List and inspect runs recorded in the repo's .git/orchestrator/.", no_args_is_help=True)
 
 
-def _open(repo: Path):
-    from orchestrator.run.log import RunLog
-    from orchestrator.run.workspace import state_dir
+def _open(repo: Path, store: str | None = None):
+    from orchestrator.run.store import resolve_store
 
-    return RunLog(state_dir(repo) / "runs.sqlite")
+    return resolve_store(store).open_runlog(repo)
 
 
 @app.command("list")
-def list_runs(repo: Path = typer.Option(Path("."), "--repo", help="Target repository.")) -> int:
-    """One line per run: id, workflow, status, exit code, start time and task."""
+def list_runs(
+    repo: Path = typer.Option(Path("."), "--repo", help="Target repository."),
+    store: str = STORE_OPTION,
+    every: bool = typer.Option(False, "--all", help="Every run in the store, of every repo, with its repo."),
+) -> int:
+    """One line per run: id, workflow, status, exit code, start time and task (and repo with --all)."""
     from orchestrator.run.lock import live_status
+    from orchestrator.run.store import resolve_store
 
-    log = _open(repo)
-    locks = log.path.parent / "locks"  # a run listed `running` that no process holds was killed (or hit a full disk)
-    rows = [{"run": r["id"], "workflow": r["workflow"], "status": live_status(r, locks), "exit": r["exit_code"],
-             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), "task": r["task"][:60]}
-            for r in log.runs()]
+    log = _open(repo, store)
+    shared = resolve_store(store).shared
+    # A shared store holds many repos' runs: without --all, only this repo's (by path or by its origin URL).
+    mine = None if every or not shared else _repo_names(repo)
+    # On this machine's store, a run listed `running` that no process holds was killed (or hit a full disk);
+    # a shared store's runs may be held by another machine's worker, so their status is shown as stored.
+    locks = None if shared else log.path.parent / "locks"
+    rows = [{"run": r["id"], "workflow": r["workflow"], "exit": r["exit_code"],
+             "status": live_status(r, locks) if locks else r["status"],
+             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), "task": r["task"][:60],
+             **({"repo": r["repo"]} if every else {})}
+            for r in log.runs() if mine is None or r["repo"] in mine]
     print_table("Runs", rows)
     return 0
+
+
+def _repo_names(repo: Path) -> set[str]:
+    """The names a repo's runs are recorded under: its path, and its origin remote's URL (runs by workers)."""
+    from orchestrator.run.workspace import git
+
+    names = {str(repo.resolve())}
+    origin = git(repo, "config", "--get", "remote.origin.url", check=False).strip()
+    return names | ({origin} if origin else set())
 
 
 @app.command("show")
 def show_run(
     run_id: str = typer.Argument(..., help="Run id (see `runs list`)."),
     repo: Path = typer.Option(Path("."), "--repo", help="Target repository."),
+    store: str = STORE_OPTION,
     routing: bool = typer.Option(False, "--routing", help="Show every routing decision instead of the summary."),
     as_json: bool = typer.Option(False, "--json", help="Print the same sections as data (plus every raw event)."),
 ) -> int:
     """Everything a run decided: phases, every gate verdict with its reasons and violations, unusable verdicts,
     tool calls, dispatcher choices, human decisions, context packets and model calls."""
 
-    log = _open(repo)
+    log = _open(repo, store)
     run = log.run(run_id)
     if run is None:
         from orchestrator.errors import did_you_mean

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.models import catalog
-from orchestrator.models.breaker import breaker_for
 from orchestrator.models.ids import normalise_model_id
+from orchestrator.models.scope import breaker_for
 
 if TYPE_CHECKING:
     from orchestrator.models.registry import Registry

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from orchestrator.models.listeners import Listeners
-
 BreakerState = Literal["closed", "open", "half_open"]
 Clock = Callable[[], float]
 TransitionListener = Callable[[str, BreakerState, BreakerState], None]
@@ -118,48 +116,3 @@ class CircuitBreaker:
         """Tell the listener about a transition, outside the lock so it may call back in."""
         if moved and self._on_transition:
             self._on_transition(self.model, *moved)
-
-
-_breakers: dict[str, CircuitBreaker] = {}
-_listeners = Listeners()
-_policy = BreakerPolicy()
-_clock: Clock = time.monotonic
-_lock = threading.Lock()
-
-
-def breaker_for(model: str) -> CircuitBreaker:
-    """The process-wide breaker for a model id, created closed on first use."""
-    with _lock:
-        if model not in _breakers:
-            _breakers[model] = CircuitBreaker(model, _policy, _clock, _notify)
-        return _breakers[model]
-
-
-def breakers() -> dict[str, BreakerSnapshot]:
-    """A snapshot of every breaker in this process, by model id."""
-    with _lock:
-        current = list(_breakers.values())
-    return {breaker.model: breaker.snapshot() for breaker in current}
-
-
-def configure_breakers(policy: BreakerPolicy | None = None, clock: Clock | None = None) -> None:
-    """Set the policy and clock for breakers created from now on, forgetting every existing breaker."""
-    global _policy, _clock
-    with _lock:
-        _breakers.clear()
-        _policy, _clock = policy or BreakerPolicy(), clock or time.monotonic
-
-
-def reset_breakers() -> None:
-    """Forget every breaker and restore the default policy and clock (for tests and new runs)."""
-    configure_breakers()
-
-
-def add_transition_listener(fn: TransitionListener) -> None:
-    """Call `fn(model, old_state, new_state)` on every breaker transition."""
-    _listeners.add(fn)
-
-
-def _notify(model: str, old: BreakerState, new: BreakerState) -> None:
-    """Fan a transition out to every listener."""
-    _listeners.notify(model, old, new)

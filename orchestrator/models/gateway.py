@@ -18,21 +18,19 @@ from orchestrator.errors import OrchestratorError, RealRequestBlockedError
 from orchestrator.models import catalog, endpoints, tool_modes, tracing
 from orchestrator.models.failures import FAILURES, ModelCallError, describe_failure
 from orchestrator.models.ids import SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
-from orchestrator.models.listeners import Listeners
 from orchestrator.models.providers import offline
 from orchestrator.models.providers.scripted import estimate_tokens, load_script
 from orchestrator.models.ratelimit import Clock, Limits, RateLimiter
+from orchestrator.models.scope import current_scope
 from orchestrator.models.secrets import redact_data, secret_values
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
 
 BLOCK_ENV = "ORCHESTRATOR_BLOCK_REAL_REQUESTS"
 CallListener = Callable[[str, str, ModelReply, dict[str, Any]], None]
 
-_listeners = Listeners()
 _blocked: bool | None = None  # None: follow the environment variable
 _lock = threading.Lock()
 _litellm: Any = None
-_limiter = RateLimiter()
 
 
 def load_litellm() -> Any:
@@ -52,13 +50,12 @@ def load_litellm() -> Any:
 
 def set_limits(model: str, rpm: int | None = None, tpm: int | None = None) -> None:
     """Give a model id its models.yaml rpm/tpm (None: unlimited); calls over them are refused before they go out."""
-    _limiter.set_limits(_target(normalise_model_id(model)), rpm, tpm)
+    current_scope().limiter.set_limits(_target(normalise_model_id(model)), rpm, tpm)
 
 
 def reset_rate_limits(clock: Clock | None = None) -> None:
-    """Forget the rpm/tpm counters and limits set so far; `clock` (tests) gives the wall time in seconds."""
-    global _limiter
-    _limiter = RateLimiter(clock or time.time)
+    """Forget the current scope's rpm/tpm counters and limits; `clock` (tests) gives the wall time in seconds."""
+    current_scope().limiter = RateLimiter(clock or time.time)
 
 
 def published_limits(model: str) -> Limits:
@@ -83,12 +80,12 @@ def real_requests_blocked() -> bool:
 
 def add_call_listener(fn: CallListener) -> None:
     """Call `fn(model, persona, reply, metadata)` after every successful model call (e.g. the run log)."""
-    _listeners.add(fn)
+    current_scope().calls.add(fn)
 
 
 def remove_call_listener(fn: CallListener) -> None:
     """Stop calling a listener; unknown listeners are ignored."""
-    _listeners.remove(fn)
+    current_scope().calls.remove(fn)
 
 
 def complete(
@@ -123,8 +120,9 @@ def complete(
         _admit(model, target, messages)
         reply = _serve(model, target, messages, tools, sampling, persona, metadata)
         span.finish(reply)
-    _limiter.record_tokens(target, reply.total_tokens)
-    _listeners.notify(model, persona, reply, dict(metadata or {}))
+    scope = current_scope()
+    scope.limiter.record_tokens(target, reply.total_tokens)
+    scope.notify_call(model, persona, reply, dict(metadata or {}))
     return reply
 
 
@@ -159,10 +157,11 @@ def _target(model: str) -> str:
 
 def _admit(model: str, target: str, messages: list[dict[str, Any]]) -> None:
     """Count the call against the model's rpm/tpm (published limits on first use), or refuse it before it goes out."""
-    if not _limiter.has_limits(target):
-        _limiter.set_limits(target, *published_limits(model))
+    limiter = current_scope().limiter
+    if not limiter.has_limits(target):
+        limiter.set_limits(target, *published_limits(model))
     prompt = estimate_tokens("".join(str(m.get("content") or "") for m in messages))
-    why = _limiter.acquire(target, prompt)
+    why = limiter.acquire(target, prompt)
     if why is not None:
         raise ModelCallError(model, "LocalRateLimitError", why, FAILURES["LocalRateLimitError"])
 

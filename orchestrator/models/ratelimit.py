@@ -25,7 +25,7 @@ class RateLimiter:
 
     A request counts when it is let through; its tokens count when its reply arrives. A model may take
     exactly `rpm` calls a minute; a call is refused when the tokens used this minute plus its estimated
-    prompt would pass `tpm`. Counters live in this process only.
+    prompt would pass `tpm`. Counters belong to one run's model scope.
     """
 
     def __init__(self, clock: Clock = time.time):
@@ -33,6 +33,11 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._limits: dict[str, Limits] = {}
         self._used: dict[str, _Minute] = {}
+
+    @property
+    def clock(self) -> Clock:
+        """The wall clock this limiter counts minutes with."""
+        return self._clock
 
     def set_limits(self, model: str, rpm: int | None, tpm: int | None) -> None:
         """Give a model its limits (None: unlimited)."""

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ModelError
 from orchestrator.models import gateway
-from orchestrator.models.breaker import (
-    BreakerSnapshot,
-    BreakerState,
-    CircuitBreaker,
-    add_transition_listener,
-    breaker_for,
-)
+from orchestrator.models.breaker import BreakerSnapshot, CircuitBreaker
 from orchestrator.models.failures import ModelCallError
 from orchestrator.models.ids import normalise_model_id
-from orchestrator.models.listeners import Listeners
+from orchestrator.models.scope import RetryPolicy, breaker_for, current_scope
 from orchestrator.models.types import ModelReply, ToolSpec
 
 if TYPE_CHECKING:
@@ -29,21 +21,6 @@ if TYPE_CHECKING:
 
 FailoverListener = Callable[[str, str, str | None], None]
 Call = Callable[[str], ModelReply]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of the last model left (earlier ones fail over at once): count and exponential backoff."""
-
-    retries: int = 2
-    base_delay_s: float = 1.0
-    max_delay_s: float = 30.0
-
-    def delay(self, error: ModelCallError, attempt: int) -> float:
-        """The provider's Retry-After when it gave one, else base * 2^attempt, capped."""
-        if error.retry_after_s is not None:
-            return min(error.retry_after_s, self.max_delay_s)
-        return min(self.base_delay_s * 2**attempt, self.max_delay_s)
 
 
 class CircuitOpenError(ModelError):
@@ -71,10 +48,7 @@ class FailoverError(ModelError):
         super().__init__(f"persona {persona or '-'}: all {len(failures)} models failed:\n{lines}")
 
 
-_listeners = Listeners()
-_policy = RetryPolicy()
-_sleep: Callable[[float], None] = time.sleep
-_lock = threading.Lock()
+__all__ = ["RetryPolicy", "complete_with_failover", "add_failover_listener", "configure_retries"]
 
 
 def complete_with_failover(
@@ -117,7 +91,8 @@ def complete_with_failover(
 def _attempt(model: str, call: Call, *, last: bool) -> ModelReply:
     """One model through its breaker; only the last model left is retried, with backoff."""
     breaker = breaker_for(model)
-    retries = _policy.retries if last else 0
+    scope = current_scope()
+    retries = scope.retry.retries if last else 0
     attempt = 0
     while True:
         try:
@@ -127,7 +102,7 @@ def _attempt(model: str, call: Call, *, last: bool) -> ModelReply:
             if attempt >= retries or not error.retryable or breaker.state == "open":
                 raise
             _report(model, error.kind, model)
-            _sleep(_policy.delay(error, attempt))
+            scope.sleep(scope.retry.delay(error, attempt))
             attempt += 1
 
 
@@ -169,32 +144,24 @@ def with_ladder_fallback(registry: Registry, models: Sequence[str], profile: str
 def add_failover_listener(fn: FailoverListener) -> None:
     """Call `fn(model, kind, next_model)` on every failover, retry (next = same model) and breaker transition.
 
+    The listener belongs to the current scope: inside a run it hears that run only; outside, every run.
     `next_model` is None when nothing is left to try; breaker transitions arrive as kind
     `breaker_open`, `breaker_half_open` or `breaker_closed` with next_model None.
     """
-    _listeners.add(fn)
+    current_scope().failover.add(fn)
 
 
 def remove_failover_listener(fn: FailoverListener) -> None:
-    """Stop calling a failover listener; unknown listeners are ignored."""
-    _listeners.remove(fn)
+    """Stop calling a failover listener of the current scope; unknown listeners are ignored."""
+    current_scope().failover.remove(fn)
 
 
 def configure_retries(policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> None:
-    """Set the retry policy and the sleep function (tests pass a recorder); None restores the default."""
-    global _policy, _sleep
-    with _lock:
-        _policy, _sleep = policy or RetryPolicy(), sleep or time.sleep
+    """Set the current scope's retry policy and sleep function (tests pass a recorder); None restores the default."""
+    scope = current_scope()
+    scope.retry, scope.sleep = policy or RetryPolicy(), sleep or time.sleep
 
 
 def _report(model: str, kind: str, following: str | None) -> None:
-    """Tell every failover listener, outside the lock."""
-    _listeners.notify(model, kind, following)
-
-
-def _report_transition(model: str, old: BreakerState, new: BreakerState) -> None:
-    """Breaker transitions go to the failover listeners too, so one hook feeds the run log."""
-    _report(model, f"breaker_{new}", None)
-
-
-add_transition_listener(_report_transition)
+    """Tell the current run's failover listeners (and the process-wide ones)."""
+    current_scope().notify_failover(model, kind, following)

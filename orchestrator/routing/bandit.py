@@ -55,17 +55,17 @@ class BanditStrategy(FilteredStrategy):
     def __init__(
         self,
         registry: Registry,
-        state_path: Path,
+        state_path: Path | None,
         *,
         cost_weight: float = 0.2,
         seed: int | None = None,
     ):
         super().__init__(registry)
-        self.path = Path(state_path)
+        self.path = Path(state_path) if state_path is not None else None  # None: the run log is the state
         self.cost_weight = cost_weight
         self.rng = random.Random(seed)
         self._lock = threading.Lock()
-        self.arms: dict[str, dict[str, Arm]] = _load(self.path)
+        self.arms: dict[str, dict[str, Arm]] = _load(self.path) if self.path else {}
 
     def route(self, request: RouteRequest, candidates: list[str]) -> RouteDecision:
         """Sample each fitting candidate's pass rate and order them by sampled score minus cost penalty."""
@@ -122,7 +122,9 @@ class BanditStrategy(FilteredStrategy):
         return count
 
     def save(self) -> None:
-        """Persist every posterior atomically."""
+        """Persist every posterior atomically (nothing to do when the posteriors come from the run log)."""
+        if self.path is None:
+            return
         with self._lock:
             data = {
                 "version": _STATE_VERSION,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError, ModelError, RealRequestBlockedError, ScriptExhaustedError
+from orchestrator.models.scope import run_in_context
 from orchestrator.models.types import ModelReply
 from orchestrator.routing.base import RouteDecision, RouteRequest
 from orchestrator.routing.capability import FilteredStrategy, check_target, models_for, no_fit_message, profile_of
@@ -55,7 +56,7 @@ def _ask_all(call: Call, models: list[str], messages: Messages) -> tuple[list[Mo
     replies: list[ModelReply] = []
     errors: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=len(models)) as pool:
-        futures = [(m, pool.submit(call, m, messages)) for m in models]
+        futures = [(m, pool.submit(run_in_context(call), m, messages)) for m in models]
         for model, future in futures:
             try:
                 replies.append(future.result())

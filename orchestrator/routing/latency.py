@@ -1,4 +1,4 @@
-"""Typical latency per model, learned from every call and kept on disk."""
+"""Typical latency per model, learned from every call: replayed from the run log, or kept in a file."""
 
 from __future__ import annotations
 
@@ -20,12 +20,21 @@ LATENCY_FILE = "latency.json"
 class LatencyStore:
     """Exponential moving averages of observed call latency per model, kept in a JSON file."""
 
-    def __init__(self, path: Path, alpha: float = 0.3):
-        self.path = Path(path)
+    def __init__(self, path: Path | None, alpha: float = 0.3):
+        self.path = Path(path) if path is not None else None  # None: in memory, rebuilt from the run log
         self.alpha = alpha
         self._values: dict[str, float] = {
-            str(k): float(v) for k, v in read_json_state(self.path).items() if isinstance(v, (int, float))
+            str(k): float(v) for k, v in (read_json_state(self.path) if self.path else {}).items()
+            if isinstance(v, (int, float))
         }
+
+    @classmethod
+    def from_observations(cls, observations: list[tuple[str, float]], alpha: float = 0.3) -> LatencyStore:
+        """Averages replayed from (model, seconds) in the order they were seen (the run log's calls)."""
+        store = cls(None, alpha)
+        for model, seconds in observations:
+            store.learn(model, seconds, persist=False)
+        return store
 
     @classmethod
     def in_dir(cls, state_dir: Path) -> LatencyStore:
@@ -46,8 +55,9 @@ class LatencyStore:
         return new
 
     def save(self) -> None:
-        """Write the averages to the store's file."""
-        write_json_state(self.path, self._values)
+        """Write the averages to the store's file (none for averages rebuilt from the run log)."""
+        if self.path is not None:
+            write_json_state(self.path, self._values)
 
 
 def learn_latency(store_or_dir: LatencyStore | Path | str, model: str, seconds: float) -> float:

@@ -51,13 +51,8 @@ class BudgetGuard:
         capped = [(scope, caps, spent) for scope, caps, spent in (
             ("run", self.run_caps, self.run_spend), (f"phase {step!r}", self.phase_caps.get(step), phase))
             if caps is not None and (caps.tokens is not None or caps.usd is not None)]
-        # Estimating the request costs a JSON dump of every message: only when a token or dollar cap applies. The
-        # count is the context check's (the model's own tokenizer, else the conservative bytes/3): a cap must hold.
-        prompt = count_prompt_tokens(model, json.dumps(messages, default=str) + "".join(
-            json.dumps(t.parameters) for t in tools or []))[0] if capped else 0
-        output = max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
-        info = self.registry.model_info(model) if capped else None
-        usd = prompt * info.input_cost_per_token + output * info.output_cost_per_token if info else 0.0
+        # Estimating the request costs a JSON dump of every message: only when a token or dollar cap applies.
+        prompt, output, usd = self.estimate(model, messages, tools, max_tokens) if capped else (0, 0, 0.0)
         for scope, caps, spent in capped:
             self._check_cap(scope, "tokens", caps.tokens, spent.tokens, prompt + output, model)
             self._check_cap(scope, "usd", caps.usd, spent.usd, usd, model)
@@ -69,6 +64,18 @@ class BudgetGuard:
         if phase_seconds is not None and phase_elapsed >= phase_seconds:
             raise BudgetExceeded(f"phase {step!r} wall-time cap of {phase_seconds:g}s reached "
                                  f"({phase_elapsed:.1f}s used)")
+
+    def estimate(self, model: str, messages: list[dict[str, Any]], tools: list[Any] | None,
+                 max_tokens: int | None) -> tuple[int, int, float]:
+        """(prompt tokens, output tokens, dollars) a call could use at most, from its size and the model's price.
+
+        The prompt is counted as the routing context check counts it (the model's own tokenizer, else the
+        conservative bytes/3), so a cap errs on the side of holding."""
+        prompt = count_prompt_tokens(model, json.dumps(messages, default=str) + "".join(
+            json.dumps(t.parameters) for t in tools or []))[0]
+        output = max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+        info = self.registry.model_info(model)
+        return prompt, output, prompt * info.input_cost_per_token + output * info.output_cost_per_token
 
     def usd_left(self, step: str) -> float | None:
         """Dollars left under the tightest usd cap (run or this phase), or None when no usd cap applies."""

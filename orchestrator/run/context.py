@@ -42,6 +42,8 @@ class RunContext:
     allowed_commands: frozenset[str] = DEFAULT_ALLOWLIST
     """Programs agents and gates may start (orchestrator.workflow.trust.allowed_commands: never the repo's own say)."""
     unsafe_no_sandbox: bool = False
+    store: Any = None  # orchestrator.run.store.Store: where checkpoints and the run log live
+    caps: Any = None  # orchestrator.run.ledger.SharedCaps: spend caps reserved in the store, or None
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
     _fixed: dict[str, _FixedParts] = field(default_factory=dict)
     _once: dict[str, Any] = field(default_factory=dict)
@@ -161,16 +163,18 @@ class RunContext:
 
         def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> ModelReply:
             self.guard.check(step, model, messages, kwargs.get("tools"), kwargs.get("max_tokens"))
-            if self.complete is None:
-                from orchestrator.models.resilience import complete_with_failover
-
-                # run and step travel with the call, so traces (OTel spans, LiteLLM callbacks) can group by them
-                reply = complete_with_failover([model, *(failovers or [])], messages, registry=self.registry,
-                                               **{"metadata": {"run_id": self.run_id, "step": step}, **kwargs})
-            else:  # an injected `complete` bypasses the gateway, whose redaction the messages need just as much
-                from orchestrator.models.secrets import redact_data
-
-                reply = self.complete(model, redact_data(messages), **kwargs)
+            held = None
+            if self.caps is not None:  # before the call, atomically in the store: no other worker can overshoot
+                held = self.caps.reserve(self.guard.estimate(model, messages, kwargs.get("tools"),
+                                                             kwargs.get("max_tokens"))[2])
+            try:
+                reply = self._complete(step, model, messages, failovers, kwargs)
+            except BaseException:
+                if held is not None:
+                    self.caps.settle(held, 0.0)
+                raise
+            if held is not None:
+                self.caps.settle(held, reply.cost_usd)
             self.guard.record(step, reply.total_tokens, reply.cost_usd)
             self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
             if decision_id is not None:
@@ -181,6 +185,19 @@ class RunContext:
             return reply
 
         return call
+
+    def _complete(self, step: str, model: str, messages: list[dict[str, Any]], failovers: list[str] | None,
+                  kwargs: dict[str, Any]) -> ModelReply:
+        """One call through the resilient gateway (or the injected `complete`)."""
+        if self.complete is not None:  # it bypasses the gateway, whose redaction the messages need just as much
+            from orchestrator.models.secrets import redact_data
+
+            return self.complete(model, redact_data(messages), **kwargs)
+        from orchestrator.models.resilience import complete_with_failover
+
+        # run and step travel with the call, so traces (OTel spans, LiteLLM callbacks) can group by them
+        return complete_with_failover([model, *(failovers or [])], messages, registry=self.registry,
+                                      **{"metadata": {"run_id": self.run_id, "step": step}, **kwargs})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Run events as they happen: the run log emits each one here, and listeners show or keep them.
 
-One process-wide hook, like the failover listeners of the model layer: the CLI subscribes its live view
-or its JSON lines, the runner a plain-text log in the run's state folder. Listeners run on the thread that
+Listeners are keyed by run: one subscribed for a run id hears that run only (the runner's plain-text log,
+an embedding program's `on_event`); one subscribed without a run id hears every run of the process (the
+CLI's live view or JSON lines, which show the one run they started). Listeners run on the thread that
 logged the event (parallel builders log from several), so they must be quick and thread-safe.
 """
 
@@ -36,44 +37,48 @@ class RunEvent:
 _HEAD = ("ts", "run_id", "kind", "step", "persona")
 
 Listener = Callable[[RunEvent], None]
-_listeners: list[Listener] = []
+_listeners: dict[str | None, list[Listener]] = {}  # run id (None: every run) -> its listeners
 _lock = threading.Lock()
 
 
 def emit(event: RunEvent) -> None:
-    """Hand an event to every listener; a listener that raises is dropped, so a display never stops a run."""
+    """Hand an event to its run's listeners and the process-wide ones; one that raises is dropped."""
     with _lock:
-        listeners = list(_listeners)
+        listeners = [*_listeners.get(event.run_id, ()), *_listeners.get(None, ())]
     for listener in listeners:
         try:
             listener(event)
         except Exception:  # noqa: BLE001 - e.g. a closed pipe under `--json | head`: the run goes on
+            unsubscribe(listener, event.run_id)
             unsubscribe(listener)
 
 
-def subscribe(listener: Listener) -> None:
-    """Start handing events to `listener`."""
+def subscribe(listener: Listener, run_id: str | None = None) -> None:
+    """Start handing `listener` the events of one run (or of every run, with no run id)."""
     with _lock:
-        _listeners.append(listener)
+        _listeners.setdefault(run_id, []).append(listener)
 
 
-def unsubscribe(listener: Listener) -> None:
+def unsubscribe(listener: Listener, run_id: str | None = None) -> None:
     """Stop handing events to `listener` (no error when it is not subscribed)."""
     with _lock:
-        if listener in _listeners:
-            _listeners.remove(listener)
+        items = _listeners.get(run_id, [])
+        if listener in items:
+            items.remove(listener)
+        if not items:
+            _listeners.pop(run_id, None)
 
 
 @contextmanager
-def listening(*listeners: Listener) -> Iterator[None]:
-    """Subscribe listeners for the duration of a `with` block."""
+def listening(*listeners: Listener, run_id: str | None = None) -> Iterator[None]:
+    """Subscribe listeners (to one run, or to every run) for the duration of a `with` block."""
     for listener in listeners:
-        subscribe(listener)
+        subscribe(listener, run_id)
     try:
         yield
     finally:
         for listener in listeners:
-            unsubscribe(listener)
+            unsubscribe(listener, run_id)
 
 
 def json_line(event: RunEvent) -> str:

@@ -141,7 +141,7 @@ def plain_log(state_dir: Path, run_id: str) -> Iterator[Path]:
     path = log_path(state_dir, run_id)
     log = PlainLog(path, run_id)
     try:
-        with listening(log):
+        with listening(log, run_id=run_id):
             yield path
     finally:
         log.close()

@@ -1,10 +1,11 @@
-"""Append-only run log (SQLite in .git/orchestrator): runs, events and every model call.
+"""Append-only run log (SQLite in .git/orchestrator, or a shared Postgres): runs, events and every model call.
 
 Every event and model call is also emitted to orchestrator.run.events, for live views and the plain log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import sqlite3
@@ -16,36 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.models.ids import is_offline
+from orchestrator.run.db import LOCK_WAIT_S, connect, is_postgres_url
 from orchestrator.run.events import RunEvent, emit
+from orchestrator.run.schema import migrate
 from orchestrator.run.store_guard import opened_store
 
-LOCK_WAIT_S = 30
-"""How long a connection waits for another process's lock: twenty runs sharing one store on two cores
-queue past SQLite's default 5 s (the concurrency test saw "database is locked" in the checkpointer's setup)."""
+LATENCY_CALLS = 2000
+"""How many of the latest calls the typical-latency averages are replayed from (older ones weigh ~nothing)."""
 
 Write = tuple[str, tuple[Any, ...], int]
 """A held write: SQL, its arguments, and the token of the decision it inserts or updates (0: none)."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, workflow TEXT, workflow_path TEXT, task TEXT, repo TEXT, branch TEXT,
-    base_commit TEXT, status TEXT, exit_code INTEGER, message TEXT, options TEXT,
-    started REAL, finished REAL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, ts REAL, kind TEXT, step TEXT, persona TEXT, data TEXT
-);
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, ts REAL, step TEXT, persona TEXT, model TEXT,
-    prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, latency_s REAL,
-    provider_model_version TEXT, sampling TEXT
-);
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, ts REAL, step TEXT, persona TEXT, strategy TEXT,
-    candidates TEXT, chosen TEXT, reason TEXT, latency_us REAL, features TEXT, prompt_hash TEXT,
-    tokens INTEGER DEFAULT 0, cost_usd REAL DEFAULT 0, gate TEXT, gate_outcome TEXT
-);
-"""
 
 
 def checkpoints_connection(path: Path) -> sqlite3.Connection:
@@ -57,17 +38,15 @@ def checkpoints_connection(path: Path) -> sqlite3.Connection:
 
 
 class RunLog:
-    """Writes and reads the run log of one repository."""
+    """Writes and reads the run log of one repository (SQLite file) or of many (a Postgres URL)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | str):
         self.path = path
-        with opened_store(path):
-            self.db = sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
-            # WAL: an append-only log commits several times per step, ~4 ms each instead of ~20 ms (NOTES.md).
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.row_factory = sqlite3.Row
-            self.db.executescript(_SCHEMA)
+        # A SQLite file that is corrupt (or on a full disk) fails here with its name and the way out.
+        postgres = is_postgres_url(str(path))
+        with contextlib.nullcontext() if postgres else opened_store(Path(str(path).removeprefix("sqlite:"))):
+            self.db = connect(path)
+            self.version = migrate(self.db)
         self._lock = threading.RLock()  # parallel PBI builders log from several threads
         self._held: list[Write] = []  # writes waiting for the end of the step (see `batch`)
         self._batching = 0
@@ -111,7 +90,7 @@ class RunLog:
                     if token and sql.startswith("INSERT"):
                         self._ids[token] = int(cursor.lastrowid)
 
-    def _read(self, sql: str, args: Any = ()) -> list[sqlite3.Row]:
+    def _read(self, sql: str, args: Any = ()) -> list[Any]:
         """Rows of a query, after committing what is held."""
         with self._lock:
             self._flush()
@@ -226,6 +205,19 @@ class RunLog:
             row["candidates"] = json.loads(row["candidates"] or "[]")
             row["features"] = json.loads(row["features"] or "{}")
         return rows
+
+    def bandit_outcomes(self) -> list[dict[str, Any]]:
+        """Every settled bandit decision of every run in the store, oldest first, as bandit `learn` rows."""
+        rows = self._read("SELECT chosen, features, gate_outcome, cost_usd FROM decisions WHERE strategy = 'bandit'"
+                          " AND gate_outcome IS NOT NULL ORDER BY id")
+        return [{"model": r["chosen"], "task_type": json.loads(r["features"] or "{}").get("task_type", ""),
+                 "passed": r["gate_outcome"] == "pass", "cost_usd": r["cost_usd"] or 0.0} for r in rows]
+
+    def recent_latencies(self, limit: int = LATENCY_CALLS) -> list[tuple[str, float]]:
+        """(model, seconds) of the store's last `limit` calls, oldest first."""
+        rows = self._read("SELECT model, latency_s FROM calls WHERE latency_s IS NOT NULL ORDER BY id DESC LIMIT ?",
+                          (limit,))
+        return [(r["model"], float(r["latency_s"])) for r in reversed(rows)]
 
     def all_calls(self) -> list[dict[str, Any]]:
         """Every model call of every run, oldest first (preference data for calibration)."""

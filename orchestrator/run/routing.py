@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.routing.spec import RoutingSpec
-
-LATENCY_SAVE_S = 10.0
-"""Learned latencies are written at most this often, and when the session ends: they are a cache."""
 
 
 @dataclass
@@ -30,7 +26,6 @@ class RunRouter:
     _pinned: RoutingSpec | None = None
     _affinity: Any = None
     _latency: Any = None
-    _latency_saved: float = 0.0
 
     @property
     def affinity(self) -> Any:
@@ -68,8 +63,20 @@ class RunRouter:
         key = known[1] if known is not None and known[0] is routing else routing.model_dump_json()
         self._keys[id(routing)] = (routing, key)
         if key not in self._strategies:
-            self._strategies[key] = build_strategy(routing, self.registry, self.state_dir, base_dir=None)
+            self._strategies[key] = self._from_log(build_strategy(routing, self.registry, self.state_dir,
+                                                                  base_dir=None))
         return self._strategies[key]
+
+    def _from_log(self, strategy: Any) -> Any:
+        """Learned state comes from the run log's rows, which concurrent runs only append to, never a state file
+        rewritten whole: a bandit replays every settled bandit decision on top of its state file, now read-only
+        (a prior someone set), and a rules strategy reads the latencies."""
+        if getattr(strategy, "name", "") == "bandit":
+            strategy.path = None
+            strategy.learn(self.runlog.bandit_outcomes())
+        if hasattr(strategy, "latency"):
+            strategy.latency = self.latency
+        return strategy
 
     def choose(self, step: Any, persona: str, text: str, candidates: list[str], rung: int = 0,
                needs_tools: bool = True, why: str = "", **request: Any) -> tuple[Any, int]:
@@ -98,11 +105,11 @@ class RunRouter:
 
     @property
     def latency(self) -> Any:
-        """The learned latencies, read from the state directory once per session."""
+        """The learned latencies, replayed from the run log's latest calls once per session."""
         if self._latency is None:
             from orchestrator.routing.latency import LatencyStore
 
-            self._latency, self._latency_saved = LatencyStore.in_dir(self.state_dir), time.monotonic()
+            self._latency = LatencyStore.from_observations(self.runlog.recent_latencies())
         return self._latency
 
     def intent_text(self, step: Any) -> str:
@@ -111,16 +118,8 @@ class RunRouter:
         return f"{self.task.strip()}\n{own.replace('{task}', '').strip()}".strip()
 
     def learn_latency(self, model: str, seconds: float) -> None:
-        """Feed a call's latency into the typical-latency averages that interactive routing reads."""
+        """Feed a call's latency into this session's averages (the call's row in the run log keeps it for later)."""
         self.latency.learn(model, seconds, persist=False)
-        if time.monotonic() - self._latency_saved >= LATENCY_SAVE_S:
-            self.save_latency()
-
-    def save_latency(self) -> None:
-        """Write the learned latencies (at the end of a session, and every LATENCY_SAVE_S during one)."""
-        if self._latency is not None:
-            self._latency.save()
-            self._latency_saved = time.monotonic()
 
     def cascades(self, step: Any, persona: str) -> bool:
         """True when this persona's calls at this step escalate by cascade on a failed gate."""
