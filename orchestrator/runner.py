@@ -25,14 +25,12 @@ from orchestrator.run.outcome import (
     stopped_outcome,
 )
 from orchestrator.run.preflight import (
-    check_keys,
-    check_pin,
-    check_prices,
+    check_models_usable,
+    prepare_run,
     resolve_registry,
     run_notices,
     sandbox_warnings,
     target_repo,
-    uncommitted_notice,
 )
 from orchestrator.run.repair import repair_for_resume
 from orchestrator.run.session import deadline, first_payload, pending
@@ -41,7 +39,6 @@ from orchestrator.run.store_guard import disk_full_error, is_disk_full
 from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.budget import BudgetSpec
-from orchestrator.workflow.lint import workflow_roles
 from orchestrator.workflow.spec import AgentStepSpec
 from orchestrator.workflow.trust import allowed_commands
 from orchestrator.workflow.validate import find_workflow, load_workflow
@@ -113,7 +110,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
     """Validate everything, create the worktree, run the compiled graph and summarise.
 
     `notify(message)` hears each warning and notice before the first step runs."""
-    repo, path, spec, registry, warnings = _prepare(options, complete)
+    repo, path, spec, registry, warnings = prepare_run(options, complete)
     run_id = options.run_id or new_run_id()
     workspace = Workspace.planned(repo, run_id)
     store = resolve_store(options.store)
@@ -148,43 +145,14 @@ def _stored_options(options: RunOptions, spec: Any) -> dict[str, Any]:
             "budget_scopes": options.budget_scopes, "workflow": options.workflow}
 
 
-def _prepare(options: RunOptions, complete: Any) -> tuple[Path, Path, Any, Any, list[str]]:
-    """Everything a run checks before it touches the repo: (repo, workflow file, workflow, registry, warnings)."""
-    repo = target_repo(options.repo)
-    path = find_workflow(options.workflow, repo)
-    spec = load_workflow(path, repo)
-    if options.autonomy:
-        spec.settings.autonomy = options.autonomy
-    spec = apply_autonomy(spec)
-    if not options.task.strip():
-        raise ConfigError("--task is empty: say what the run should do")
-    registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles,
-                                          options.trust_repo_config)
-    check_models_usable(registry, spec, options.budget, options.pin, complete)
-    warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)
-    warnings += uncommitted_notice(repo)
-    return repo, path, spec, registry, warnings
-
-
 def plan_run(options: RunOptions, complete: Any = None) -> tuple[Path, Any, list[Any], list[str]]:
     """A dry run: every check `start_run` makes, then each step's route; no worktree, no model call, no record.
 
     Returns (workflow file, workflow, planned steps, warnings)."""
     from orchestrator.run.plan import plan_steps
 
-    _, path, spec, registry, warnings = _prepare(options, complete)
+    _, path, spec, registry, warnings = prepare_run(options, complete)
     return path, spec, plan_steps(spec, registry, options.task, options.pin), warnings
-
-
-def check_models_usable(registry: Any, spec: Any, budget: BudgetSpec, pin: str | None, complete: Any) -> None:
-    """Before any call: the pin is a real id, every model has a price under a usd budget, remote keys are set."""
-    from orchestrator.run.routing import check_routing_targets
-
-    check_pin(registry, pin)
-    check_routing_targets(registry, spec)
-    check_prices(registry, spec, budget, workflow_roles(spec)[2], pin)
-    if complete is None:  # an injected `complete` (tests, embedding) calls no provider
-        check_keys(registry, workflow_roles(spec)[2])
 
 
 def _add_worktree(workspace: Workspace, runlog: RunLog, run_id: str) -> None:

@@ -111,6 +111,7 @@ def explain(
     """Explain one routing decision: strategy, candidates, chosen model, reason and decision latency."""
     from orchestrator.errors import ConfigError
     from orchestrator.models.registry import load_registry
+    from orchestrator.run.plan import UnrecordedLog
     from orchestrator.run.routing import RunRouter
     from orchestrator.workflow.spec import AgentStepSpec
     from orchestrator.workflow.validate import find_workflow, load_workflow
@@ -123,8 +124,9 @@ def explain(
     # The persona's own step carries its stakes and tags; critics and moderators act inside gate steps.
     chosen = next((s for s in steps if getattr(s, "persona", None) == persona), None)
     chosen = chosen or (steps[0] if step else AgentStepSpec(id="explain", persona=persona))
-    decision = RunRouter(registry=registry, spec=spec, state_dir=_state(repo), runlog=_NoLog(repo), run_id="explain",
-                         pin=pin).explain(chosen, persona, text, list(registry.resolve(persona).models))
+    router = RunRouter(registry=registry, spec=spec, state_dir=_state(repo), runlog=UnrecordedLog(repo),
+                       run_id="explain", pin=pin)
+    decision = router.explain(chosen, persona, text, list(registry.resolve(persona).models))
     out = console()
     out.print(f"strategy:   {decision.strategy}")
     out.print(f"candidates: {', '.join(decision.candidates)}")
@@ -205,31 +207,3 @@ def _state(repo: Path | None) -> Path:
     from orchestrator.run.workspace import state_dir
 
     return state_dir(repo) / "routing"
-
-
-class _NoLog:
-    """`explain` decides without recording: nothing is written to any run log; with --repo, what the repo's
-    runs learned (latencies, bandit outcomes) is read from its store."""
-
-    def __init__(self, repo: Path | None):
-        self.repo = repo
-
-    def decision(self, *args: object) -> int:
-        return 0
-
-    def recent_latencies(self) -> list[tuple[str, float]]:
-        return self._read("recent_latencies")
-
-    def bandit_outcomes(self) -> list[dict]:
-        return self._read("bandit_outcomes")
-
-    def _read(self, name: str) -> list:
-        if self.repo is None:
-            return []
-        from orchestrator.run.store import resolve_store
-
-        log = resolve_store().open_runlog(self.repo)
-        try:
-            return getattr(log, name)()
-        finally:
-            log.close()

@@ -52,10 +52,6 @@ def run(
     repo_url: str = REPO_URL_OPTION,
 ) -> int:
     """Run a workflow against a repository in its own worktree and branch."""
-    from orchestrator.models.registry import parse_model_overrides
-    from orchestrator.runner import RunOptions, start_run
-    from orchestrator.workflow.budget import parse_budget
-
     if autonomy not in (None, "L2", "L3", "L4"):
         raise typer.BadParameter(f"{autonomy!r}: use L2, L3 or L4", param_hint="--autonomy")
     task = _task_text(task, task_file)
@@ -66,16 +62,34 @@ def run(
                            pin=pin, budget_scope=budget_scope, local_only=unsafe_no_sandbox or bool(allow_command))
     display = _display(quiet, as_json)
     mode = "auto" if dry_run else _approve_mode(approve, display)
-    options = RunOptions(workflow=workflow, repo=repo, task=task, model_overrides=parse_model_overrides(model or []),
-                         strict_roles=strict_roles, approve=mode, budget=parse_budget(budget or []),
-                         autonomy=autonomy, pin=pin, allow_commands=allow_command or [],
-                         unsafe_no_sandbox=unsafe_no_sandbox, trust_repo_config=trust_repo_config,
-                         store=store, budget_scopes=budget_scope or [])
+    options = _run_options(workflow=workflow, repo=repo, task=task, model=model, strict_roles=strict_roles,
+                           approve=mode, budget=budget, autonomy=autonomy, pin=pin, allow_command=allow_command,
+                           unsafe_no_sandbox=unsafe_no_sandbox, trust_repo_config=trust_repo_config, store=store,
+                           budget_scope=budget_scope)
+    return _launch(options, display, dry_run)
+
+
+def _run_options(*, model: list[str] | None, budget: list[str] | None, allow_command: list[str] | None,
+                 budget_scope: list[str] | None, **fields: Any) -> Any:
+    """The runner's RunOptions from the command line's values (repeated options parsed)."""
+    from orchestrator.models.registry import parse_model_overrides
+    from orchestrator.runner import RunOptions
+    from orchestrator.workflow.budget import parse_budget
+
+    return RunOptions(**fields, model_overrides=parse_model_overrides(model or []), budget=parse_budget(budget or []),
+                      allow_commands=allow_command or [], budget_scopes=budget_scope or [])
+
+
+def _launch(options: Any, display: str, dry_run: bool) -> int:
+    """Print the plan of a dry run, else start the run in a live session."""
+    from orchestrator.runner import start_run
+
     if dry_run:
         from orchestrator.cli.plan import print_plan
 
         return print_plan(options)
-    return _session(display, repo, mode, lambda ask, notify: start_run(options, ask=ask, notify=notify))
+    return _session(display, options.repo, options.approve,
+                    lambda ask, notify: start_run(options, ask=ask, notify=notify))
 
 
 def resume(

@@ -33,11 +33,32 @@ class PlannedStep:
     edges: list[tuple[str, str]]
 
 
-class _NoLog:
-    """Decisions of a dry run are not recorded anywhere."""
+class UnrecordedLog:
+    """A run log for routing that records nothing (a dry run, `router explain`); with a repo, what the repo's runs
+    learned (latencies, bandit outcomes) is read from its store."""
+
+    def __init__(self, repo: Path | None = None):
+        self.repo = repo
 
     def decision(self, *args: object) -> int:
         return 0
+
+    def recent_latencies(self) -> list[tuple[str, float]]:
+        return self._read("recent_latencies")
+
+    def bandit_outcomes(self) -> list[dict]:
+        return self._read("bandit_outcomes")
+
+    def _read(self, name: str) -> list:
+        if self.repo is None:
+            return []
+        from orchestrator.run.store import resolve_store
+
+        log = resolve_store().open_runlog(self.repo)
+        try:
+            return getattr(log, name)()
+        finally:
+            log.close()
 
 
 def plan_steps(spec: Any, registry: Any, task: str, pin: str | None = None) -> list[PlannedStep]:
@@ -45,7 +66,7 @@ def plan_steps(spec: Any, registry: Any, task: str, pin: str | None = None) -> l
     from orchestrator.run.routing import RunRouter
 
     with tempfile.TemporaryDirectory(prefix="orchestrator-plan-") as scratch:
-        router = RunRouter(registry=registry, spec=spec, state_dir=Path(scratch), runlog=_NoLog(), run_id="plan",
+        router = RunRouter(registry=registry, spec=spec, state_dir=Path(scratch), runlog=UnrecordedLog(), run_id="plan",
                            pin=pin, task=task)
         return [PlannedStep(step.id, _kind(spec, step), _does(spec, step).replace("{task}", task.strip()[:60]),
                             [_call(router, registry, step, p) for p in _personas(spec, step)], step_targets(step))

@@ -103,3 +103,36 @@ def check_pin(registry: Any, pin: str | None) -> None:
         problems = model_id_problems(pin, described, registry.profiles, "--pin")
         if problems:
             raise problems[0]
+
+
+def prepare_run(options: Any, complete: Any) -> tuple[Path, Path, Any, Any, list[str]]:
+    """Every check a run makes before it touches the repo, in one place: (repo, workflow file, workflow, registry,
+    warnings). `options` is a runner.RunOptions; `complete` an injected model call (then no key is needed)."""
+    from orchestrator.workflow.autonomy import apply_autonomy
+    from orchestrator.workflow.validate import find_workflow, load_workflow
+
+    repo = target_repo(options.repo)
+    path = find_workflow(options.workflow, repo)
+    spec = load_workflow(path, repo)
+    if options.autonomy:
+        spec.settings.autonomy = options.autonomy
+    spec = apply_autonomy(spec)
+    if not options.task.strip():
+        raise ConfigError("--task is empty: say what the run should do")
+    registry, warnings = resolve_registry(repo, spec, options.model_overrides, options.strict_roles,
+                                          options.trust_repo_config)
+    check_models_usable(registry, spec, options.budget, options.pin, complete)
+    warnings += sandbox_warnings(options.unsafe_no_sandbox) + run_notices(spec, path, repo, options.allow_commands)
+    warnings += uncommitted_notice(repo)
+    return repo, path, spec, registry, warnings
+
+
+def check_models_usable(registry: Any, spec: Any, budget: Any, pin: str | None, complete: Any) -> None:
+    """Before any call: the pin is a real id, every model has a price under a usd budget, remote keys are set."""
+    from orchestrator.run.routing import check_routing_targets
+
+    check_pin(registry, pin)
+    check_routing_targets(registry, spec)
+    check_prices(registry, spec, budget, workflow_roles(spec)[2], pin)
+    if complete is None:  # an injected `complete` (tests, embedding) calls no provider
+        check_keys(registry, workflow_roles(spec)[2])
