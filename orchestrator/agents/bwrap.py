@@ -53,6 +53,19 @@ def unavailable_reason() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def sizes_tmpfs() -> bool:
+    """Whether this bubblewrap can bound a tmpfs (`--size`, bubblewrap 0.8 and later)."""
+    exe = shutil.which(BWRAP)
+    if exe is None:
+        return False
+    try:
+        proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=20, env={"PATH": os.defpath})
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--size" in proc.stdout + proc.stderr
+
+
 def find_layout(cwd: Path) -> Layout:
     """The worktree holding `cwd` and, for a linked git worktree, the user's repo path to mount it at."""
     cwd = Path(os.path.abspath(cwd))
@@ -110,6 +123,12 @@ def normalised_path(path_value: str) -> str:
     return os.pathsep.join(seen)
 
 
+def environment_roots(env: dict[str, str]) -> list[Path]:
+    """The user's PATH folders (a venv's root for a venv's bin) and VIRTUAL_ENV: where trusted programs live."""
+    roots = [_venv_root(Path(e)) for e in env.get("PATH", "").split(os.pathsep) if e and os.path.isabs(e)]
+    return roots + ([Path(env["VIRTUAL_ENV"])] if env.get("VIRTUAL_ENV") else [])
+
+
 def tool_paths(argv0: str, env: dict[str, str], layout: Layout) -> list[Path]:
     """Host folders the command needs that the hidden roots or the worktree would mask: venvs, PATH dirs."""
     masked = [*hidden_roots(), layout.visible_at]
@@ -140,11 +159,12 @@ def _venv_root(bin_dir: Path) -> Path:
 
 
 def bwrap_argv(argv: list[str], cwd: Path, layout: Layout, env: dict[str, str], writable: list[Path],
-               git_file: Path | None, readonly: list[Path] = ()) -> list[str]:
+               git_file: Path | None, readonly: list[Path] = (), tmpfs_bytes: int | None = None) -> list[str]:
     """The full bwrap command line: read-only root, hidden roots, the worktree at its user path, then argv."""
     args = [shutil.which(BWRAP) or BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    size = ["--size", str(tmpfs_bytes)] if tmpfs_bytes and sizes_tmpfs() else []
     for root in hidden_roots():
-        args += ["--tmpfs", str(root)]
+        args += [*size, "--tmpfs", str(root)]
     args += ["--bind", str(layout.worktree), str(layout.visible_at)]
     if layout.common_git is not None and layout.gitdir is not None and git_file is not None:
         # A linked worktree's git dir, read-only, minus the orchestrator's run state; `.git` points at it.

@@ -13,7 +13,14 @@ from typing import Any
 from orchestrator.gates.changes import Changes, run_changes, spec_text
 from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output
-from orchestrator.gates.pytest_run import PytestRun, base_id, defined_tests, restore_base_test_config, run_pytest
+from orchestrator.gates.pytest_run import (
+    PytestRun,
+    base_files,
+    base_id,
+    defined_tests,
+    restore_base_test_config,
+    run_pytest,
+)
 from orchestrator.gates.quality import BAD, is_pytest
 from orchestrator.gates.result import GateResult, unknown
 from orchestrator.run.context import RunContext
@@ -46,10 +53,10 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
         name="tests", run=ctx.spec.settings.test_command, parser="pytest")
     run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
-                     **command_options(ctx))
+                     known_files=base_files(ctx.workspace.path, ctx.workspace.base_commit), **command_options(ctx))
     if not run.reported:
-        return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
-                       commands=[run.command]), {}
+        why = run.problem or "pytest ended without its report"
+        return unknown(step.id, "red", f"{why}, so the new tests can't be judged", commands=[run.command]), {}
     result = judge_red(step.id, new, run, about=about)
     return result, ({"red_tests": result.tests["red"]} if result.passed else {})
 
