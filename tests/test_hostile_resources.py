@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from hostile import fingerprint
-from scripts import call, finish
+from scripts import CALC_BUGGY, call, finish
 
-from orchestrator.agents.limits import LimitsSpec
+from orchestrator.agents import limits as limits_module
+from orchestrator.agents.limits import LimitsSpec, cgroup_version
 from orchestrator.agents.sandbox import run_command, sandbox_policy
 from orchestrator.errors import SandboxViolation
 from orchestrator.gates.pytest_run import _replace_file
@@ -43,16 +45,25 @@ def test_fill():
 '''
 
 
-def _tests_then_build(repo: Path, name: str, test_file: str, **settings) -> object:
+def _flow(repo: Path, name: str, **settings) -> str:
     steps = [{"id": "tests", "persona": "tester", "next": "build"},
              {"id": "build", "persona": "builder", "next": "quality"},
              {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",
               "max_rounds": 1}]
-    flow = add_workflow(repo, name, steps, {"tests": QUALITY}, autonomy="L4", **settings)
+    return add_workflow(repo, name, steps, {"tests": QUALITY}, autonomy="L4", **settings)
+
+
+def _tests_then_build(repo: Path, name: str, test_file: str, **settings) -> object:
+    return _run_flow(repo, _flow(repo, name, **settings), test_file)
+
+
+def _run_flow(repo: Path, flow: str, test_file: str, first_build: str = CALC_FIXED) -> object:
+    """The tester writes test_file, the builder first_build, then (after a failed gate) the right code."""
     tester = ScriptedModel({"tester": [call("write_file", path="tests/test_hostile.py", content=test_file),
                                        finish("tests written")]}, name="tester")
-    builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED),
-                                         finish("implemented")] * 2}, name="builder")
+    builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=first_build), finish("built"),
+                                         call("write_file", path="calc.py", content=CALC_FIXED), finish("fixed")]},
+                            name="builder")
     return run(repo, flow, bind(tester=tester, builder=builder))
 
 
@@ -63,6 +74,8 @@ def _tests_then_build(repo: Path, name: str, test_file: str, **settings) -> obje
 ], ids=["fork-bomb", "memory-hog", "disk-fill"])
 def test_a_test_past_a_limit_fails_the_gate_with_its_reason(repo: Path, test_file: str, limits: dict,
                                                              reason: str) -> None:
+    if test_file is FORK_BOMB and cgroup_version() is None and os.geteuid() == 0:
+        pytest.skip("no cgroup can be made here and rlimits don't bind root: processes are not limited")
     outcome = _tests_then_build(repo, "bounded", test_file, limits=limits)
     assert outcome.exit_code != 0, outcome.message
     assert reason in json.dumps(outcome.gates), outcome.gates
@@ -90,18 +103,33 @@ def test_a_full_private_tmp_is_named(tmp_path: Path) -> None:
     assert not result.ok and "private /tmp (16 MiB)" in (result.limit or ""), result.output
 
 
-def test_a_test_cannot_swap_pyproject_for_a_link_the_gate_writes_through(repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("code, bounds, reason", [
+    ("x = b'x' * (400 * 1024 * 1024)", LimitsSpec(memory_mb=100), "memory limit (100 MiB)"),
+    ("open('big', 'wb').write(b'x' * (20 * 1024 * 1024))", LimitsSpec(file_size_mb=5), "file size limit (5 MiB"),
+], ids=["memory", "file-size"])
+def test_without_a_cgroup_rlimits_still_bound_a_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str,
+                                                       bounds: LimitsSpec, reason: str) -> None:
+    monkeypatch.setattr(limits_module, "cgroup_version", lambda: None)
+    with sandbox_policy(resource_limits=bounds):
+        result = run_command([sys.executable, "-c", code], tmp_path, allowlist={"python"}, timeout_s=60,
+                             max_output_chars=4000)
+    assert not result.ok and reason in (result.limit or ""), result.output
+
+
+@pytest.mark.parametrize("target", ["outside", "calc.py", ".git/config"])
+def test_a_test_cannot_swap_pyproject_for_a_link_the_gate_writes_through(repo: Path, tmp_path: Path,
+                                                                         target: str) -> None:
     add_file(repo, "pyproject.toml", "[tool.pytest.ini_options]\naddopts = \"-q\"\n")
     outside = tmp_path / "outside.txt"
     outside.write_text("the user's file\n")
-    links = [("pyproject.toml", str(outside)), ("calc.py", str(repo / ".git" / "config"))]
-    swap = (f"import os\n\n\ndef test_swap():\n    for name, target in {links!r}:\n"
-            "        try:\n            os.remove(name)\n            os.symlink(target, name)\n"
-            "        except OSError:\n            pass\n")
+    link_to = str(outside if target == "outside" else repo / target)
+    swap = ("import os\n\n\ndef test_swap():\n    try:\n        os.remove('pyproject.toml')\n"
+            f"        os.symlink({link_to!r}, 'pyproject.toml')\n    except OSError:\n        pass\n")
+    flow = _flow(repo, "swap")
     before = fingerprint(repo)
-    _tests_then_build(repo, "swap", swap)
+    _run_flow(repo, flow, swap, first_build=CALC_BUGGY)  # the second gate restores after the first one's tests
     assert outside.read_text() == "the user's file\n"
-    assert fingerprint(repo) == before
+    assert fingerprint(repo) == before  # the user's checkout and .git/config untouched
 
 
 def test_restoring_a_config_file_never_follows_a_link(tmp_path: Path) -> None:
