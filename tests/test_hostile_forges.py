@@ -187,3 +187,17 @@ def test_a_tampered_or_cut_stream_is_never_a_verdict(garbage: bytes) -> None:
 
     records = read_records(garbage, b"key")
     assert not records.finished
+
+
+def test_code_that_reaches_into_the_runner_is_flagged_for_the_critic(tmp_path: Path) -> None:
+    from orchestrator.gates.changes import Changes
+    from orchestrator.gates.tampering import tampering_flag
+
+    (tmp_path / "calc.py").write_text(FINAL_OVERRIDE)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_ok.py").write_text("import sys\n\n\ndef test_ok():\n    assert sys.modules\n")
+    flag = tampering_flag(tmp_path, Changes(("calc.py", "tests/test_ok.py")))
+    assert flag is not None and "calc.py (atexit, os._exit, sys.modules)" in flag
+    assert "test_ok" not in flag  # tests may use sys.modules; only the runner's internals are named there
+    (tmp_path / "calc.py").write_text(CALC_BUGGY)
+    assert tampering_flag(tmp_path, Changes(("calc.py",))) is None
