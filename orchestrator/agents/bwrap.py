@@ -37,10 +37,15 @@ class Layout:
         return path
 
 
+def bwrap_path() -> str | None:
+    """The bubblewrap program: on PATH, else in the system folders (a PATH narrowed to a venv still finds it)."""
+    return shutil.which(BWRAP) or shutil.which(BWRAP, path=os.defpath)
+
+
 @functools.lru_cache(maxsize=1)
 def unavailable_reason() -> str | None:
     """None when bubblewrap works on this machine, else why not (checked once per process)."""
-    exe = shutil.which(BWRAP)
+    exe = bwrap_path()
     if exe is None:
         return "bubblewrap (bwrap) is not installed; install it (e.g. `apt-get install bubblewrap`)"
     probe = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *NAMESPACE_FLAGS, "true"]
@@ -56,7 +61,7 @@ def unavailable_reason() -> str | None:
 @functools.lru_cache(maxsize=1)
 def sizes_tmpfs() -> bool:
     """Whether this bubblewrap can bound a tmpfs (`--size`, bubblewrap 0.8 and later)."""
-    exe = shutil.which(BWRAP)
+    exe = bwrap_path()
     if exe is None:
         return False
     try:
@@ -161,7 +166,7 @@ def _venv_root(bin_dir: Path) -> Path:
 def bwrap_argv(argv: list[str], cwd: Path, layout: Layout, env: dict[str, str], writable: list[Path],
                git_file: Path | None, readonly: list[Path] = (), tmpfs_bytes: int | None = None) -> list[str]:
     """The full bwrap command line: read-only root, hidden roots, the worktree at its user path, then argv."""
-    args = [shutil.which(BWRAP) or BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args = [bwrap_path() or BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     size = ["--size", str(tmpfs_bytes)] if tmpfs_bytes and sizes_tmpfs() else []
     for root in hidden_roots():
         args += [*size, "--tmpfs", str(root)]
