@@ -189,15 +189,7 @@ def run_command(
     `readonly` lists existing files of the worktree the command may not change (e.g. the existing tests), or
     folders outside it to show read-only; `pass_fds` are descriptors the command inherits (the probe's channel).
     """
-    _check_argv(argv, allowlist)
-    child_env = {**scrubbed_env(), **_extra_env(env or {})}
-    child_env["PATH"] = bwrap.normalised_path(child_env.get("PATH", os.defpath))
-    if not ("/" in argv[0] or shutil.which(argv[0], path=child_env.get("PATH"))):
-        raise ToolError(f"command {argv[0]!r} was not found on PATH.")
-    layout = bwrap.find_layout(Path(cwd))
-    check_program(argv[0], Path(cwd), child_env["PATH"], [layout.worktree, layout.visible_at],
-                  bwrap.environment_roots(child_env))
-    check_git_args(argv)
+    child_env = _checked_env(argv, Path(cwd), allowlist, env or {})
     timeout_s = remaining_s(timeout_s)
     start = time.monotonic()
     confined = _confined(argv, Path(cwd), child_env, writable or [], readonly or [])
@@ -216,15 +208,23 @@ def run_command(
         output += f"\n[command timed out after {timeout_s:g}s; every process it started was killed]\n"
     if limit:
         output += f"\n[stopped by a limit: {limit}; raise it in the workflow's settings.limits if that is expected]\n"
-    return CommandResult(
-        argv=list(argv),
-        exit_code=exit_code,
-        output=redact(output),
-        timed_out=timed_out,
-        truncated=truncated,
-        duration_s=round(time.monotonic() - start, 3),
-        limit=limit,
-    )
+    return CommandResult(argv=list(argv), exit_code=exit_code, output=redact(output), timed_out=timed_out,
+                         truncated=truncated, duration_s=round(time.monotonic() - start, 3), limit=limit)
+
+
+def _checked_env(argv: list[str], cwd: Path, allowlist: set[str] | frozenset[str], env: dict[str, str]
+                 ) -> dict[str, str]:
+    """The child's environment, once argv passed the allowlist, the resolved-program and the git checks."""
+    _check_argv(argv, allowlist)
+    child_env = {**scrubbed_env(), **_extra_env(env)}
+    child_env["PATH"] = bwrap.normalised_path(child_env.get("PATH", os.defpath))
+    if not ("/" in argv[0] or shutil.which(argv[0], path=child_env.get("PATH"))):
+        raise ToolError(f"command {argv[0]!r} was not found on PATH.")
+    layout = bwrap.find_layout(cwd)
+    check_program(argv[0], cwd, child_env["PATH"], [layout.worktree, layout.visible_at],
+                  bwrap.environment_roots(child_env))
+    check_git_args(argv)
+    return child_env
 
 
 def _extra_env(env: dict[str, str]) -> dict[str, str]:

@@ -87,9 +87,15 @@ def runner_shadows(root: Path, known: set[str]) -> list[str]:
         for name in [*files, *(d for d in dirs if d in RUNNER_PACKAGES or d.endswith((".dist-info", ".egg-info")))]:
             rel = (Path(folder) / name).relative_to(root).as_posix()
             if rel not in known and (runner_shadow(rel) or runner_shadow(rel + "/x")) and \
-                    not any(k.startswith(rel + "/") for k in known):
+                    not any(k.startswith(rel + "/") for k in known) and not _in_known_package(rel, known):
                 found.append(rel)
     return sorted(set(found))
+
+
+def _in_known_package(rel: str, known: set[str]) -> bool:
+    """True inside a runner-named folder the base commit already has (the pytest project's own `_pytest/`)."""
+    parts = rel.split("/")
+    return any("/".join(parts[:i + 1]) in known for i, part in enumerate(parts[:-1]) if part in RUNNER_PACKAGES)
 
 
 def test_code_problems(old: str | None, new: str) -> list[str]:

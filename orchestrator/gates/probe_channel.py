@@ -58,11 +58,13 @@ class ProbeChannel:
     key_fd: int
     key: bytes
 
-    def env(self, untrusted: list[str]) -> dict[str, str]:
-        """Variables the probe reads (and removes) at import: descriptor numbers and the untrusted folders."""
+    def env(self, untrusted: list[str], sandboxed: bool) -> dict[str, str]:
+        """Variables the probe reads (and removes) at import: descriptor numbers and where plugins may not come
+        from (the untrusted folders and, in the sandbox, any writable one)."""
         return {"PYTHONPATH": os.pathsep.join(p for p in (str(self.folder), os.environ.get("PYTHONPATH", "")) if p),
                 "ORCHESTRATOR_PROBE_FD": str(self.out_fd), "ORCHESTRATOR_PROBE_IN_FD": str(self.key_fd),
                 "ORCHESTRATOR_PROBE_UNTRUSTED": os.pathsep.join(untrusted),
+                "ORCHESTRATOR_PROBE_SANDBOXED": "1" if sandboxed else "0",
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
     @property

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.agents.sandbox import run_command
+from orchestrator.agents.sandbox import run_command, sandbox_problem
 from orchestrator.agents.shadowing import runner_shadows
 from orchestrator.errors import ToolError
 from orchestrator.gates.changes import TEST_CONFIG_FILES, Changes
@@ -58,8 +58,8 @@ def run_pytest(argv: list[str], cwd: Path, *, name: str = "tests", extra_args: l
         return PytestRun(evidence, "", reported=False, problem=_shadow_problem(shadows, "before the run"))
     with probe_channel() as channel:
         full = [*argv, "-p", channel.module, *PROBE_ARGS, *(extra_args or [])]
-        untrusted = [str(Path(cwd).resolve()), *UNTRUSTED_FOLDERS, os.path.expanduser("~")]
-        env = {**channel.env(untrusted), "PYTHONDONTWRITEBYTECODE": "1"}
+        untrusted = [str(Path(cwd).resolve()), *UNTRUSTED_FOLDERS]
+        env = {**channel.env(untrusted, sandbox_problem() is None), "PYTHONDONTWRITEBYTECODE": "1"}
         readonly = [*options.pop("readonly", []), channel.folder]
         try:
             result = run_command(full, cwd, max_output_chars=20000, env=env, readonly=readonly,

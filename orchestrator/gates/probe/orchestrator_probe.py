@@ -40,6 +40,7 @@ def _writer():
 _emit = _writer()
 _manager = []
 _UNTRUSTED = [p for p in os.environ.pop("ORCHESTRATOR_PROBE_UNTRUSTED", "").split(os.pathsep) if p]
+_SANDBOXED = os.environ.pop("ORCHESTRATOR_PROBE_SANDBOXED", "") == "1"
 
 
 def _plugin_names(pluginmanager):
@@ -59,9 +60,11 @@ def _plugin_names(pluginmanager):
 
 
 def _trusted(dist):
-    """An installed distribution outside every folder a test can write (the worktree, temporary folders)."""
+    """An installed distribution outside the worktree and temporary folders and, in the sandbox, read-only."""
     location = os.path.realpath(str(dist.locate_file("")))
-    return not any(location == p or location.startswith(p.rstrip("/") + "/") for p in _UNTRUSTED)
+    if any(location == p or location.startswith(p.rstrip("/") + "/") for p in _UNTRUSTED):
+        return False
+    return not _SANDBOXED or not os.access(location, os.W_OK)  # a read-only mount: no test wrote it
 
 
 def pytest_addhooks(pluginmanager):
