@@ -144,6 +144,9 @@ def test_restoring_a_config_file_never_follows_a_link(tmp_path: Path) -> None:
     _replace_file(worktree, "pyproject.toml", "base\n")
     assert (outside / "conftest.py").read_text() == "mine\n" and (outside / "pyproject.toml").read_text() == "mine\n"
     assert (worktree / "tests" / "conftest.py").read_text() == "base\n" and not (worktree / "tests").is_symlink()
+    (worktree / "setup.cfg").mkdir()  # a folder where the base has a file
+    _replace_file(worktree, "setup.cfg", "[tool:pytest]\n")
+    assert (worktree / "setup.cfg").read_text() == "[tool:pytest]\n"
 
 
 def test_a_repo_script_named_like_an_allowed_program_is_refused(repo: Path) -> None:

@@ -140,7 +140,9 @@ def _replace_file(worktree: Path, rel_path: str, text: str | None) -> None:
             folder.unlink()
         folder.mkdir(exist_ok=True)
     target = folder / Path(rel_path).name
-    if target.is_symlink() or target.exists():
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.is_symlink() or target.exists():
         target.unlink()  # unlink removes a link itself, never what it points at
     if text is None:
         return
