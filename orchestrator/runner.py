@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.agents.bwrap import sizes_tmpfs
+from orchestrator.agents.limits import describe as describe_limits
 from orchestrator.agents.sandbox import sandbox_policy
 from orchestrator.errors import ConfigError, ModelError, RunInterrupted, RunStopped, WorkspaceError, did_you_mean
 from orchestrator.run.budgets import BudgetGuard
@@ -125,7 +127,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
                              repo=options.origin or str(repo), branch=workspace.branch,
                              base_commit=workspace.base_commit, options=stored)
             _add_worktree(workspace, runlog, run_id)
-            _announce(runlog, run_id, warnings, notify)
+            _announce(runlog, run_id, warnings, notify, spec)
             ctx = _context(run_id, options.task, spec, path, workspace, registry, runlog, complete, options.approve,
                            ask, options.budget, elapsed_before=0.0, pin=options.pin, stored=stored)
             ctx.store, ctx.caps = store, caps
@@ -164,12 +166,17 @@ def _add_worktree(workspace: Workspace, runlog: RunLog, run_id: str) -> None:
         raise
 
 
-def _announce(runlog: RunLog, run_id: str, warnings: list[str], notify: Any) -> None:
-    """Log every warning of a starting session, and tell the caller before the first step runs."""
+def _announce(runlog: RunLog, run_id: str, warnings: list[str], notify: Any, spec: Any) -> None:
+    """Log every warning of a starting session and the commands' resource limits, and tell the caller before the
+    first step runs."""
     for warning in warnings:
         runlog.event(run_id, "warning", message=warning)
         if notify is not None:
             notify(warning)
+    in_force = describe_limits(spec.settings.limits, sizes_tmpfs())
+    runlog.event(run_id, "limits", message=in_force)
+    if notify is not None:
+        notify(in_force)
 
 
 def resume_run(options: ResumeOptions, complete: Any = None, ask: Any = None, notify: Any = None) -> RunOutcome:
@@ -213,7 +220,7 @@ def _resume_locked(options: ResumeOptions, row: dict[str, Any], runlog: RunLog, 
     workspace = Workspace.reopen(repo, options.run_id, row["base_commit"])
     for lock in workspace.clear_stale_locks():
         warnings.append(f"removed a stale git lock left by a killed session: {lock}")
-    _announce(runlog, options.run_id, warnings, notify)
+    _announce(runlog, options.run_id, warnings, notify, spec)
     _discard_partial_work(workspace)
     ctx = _context(options.run_id, row["task"], spec, path, workspace, registry, runlog, complete,
                    stored["approve"], ask, budget, elapsed_before=runlog.elapsed(options.run_id),
@@ -276,7 +283,8 @@ def execute(ctx: RunContext, initial: dict[str, Any] | None, warnings: list[str]
 
     # The run's own breakers, rate counters and failover listeners: another run in this process shares none.
     try:
-        with run_scope(ctx.run_id), sandbox_policy(allow_unsafe=ctx.unsafe_no_sandbox, deadline=deadline(ctx)):
+        with run_scope(ctx.run_id), sandbox_policy(allow_unsafe=ctx.unsafe_no_sandbox, deadline=deadline(ctx),
+                                                    resource_limits=ctx.spec.settings.limits):
             return _execute(ctx, initial, warnings, decision)
     finally:
         if ctx.caps is not None:

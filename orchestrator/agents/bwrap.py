@@ -37,10 +37,15 @@ class Layout:
         return path
 
 
+def bwrap_path() -> str | None:
+    """The bubblewrap program: on PATH, else in the system folders (a PATH narrowed to a venv still finds it)."""
+    return shutil.which(BWRAP) or shutil.which(BWRAP, path=os.defpath)
+
+
 @functools.lru_cache(maxsize=1)
 def unavailable_reason() -> str | None:
     """None when bubblewrap works on this machine, else why not (checked once per process)."""
-    exe = shutil.which(BWRAP)
+    exe = bwrap_path()
     if exe is None:
         return "bubblewrap (bwrap) is not installed; install it (e.g. `apt-get install bubblewrap`)"
     probe = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *NAMESPACE_FLAGS, "true"]
@@ -51,6 +56,19 @@ def unavailable_reason() -> str | None:
     if proc.returncode != 0:
         return f"bubblewrap cannot create namespaces here: {proc.stderr.strip()[:300]}"
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def sizes_tmpfs() -> bool:
+    """Whether this bubblewrap can bound a tmpfs (`--size`, bubblewrap 0.8 and later)."""
+    exe = bwrap_path()
+    if exe is None:
+        return False
+    try:
+        proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=20, env={"PATH": os.defpath})
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--size" in proc.stdout + proc.stderr
 
 
 def find_layout(cwd: Path) -> Layout:
@@ -110,6 +128,12 @@ def normalised_path(path_value: str) -> str:
     return os.pathsep.join(seen)
 
 
+def environment_roots(env: dict[str, str]) -> list[Path]:
+    """The user's PATH folders (a venv's root for a venv's bin) and VIRTUAL_ENV: where trusted programs live."""
+    roots = [_venv_root(Path(e)) for e in env.get("PATH", "").split(os.pathsep) if e and os.path.isabs(e)]
+    return roots + ([Path(env["VIRTUAL_ENV"])] if env.get("VIRTUAL_ENV") else [])
+
+
 def tool_paths(argv0: str, env: dict[str, str], layout: Layout) -> list[Path]:
     """Host folders the command needs that the hidden roots or the worktree would mask: venvs, PATH dirs."""
     masked = [*hidden_roots(), layout.visible_at]
@@ -140,11 +164,12 @@ def _venv_root(bin_dir: Path) -> Path:
 
 
 def bwrap_argv(argv: list[str], cwd: Path, layout: Layout, env: dict[str, str], writable: list[Path],
-               git_file: Path | None, readonly: list[Path] = ()) -> list[str]:
+               git_file: Path | None, readonly: list[Path] = (), tmpfs_bytes: int | None = None) -> list[str]:
     """The full bwrap command line: read-only root, hidden roots, the worktree at its user path, then argv."""
-    args = [shutil.which(BWRAP) or BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args = [bwrap_path() or BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    size = ["--size", str(tmpfs_bytes)] if tmpfs_bytes and sizes_tmpfs() else []
     for root in hidden_roots():
-        args += ["--tmpfs", str(root)]
+        args += [*size, "--tmpfs", str(root)]
     args += ["--bind", str(layout.worktree), str(layout.visible_at)]
     if layout.common_git is not None and layout.gitdir is not None and git_file is not None:
         # A linked worktree's git dir, read-only, minus the orchestrator's run state; `.git` points at it.

@@ -11,10 +11,11 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from orchestrator.agents import bwrap
+from orchestrator.agents import bwrap, limits
+from orchestrator.agents.argv_check import check_git_args, check_program
 from orchestrator.agents.redact import SECRET_NAME, redact
 from orchestrator.errors import SandboxViolation, ToolError
 
@@ -42,16 +43,19 @@ class SandboxPolicy:
 
     allow_unsafe: bool = False
     deadline: float | None = None  # time.monotonic() value; commands and tools stop by then
+    limits: limits.LimitsSpec = field(default_factory=limits.LimitsSpec)
 
 
 _POLICY = SandboxPolicy()
 
 
 @contextmanager
-def sandbox_policy(*, allow_unsafe: bool = False, deadline: float | None = None) -> Iterator[SandboxPolicy]:
+def sandbox_policy(*, allow_unsafe: bool = False, deadline: float | None = None,
+                   resource_limits: limits.LimitsSpec | None = None) -> Iterator[SandboxPolicy]:
     """Set the policy for the duration of one run session, restoring the previous one afterwards."""
     global _POLICY
-    previous, _POLICY = _POLICY, SandboxPolicy(allow_unsafe=allow_unsafe, deadline=deadline)
+    previous, _POLICY = _POLICY, SandboxPolicy(allow_unsafe=allow_unsafe, deadline=deadline,
+                                               limits=resource_limits or limits.LimitsSpec())
     try:
         yield _POLICY
     finally:
@@ -85,11 +89,12 @@ class CommandResult:
     timed_out: bool
     truncated: bool
     duration_s: float
+    limit: str | None = None  # which resource limit the command ran into, in words
 
     @property
     def ok(self) -> bool:
         """True when the command finished in time with exit code 0."""
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and self.limit is None
 
 
 def resolve_inside(root: Path, user_path: str) -> Path:
@@ -176,33 +181,50 @@ def run_command(
     env: dict[str, str] | None = None,
     writable: list[Path] | None = None,
     readonly: list[Path] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> CommandResult:
     """Run an allowlisted argv in the sandbox: no shell, scrubbed env, a timeout and bounded, redacted output.
 
     `env` adds non-secret variables; `writable` adds folders the command may write besides its worktree;
-    `readonly` lists existing files of the worktree the command may not change (e.g. the existing tests).
+    `readonly` lists existing files of the worktree the command may not change (e.g. the existing tests), or
+    folders outside it to show read-only; `pass_fds` are descriptors the command inherits (the probe's channel).
     """
-    _check_argv(argv, allowlist)
-    child_env = {**scrubbed_env(), **_extra_env(env or {})}
-    child_env["PATH"] = bwrap.normalised_path(child_env.get("PATH", os.defpath))
-    if not ("/" in argv[0] or shutil.which(argv[0], path=child_env.get("PATH"))):
-        raise ToolError(f"command {argv[0]!r} was not found on PATH.")
+    child_env = _checked_env(argv, Path(cwd), allowlist, env or {})
     timeout_s = remaining_s(timeout_s)
     start = time.monotonic()
     confined = _confined(argv, Path(cwd), child_env, writable or [], readonly or [])
-    with tempfile.TemporaryFile() as sink, confined as (full, run_cwd):
-        exit_code, timed_out = _run_to_file(full, run_cwd, sink, timeout_s, child_env)
-        output, truncated = _read_output(sink, max_output_chars)
+    bounds = _POLICY.limits
+    group = limits.make_cgroup(bounds) if limits.cgroup_version() is not None else None
+    try:
+        with tempfile.TemporaryFile() as sink, confined as (full, run_cwd):
+            exit_code, timed_out = _run_to_file(full, run_cwd, sink, timeout_s, child_env, pass_fds,
+                                                limits.preexec(group, bounds))
+            output, truncated = _read_output(sink, max_output_chars)
+        limit = limits.limit_hit(group, bounds, output, exit_code)
+    finally:
+        if group is not None:
+            limits.remove_cgroup(group)
     if timed_out:
         output += f"\n[command timed out after {timeout_s:g}s; every process it started was killed]\n"
-    return CommandResult(
-        argv=list(argv),
-        exit_code=exit_code,
-        output=redact(output),
-        timed_out=timed_out,
-        truncated=truncated,
-        duration_s=round(time.monotonic() - start, 3),
-    )
+    if limit:
+        output += f"\n[stopped by a limit: {limit}; raise it in the workflow's settings.limits if that is expected]\n"
+    return CommandResult(argv=list(argv), exit_code=exit_code, output=redact(output), timed_out=timed_out,
+                         truncated=truncated, duration_s=round(time.monotonic() - start, 3), limit=limit)
+
+
+def _checked_env(argv: list[str], cwd: Path, allowlist: set[str] | frozenset[str], env: dict[str, str]
+                 ) -> dict[str, str]:
+    """The child's environment, once argv passed the allowlist, the resolved-program and the git checks."""
+    _check_argv(argv, allowlist)
+    child_env = {**scrubbed_env(), **_extra_env(env)}
+    child_env["PATH"] = bwrap.normalised_path(child_env.get("PATH", os.defpath))
+    if not ("/" in argv[0] or shutil.which(argv[0], path=child_env.get("PATH"))):
+        raise ToolError(f"command {argv[0]!r} was not found on PATH.")
+    layout = bwrap.find_layout(cwd)
+    check_program(argv[0], cwd, child_env["PATH"], [layout.worktree, layout.visible_at],
+                  bwrap.environment_roots(child_env))
+    check_git_args(argv)
+    return child_env
 
 
 def _extra_env(env: dict[str, str]) -> dict[str, str]:
@@ -241,8 +263,11 @@ def _confined(argv: list[str], cwd: Path, env: dict[str, str], writable: list[Pa
             git_file = Path(scratch) / "dotgit"
             git_file.write_text(text)
         try:
-            frozen = [Path(os.path.abspath(p)) for p in readonly if Path(p).is_file() and not Path(p).is_symlink()]
-            yield bwrap.bwrap_argv(list(argv), cwd, layout, env, extra, git_file, frozen), Path(scratch)
+            frozen = [Path(os.path.abspath(p)) for p in readonly if not Path(p).is_symlink()
+                      and (Path(p).is_file() or (Path(p).is_dir() and not layout.inside(Path(p)).is_relative_to(
+                          layout.visible_at)))]
+            yield bwrap.bwrap_argv(list(argv), cwd, layout, env, extra, git_file, frozen,
+                                   _POLICY.limits.tmpfs_mb * limits.MIB), Path(scratch)
         finally:
             for folder in sorted(created, key=lambda p: -len(p.parts)):
                 _remove_empty(folder)
@@ -265,7 +290,8 @@ def _check_argv(argv: list[str], allowlist: set[str] | frozenset[str]) -> None:
         raise SandboxViolation(f"command {argv[0]!r} is not allowed; allowed programs: {', '.join(sorted(allowlist))}.")
 
 
-def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float, env: dict[str, str]) -> tuple[int, bool]:
+def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float, env: dict[str, str],
+                 pass_fds: tuple[int, ...] = (), preexec=None) -> tuple[int, bool]:
     """Run argv in its own process group writing to `sink`; kill the whole group on timeout."""
     # Output goes to a file, not a pipe: a grandchild holding the pipe open can't hang us,
     # and a chatty command can't exhaust memory before truncation.
@@ -279,6 +305,8 @@ def _run_to_file(argv: list[str], cwd: Path, sink, timeout_s: float, env: dict[s
             stderr=subprocess.STDOUT,
             shell=False,
             start_new_session=True,
+            pass_fds=pass_fds,
+            preexec_fn=preexec,  # joins the command's cgroup and sets its rlimits before exec
         )
     except FileNotFoundError as exc:
         raise ToolError(f"command {argv[0]!r} was not found on PATH.") from exc
@@ -306,6 +334,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def format_result(result: CommandResult) -> str:
     """The agent-facing text of a command result: a status line, then the (bounded) output."""
-    status = "timed out" if result.timed_out else ("passed" if result.ok else "failed")
+    status = "timed out" if result.timed_out else ("passed" if result.ok else
+                                                   ("stopped by a limit" if result.limit else "failed"))
     head = f"$ {' '.join(result.argv)}\nexit code {result.exit_code} ({status}) in {result.duration_s:.1f}s"
     return f"{head}\n{result.output}" if result.output.strip() else head

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from orchestrator.agents.shadowing import added_statement_problems, shadowing_problem
+from orchestrator.agents.shadowing import added_statement_problems, runner_shadow, shadowing_problem, test_code_problems
 from orchestrator.errors import ToolError, WorkspaceError
 from orchestrator.globs import glob_match
 from orchestrator.markdown import sections
@@ -79,8 +79,9 @@ class WritePolicy:
 
     def frozen_files(self) -> list[str]:
         """Existing files that commands (tests, gates) may not change: protected paths, the baseline's tests
-        and specs, and every conftest.py. The sandbox mounts them read-only."""
-        globs = [*self.protected_paths, "**/conftest.py", "conftest.py"]
+        and specs, every conftest.py and pyproject.toml (an agent may edit its non-[tool] tables through its
+        tools; a command may not touch it). The sandbox mounts them read-only."""
+        globs = [*self.protected_paths, "**/conftest.py", "conftest.py", "pyproject.toml"]
         if self.protect_existing_tests:
             globs += self.test_globs
         if self.protect_spec_contract:
@@ -111,9 +112,14 @@ class WritePolicy:
             raise ToolError(self._role_refusal(rel_path))
         if rel_path == "pyproject.toml":
             self._check_tool_tables_kept(new_content)
-        shadow = shadowing_problem(self.root, rel_path) if self.baseline(rel_path) is None else None
+        baseline = self.baseline(rel_path)
+        shadow = (runner_shadow(rel_path) or shadowing_problem(self.root, rel_path)) if baseline is None else None
         if shadow:
-            raise ToolError(shadow)
+            raise ToolError(f"{shadow}; choose another file name" if "choose" not in shadow else shadow)
+        if glob_match(rel_path, self.test_globs) and rel_path.endswith(".py"):
+            problems = test_code_problems(baseline, new_content)
+            if problems:
+                raise ToolError(f"{rel_path}: {'; '.join(problems)}.")
         if self.allow_refinement:
             return
         if self.protect_existing_tests and glob_match(rel_path, self.test_globs):

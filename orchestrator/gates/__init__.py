@@ -70,11 +70,13 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
         from orchestrator.gates.changes import behaviour_change_without_spec, run_changes, spec_text
         from orchestrator.gates.review import run_review_gate
         from orchestrator.gates.signatures import signature_changes
+        from orchestrator.gates.tampering import tampering_flag
 
         # Critics read only, so the run's changes are the same before and after the review: list them once.
         changes = run_changes(ctx.workspace)
         flags = [f for f in (behaviour_change_without_spec(ctx.workspace, changes),
-                             signature_changes(ctx.workspace, changes)) if f]
+                             signature_changes(ctx.workspace, changes), tampering_flag(ctx.workspace.path, changes))
+                 if f]
         for flag in flags:
             ctx.event("flag", step.id, "", flag=flag)
         flag = "\n".join(flags) or None

@@ -15,7 +15,14 @@ from orchestrator.errors import ToolError
 from orchestrator.gates.changes import run_changes
 from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output, tool_name
-from orchestrator.gates.pytest_run import PytestRun, base_id, restore_base_test_config, run_pytest, run_pytest_at
+from orchestrator.gates.pytest_run import (
+    PytestRun,
+    base_files,
+    base_id,
+    restore_base_test_config,
+    run_pytest,
+    run_pytest_at,
+)
 from orchestrator.gates.result import CommandEvidence, GateResult
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import state_dir
@@ -84,6 +91,8 @@ def _run_plain(ctx: RunContext, command: CommandSpec, result: GateResult) -> tup
                                            timed_out=run.timed_out, seconds=run.duration_s))
     if run.ok:
         return [], []
+    if run.limit:
+        return [f"{command.name}: stopped because {run.limit}"], []
     status = "timed out" if run.timed_out else f"failed (exit {run.exit_code})"
     parser = command.run if command.parser == "auto" else command.parser
     return [f"{command.name}: {status}"], parse_output(parser, run.output, exit_code=run.exit_code)
@@ -95,16 +104,28 @@ def _base_tests(ctx: RunContext, command: CommandSpec) -> dict[str, Any]:
     run = run_pytest_at(ctx.workspace.repo, ctx.workspace.base_commit, where, command.run,
                         name=f"{command.name} (base)", **command_options(ctx, where))
     return {"reported": run.reported, "collected": run.collected, "outcomes": run.outcomes,
-            "collect_errors": sorted(run.collect_errors), "exit_code": run.command.exit_code}
+            "collect_errors": sorted(run.collect_errors), "exit_code": run.command.exit_code,
+            "plugins": run.plugins}
 
 
 def _judge_tests(ctx: RunContext, command: CommandSpec, base: dict[str, Any], red: list[str],
                  result: GateResult) -> tuple[list[str], list]:
     """Problems of a pytest command's run, test id by test id, against the base run and the red tests."""
-    run = run_pytest(command.run, ctx.workspace.path, name=command.name, **command_options(ctx))
+    known = base_files(ctx.workspace.path, ctx.workspace.base_commit)
+    run = run_pytest(command.run, ctx.workspace.path, name=command.name, known_files=known, **command_options(ctx))
     result.commands.append(run.command)
     if not base.get("reported"):
         return ["can't judge the tests: the base commit's test run gave no report"], []
+    if run.limit:
+        return [f"{command.name}: stopped because {run.limit}"], parse_output(
+            "pytest", run.output, exit_code=run.command.exit_code or 1)
+    if run.problem:
+        definite = run.problem.startswith("files that replace")
+        return [run.problem if definite else f"can't judge {command.name}: {run.problem}"], []
+    added = sorted(set(run.plugins) - set(base.get("plugins", run.plugins)))
+    if added:
+        return [f"{command.name}: plugins that the base configuration does not load were loaded: "
+                f"{', '.join(added[:6])}; only the base commit's test configuration may add plugins"], []
     if not run.reported:
         reason = "timed out" if run.command.timed_out else f"exit {run.command.exit_code}"
         return [f"can't judge {command.name}: pytest ended ({reason}) without its report, e.g. a test stopped "

@@ -14,7 +14,14 @@ from orchestrator.agents.worktree_files import read_text, remove, write_text
 from orchestrator.gates.changes import Changes, run_changes, spec_text
 from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output
-from orchestrator.gates.pytest_run import PytestRun, base_id, defined_tests, restore_base_test_config, run_pytest
+from orchestrator.gates.pytest_run import (
+    PytestRun,
+    base_files,
+    base_id,
+    defined_tests,
+    restore_base_test_config,
+    run_pytest,
+)
 from orchestrator.gates.quality import BAD, is_pytest
 from orchestrator.gates.result import GateResult, unknown
 from orchestrator.run.context import RunContext
@@ -57,9 +64,10 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     if problems:
         return fail(*problems, commands=[suite.command])
     run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
-                     **command_options(ctx))
+                     known_files=base_files(ctx.workspace.path, ctx.workspace.base_commit), **command_options(ctx))
     if not run.reported:
-        return unknown(step.id, "red", "pytest ended without its report, so the new tests can't be judged",
+        why = run.problem or "pytest ended without its report"
+        return unknown(step.id, "red", f"{why}, so the new tests can't be judged",
                        commands=[suite.command, run.command]), {}
     result = judge_red(step.id, new, run, about=about)
     own = own_name_errors(ctx, new, run)

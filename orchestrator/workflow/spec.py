@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from orchestrator.agents.limits import LimitsSpec
 from orchestrator.agents.personas import ALL_TOOLS, FINISHING_TOOLS
 from orchestrator.routing.spec import RoutingSpec
 from orchestrator.workflow.budget import BudgetSpec
@@ -85,6 +86,8 @@ class SettingsSpec(_Strict):
     refinement: bool = Field(
         False, description="Allow agents to change tests and the spec's Contract (a human-approved refinement path)."
     )
+    limits: LimitsSpec = Field(default_factory=LimitsSpec,
+                               description="Processes, memory, file size and tmpfs size of each sandboxed command.")
 
 
 class RoutingSection(_Strict):
