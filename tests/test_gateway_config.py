@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,11 @@ MODELS = {
 
 def test_the_proxy_config_lists_network_models_with_limits_fallbacks_and_redis(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("TEAM_OPENAI_KEY", "sk-secret-value")
-    repo = make_repo(tmp_path / "app", {".orchestrator/models.yaml": yaml.safe_dump(MODELS)})
+    # Endpoints and key variables live in the user's own config (a repo's may not set them: docs/security.md).
+    user = Path(os.environ["XDG_CONFIG_HOME"]) / "orchestrator" / "models.yaml"
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text(yaml.safe_dump(MODELS))
+    repo = make_repo(tmp_path / "app", {"README.md": "app\n"})
     out = tmp_path / "config.yaml"
     result = CliRunner().invoke(app, ["gateway", "config", "--repo", str(repo), "-o", str(out), "--redis"])
     assert result.exit_code == 0, result.output
