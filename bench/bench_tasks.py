@@ -29,7 +29,7 @@ from bench.tasks import figures as fig  # noqa: E402
 from bench.tasks.policies import Policy, policies, predictive_policy, rung  # noqa: E402
 from bench.tasks.problems import QUICK, Problem, load_problems  # noqa: E402
 from bench.tasks.replay import AttemptStore, ReplayingComplete, live_complete  # noqa: E402
-from bench.tasks.runner import append, done_keys, run_policy  # noqa: E402
+from bench.tasks.runner import append, done_keys, read_records, run_policy  # noqa: E402
 
 LADDER = ["local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"]
 SHIPPED_ROUTER = ROOT / "orchestrator" / "routing" / "predictive" / "router_default.json"
@@ -44,12 +44,14 @@ def main() -> int:
     _environment()
     chosen = _select(load_problems(args.problems), args)
     splits = {"a": chosen[0::2], "b": chosen[1::2]}
-    results = out / "results.jsonl"
+    if args.split:
+        splits = {args.split: splits[args.split]}
+    results = out / f"results{'-' + args.split if args.split else ''}.jsonl"  # one writer per file
     if not args.report:
         started = time.monotonic()
         run_all(splits, out, ladder, args, results)
         _note(out, {"last_session_s": round(time.monotonic() - started), "problems": len(chosen), "ladder": ladder})
-    return report(results, out, ladder, [p.task_id for p in chosen])
+    return report(out, ladder, [p.task_id for p in chosen])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--problems", type=Path, help="a HumanEval-shaped JSONL(.gz) instead of the package's")
     parser.add_argument("--report", action="store_true", help="only print the figures of what already ran")
     parser.add_argument("--no-replay", action="store_true", help="run every model call live (no shared attempts)")
+    parser.add_argument("--split", choices=["a", "b"], help="only this split's problems (run the two in parallel, "
+                        "then once more without --split for the predictive phase)")
     return parser
 
 
@@ -95,13 +99,13 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
     store = None if args.no_replay else AttemptStore(out / "attempts.sqlite")
     complete = ReplayingComplete(store, live_complete, os.environ.get("ORCHESTRATOR_LOCAL_SEED", "0"))
     chosen = selected_policies(args)
-    done = done_keys(results)
+    done = set().union(*(done_keys(path) for path in out.glob("results*.jsonl")))
     order = [(name, p) for pair in zip(*splits.values(), strict=False) for name, p in zip(splits, pair, strict=True)]
     order += [(name, p) for name, ps in splits.items() for p in ps[len(min(splits.values(), key=len)):]]
     for split, problem in order:
         for policy in [p for p in chosen if p.phase == 1]:
             _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
-    if not args.policies or "predictive" in args.policies:
+    if (not args.policies or "predictive" in args.policies) and not args.split:
         for split, problems in splits.items():
             other = out / f"split-{'b' if split == 'a' else 'a'}"
             for policy in _predictive(other, out, split):
@@ -112,7 +116,8 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
         from orchestrator.workflow.validate import find_workflow
 
         for _, problem in order[: args.feature]:
-            _run(feature, problem, out / "split-feature", out, ladder, complete, results, done, find_workflow("feature"))
+            _run(feature, problem, out / "split-feature", out, ladder, complete, results, done,
+                 find_workflow("feature"))
 
 
 def _run(policy: Policy, problem: Problem, root: Path, out: Path, ladder: list[str], complete: ReplayingComplete,
@@ -131,7 +136,7 @@ def _run(policy: Policy, problem: Problem, root: Path, out: Path, ladder: list[s
 
 
 def _predictive(train: Path, out: Path, split: str) -> list[Policy]:
-    """The predictive policies for one split: the router calibrated on the other split's run log, and the shipped one."""
+    """A split's predictive policies: the router calibrated on the other split's run log, and the shipped one."""
     router = out / "routers" / f"from-{train.name}.json"
     router.parent.mkdir(parents=True, exist_ok=True)
     made = router.exists() or _calibrate(train, router)
@@ -141,7 +146,8 @@ def _predictive(train: Path, out: Path, split: str) -> list[Policy]:
 
 def _calibrate(train: Path, router: Path) -> bool:
     """`orchestrator router calibrate --from-runs --router` on the training split's repo, as a user runs it."""
-    argv = [sys.executable, "-m", "orchestrator.cli", "router", "calibrate", "--from-runs", "--repo",
+    code = "import sys; from orchestrator.cli import main; sys.argv[0] = 'orchestrator'; sys.exit(main())"
+    argv = [sys.executable, "-c", code, "router", "calibrate", "--from-runs", "--repo",
             str(train / "repo"), "--out", str(router.with_suffix(".calibration.json")), "--router", str(router)]
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     print(proc.stdout.strip()[-600:], proc.stderr.strip()[-600:], sep="\n", flush=True)
@@ -156,19 +162,19 @@ def _note(out: Path, data: dict) -> None:
     path.write_text(json.dumps(meta, indent=2))
 
 
-def report(results: Path, out: Path, ladder: list[str], problems: list[str]) -> int:
+def report(out: Path, ladder: list[str], problems: list[str]) -> int:
     """Print the table (policies compared on the problems they all ran), the goals, and write the plot."""
-    if not results.exists():
-        print(f"no results yet in {results}")
+    records = [row for path in sorted(out.glob("results*.jsonl")) for row in read_records(path)]
+    if not records:
+        print(f"no results yet in {out}")
         return 1
-    records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     table = fig.by_policy(records, set(problems))
     params = _parameters(ladder)
     core = [p for p in table if p not in ("feature",) and not p.startswith("predictive")]
     common = fig.common_problems(table, core)
     rows = fig.figures(table, common, ladder, params)
     strong = next((f for f in rows if f.policy == fig.STRONG), None)
-    print(f"\n{len(common)} problems run by every policy ({len(records)} records in {results})")
+    print(f"\n{len(common)} problems run by every policy ({len(records)} records in {out})")
     print(fig.table_text(rows, strong))
     for line in fig.goals(rows):
         print(" -", line)

@@ -1,4 +1,4 @@
-"""bench/bench_tasks.py with scripted models: hidden tests reach only the score; a replayed policy equals its live run."""
+"""bench_tasks with scripted models: hidden tests reach only the score; a replayed policy equals its live run."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench.tasks import figures as fig
-from bench.tasks.policies import policies
+from bench.tasks.policies import implement_workflow, policies, predictive_policy
 from bench.tasks.problems import Problem, examples, score_source, stub, task_text, visible_tests
 from bench.tasks.replay import AttemptStore, ReplayingComplete, live_complete
 from bench.tasks.runner import run_policy
@@ -43,11 +44,11 @@ def writer(strong: bool):
     def reply(messages: list[dict], tools: list, persona: str) -> dict:
         text = "\n".join(str(m.get("content") or "") for m in messages)
         name = re.search(r"Implement the function (\w+)", text).group(1)
-        body = next(p.reference.strip() for p in PROBLEMS if p.entry_point == name)
-        if not strong and not ("FAILED" in text.upper() and name == "negate"):
+        item = next(p for p in PROBLEMS if p.entry_point == name)
+        body = item.reference.strip()
+        if not strong and not ("Last gate report" in text and name == "negate"):
             body = WEAK_BODIES[name]
-        return {"tool": "append_file", "arguments": {"path": "solution.py",
-                                                    "content": f"\n\ndef {name}(x):\n    {body}\n"}}
+        return {"tool": "write_file", "arguments": {"path": "solution.py", "content": f"{item.prompt}    {body}\n"}}
     return reply
 
 
@@ -99,12 +100,12 @@ def test_the_hidden_canary_reaches_the_score_and_nothing_else(tmp_path: Path, la
 
 
 def test_a_replayed_policy_gives_the_figures_of_its_live_run(tmp_path: Path, ladder: list[FunctionModel]) -> None:
-    names = ["single-weak", "single-strong", "feedback-2", "cascade", "implement"]
-    shared = run_all(tmp_path / "shared", names, AttemptStore(tmp_path / "shared" / "attempts.sqlite"))
+    names = ["single-weak", "single-strong", "feedback-2", "cascade"]
+    shared = run_all(tmp_path / "shared", names, AttemptStore(tmp_path / "shared" / "attempts.sqlite"), PROBLEMS[1:])
     assert sum(r["replayed_calls"] for rows in shared.values() for r in rows) > 0  # attempts were shared
     calls_before = sum(len(m.calls) for m in ladder)
     for name in names:
-        live = run_all(tmp_path / f"live-{name}", [name], None)[name]
+        live = run_all(tmp_path / f"live-{name}", [name], None, PROBLEMS[1:])[name]
         for replayed, alone in zip(shared[name], live, strict=True):
             assert alone["replayed_calls"] == 0
             same = ("hidden_pass", "visible", "builder")
@@ -113,7 +114,39 @@ def test_a_replayed_policy_gives_the_figures_of_its_live_run(tmp_path: Path, lad
                    [(c["model"], c["prompt_tokens"], c["completion_tokens"]) for c in alone["calls"]], name
     assert sum(len(m.calls) for m in ladder) > calls_before
     table = fig.by_policy([r for rows in shared.values() for r in rows])
-    rows = {f.policy: f for f in fig.figures(table, {p.task_id for p in PROBLEMS}, LADDER, {m: 1.0 for m in LADDER})}
-    assert (rows["single-weak"].passed, rows["single-strong"].passed) == (1, 3)
-    assert rows["feedback-2"].passed == 2 and rows["cascade"].passed == 2  # double's x + 2 fooled both gates
-    assert rows["cascade"].bound == (1.0, pytest.approx(rows["cascade"].bound[1]))
+    ran = {p.task_id for p in PROBLEMS[1:]}
+    rows = {f.policy: f for f in fig.figures(table, ran, LADDER, {m: 1.0 for m in LADDER})}
+    assert (rows["single-weak"].passed, rows["single-strong"].passed) == (0, 2)
+    assert rows["feedback-2"].passed == 1 and rows["cascade"].passed == 1  # double's x + 2 fooled both gates
+    assert rows["cascade"].rungs == {0: 4, 1: 2} and rows["cascade"].bound[0] == 1.0  # an oracle gate climbs on double
+
+
+def test_the_bench_run_log_calibrates_a_predictive_router_that_climbs(tmp_path: Path, ladder: list) -> None:
+    from orchestrator.cli import main
+
+    out = tmp_path / "out"
+    run_all(out, ["single-weak", "single-strong", "best-of-3-samples"], AttemptStore(out / "attempts.sqlite"))
+    repo = out / "split-a" / "repo"
+    with sqlite3.connect(repo / ".git" / "orchestrator" / "runs.sqlite") as db:
+        seeds = [json.loads(s)["seed"] for (s,) in db.execute("select sampling from calls where step = 'build' and "
+                                                              "sampling like '%\"seed\"%' order by id")]
+    assert set(seeds) == {1, 2, 3}  # each best-of candidate samples with its own seed
+    cal, router = tmp_path / "cal.json", tmp_path / "router.json"
+    assert main(["router", "calibrate", "--from-runs", "--repo", str(repo), "--out", str(cal),
+                 "--router", str(router)]) == 0
+    assert json.loads(router.read_text())["format"] == "orchestrator.predictive-router"
+    assert main(["router", "drift", "--baseline", str(cal), "--repo", str(repo)]) == 0
+    policy = predictive_policy(router)
+    flow = policy.workflow(implement_workflow(), ["high_throughput", "high_reasoning"])
+    flow["routing"]["personas"]["builder"]["predictive"]["threshold"] = 1e9  # everything looks easy: start weak
+    path = tmp_path / "predictive.yaml"
+    path.write_text(yaml.safe_dump(flow))
+    record = run_policy(policy, PROBLEMS[2], out / "split-a", out, LADDER, ReplayingComplete(None, live_complete),
+                        path)
+    log = sqlite3.connect(repo / ".git" / "orchestrator" / "runs.sqlite")
+    rows = log.execute("select strategy, chosen, features from decisions where run_id = ? order by id",
+                       (record["run_id"],)).fetchall()
+    # negate: the weak rung fails the visible test, and the predictive persona climbs from its pick
+    assert [(r[0], r[1]) for r in rows] == [("predictive", "function/weak"), ("predictive", "function/strong")]
+    assert "intent" in json.loads(rows[0][2]) and "score" in json.loads(rows[0][2])
+    assert record["visible"] == ["fail", "pass"] and record["hidden_pass"]

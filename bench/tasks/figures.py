@@ -136,7 +136,8 @@ def goals(rows: list[Figures]) -> list[str]:
         lines.append(f"{fb.policy} beats the weak single shot: {'met' if fb.pass_at_1 > weak.pass_at_1 else 'not met'}"
                      f"; {fb.pass_at_1:.3f} vs {weak.pass_at_1:.3f}")
     worse = [f.policy for f in rows if f.policy not in (WEAK, STRONG, "feature") and f.pass_at_1 < weak.pass_at_1]
-    lines.append(f"no workflow policy below the weak single shot: {'met' if not worse else 'not met: ' + ', '.join(worse)}")
+    verdict = "met" if not worse else "not met: " + ", ".join(worse)
+    lines.append(f"no workflow policy below the weak single shot: {verdict}")
     return lines
 
 

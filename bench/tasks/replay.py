@@ -51,7 +51,6 @@ class AttemptStore:
         data = {"model": reply.model, "text": reply.text, "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens, "cost_usd": reply.cost_usd,
                 "latency_s": reply.latency_s, "version": reply.provider_model_version, "sampling": reply.sampling,
-                "finish_reason": reply.finish_reason,
                 "tool_calls": [{"name": c.name, "arguments": c.arguments, "id": c.id} for c in reply.tool_calls]}
         with self._lock:
             self._db.execute("insert or ignore into replies (key, model, reply) values (?, ?, ?)",
@@ -68,7 +67,7 @@ def _reply(data: dict[str, Any]) -> ModelReply:
     return ModelReply(model=data["model"], text=data["text"], tool_calls=calls, prompt_tokens=data["prompt_tokens"],
                       completion_tokens=data["completion_tokens"], cost_usd=data["cost_usd"],
                       latency_s=data["latency_s"], provider_model_version=data["version"],
-                      sampling=data["sampling"], finish_reason=data.get("finish_reason"))
+                      sampling=data["sampling"])
 
 
 class ReplayingComplete:

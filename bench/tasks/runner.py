@@ -131,7 +131,8 @@ def _from_log(repo: Path, run_id: str) -> dict[str, Any]:
         decisions = log.decisions(run_id)
         routing_us = sum(d["latency_us"] or 0 for d in decisions)
         score = next((d["features"]["score"] for d in decisions if "score" in d["features"]), None)
-        gates = [e["data"].get("verdict") for e in log.events(run_id, "gate")]
+        gates = [e["data"].get("verdict") for e in log.events(run_id, "gate")
+                 if e["data"].get("gate_kind") == "quality"]
         trees = [(e["data"].get("index"), e["data"].get("model"), e["data"].get("tree"), e["data"].get("tokens"))
                  for e in log.events(run_id, "candidate")]
     finally:
@@ -148,18 +149,20 @@ def _score_candidates(repo: Path, problem: Problem, trees: list[tuple[Any, ...]]
     return scored
 
 
+def read_records(results: Path) -> list[dict[str, Any]]:
+    """The records of a results file; a last line cut by a kill is skipped."""
+    records = []
+    for line in results.read_text().splitlines() if results.exists() else []:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
 def done_keys(results: Path) -> set[tuple[str, str]]:
     """(policy, problem) pairs already in the results file: a resumed bench skips them."""
-    if not results.exists():
-        return set()
-    keys = set()
-    for line in results.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue  # a line cut by a kill
-        keys.add((row["policy"], row["problem"]))
-    return keys
+    return {(row["policy"], row["problem"]) for row in read_records(results)}
 
 
 def append(results: Path, record: dict[str, Any]) -> None:

@@ -127,7 +127,8 @@ def _deliverable_options(ctx: RunContext, step: AgentStepSpec, pbi: PbiSpec | No
     """The loop's finishing tool and deliverable check for this step."""
     options: dict[str, Any] = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
     return {**options, "deliverable": deliverable_check(ctx, step.deliverable, pbi.scope if pbi else step.scope),
-            "stop_when_delivered": step.stop_when_delivered and step.deliverable in ("tests", "source")}
+            "stop_when_delivered": step.stop_when_delivered and step.deliverable in ("tests", "source"),
+            "handoff_turn": step.handoff_turn}
 
 
 def _failure(result: AgentResult, spec_outcome: str) -> str:
