@@ -45,8 +45,9 @@ def main() -> int:
     chosen = _select(load_problems(args.problems), args)
     splits = {"a": chosen[0::2], "b": chosen[1::2]}
     if args.split:
-        splits = {args.split: splits[args.split]}
-    results = out / f"results{'-' + args.split if args.split else ''}.jsonl"  # one writer per file
+        splits = {args.split: splits[args.split][:: -1 if args.reverse else 1]}
+    suffix = f"-{args.split}" if args.split else ""
+    results = out / f"results{suffix}{'-reverse' if args.reverse else ''}.jsonl"  # one writer per file
     if not args.report:
         started = time.monotonic()
         run_all(splits, out, ladder, args, results)
@@ -66,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--problems", type=Path, help="a HumanEval-shaped JSONL(.gz) instead of the package's")
     parser.add_argument("--report", action="store_true", help="only print the figures of what already ran")
     parser.add_argument("--no-replay", action="store_true", help="run every model call live (no shared attempts)")
+    parser.add_argument("--reverse", action="store_true", help="take the problems last first (a second process on "
+                        "the same split works from the other end)")
     parser.add_argument("--split", choices=["a", "b"], help="only this split's problems (run the two in parallel, "
                         "then once more without --split for the predictive phase)")
     return parser
@@ -108,8 +111,10 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
     if (not args.policies or "predictive" in args.policies) and not args.split:
         for split, problems in splits.items():
             other = out / f"split-{'b' if split == 'a' else 'a'}"
-            for policy in _predictive(other, out, split):
-                for problem in problems:
+            # Only where both single shots ran: the figures compare policies on the same problems.
+            ready = [p for p in problems if {("single-weak", p.task_id), ("single-strong", p.task_id)} <= done]
+            for policy in _predictive(other, out, split) if ready else []:
+                for problem in ready:
                     _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
     feature = next((p for p in chosen if p.name == "feature"), None)
     if feature:

@@ -37,6 +37,10 @@ PROBLEMS = [
     problem("negate", "return -x", "negate(1)\n    -1", "candidate(7) == -7"),
 ]
 WEAK_BODIES = {"add_one": "return x + 1", "double": "return x + 2", "negate": "return x"}
+# More of the same kind for the router fit: the weak model gets the even ones right, the odd ones wrong.
+SCALES = [problem(f"scale_by_{k}", f"return x * {k}", f"scale_by_{k}(2)\n    {2 * k}", f"candidate(3) == {3 * k}")
+          for k in range(3, 9)]
+WEAK_BODIES |= {p.entry_point: p.reference.strip() if k % 2 == 0 else "return x" for k, p in enumerate(SCALES)}
 
 
 def writer(strong: bool):
@@ -44,7 +48,7 @@ def writer(strong: bool):
     def reply(messages: list[dict], tools: list, persona: str) -> dict:
         text = "\n".join(str(m.get("content") or "") for m in messages)
         name = re.search(r"Implement the function (\w+)", text).group(1)
-        item = next(p for p in PROBLEMS if p.entry_point == name)
+        item = next(p for p in PROBLEMS + SCALES if p.entry_point == name)
         body = item.reference.strip()
         if not strong and not ("Last gate report" in text and name == "negate"):
             body = WEAK_BODIES[name]
@@ -118,14 +122,15 @@ def test_a_replayed_policy_gives_the_figures_of_its_live_run(tmp_path: Path, lad
     rows = {f.policy: f for f in fig.figures(table, ran, LADDER, {m: 1.0 for m in LADDER})}
     assert (rows["single-weak"].passed, rows["single-strong"].passed) == (0, 2)
     assert rows["feedback-2"].passed == 1 and rows["cascade"].passed == 1  # double's x + 2 fooled both gates
-    assert rows["cascade"].rungs == {0: 4, 1: 2} and rows["cascade"].bound[0] == 1.0  # an oracle gate climbs on double
+    assert rows["cascade"].rungs == {0: 2, 1: 1} and rows["cascade"].bound[0] == 1.0  # an oracle gate climbs on double
 
 
 def test_the_bench_run_log_calibrates_a_predictive_router_that_climbs(tmp_path: Path, ladder: list) -> None:
     from orchestrator.cli import main
 
     out = tmp_path / "out"
-    run_all(out, ["single-weak", "single-strong", "best-of-3-samples"], AttemptStore(out / "attempts.sqlite"))
+    run_all(out, ["single-weak", "single-strong"], None, PROBLEMS + SCALES)
+    run_all(out, ["best-of-3-samples"], None, PROBLEMS[:1])
     repo = out / "split-a" / "repo"
     with sqlite3.connect(repo / ".git" / "orchestrator" / "runs.sqlite") as db:
         seeds = [json.loads(s)["seed"] for (s,) in db.execute("select sampling from calls where step = 'build' and "
@@ -150,3 +155,16 @@ def test_the_bench_run_log_calibrates_a_predictive_router_that_climbs(tmp_path: 
     assert [(r[0], r[1]) for r in rows] == [("predictive", "function/weak"), ("predictive", "function/strong")]
     assert "intent" in json.loads(rows[0][2]) and "score" in json.loads(rows[0][2])
     assert record["visible"] == ["fail", "pass"] and record["hidden_pass"]
+
+
+def test_all_green_makes_the_quality_gate_require_the_tests_failing_at_the_base(tmp_path: Path, ladder: list) -> None:
+    single = next(p for p in policies() if p.name == "single-weak")
+    flow = single.workflow(implement_workflow(), ["high_throughput", "high_reasoning"])
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text(yaml.safe_dump({**flow, "gates": {"tests": {**flow["gates"]["tests"], "all_green": False}}}))
+    complete = ReplayingComplete(None, live_complete)
+    strict = run_policy(single, PROBLEMS[2], tmp_path / "split-a", tmp_path, LADDER, complete)
+    loose = run_policy(single, PROBLEMS[2], tmp_path / "split-a", tmp_path, LADDER, complete, lenient)
+    # negate's `return x` leaves the visible test failing, as it failed at the base: only all_green catches it
+    assert (strict["visible"], loose["visible"]) == (["fail"], ["pass"])
+    assert not strict["hidden_pass"] and not loose["hidden_pass"]

@@ -66,8 +66,9 @@ def feedback(rounds: int) -> Callable[[dict[str, Any], list[str]], dict[str, Any
 
 def cascade(flow: dict[str, Any], rungs: list[str]) -> dict[str, Any]:
     """Cascade routing from the bottom rung; each failed gate climbs one rung (no fix round on the same rung)."""
-    flow = copy.deepcopy(flow)
-    _steps(flow)["quality"].update(on_fail="escalate", max_rounds=1, on_exhausted="stop")
+    flow = single_shot(flow, rungs)
+    # The failed gate itself climbs a cascading persona, so the work goes straight back to the build step.
+    _steps(flow)["quality"].update(on_fail="build", max_rounds=len(rungs) - 1, on_exhausted="stop")
     flow["routing"] = {"personas": {"builder": {"strategy": "cascade", "cascade": {"start": rungs[0]}}}}
     return flow
 

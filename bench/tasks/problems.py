@@ -148,8 +148,9 @@ def stub(problem: Problem) -> str:
 def task_text(problem: Problem) -> str:
     """The run's task: which function, where, the visible tests that check it, and the function as specified
     (the prompt: it is what routing reads to judge the work). Never the hidden test."""
-    return (f"Implement the function {problem.entry_point} in {MODULE}: replace its `raise NotImplementedError` "
-            f"with a body that does what its docstring says. {VISIBLE} checks the docstring's examples.\n\n"
+    return (f"Implement the function {problem.entry_point} in {MODULE}. Its body is the line "
+            f"`{STUB.rstrip()}`: call edit with that line as `search` and, as `replace`, the body that does what the "
+            f"docstring says, indented by 4 spaces. {VISIBLE} checks the docstring's examples.\n\n"
             f"```python\n{problem.prompt.strip()}\n```")
 
 

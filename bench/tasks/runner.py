@@ -68,7 +68,8 @@ def problem_worktree(root: Path, ladder: list[str], problem: Problem) -> Path:
     (path / MODULE).write_text(stub(problem))
     (path / VISIBLE).parent.mkdir(exist_ok=True)
     (path / VISIBLE).write_text(visible_tests(problem))
-    (path / "conftest.py").write_text("")  # pytest's rootdir: `from solution import ...` works from tests/
+    (path / "conftest.py").write_text("")  # `from solution import ...` works from tests/
+    (path / "pytest.ini").write_text("[pytest]\n")  # the rootdir is the problem's repo, whatever folder holds it
     git(path, "add", "-A")
     git(path, "commit", "-qm", f"{problem.task_id}: stub and visible tests")
     return path

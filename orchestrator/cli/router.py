@@ -211,7 +211,11 @@ def fit_from_runs(repo: Path, out: Path, sides: tuple[str, str], max_strong_shar
     if len(rows) < 2 or len({(r["weak_correct"], r["strong_correct"]) for r in rows}) < 2:
         raise ConfigError(f"the run log has {len(rows)} piece(s) of work done by both {sides[0]} and {sides[1]} with "
                           "differing outcomes: too few to fit a router; run both on more tasks first")
-    fitted = fit(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=str(repo))
+    try:
+        fitted = fit(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=str(repo))
+    except ValueError as exc:  # scikit-learn: e.g. no term occurs in enough rows to keep
+        raise ConfigError(f"{len(rows)} pieces of work are too few to fit a router ({exc}); run more tasks first") \
+            from None
     fitted.save(out)
     console().print(f"Wrote {out}: predictive router from {len(rows)} pieces of work, threshold {fitted.threshold:.4f}")
 
