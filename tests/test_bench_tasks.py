@@ -47,12 +47,13 @@ def writer(strong: bool):
     """A deterministic fake builder: it writes the function named in the task, right or (weak) as above."""
     def reply(messages: list[dict], tools: list, persona: str) -> dict:
         text = "\n".join(str(m.get("content") or "") for m in messages)
-        name = re.search(r"Implement the function (\w+)", text).group(1)
+        name = re.search(r"Add the function (\w+)", text).group(1)
         item = next(p for p in PROBLEMS + SCALES if p.entry_point == name)
         body = item.reference.strip()
         if not strong and not ("Last gate report" in text and name == "negate"):
             body = WEAK_BODIES[name]
-        return {"tool": "write_file", "arguments": {"path": "solution.py", "content": f"{item.prompt}    {body}\n"}}
+        return {"tool": "append_file", "arguments": {"path": "solution.py",
+                                                    "content": f"\n\n{item.prompt}    {body}\n"}}
     return reply
 
 
@@ -78,10 +79,10 @@ def run_all(out: Path, names: list[str], store: AttemptStore | None, problems=PR
 def test_visible_tests_come_from_the_docstring_and_the_hidden_test_scores() -> None:
     item = PROBLEMS[1]
     assert examples(item) == [("double(2)", "4")]
-    assert "assert double(2) == 4" in visible_tests(item) and CANARY not in visible_tests(item)
-    assert CANARY not in stub(item) + task_text(item)
-    assert score_source(item, stub(item).replace("raise NotImplementedError", "return x * 2")) == (True, "")
-    passed, why = score_source(item, stub(item).replace("raise NotImplementedError", "return x + 2"))
+    assert "assert solution.double(2) == 4" in visible_tests(item) and CANARY not in visible_tests(item)
+    assert CANARY not in stub(item) + task_text(item) and "def double" not in stub(item)
+    assert score_source(item, stub(item) + item.prompt + "    return x * 2\n") == (True, "")
+    passed, why = score_source(item, stub(item) + item.prompt + "    return x + 2\n")
     assert not passed and CANARY in why  # the score is the one place the hidden test speaks
 
 

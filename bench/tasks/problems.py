@@ -20,7 +20,6 @@ from pathlib import Path
 
 MODULE = "solution.py"
 VISIBLE = "tests/test_visible.py"
-STUB = "    raise NotImplementedError\n"
 HIDDEN_TIMEOUT_S = 20
 # The quick subset: 30 problems spread evenly over HumanEval's 164 (every 6th from 0 to 144, then 150 to 162 by 3).
 QUICK = [f"HumanEval/{i}" for i in (*range(0, 150, 6), 150, 153, 156, 159, 162)]
@@ -130,28 +129,33 @@ def _split_call(text: str) -> tuple[str, str]:
 
 
 def visible_tests(problem: Problem) -> str:
-    """The visible test file: one test per docstring example; with none, a test that the function exists."""
-    lines = [f"from solution import {problem.entry_point}", "", ""]
+    """The visible test file: one test per docstring example; with none, a test that the function exists.
+
+    The function is looked up at call time, so before it is written each test fails (a red test) rather than
+    the whole file failing to import."""
+    lines = ["import solution", "", ""]
     pairs = examples(problem)
-    for index, (call, want) in enumerate(pairs, 1):
-        lines += [f"def test_example_{index}():", f"    assert {call} == {want}", "", ""]
+    call = f"solution.{problem.entry_point}"
+    for index, (example, want) in enumerate(pairs, 1):
+        lines += [f"def test_example_{index}():", f"    assert solution.{example} == {want}", "", ""]
     if not pairs:
-        lines += ["def test_callable():", f"    assert callable({problem.entry_point})", "", ""]
+        lines += ["def test_callable():", f"    assert callable({call})", "", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def stub(problem: Problem) -> str:
-    """The module as the builder finds it: the prompt with a body that raises."""
-    return problem.prompt.rstrip() + "\n" + STUB
+    """The module as the builder finds it: what the prompt has before the function (imports, helpers)."""
+    lines = problem.prompt.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"def {problem.entry_point}(")), len(lines))
+    before = "\n".join(lines[:start]).strip()
+    return (before + "\n" if before else "") + f"\n\n# {problem.entry_point} goes here (see the task).\n"
 
 
 def task_text(problem: Problem) -> str:
-    """The run's task: which function, where, the visible tests that check it, and the function as specified
-    (the prompt: it is what routing reads to judge the work). Never the hidden test."""
-    return (f"Implement the function {problem.entry_point} in {MODULE}. Its body is the line "
-            f"`{STUB.rstrip()}`: call edit with that line as `search` and, as `replace`, the body that does what the "
-            f"docstring says, indented by 4 spaces. {VISIBLE} checks the docstring's examples.\n\n"
-            f"```python\n{problem.prompt.strip()}\n```")
+    """The run's task: the function to add, where, the visible tests that check it, and the function as
+    specified (signature and docstring: it is also what routing reads to judge the work). Never the hidden test."""
+    return (f"Add the function {problem.entry_point} to {MODULE}, as specified below (signature and docstring). "
+            f"{VISIBLE} checks the docstring's examples.\n\n```python\n{problem.prompt.strip()}\n```")
 
 
 def score_source(problem: Problem, source: str | None, python: str = sys.executable) -> tuple[bool, str]:
