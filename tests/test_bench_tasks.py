@@ -50,8 +50,11 @@ def writer(strong: bool):
         name = re.search(r"Add the function (\w+)", text).group(1)
         item = next(p for p in PROBLEMS + SCALES if p.entry_point == name)
         body = item.reference.strip()
-        if not strong and not ("Last gate report" in text and name == "negate"):
-            body = WEAK_BODIES[name]
+        if "Last gate report" in text:  # a fix round, or the strong rung after the weak one: fix the weak's line
+            body = body if strong or name == "negate" else WEAK_BODIES[name]
+            return {"tool": "edit", "arguments": {"path": "solution.py", "search": f"    {WEAK_BODIES[name]}\n",
+                                                 "replace": f"    {body}\n"}}
+        body = body if strong else WEAK_BODIES[name]
         return {"tool": "append_file", "arguments": {"path": "solution.py",
                                                     "content": f"\n\n{item.prompt}    {body}\n"}}
     return reply

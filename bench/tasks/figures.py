@@ -83,7 +83,7 @@ def figures(table: dict[str, dict[str, dict]], problems: set[str], ladder: list[
 def _bound(policy: str, table: dict[str, dict[str, dict]], problems: set[str],
            params: dict[str, float]) -> tuple[float, float] | None:
     """The oracle-gate bound: climb (or draw the next sample) exactly when the hidden test fails."""
-    if policy in ("cascade", "predictive") or policy.startswith("predictive"):
+    if policy == "cascade":
         weak, strong = table.get(WEAK, {}), table.get(STRONG, {})
         if not all(p in weak and p in strong for p in problems):
             return None

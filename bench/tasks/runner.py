@@ -7,6 +7,7 @@ run log (`.git/orchestrator/runs.sqlite` of the common git dir): `router calibra
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -60,6 +61,13 @@ def bench_repo(root: Path, ladder: list[str]) -> Path:
 
 def problem_worktree(root: Path, ladder: list[str], problem: Problem) -> Path:
     """A linked worktree of the bench repo holding one problem: the stub module and its visible tests."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes on one split (--reverse) must not both create it
+        return _problem_worktree(root, ladder, problem)
+
+
+def _problem_worktree(root: Path, ladder: list[str], problem: Problem) -> Path:
     repo = bench_repo(root, ladder)
     path = root / "problems" / problem.slug
     if (path / ".git").exists():
