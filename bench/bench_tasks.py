@@ -32,6 +32,7 @@ from bench.tasks.replay import AttemptStore, ReplayingComplete, live_complete  #
 from bench.tasks.runner import append, done_keys, read_records, run_policy  # noqa: E402
 
 LADDER = ["local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"]
+CORE = ("single-weak", "single-strong", "cascade")
 SHIPPED_ROUTER = ROOT / "orchestrator" / "routing" / "predictive" / "router_default.json"
 
 
@@ -111,8 +112,9 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
     if (not args.policies or "predictive" in args.policies) and not args.split:
         for split, problems in splits.items():
             other = out / f"split-{'b' if split == 'a' else 'a'}"
-            # Only where both single shots ran: the figures compare policies on the same problems.
-            ready = [p for p in problems if {("single-weak", p.task_id), ("single-strong", p.task_id)} <= done]
+            # Only where the single shots and the cascade ran: the figures compare policies on the same problems,
+            # and the predictive policy's calls are then mostly theirs, replayed.
+            ready = [p for p in problems if {(name, p.task_id) for name in CORE} <= done]
             for policy in _predictive(other, out, split) if ready else []:
                 for problem in ready:
                     _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
