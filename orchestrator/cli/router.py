@@ -33,18 +33,16 @@ def calibrate(
         False, "--from-runs", help="Instead: preference data and a per-model baseline from the repo's run log."
     ),
     repo: Path = typer.Option(Path("."), "--repo", help="With --from-runs: the repository whose runs to read."),
-    router: Path | None = typer.Option(
-        None, "--router", help="With --from-runs: also fit a predictive router on the log's work that both the weak "
-        "and the strong profile did, and write it here."),
+    router: Path | None = typer.Option(None, "--router", help="With --from-runs: also fit a predictive router on "
+                                       "the log's work that both the weak and the strong profile did, write it here."),
     weak_profile: str = typer.Option("high_throughput", "--weak-profile", help="With --router: the weak side."),
     strong_profile: str = typer.Option("high_reasoning", "--strong-profile", help="With --router: the strong side."),
 ) -> None:
     """Fit the router on DATA and write its JSON (vocabulary, weights, trees, threshold, metadata)."""
     if from_runs:
         calibrate_from_runs(repo, out)
-        if router is not None:
-            fit_from_runs(repo, router, (weak_profile, strong_profile), max_strong_share, target_pgr, seed)
-        return
+        return None if router is None else fit_from_runs(
+            repo, router, (weak_profile, strong_profile), max_strong_share, target_pgr, seed)
     if data is None:
         raise typer.BadParameter("give DATA.csv, or --from-runs", param_hint="DATA")
     from orchestrator.routing.predictive.data import PREFERENCE_COLUMNS, read_csv_rows
