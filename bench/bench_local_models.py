@@ -134,7 +134,7 @@ def throughput(name: str, pairs: int = 3, max_tokens: int = 128) -> dict[str, An
 
         def straight(messages: list[dict[str, Any]]) -> float:
             seconds, out = timed(lambda: llama.create_chat_completion(
-                messages=messages, max_tokens=max_tokens, temperature=0.0, seed=local.seed()))
+                messages=messages, max_tokens=max_tokens, temperature=0.0, seed=local.base_seed()))
             return out["usage"]["completion_tokens"] / seconds
 
         if i % 2:

@@ -13,7 +13,7 @@ from orchestrator.workflow.validate import find_workflow, load_workflow
 
 def test_every_graph_in_langgraph_json_is_the_compiled_shipped_workflow() -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
-    assert config["dependencies"] == ["."] and set(config["graphs"]) == {"feature", "bugfix"}
+    assert config["dependencies"] == ["."] and set(config["graphs"]) == {"feature", "bugfix", "implement"}
     for name, ref in config["graphs"].items():
         path, _, attribute = ref.partition(":")
         spec = importlib.util.spec_from_file_location("studio_entry", ROOT / Path(path))

@@ -131,7 +131,7 @@ def test_missing_required_field(tmp_path: Path) -> None:
     assert problems_of(tmp_path, text) == ["flow.yaml:9: steps[0].persona: required field is missing"]
 
 
-@pytest.mark.parametrize("name", ["feature", "bugfix"])
+@pytest.mark.parametrize("name", ["feature", "bugfix", "implement"])
 def test_shipped_workflows_load(name: str) -> None:
     spec = load_workflow(find_workflow(name))
     assert spec.name == name

@@ -98,6 +98,8 @@ class AgentLoop:
     """Hears each tool call with what the model was answered (None for the finishing call), as it happens."""
     deliverable: Callable[[], str] | None = None
     stop_when_delivered: bool = False
+    handoff_turn: bool = True
+    """False: a delivered step ends at once instead of taking one more turn for its handoff summary."""
     max_reminders: int = 2
     opening_tools: tuple[str, ...] = ()  # the first turn offers only these and requires a call of one
     max_repeats: int = 3
@@ -112,7 +114,10 @@ class AgentLoop:
         result, turns = AgentResult(final=None), _Turns()
         while True:
             # Once the deliverable exists, one last turn hands off: the gate after the step judges the work.
-            last_turn = result.tool_calls >= self.max_tool_calls or self._delivered_now(turns)
+            delivered = self._delivered_now(turns)
+            if delivered and not self.handoff_turn:
+                return self._end(result, capped=False)
+            last_turn = result.tool_calls >= self.max_tool_calls or delivered
             if last_turn and not self._may_hand_off():
                 return self._end(result, capped=True)
             # The last allowed turn offers only the finishing tool, so a capped step that delivered still hands off.

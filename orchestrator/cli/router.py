@@ -33,11 +33,16 @@ def calibrate(
         False, "--from-runs", help="Instead: preference data and a per-model baseline from the repo's run log."
     ),
     repo: Path = typer.Option(Path("."), "--repo", help="With --from-runs: the repository whose runs to read."),
+    router: Path | None = typer.Option(None, "--router", help="With --from-runs: also fit a predictive router on "
+                                       "the log's work that both the weak and the strong profile did, write it here."),
+    weak_profile: str = typer.Option("high_throughput", "--weak-profile", help="With --router: the weak side."),
+    strong_profile: str = typer.Option("high_reasoning", "--strong-profile", help="With --router: the strong side."),
 ) -> None:
     """Fit the router on DATA and write its JSON (vocabulary, weights, trees, threshold, metadata)."""
     if from_runs:
         calibrate_from_runs(repo, out)
-        return
+        return None if router is None else fit_from_runs(
+            repo, router, (weak_profile, strong_profile), max_strong_share, target_pgr, seed)
     if data is None:
         raise typer.BadParameter("give DATA.csv, or --from-runs", param_hint="DATA")
     from orchestrator.routing.predictive.data import PREFERENCE_COLUMNS, read_csv_rows
@@ -190,6 +195,29 @@ def calibrate_from_runs(repo: Path, out: Path) -> int:
         for m, b in baseline.items()])
     console().print(f"Wrote {out} and {out.with_suffix('.csv')}")
     return 0
+
+
+def fit_from_runs(repo: Path, out: Path, sides: tuple[str, str], max_strong_share: float | None,
+                  target_pgr: float | None, seed: int) -> None:
+    """A predictive router fitted on the run log: each piece of work both sides did, and whether each passed."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.models.registry import load_registry
+    from orchestrator.routing.predictive.router import calibrate as fit
+    from orchestrator.run.calibration import pairwise_rows
+
+    registry = load_registry(repo.resolve())
+    weak, strong = ({*registry.models_for_profile(side)} if side in registry.profiles else {side} for side in sides)
+    rows = pairwise_rows(_open_log(repo), weak, strong)
+    if len(rows) < 2 or len({(r["weak_correct"], r["strong_correct"]) for r in rows}) < 2:
+        raise ConfigError(f"the run log has {len(rows)} piece(s) of work done by both {sides[0]} and {sides[1]} with "
+                          "differing outcomes: too few to fit a router; run both on more tasks first")
+    try:
+        fitted = fit(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=str(repo))
+    except ValueError as exc:  # scikit-learn: e.g. no term occurs in enough rows to keep
+        raise ConfigError(f"{len(rows)} pieces of work are too few to fit a router ({exc}); run more tasks first") \
+            from None
+    fitted.save(out)
+    console().print(f"Wrote {out}: predictive router from {len(rows)} pieces of work, threshold {fitted.threshold:.4f}")
 
 
 def _open_log(repo: Path):

@@ -94,13 +94,16 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
 
 def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], judged: list[dict[str, Any]],
                    verdict: str = "fail") -> tuple[dict[str, int], dict[str, str]]:
-    """({persona: rung}, {persona: why}): a failed gate climbs every cascading persona whose work it judged.
+    """({persona: rung}, {persona: why}): a failed gate climbs every cascading (or predictive) persona whose work
+    it judged.
 
     The judged work is the agent phases decided since the previous gate, so the climb happens whichever
     path follows the gate (a direct edge, a dispatcher, an escalate step).
     """
+    from orchestrator.run.routing import CLIMBING
+
     agents = {s.id: s for s in ctx.spec.steps if isinstance(s, AgentStepSpec)}
-    personas = dict.fromkeys(r["persona"] for r in judged if r["step"] in agents and r["strategy"] == "cascade")
+    personas = dict.fromkeys(r["persona"] for r in judged if r["step"] in agents and r["strategy"] in CLIMBING)
     rungs: dict[str, int] = {}
     climbs: dict[str, str] = {}
     for persona in personas:

@@ -1,7 +1,8 @@
 """Quality gate: the configured commands under the base test config, and green tests judged id by id.
 
 A pytest command passes only when every test that passed at the base commit still passes, none is lost,
-skipped or xfailed that was not before, and the red tests of this run now pass. A run whose builder changed
+skipped or xfailed that was not before, and the red tests of this run now pass (with `all_green`, the tests
+failing at the base commit too). A run whose builder changed
 no source file fails however green the suite is: it was green before the run too.
 """
 
@@ -52,8 +53,10 @@ def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any])
     for command in gate.commands:
         if is_pytest(command):
             key = base_key(command)
-            bases[key] = bases.get(key) or _base_tests(ctx, command)
-            more, found = _judge_tests(ctx, command, bases[key], state.get("red_tests", []), result)
+            bases[key] = base = bases.get(key) or _base_tests(ctx, command)
+            # all_green: the tests failing at the base are this work's red tests, so they must pass now.
+            red = [*state.get("red_tests", []), *(_base_failures(base) if gate.all_green else [])]
+            more, found = _judge_tests(ctx, command, base, red, result)
         else:
             more, found = _run_plain(ctx, command, result)
         problems += more
@@ -164,6 +167,11 @@ def _passes(run: PytestRun, test_id: str) -> bool:
     """A red test passes when it (every parametrisation of it) ran and passed."""
     matches = [t for t in run.collected if base_id(t) == base_id(test_id)]
     return bool(matches) and all(run.outcome(t) == "passed" for t in matches)
+
+
+def _base_failures(base: dict[str, Any]) -> list[str]:
+    """Test ids that failed or errored at the base commit."""
+    return [t for t, outcome in base.get("outcomes", {}).items() if outcome in BAD]
 
 
 def _only_base_failures(run: PytestRun, base: dict[str, Any]) -> bool:

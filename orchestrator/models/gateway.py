@@ -97,6 +97,7 @@ def complete(
     persona: str = "",
     temperature: float | None = None,
     max_tokens: int | None = None,
+    seed: int | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> ModelReply:
     """Send one chat request and return the reply with tokens, cost, latency and sampling.
@@ -114,7 +115,7 @@ def complete(
             f"real model call to {model!r} (persona {persona or '-'}) refused: real requests are switched off "
             f"(block_real_requests() or {BLOCK_ENV}=1). Bind the persona to local/smollm2 or a scripted model."
         )
-    sampling = _sampling(tools, require_tool, temperature, max_tokens)
+    sampling = _sampling(tools, require_tool, temperature, max_tokens, seed)
     traced = {"metadata": metadata or {}, **sampling, "api_base": endpoints.api_base(target), "tools": tools}
     with tracing.model_span(model, endpoints.litellm_id(target), persona, traced) as span:
         _admit(model, target, messages)
@@ -167,12 +168,15 @@ def _admit(model: str, target: str, messages: list[dict[str, Any]]) -> None:
 
 
 def _sampling(
-    tools: list[ToolSpec] | None, require_tool: bool, temperature: float | None, max_tokens: int | None
+    tools: list[ToolSpec] | None, require_tool: bool, temperature: float | None, max_tokens: int | None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """The sampling options sent; unset ones are left to the provider."""
     sampling: dict[str, Any] = {}
     if temperature is not None:
         sampling["temperature"] = temperature
+    if seed is not None:
+        sampling["seed"] = seed
     if max_tokens is not None:
         sampling["max_tokens"] = max_tokens
     if tools and require_tool:
@@ -190,7 +194,7 @@ def _complete_offline(
 ) -> ModelReply:
     """One in-process call: the embedded model or a registered fake, without LiteLLM."""
     answer = offline.serve(target, messages, tools, persona=persona, temperature=sampling.get("temperature"),
-                           max_tokens=sampling.get("max_tokens"))
+                           max_tokens=sampling.get("max_tokens"), seed=sampling.get("seed"))
     return ModelReply(
         model=model,
         text=answer.text,

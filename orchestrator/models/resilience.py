@@ -60,6 +60,7 @@ def complete_with_failover(
     require_tool: bool = False,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    seed: int | None = None,
     metadata: dict[str, Any] | None = None,
     registry: Registry | None = None,
     affinity: PrefixAffinity | None = None,
@@ -69,7 +70,8 @@ def complete_with_failover(
     if not candidates:
         raise ModelError(f"persona {persona or '-'}: no models to call; bind it to a profile or model id.")
     call = functools.partial(gateway.complete, messages=messages, tools=tools, require_tool=require_tool,
-                             persona=persona, temperature=temperature, max_tokens=max_tokens, metadata=metadata)
+                             persona=persona, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                             metadata=metadata)
     failures: dict[str, ModelError] = {}
     for index, model in enumerate(candidates):
         following = candidates[index + 1] if index + 1 < len(candidates) else None

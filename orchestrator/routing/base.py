@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 from orchestrator.models.tokens import estimate_tokens
 
 Stakes = Literal["low", "normal", "high"]
+INTENT_CHARS = 4000
+"""How much of a request's intent text (task and step instructions) a logged decision keeps."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def make_decision(
         "task_type": request.task_type,
         "stakes": request.stakes,
         "interactive": request.interactive,
+        # What the work is, so `router calibrate --from-runs` can fit the predictive router on what it scores.
+        **({"intent": request.intent_text[:INTENT_CHARS]} if request.intent_text else {}),
         **(features or {}),
     }
     return RouteDecision(

@@ -19,6 +19,26 @@ def preference_rows(runlog: Any) -> list[dict[str, Any]]:
     return preference_rows_from_calls(runlog.all_calls(), runlog.gate_events())
 
 
+def pairwise_rows(runlog: Any, weak: set[str], strong: set[str]) -> list[dict[str, Any]]:
+    """Predictive-router rows (source, prompt, weak_correct, strong_correct), one per piece of work that both a
+    weak and a strong model did: whether each one's first attempt passed its first gate, in the earliest run
+    that tried it. The prompt is the work's intent (task and step instructions) as the decision logged it."""
+    intents = {(d["run_id"], d["step"]): d["features"] for d in reversed(runlog.decisions())}
+    tasks = {run["id"]: run["task"] or "" for run in runlog.runs()}
+    firsts: dict[str, dict[str, Any]] = {}
+    for row in preference_rows(runlog):
+        firsts.setdefault(row["run_id"], row)
+    outcomes: dict[tuple[str, str], dict[str, bool]] = {}
+    for run_id, row in sorted(firsts.items(), key=lambda item: item[1]["ts"]):
+        side = "weak" if row["model"] in weak else "strong" if row["model"] in strong else None
+        features = intents.get((run_id, row["step"]), {})
+        prompt = features.get("intent") or tasks.get(run_id, "")
+        if side is not None and prompt:
+            outcomes.setdefault((features.get("task_type") or row["step"], prompt), {}).setdefault(side, row["passed"])
+    return [{"source": source, "prompt": prompt, "weak_correct": int(o["weak"]), "strong_correct": int(o["strong"])}
+            for (source, prompt), o in outcomes.items() if len(o) == 2]
+
+
 def write_calibration(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     """Write the rows as CSV next to a JSON baseline (per-model pass rate and mean cost); return the baseline."""
     from orchestrator.routing.drift import baseline_from_rows

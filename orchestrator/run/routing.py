@@ -9,6 +9,9 @@ from typing import Any
 
 from orchestrator.routing.spec import RoutingSpec
 
+CLIMBING = ("cascade", "predictive")
+"""Strategies that pick their own start rung and climb from it when the workflow escalates the persona."""
+
 
 @dataclass
 class RunRouter:
@@ -99,7 +102,7 @@ class RunRouter:
                                      tags=frozenset(step.tags), stakes=step.stakes, interactive=step.interactive,
                                      needs_tools=needs_tools, profile=resolved.profile, bound_model=bound,
                                      intent_text=self.intent_text(step), **request)
-        escalations = rung if routing.strategy == "cascade" else 0
+        escalations = rung if routing.strategy in CLIMBING else 0
         return decide(self.strategy(routing), route_request, candidates, escalations=escalations, why=why,
                       affinity=self.affinity, latency=self.latency)
 
@@ -122,8 +125,8 @@ class RunRouter:
         self.latency.learn(model, seconds, persist=False)
 
     def cascades(self, step: Any, persona: str) -> bool:
-        """True when this persona's calls at this step escalate by cascade on a failed gate."""
-        return self.routing_for(step, persona).strategy == "cascade"
+        """True when this persona's strategy climbs from its own pick on a failed gate (cascade, predictive)."""
+        return self.routing_for(step, persona).strategy in CLIMBING
 
     def settle(self, gate: str, outcome: str) -> list[dict[str, Any]]:
         """Record a gate outcome on the decisions it judges, reward the bandit with it, and return them."""

@@ -89,7 +89,7 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
     persona = ctx.persona(step.persona)
     fresh = [files]  # later candidates start after another's work was undone: they list for themselves
 
-    def attempt(model: str, temperature: float | None = None, extra: str = "") -> AgentResult:
+    def attempt(model: str, temperature: float | None = None, extra: str = "", seed: int | None = None) -> AgentResult:
         # The spec writer may rework the spec it wrote in this run (after a failed spec gate), the tester the tests
         # it wrote (after a failed red gate); everyone else keeps what earlier phases committed.
         baseline = ctx.workspace.base_commit if step.deliverable in ("spec", "tests") else "HEAD"
@@ -102,7 +102,7 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
                      [m for m in models if m != model], opening_tools=tuple(opening),
                      **_deliverable_options(ctx, step, pbi))
         if temperature is not None:
-            loop.complete = _sampled_at(loop.complete, temperature)
+            loop.complete = _sampled_at(loop.complete, temperature, seed)
         return loop.run(packet + extra)
 
     plan = plan_candidates(ctx, step, models, features)
@@ -115,10 +115,12 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
     return outcome.winner.model, outcome.winner.result, outcome.replies
 
 
-def _sampled_at(complete: Any, temperature: float) -> Any:
-    """A `complete` that samples at `temperature` unless the loop asks for its own (hotter after a repeat)."""
+def _sampled_at(complete: Any, temperature: float, seed: int | None = None) -> Any:
+    """A `complete` that samples at `temperature` (and `seed`) unless the loop asks for its own temperature."""
     def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
         kwargs.setdefault("temperature", temperature)
+        if seed is not None:
+            kwargs.setdefault("seed", seed)
         return complete(model, messages, **kwargs)
     return call
 
@@ -127,7 +129,8 @@ def _deliverable_options(ctx: RunContext, step: AgentStepSpec, pbi: PbiSpec | No
     """The loop's finishing tool and deliverable check for this step."""
     options: dict[str, Any] = {"finish_tool": SPEC_TOOL} if step.deliverable == "spec" else {}
     return {**options, "deliverable": deliverable_check(ctx, step.deliverable, pbi.scope if pbi else step.scope),
-            "stop_when_delivered": step.stop_when_delivered and step.deliverable in ("tests", "source")}
+            "stop_when_delivered": step.stop_when_delivered and step.deliverable in ("tests", "source"),
+            "handoff_turn": step.handoff_turn}
 
 
 def _failure(result: AgentResult, spec_outcome: str) -> str:

@@ -21,8 +21,8 @@ from orchestrator.workflow.spec import AgentStepSpec, GateStepSpec
 DEFAULT_TEMPERATURE = 0.7
 """Best-of-n samples hot unless the step says otherwise: at temperature 0 one model gives one answer."""
 
-Attempt = Callable[[str, float | None, str], AgentResult]
-"""Runs the step's loop once: (model, temperature or None, extra packet text) -> its result."""
+Attempt = Callable[[str, float | None, str, int | None], AgentResult]
+"""Runs the step's loop once: (model, temperature or None, extra packet text, sampling seed or None) -> its result."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def run_candidates(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], 
         ctx.event("candidate", step.id, step.persona, index=candidate.index, model=candidate.model,
                   temperature=plan.temperature, verdict=candidate.verdict, reason=candidate.reason[:300],
                   tokens=candidate.tokens, cost_usd=round(candidate.cost_usd, 6),
-                  winner=candidate is outcome.winner)
+                  winner=candidate is outcome.winner, tree=candidate.tree)
     ctx.event("ensemble", step.id, step.persona, mode=plan.mode, models=[c.model for c in outcome.candidates],
               winner=outcome.winner.model, reason=outcome.reason)
     return outcome
@@ -152,8 +152,11 @@ def _speculate(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], plan
 
 def _run_one(ctx: RunContext, index: int, model: str, temperature: float | None, extra: str,
              attempt: Attempt) -> Candidate:
-    """One candidate's loop, and the worktree it leaves, as a git tree."""
-    result = attempt(model, temperature, extra)
+    """One candidate's loop, and the worktree it leaves, as a git tree.
+
+    A sampled candidate gets its own seed (its index): with one seed for all, a local model given the same
+    packet would draw the same answer n times (llama.cpp reseeds every call)."""
+    result = attempt(model, temperature, extra, index if temperature is not None else None)
     return Candidate(index=index, model=model, result=result, tree=snapshot(ctx))
 
 

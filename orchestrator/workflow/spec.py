@@ -46,6 +46,9 @@ class GateSpec(_Strict):
     require_change: bool = Field(
         True, description="Quality gate: fail with 'the builder changed nothing' when no source file differs "
         "from the run's base commit.")
+    all_green: bool = Field(
+        False, description="Quality gate: tests already failing at the base commit must pass too (the work is to "
+        "make them pass, as in `implement`); default: no test may regress and this run's red tests must pass.")
     critics: list[str] = Field(default_factory=list, description="Review gate: critic personas, each on its own model.")
     moderator: str | None = Field(None, description="Review gate: persona that merges several critics' findings.")
 
@@ -162,6 +165,9 @@ class AgentStepSpec(_StepBase):
         "tests: a new or changed test file; source: a changed source file. A step that ends without it fails.")
     stop_when_delivered: bool = Field(
         True, description="End the step as soon as its tests or source deliverable exists; the gate after it judges.")
+    handoff_turn: bool = Field(
+        True, description="With stop_when_delivered: one last turn asks for the handoff summary; false ends the step "
+        "as soon as the deliverable exists (the handoff then names what was delivered), saving a model call.")
     budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
     opening: list[Literal[(*ALL_TOOLS, *FINISHING_TOOLS)]] | None = Field(  # type: ignore[valid-type]
         None, description="Tools offered on this step's first turn, in this order, one of which must be called; "

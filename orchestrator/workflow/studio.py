@@ -20,3 +20,4 @@ def shipped_graph(name: str) -> Any:
 
 feature = shipped_graph("feature")
 bugfix = shipped_graph("bugfix")
+implement = shipped_graph("implement")

@@ -36,7 +36,7 @@ MAX_STRING_CHARS = 900
 (SIGSEGV) at 1,800 characters. A longer whole-file write is refused as capped and the model told to edit."""
 
 
-def seed() -> int:
+def base_seed() -> int:
     """The sampling seed: ORCHESTRATOR_LOCAL_SEED when set (the demo bench varies it), else SEED."""
     return int(os.environ.get("ORCHESTRATOR_LOCAL_SEED") or SEED)
 
@@ -235,12 +235,15 @@ def generate(
     max_tokens: int | None = None,
     temperature: float | None = None,
     model: str = DEFAULT_MODEL,
+    seed: int | None = None,
 ) -> LocalResult:
-    """Run one chat completion; with tools, decoding is constrained so the output is a tool call."""
+    """Run one chat completion; with tools, decoding is constrained so the output is a tool call.
+
+    `seed` offsets the process's seed (ORCHESTRATOR_LOCAL_SEED): best-of-n gives each candidate its own."""
     sampling = {
         "temperature": DEFAULT_TEMPERATURE if temperature is None else temperature,
         "max_tokens": max_tokens or DEFAULT_MAX_TOKENS,
-        "seed": seed(),
+        "seed": base_seed() + (seed or 0),
     }
     kwargs: dict[str, Any] = {"messages": prompt_messages(messages, tools), **sampling}
     schema = tool_call_schema(tools, sampling["max_tokens"]) if tools else {}

@@ -33,11 +33,12 @@ def serve(
     persona: str,
     temperature: float | None,
     max_tokens: int | None,
+    seed: int | None = None,
 ) -> OfflineAnswer:
     """Answer one chat request in-process: the embedded model for local/, the registered fake otherwise."""
     provider, _, name = target.partition("/")
     if provider == "local":
-        return _serve_local(name, messages, tools, temperature, max_tokens)
+        return _serve_local(name, messages, tools, temperature, max_tokens, seed)
     # A fake keeps what it was sent: a copy, as a network provider gets, so later turns don't rewrite it.
     reply = lookup_fake(target).respond(persona, copy.deepcopy(messages), tools)
     reply.simulate_latency()
@@ -52,11 +53,13 @@ def serve(
 
 
 def _serve_local(
-    name: str, messages: list[dict[str, Any]], tools: list[ToolSpec], temperature: float | None, max_tokens: int | None
+    name: str, messages: list[dict[str, Any]], tools: list[ToolSpec], temperature: float | None, max_tokens: int | None,
+    seed: int | None = None,
 ) -> OfflineAnswer:
     """Run the embedded model and report llama-cpp's token counts and sampling."""
     try:
-        result = local.generate(messages, tools, max_tokens=max_tokens, temperature=temperature, model=name)
+        result = local.generate(messages, tools, max_tokens=max_tokens, temperature=temperature, model=name,
+                                seed=seed)
     except ValueError as exc:  # llama-cpp says "Requested tokens (...) exceed context window of ..."
         if "context window" not in str(exc):
             raise

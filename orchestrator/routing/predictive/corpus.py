@@ -45,7 +45,7 @@ class Vocabulary:
     """What a fold fitted: kept term ids and a tf-idf transformer per block, dense scaling and known sources."""
 
     kept: dict[str, np.ndarray]
-    tfidf: dict[str, TfidfTransformer]
+    tfidf: dict[str, TfidfTransformer | None]
     dense_mean: np.ndarray
     dense_std: np.ndarray
     sources: list[str]
@@ -54,7 +54,8 @@ class Vocabulary:
     @property
     def idf(self) -> dict[str, np.ndarray]:
         """The fitted idf of each block's kept terms (for the pure-python scorer)."""
-        return {name: transformer.idf_ for name, transformer in self.tfidf.items()}
+        return {name: transformer.idf_ if transformer is not None else np.zeros(0)
+                for name, transformer in self.tfidf.items()}
 
 
 def build_block(docs: list[dict[str, int]]) -> Block:
@@ -68,7 +69,9 @@ def build_block(docs: list[dict[str, int]]) -> Block:
             ids.append(index.setdefault(term, len(index)))
             counts.append(count)
         indptr.append(len(ids))
-    return Block(list(index), np.asarray(indptr), np.asarray(ids), np.asarray(counts, dtype=float))
+    # Explicit dtypes: a block no row has terms in (char n-grams outside math) must still index as integers.
+    return Block(list(index), np.asarray(indptr, dtype=int), np.asarray(ids, dtype=int),
+                 np.asarray(counts, dtype=float))
 
 
 def build_corpus(features: list[PromptFeatures]) -> Corpus:
@@ -93,13 +96,16 @@ def fit_vocabulary(corpus: Corpus, rows: np.ndarray) -> Vocabulary:
 
     scikit-learn's TfidfTransformer does the weighting: sublinear tf, smooth idf, L2-normalised rows.
     """
-    kept, tfidf = {}, {}
+    kept: dict[str, np.ndarray] = {}
+    tfidf: dict[str, TfidfTransformer | None] = {}
     for name in BLOCKS:
         block = corpus.blocks[name]
         _, ids, _ = _rows(block, rows)
         df = np.bincount(ids, minlength=len(block.terms))
         kept[name] = np.flatnonzero(df >= MIN_DF[name])
-        tfidf[name] = TfidfTransformer(sublinear_tf=True).fit(_counts(corpus, name, rows, kept[name]))
+        # A block with no kept term (char n-grams only exist for math prompts) contributes no columns.
+        tfidf[name] = (TfidfTransformer(sublinear_tf=True).fit(_counts(corpus, name, rows, kept[name]))
+                       if len(kept[name]) else None)
     dense = corpus.dense[rows]
     std = dense.std(axis=0)
     sources = sorted({corpus.sources[i] for i in rows})
@@ -120,7 +126,10 @@ def _counts(corpus: Corpus, name: str, rows: np.ndarray, kept: np.ndarray) -> sp
 
 def _block_matrix(corpus: Corpus, name: str, rows: np.ndarray, vocab: Vocabulary) -> sparse.csr_matrix:
     """Sublinear-tf x idf matrix of one block, each row L2-normalised over the kept terms."""
-    return vocab.tfidf[name].transform(_counts(corpus, name, rows, vocab.kept[name])).tocsr()
+    transformer = vocab.tfidf[name]
+    if transformer is None:
+        return sparse.csr_matrix((len(rows), 0))
+    return transformer.transform(_counts(corpus, name, rows, vocab.kept[name])).tocsr()
 
 
 def _indicator(labels: list[str], known: list[str]) -> sparse.csr_matrix:

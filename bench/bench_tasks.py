@@ -1,0 +1,225 @@
+"""Does routing pay on real coding problems? HumanEval through every policy: hidden-test pass@1 against compute.
+
+    python bench/bench_tasks.py                  # quick mode: a fixed subset of 30 problems
+    python bench/bench_tasks.py --full           # all 164 (resumable: run it again after a kill)
+    python bench/bench_tasks.py --ladder ollama/qwen2.5-coder:7b,openai/gpt-4o   # your own ladder, weakest first
+    python bench/bench_tasks.py --report         # figures from what ran so far, no new runs
+
+Each problem is a tiny git repo (a stub module with the prompt's signature and docstring, a visible test file
+made of the docstring's examples). Each policy runs the shipped `implement` workflow, or a variant of it, through
+`run_workflow`: real gates (visible tests only), real routing, real run log. The problem's own `test` scores the
+branch afterwards and reaches nothing else. A request several policies share (same model, messages, sampling and
+seed) is answered once and replayed to the others, with its recorded tokens and latency (bench/tasks/replay.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.tasks import figures as fig  # noqa: E402
+from bench.tasks.policies import Policy, policies, predictive_policy, rung  # noqa: E402
+from bench.tasks.problems import QUICK, Problem, load_problems  # noqa: E402
+from bench.tasks.replay import AttemptStore, ReplayingComplete, live_complete  # noqa: E402
+from bench.tasks.runner import append, done_keys, read_records, run_policy  # noqa: E402
+
+LADDER = ["local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"]
+CORE = ("single-weak", "single-strong", "cascade")
+SHIPPED_ROUTER = ROOT / "orchestrator" / "routing" / "predictive" / "router_default.json"
+
+
+def main() -> int:
+    """Run what is not done yet, then print the table and write the plot."""
+    args = _parser().parse_args()
+    out = args.out or ROOT / "bench" / "out" / ("full" if args.full else "quick")
+    out.mkdir(parents=True, exist_ok=True)
+    ladder = args.ladder.split(",") if args.ladder else LADDER
+    _environment()
+    chosen = _select(load_problems(args.problems), args)
+    splits = {"a": chosen[0::2], "b": chosen[1::2]}
+    if args.split:
+        splits = {args.split: splits[args.split][:: -1 if args.reverse else 1]}
+    suffix = f"-{args.split}" if args.split else ""
+    results = out / f"results{suffix}{'-reverse' if args.reverse else ''}.jsonl"  # one writer per file
+    if not args.report:
+        started = time.monotonic()
+        run_all(splits, out, ladder, args, results)
+        _note(out, {"last_session_s": round(time.monotonic() - started), "problems": len(chosen), "ladder": ladder})
+    return report(out, ladder, [p.task_id for p in chosen])
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="all 164 problems instead of the quick subset of 30")
+    parser.add_argument("--limit", type=int, help="only the first N problems of the chosen set")
+    parser.add_argument("--ladder", help="comma-separated registry model ids, weakest first (default: both Qwens)")
+    parser.add_argument("--policies", help="comma-separated policy names (default: all)")
+    parser.add_argument("--rounds", type=int, default=2, help="fix rounds of the feedback policy (default 2)")
+    parser.add_argument("--feature", type=int, default=0, help="run the shipped feature workflow on this many problems")
+    parser.add_argument("--out", type=Path, help="output folder (default bench/out/quick or bench/out/full)")
+    parser.add_argument("--problems", type=Path, help="a HumanEval-shaped JSONL(.gz) instead of the package's")
+    parser.add_argument("--report", action="store_true", help="only print the figures of what already ran")
+    parser.add_argument("--no-replay", action="store_true", help="run every model call live (no shared attempts)")
+    parser.add_argument("--reverse", action="store_true", help="take the problems last first (a second process on "
+                        "the same split works from the other end)")
+    parser.add_argument("--split", choices=["a", "b"], help="only this split's problems (run the two in parallel, "
+                        "then once more without --split for the predictive phase)")
+    return parser
+
+
+def _environment() -> None:
+    """The venv's python first on PATH (the gates run `python -m pytest`), no third-party pytest plugins."""
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def _select(problems: list[Problem], args: argparse.Namespace) -> list[Problem]:
+    """The quick subset (or all), cut to --limit."""
+    chosen = problems if args.full or args.problems else [p for p in problems if p.task_id in QUICK]
+    return chosen[: args.limit] if args.limit else chosen
+
+
+def selected_policies(args: argparse.Namespace) -> list[Policy]:
+    """The phase-1 policies asked for, plus the feature workflow when asked for."""
+    every = policies(args.rounds)
+    if args.feature:
+        every.append(Policy("feature", "the shipped feature workflow with the embedded team", lambda f, r: f, rung(0),
+                            phase=3))
+    wanted = set(args.policies.split(",")) if args.policies else None
+    return [p for p in every if wanted is None or p.name in wanted or p.name.split("-")[0] in wanted]
+
+
+def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args: argparse.Namespace,
+            results: Path) -> None:
+    """Phase 1 problem by problem (every policy on a problem before the next), then the predictive routers."""
+    store = None if args.no_replay else AttemptStore(out / "attempts.sqlite")
+    complete = ReplayingComplete(store, live_complete, os.environ.get("ORCHESTRATOR_LOCAL_SEED", "0"))
+    chosen = selected_policies(args)
+    done = set().union(*(done_keys(path) for path in out.glob("results*.jsonl")))
+    order = [(name, p) for pair in zip(*splits.values(), strict=False) for name, p in zip(splits, pair, strict=True)]
+    order += [(name, p) for name, ps in splits.items() for p in ps[len(min(splits.values(), key=len)):]]
+    for split, problem in order:
+        for policy in [p for p in chosen if p.phase == 1]:
+            _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
+    if (not args.policies or "predictive" in args.policies) and not args.split:
+        for split, problems in splits.items():
+            other = out / f"split-{'b' if split == 'a' else 'a'}"
+            # Only where the single shots and the cascade ran: the figures compare policies on the same problems,
+            # and the predictive policy's calls are then mostly theirs, replayed.
+            ready = [p for p in problems if {(name, p.task_id) for name in CORE} <= done]
+            for policy in _predictive(other, out, split) if ready else []:
+                for problem in ready:
+                    _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
+    feature = next((p for p in chosen if p.name == "feature"), None)
+    if feature:
+        from orchestrator.workflow.validate import find_workflow
+
+        for _, problem in order[: args.feature]:
+            _run(feature, problem, out / "split-feature", out, ladder, complete, results, done,
+                 find_workflow("feature"))
+
+
+def _run(policy: Policy, problem: Problem, root: Path, out: Path, ladder: list[str], complete: ReplayingComplete,
+         results: Path, done: set[tuple[str, str]], workflow: Path | None = None) -> None:
+    """One (policy, problem) unless it already ran; its record is appended at once."""
+    if (policy.name, problem.task_id) in done:
+        return
+    record = run_policy(policy, problem, root, out, ladder, complete, workflow)
+    record["load"] = [round(x, 2) for x in os.getloadavg()]
+    record["split"] = root.name
+    append(results, record)
+    done.add((policy.name, problem.task_id))
+    print(f"{policy.name:<20} {problem.task_id:<14} hidden {'pass' if record['hidden_pass'] else 'fail'}  "
+          f"visible {','.join(v or '-' for v in record['visible']) or '-':<16} {record['wall_s']:>7.1f}s  "
+          f"calls {len(record['calls'])} ({record['replayed_calls']} replayed)  load {record['load'][0]}", flush=True)
+
+
+def _predictive(train: Path, out: Path, split: str) -> list[Policy]:
+    """A split's predictive policies: the router calibrated on the other split's run log, and the shipped one."""
+    router = out / "routers" / f"from-{train.name}.json"
+    router.parent.mkdir(parents=True, exist_ok=True)
+    made = router.exists() or _calibrate(train, router)
+    found = [predictive_policy(router, "predictive")] if made else []
+    return [*found, predictive_policy(SHIPPED_ROUTER, "predictive-static")]
+
+
+def _calibrate(train: Path, router: Path) -> bool:
+    """`orchestrator router calibrate --from-runs --router` on the training split's repo, as a user runs it."""
+    code = "import sys; from orchestrator.cli import main; sys.argv[0] = 'orchestrator'; sys.exit(main())"
+    argv = [sys.executable, "-c", code, "router", "calibrate", "--from-runs", "--repo",
+            str(train / "repo"), "--out", str(router.with_suffix(".calibration.json")), "--router", str(router)]
+    proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    print(proc.stdout.strip()[-600:], proc.stderr.strip()[-600:], sep="\n", flush=True)
+    return proc.returncode == 0 and router.exists()
+
+
+def _note(out: Path, data: dict) -> None:
+    """Merge facts about this session (time, problems, ladder) into meta.json."""
+    path = out / "meta.json"
+    meta = json.loads(path.read_text()) if path.exists() else {}
+    meta.update(data, uptime=subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    path.write_text(json.dumps(meta, indent=2))
+
+
+def report(out: Path, ladder: list[str], problems: list[str]) -> int:
+    """Print the table (policies compared on the problems they all ran), the goals, and write the plot."""
+    records = [row for path in sorted(out.glob("results*.jsonl")) for row in read_records(path)]
+    if not records:
+        print(f"no results yet in {out}")
+        return 1
+    table = fig.by_policy(records, set(problems))
+    params = _parameters(ladder)
+    core = [p for p in table if p not in ("feature",) and not p.startswith("predictive")]
+    common = fig.common_problems(table, core)
+    rows = fig.figures(table, common, ladder, params)
+    strong = next((f for f in rows if f.policy == fig.STRONG), None)
+    print(f"\n{len(common)} problems run by every policy ({len(records)} records in {out})")
+    print(fig.table_text(rows, strong))
+    for line in fig.goals(rows):
+        print(" -", line)
+    for name in ("predictive", "predictive-static", "feature"):
+        if name in table:
+            _subset(name, table, ladder, params)
+    fig.plot(rows, out / "plot.png", f"HumanEval ({len(common)} problems), ladder {' -> '.join(ladder)}")
+    print(f"wrote {out / 'plot.png'}")
+    return 0
+
+
+def _subset(name: str, table: dict, ladder: list[str], params: dict[str, float]) -> None:
+    """A policy that ran on fewer problems, beside the single shots and the cascade on those same problems."""
+    policies_here = [name, fig.WEAK, fig.STRONG, "cascade"]
+    common = fig.common_problems(table, policies_here)
+    sub = {p: table[p] for p in policies_here if p in table}
+    rows = fig.figures(sub, common, ladder, params)
+    print(f"\n{name} on the {len(common)} problems it ran:")
+    print(fig.table_text(rows, next((f for f in rows if f.policy == fig.STRONG), None)))
+    for line in fig.goals(rows):
+        print(" -", line)
+    scores = [table[name][p].get("score") for p in sorted(common)]
+    if name.startswith("predictive") and common and all(s is not None for s in scores):
+        from orchestrator.routing.predictive.metrics import apgr, cpt
+
+        weak = [int(table[fig.WEAK][p]["hidden_pass"]) for p in sorted(common)]
+        strong = [int(table[fig.STRONG][p]["hidden_pass"]) for p in sorted(common)]
+        print(f"   {name}: APGR {apgr(scores, weak, strong):.3f}, CPT(50%) {cpt(scores, weak, strong, 0.5):.3f} "
+              "(between the single shots; random 0.5)")
+
+
+def _parameters(ladder: list[str]) -> dict[str, float]:
+    """Each ladder model's parameter count, from the registry (models.yaml `parameters`)."""
+    from orchestrator.models.registry import load_registry
+
+    registry = load_registry()
+    return {model: float(registry.model_info(model).parameters or 0) for model in ladder}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
