@@ -63,6 +63,12 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     problems = suite_problems(new, suite)
     if problems:
         return fail(*problems, commands=[suite.command])
+    return _judge_new_tests(ctx, step, command, new, suite, about)
+
+
+def _judge_new_tests(ctx: RunContext, step: GateStepSpec, command: CommandSpec, new: set[str] | list[str],
+                     suite: Any, about: str) -> tuple[GateResult, dict]:
+    """Run only the new tests on the code as it was: each must fail, and not on a name its own file lacks."""
     run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
                      known_files=base_files(ctx.workspace.path, ctx.workspace.base_commit), **command_options(ctx))
     if not run.reported:
