@@ -77,7 +77,7 @@ def bare_shot(task: Task, model: str, complete: Any = None) -> dict[str, Any]:
 def team_run(task: Task, workflow: str | None, timeout_s: float, seed: int = 0) -> dict[str, Any]:
     """One run of the team through the CLI in a child process, then its branch scored by the hidden tests."""
     repo = build_repo(task)
-    flow = workflow or task.kind
+    flow = pick_workflow(task, workflow)
     env = {**os.environ, "ORCHESTRATOR_LOCAL_SEED": str(seed), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
            "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     code_line = "import sys; from orchestrator.cli import main; sys.argv[0] = 'orchestrator'; sys.exit(main())"
@@ -93,6 +93,18 @@ def team_run(task: Task, workflow: str | None, timeout_s: float, seed: int = 0) 
     seconds = time.monotonic() - started
     return {**as_dict(task), "workflow": flow, "exit": code, "done": code == 0, "seconds": round(seconds, 1),
             "hidden_pass": score_branch(repo, task), "tail": tail, "repo": str(repo), **read_log(repo, code)}
+
+
+LEAN = "implement"
+"""The lean workflow (build, visible-tests gate, fix rounds; issue 20) that `--workflow auto` gives feature tasks."""
+
+
+def pick_workflow(task: Task, workflow: str | None) -> str:
+    """The workflow a task runs: --workflow as given; `auto` takes the lean one for a feature when it is shipped."""
+    if workflow != "auto":
+        return workflow or task.kind
+    shipped = (ROOT / "workflows" / f"{LEAN}.yaml").is_file()
+    return LEAN if task.kind == "feature" and shipped else task.kind
 
 
 def score_branch(repo: Path, task: Task) -> bool:
@@ -192,7 +204,8 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(MODELS), help="models asked once, comma-separated")
     parser.add_argument("--bare-only", action="store_true", help="skip the team runs")
     parser.add_argument("--team-only", action="store_true", help="skip the bare single shots")
-    parser.add_argument("--workflow", help="run this workflow for every task instead of feature/bugfix by kind")
+    parser.add_argument("--workflow", help="run this workflow for every task instead of feature/bugfix by kind; "
+                        f"`auto`: the lean `{LEAN}` workflow for feature tasks when it is shipped")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a team run counts as failed")
     parser.add_argument("--json", type=Path, help="also write every record to this file")
     args = parser.parse_args()

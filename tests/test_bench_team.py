@@ -108,3 +108,13 @@ def test_summary_counts_false_done_and_the_stopping_gates() -> None:
     assert bench_team.stopped_by(3, [{"gate": "spec_check", "verdict": "fail", "reason": "no scenarios"},
                                      {"gate": "spec_check", "verdict": "pass"}]) == "spec_check: no scenarios"
     assert bench_team.stopped_by(-1, []) == "timeout" and bench_team.stopped_by(0, []) == ""
+
+
+def test_each_task_runs_its_kinds_workflow_and_auto_takes_the_lean_one_for_features_once_shipped() -> None:
+    feature = next(t for t in TASKS if t.kind == "feature")
+    bugfix = next(t for t in TASKS if t.kind == "bugfix")
+    assert (bench_team.pick_workflow(feature, None), bench_team.pick_workflow(bugfix, None)) == ("feature", "bugfix")
+    assert bench_team.pick_workflow(bugfix, "auto") == "bugfix"
+    lean = (bench_team.ROOT / "workflows" / "implement.yaml").is_file()
+    assert bench_team.pick_workflow(feature, "auto") == ("implement" if lean else "feature")
+    assert bench_team.pick_workflow(bugfix, "feature") == "feature"
