@@ -245,3 +245,11 @@ def test_a_string_argument_cut_at_its_length_cap_is_reported(fake_loads: list[st
     cut, whole = (local.generate([{"role": "user", "content": "go"}], [WRITE_FILE], model="smollm2") for _ in "ab")
     assert cut.tool_calls[0].arguments["content"] == "x" * cap and cut.sampling["capped_arguments"] == ["content"]
     assert whole.sampling["capped_arguments"] == []
+
+
+def test_the_run_summary_gives_the_share_of_prompt_tokens_from_the_cache() -> None:
+    from orchestrator.cli.render import cache_note
+
+    assert cache_note([{"prompt_tokens": 800, "cached_tokens": 600}, {"prompt_tokens": 200}]) == (
+        "; prompt tokens from the KV cache: 600 of 1000 (60%)")
+    assert cache_note([{"prompt_tokens": 800, "cached_tokens": 0}]) == ""  # remote and scripted models say nothing
