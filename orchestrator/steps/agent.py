@@ -15,7 +15,7 @@ from orchestrator.run.records import PhaseRecord, format_verdicts, rejection_tra
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.relevant import render_files, working_files
-from orchestrator.steps.repeats import KEPT_CHARS, KINDS, Retry, changed_if_repeated, deliverable_text
+from orchestrator.steps.repeats import KINDS, Retry, changed_if_repeated, fingerprint
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
 from orchestrator.workflow.spec import AgentStepSpec
@@ -113,7 +113,7 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
     if decision is not None:
         ctx.runlog.decision_winner(decision, outcome.winner.model, outcome.reason)
     winner = outcome.winner.result
-    return outcome.winner.model, Retry(winner, outcome.replies, deliverable_text(ctx, step, winner)[:KEPT_CHARS])
+    return outcome.winner.model, Retry(winner, outcome.replies, fingerprint(ctx, step, winner))
 
 
 def _sampled_at(complete: Any, temperature: float) -> Any:

@@ -21,15 +21,14 @@ from orchestrator.workflow.spec import AgentStepSpec
 
 CHANGED_TEMPERATURE = 0.8
 """The changed attempt samples hot: the local models default to 0.2, where the same context gives the same work."""
-KEPT_CHARS = 8000
-"""Characters of a deliverable kept in the run state to compare with the next round (a checkpoint stays small)."""
 REPORT_CHARS = 1500
 KINDS = ("spec", "tests", "source")
 
 
 @dataclass
 class Retry:
-    """What the repeat check did: the result to keep, every reply spent, and the deliverable to remember."""
+    """What the repeat check did: the result to keep, every reply spent, and the deliverable's fingerprint (the
+    run state keeps the hash of the whole normalised text, never a cut: a change past a cut is still a change)."""
 
     result: AgentResult
     replies: list[Any] = field(default_factory=list)
@@ -83,19 +82,22 @@ def changed_if_repeated(ctx: RunContext, step: AgentStepSpec, state: dict[str, A
     judged = before is not None and state.get("last_verdict") not in (None, "pass")
     start = _snapshot(ctx) if judged else None
     result = first()
-    now = deliverable_text(ctx, step, result)[:KEPT_CHARS]
-    if not judged:
-        return Retry(result, list(result.replies), now)
-    if now != before:
+    now = fingerprint(ctx, step, result)
+    if not judged or now != before:
         return Retry(result, list(result.replies), now)
     _restore(ctx, start)
     second = again(CHANGED_TEMPERATURE, _changed_ask(step, state))
-    after = deliverable_text(ctx, step, second)[:KEPT_CHARS]
+    after = fingerprint(ctx, step, second)
     ctx.event("retry_changed", step.id, step.persona, repeated_again=after == before, deliverable=step.deliverable,
               changes=[f"temperature {CHANGED_TEMPERATURE}", "the gate's report placed last in the packet",
                        "told that its answer repeated the rejected one"],
-              previous_sha=_sha(before), repeated_sha=_sha(now), new_sha=_sha(after))
+              previous_sha=before, repeated_sha=now, new_sha=after)
     return Retry(second, [*result.replies, *second.replies], after)
+
+
+def fingerprint(ctx: RunContext, step: AgentStepSpec, result: AgentResult) -> str:
+    """The hash of the step's normalised deliverable, what the run state remembers of it."""
+    return hashlib.sha256(deliverable_text(ctx, step, result).encode()).hexdigest()[:16]
 
 
 def _changed_ask(step: AgentStepSpec, state: dict[str, Any]) -> str:
@@ -105,10 +107,6 @@ def _changed_ask(step: AgentStepSpec, state: dict[str, Any]) -> str:
     return (f"\n\n## Your answer repeated the rejected one\nThe last gate rejected your previous {what}. "
             f"Your answer just now was the same {what} again, so it would fail the same way. "
             f"The gate's report:\n{report}\nWrite different {what} that fixes what the report names.")
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _snapshot(ctx: RunContext) -> str:
