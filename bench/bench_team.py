@@ -217,9 +217,11 @@ def main() -> int:
               and (not args.tasks or t.id in args.tasks.split(","))]
     print(json.dumps({"tasks": len(chosen), "load_average": os.getloadavg(), "cpus": os.cpu_count(),
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}))
-    bare = [] if args.team_only else [bare_shot(t, f"local/{m}") for t in chosen for m in args.models.split(",")]
-    for row in bare:
-        print(json.dumps(row), flush=True)
+    bare = []
+    for task in [] if args.team_only else chosen:
+        for model in args.models.split(","):
+            bare.append(bare_shot(task, f"local/{model}"))
+            print(json.dumps(bare[-1]), flush=True)  # as it comes: a long bench cut short keeps what it measured
     team = []
     for task in [] if args.bare_only else chosen:
         team.append(team_run(task, args.workflow, args.timeout))
