@@ -91,7 +91,6 @@ def feature_team() -> dict[str, list[Any]]:
     return {
         "surveyor": [call("list_files"), finish("calc.py holds add(); tests in tests/ run with pytest")],
         "spec_writer": [call("read_file", path="calc.py"), call("submit_spec", **SPEC_DRAFT)],
-        "dispatcher": [call("build", reason="the code lacks a docstring; the spec is fine")],
         "tester": [call("write_file", path="tests/test_subtract.py", content=TEST),
                    call("finish", summary="one test per scenario", decisions=["subtract lives next to add"])],
         "builder": [

@@ -85,11 +85,23 @@ def test_agent_history_is_flattened_for_the_chat_template() -> None:
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "c1", "content": "wrote a.py"},
     ]
-    out = local.prompt_messages(messages, [WRITE_FILE])
+    out = local.prompt_messages([{"role": "system", "content": "You build."}, *messages], [WRITE_FILE])
     assert [m["role"] for m in out] == ["system", "user", "assistant", "user"]
-    assert "write_file(path, content)" in out[0]["content"]
+    assert out[0]["content"] == "You build."  # the same every turn: the prefix llama.cpp's KV cache reuses
     assert out[2]["content"] == '{"name": "write_file", "arguments": {"path": "a.py"}}'
-    assert out[3]["content"] == "Result of write_file: wrote a.py"
+    assert out[3]["content"].startswith("Result of write_file: wrote a.py\n\n")
+    assert "write_file(path, content)" in out[3]["content"]  # this turn's tools, read last
+
+
+def test_only_the_last_turn_changes_when_the_offered_tools_change() -> None:
+    system = {"role": "system", "content": "You build."}
+    first = local.prompt_messages([system, {"role": "user", "content": "packet"}], [WRITE_FILE])
+    call = {"id": "c1", "type": "function", "function": {"name": "write_file", "arguments": "{}"}}
+    later = local.prompt_messages([system, {"role": "user", "content": "packet"},
+                                   {"role": "assistant", "content": None, "tool_calls": [call]},
+                                   {"role": "tool", "tool_call_id": "c1", "content": "ok"}], [WRITE_FILE, ROUTE])
+    assert first[0] == later[0] and later[1]["content"] == "packet"
+    assert "route(" in later[-1]["content"] and "route(" not in first[-1]["content"]
 
 
 QWEN = {"local/qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b": "qwen2.5-coder-1.5b"}
@@ -199,6 +211,21 @@ def test_calls_to_one_model_are_serialised_but_two_models_run_side_by_side(fake_
     assert FakeLlama.peak == 2  # a lock per model, not one for all
 
 
+def test_prompt_tokens_served_from_the_kv_cache_are_reported(fake_loads: list[str], monkeypatch) -> None:
+    # llama-cpp's usage counts the whole prompt; what it really processed is what it passes to eval (the first eval
+    # of a call: the prompt after the cached prefix; later evals are one sampled token each).
+    def reply(self: FakeLlama, **kwargs: Any) -> dict[str, Any]:
+        self.eval(list(range(3)))  # 97 of 100 prompt tokens were cached
+        self.eval([7])
+        usage = {"prompt_tokens": 100, "completion_tokens": 2}
+        return {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": usage}
+
+    monkeypatch.setattr(FakeLlama, "create_chat_completion", reply)
+    monkeypatch.setattr(FakeLlama, "eval", lambda self, tokens: None, raising=False)
+    result = local.generate([{"role": "user", "content": "go"}], [], model="smollm2")
+    assert (result.prompt_tokens, result.cached_tokens) == (100, 97)
+
+
 def test_unload_frees_a_model_and_the_next_call_loads_it_again(fake_loads: list[str]) -> None:
     first = local.load_llama("smollm2")
     local.unload("smollm2")
@@ -218,3 +245,11 @@ def test_a_string_argument_cut_at_its_length_cap_is_reported(fake_loads: list[st
     cut, whole = (local.generate([{"role": "user", "content": "go"}], [WRITE_FILE], model="smollm2") for _ in "ab")
     assert cut.tool_calls[0].arguments["content"] == "x" * cap and cut.sampling["capped_arguments"] == ["content"]
     assert whole.sampling["capped_arguments"] == []
+
+
+def test_the_run_summary_gives_the_share_of_prompt_tokens_from_the_cache() -> None:
+    from orchestrator.cli.render import cache_note
+
+    assert cache_note([{"prompt_tokens": 800, "cached_tokens": 600}, {"prompt_tokens": 200}]) == (
+        "; prompt tokens from the KV cache: 600 of 1000 (60%)")
+    assert cache_note([{"prompt_tokens": 800, "cached_tokens": 0}]) == ""  # remote and scripted models say nothing

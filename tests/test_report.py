@@ -21,8 +21,8 @@ from orchestrator.run.report import write_report
 from orchestrator.runner import RunOptions, start_run
 
 EXPECTED_PATH = ["__start__", "survey", "spec", "spec_check", "write_tests", "red_check", "build", "quality", "build",
-                 "quality", "review", "triage", "build", "quality", "review", "sign_off", "__end__"]
-"""The scripted run: the quality gate fails once, the review once (the dispatcher sends it back to the builder)."""
+                 "quality", "review", "build", "quality", "review", "sign_off", "__end__"]
+"""The scripted run: the quality gate fails once, the review once (its on_fail edge sends it back to the builder)."""
 
 PRICES = """\
 models:
@@ -93,7 +93,7 @@ def test_report_in_headless_chromium(reported: Reported, chromium: str, tmp_path
     for figure in ("graph", "chart", "timeline"):
         width, height = measured[figure]
         assert width > 100 and height > 50, (figure, width, height)
-    assert all(width > 0 for width in measured["bars"]) and len(measured["bars"]) == 6
+    assert all(width > 0 for width in measured["bars"]) and len(measured["bars"]) == 5  # a bar per persona
     # The highlighted path is the run's path: the same steps as the run's phase records, start to end.
     assert phase_path(reported.outcome) == EXPECTED_PATH[1:-1]
     assert measured["path"] == EXPECTED_PATH
@@ -142,7 +142,7 @@ def test_markdown_twin_has_every_section(reported: Reported) -> None:
     assert 'violation (major) of "Definition of done: subtract has a docstring": subtract has no docstring' in text
     assert "assert 8 == 2" in text  # the failed quality gate's parsed findings
     routing = text.split("## Routing decisions")[1].split("## Final diff")[0]
-    assert len(re.findall(r"^\| (build|review|survey|spec|write_tests|triage) \|", routing, re.MULTILINE)) == 9
+    assert len(re.findall(r"^\| (build|review|survey|spec|write_tests) \|", routing, re.MULTILINE)) == 8
     diff = text.split("## Final diff")[1]
     assert "```diff\n" in diff and '+    """Return a minus b."""' in diff
     assert "| builder | scripted/team | 6 |" in text  # tokens and cost per persona and model
@@ -244,7 +244,7 @@ def test_layout_places_every_node_apart_and_loops_round_the_side() -> None:
     graph = workflow_graph(load_workflow(find_workflow("feature", None)))
     placed = layout(graph)
     boxes = list(placed.boxes.values())
-    assert len(boxes) == len(graph.nodes) == 14 and set(placed.paths) == set(graph.edges)
+    assert len(boxes) == len(graph.nodes) == 13 and set(placed.paths) == set(graph.edges)
     for i, (x, y) in enumerate(boxes):
         assert 0 <= x and x + NODE_W <= placed.width and 0 <= y and y + NODE_H <= placed.height
         assert all(abs(x - x2) >= NODE_W or abs(y - y2) >= NODE_H for x2, y2 in boxes[i + 1:])

@@ -60,9 +60,12 @@ def test_calibrate_from_runs_then_drift(repo: Path, tmp_path: Path, capsys) -> N
 
 
 def test_router_explain_names_strategy_and_choice() -> None:
-    result = CliRunner().invoke(app, ["router", "explain", "Add a --json flag", "--persona", "builder"])
+    result = CliRunner().invoke(app, ["router", "explain", "Add a --json flag", "--persona", "surveyor"])
     assert result.exit_code == 0, result.output
     assert "strategy:   static" in result.output
-    assert "chosen:     local/qwen2.5-coder-0.5b" in result.output  # the builder's high_throughput default
+    assert "chosen:     local/qwen2.5-coder-0.5b" in result.output  # the surveyor's massive_context default
+    # The shipped feature workflow climbs the builder by cascade, starting on the 0.5B (docs/embedded-team.md).
+    builder = CliRunner().invoke(app, ["router", "explain", "Add a --json flag", "--persona", "builder"])
+    assert "strategy:   cascade" in builder.output and "chosen:     local/qwen2.5-coder-0.5b" in builder.output
     pinned = CliRunner().invoke(app, ["router", "explain", "x", "--persona", "critic", "--pin", "scripted/audit"])
     assert "chosen:     scripted/audit" in pinned.output and "pinned" in pinned.output

@@ -72,7 +72,7 @@ def test_feature_loop_gate_fail_review_fail_then_pass(example_repo: Path) -> Non
 
     verdicts = [(p["step"], p["verdict"]) for p in outcome.phases if p["persona"] in ("-", "dispatcher", "auto")]
     assert verdicts == [("spec_check", "pass"), ("red_check", "pass"), ("quality", "fail"), ("quality", "pass"),
-                        ("review", "fail"), ("triage", "-> build"), ("quality", "pass"), ("review", "pass"),
+                        ("review", "fail"), ("quality", "pass"), ("review", "pass"),
                         ("sign_off", "pass")]
     critic_rows = [p["verdict"] for p in outcome.phases if p["persona"] == "critic"]
     assert critic_rows == ["fail", "pass"]

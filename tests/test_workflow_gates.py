@@ -204,6 +204,9 @@ def test_a_review_on_the_model_that_wrote_the_code_is_flagged(repo: Path) -> Non
     flag = (f"critic reviewed on {model}, the model builder wrote code of this diff with: critic ≠ builder does "
             "not hold for this review")
     assert flag in outcome.flags
+    # The user bound both to one model (the role policy warned before the run): flagged, and the pass stands.
+    # A builder that climbed onto the critic's model is held to more (tests/test_builder_ladder.py).
+    assert outcome.exit_code == 0
     apart = add_workflow(repo, "apart", BUILD_REVIEW, {"review": {"kind": "review", "critics": ["critic"]}},
                          autonomy="L4")
     builder = ScriptedModel({"builder": [call("write_file", path="calc.py", content=CALC_FIXED), finish("v1")]},

@@ -71,6 +71,15 @@ def _per_million(price_in: float, price_out: float) -> str:
     return f"{price_in * 1e6:g}/{price_out * 1e6:g}"
 
 
+def cache_note(phases: list[dict[str, Any]]) -> str:
+    """`; prompt tokens from the KV cache: C of P (S%)` when a model said it served some (local models do)."""
+    prompt = sum(p.get("prompt_tokens", 0) for p in phases)
+    cached = sum(p.get("cached_tokens", 0) for p in phases)
+    if not cached or not prompt:
+        return ""
+    return f"; prompt tokens from the KV cache: {cached} of {prompt} ({cached / prompt:.0%})"
+
+
 def print_outcome(outcome: Any) -> None:
     """Run summary: phase table, branch, diff stat and how the run ended."""
     rows = [
@@ -87,7 +96,7 @@ def print_outcome(outcome: Any) -> None:
     total_tokens = sum(p["tokens"] for p in outcome.phases)
     total_cost = sum(p["cost_usd"] for p in outcome.phases)
     out = console()
-    out.print(f"Total: {total_tokens} tokens, ${total_cost:.4f}")
+    out.print(f"Total: {total_tokens} tokens, ${total_cost:.4f}" + cache_note(outcome.phases))
     for line in outcome.price.lines() if getattr(outcome, "price", None) else []:
         out.print(line, markup=False)
     out.print(f"Branch: {outcome.branch}   worktree: {outcome.worktree}")

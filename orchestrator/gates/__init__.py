@@ -38,7 +38,7 @@ def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) ->
               result=result.model_dump(exclude={"report"}))
     judged = ctx.router.settle(step.id, result.verdict) if ctx.router is not None else []
     if not result.passed:
-        update["rungs"], update["climbs"] = cascade_climbs(ctx, step, state, judged, result.verdict)
+        update["rungs"], update["climbs"], update["misses"] = cascade_climbs(ctx, step, state, judged, result.verdict)
     halt = monitor_breach(ctx)
     if halt:
         ctx.event("monitor_halt", step.id, "", reason=halt)
@@ -93,9 +93,9 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
 
 
 def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], judged: list[dict[str, Any]],
-                   verdict: str = "fail") -> tuple[dict[str, int], dict[str, str]]:
-    """({persona: rung}, {persona: why}): a failed gate climbs every cascading (or predictive) persona whose work
-    it judged.
+                   verdict: str = "fail") -> tuple[dict[str, int], dict[str, str], dict[str, int]]:
+    """({persona: rung}, {persona: why}, {persona: failures on its rung}): a failed gate climbs every cascading
+    (or predictive) persona whose work it judged, once it has failed `cascade.after_failures` times on its rung.
 
     The judged work is the agent phases decided since the previous gate, so the climb happens whichever
     path follows the gate (a direct edge, a dispatcher, an escalate step).
@@ -103,22 +103,28 @@ def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], j
     from orchestrator.run.routing import CLIMBING
 
     agents = {s.id: s for s in ctx.spec.steps if isinstance(s, AgentStepSpec)}
-    personas = dict.fromkeys(r["persona"] for r in judged if r["step"] in agents and r["strategy"] in CLIMBING)
+    personas = {r["persona"]: agents[r["step"]] for r in judged if r["step"] in agents and r["strategy"] in CLIMBING}
     rungs: dict[str, int] = {}
     climbs: dict[str, str] = {}
-    for persona in personas:
+    misses: dict[str, int] = {}
+    for persona, agent in personas.items():
         rung = state.get("rungs", {}).get(persona, 0)
+        own = [r for r in judged if r["persona"] == persona and r["step"] in agents]
         if ctx.router is None or rung + 1 >= len(ctx.registry.ladder):
             continue
+        misses[persona] = state.get("misses", {}).get(persona, 0) + 1
+        if misses[persona] < ctx.router.routing_for(agent, persona).cascade.after_failures:
+            continue  # another round on this rung first
         why = f"gate {step.id} {'failed' if verdict == 'fail' else 'could not judge (unknown)'}"
+        if misses[persona] > 1:
+            why += f" {misses[persona]} times on this rung"
         ctx.event("cascade_escalation", step.id, persona, rung=rung + 1, reason=why)
-        rungs[persona], climbs[persona] = rung + 1, why
-        if any(agents[r["step"]].deliverable == "tests" and _moves_up(ctx, r) for r in judged
-               if r["persona"] == persona and r["step"] in agents):
+        rungs[persona], climbs[persona], misses[persona] = rung + 1, why, 0
+        if any(agents[r["step"]].deliverable == "tests" and _moves_up(ctx, r) for r in own):
             from orchestrator.gates.red import set_aside_run_tests
 
             ctx.event("tests_set_aside", step.id, persona, files=set_aside_run_tests(ctx.workspace))
-    return rungs, climbs
+    return rungs, climbs, misses
 
 
 def _moves_up(ctx: RunContext, decision: dict[str, Any]) -> bool:

@@ -45,7 +45,8 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
         verdicts.append(verdict)
         records.append(record)
         problems += [f"{critic}: {problem}"] if problem else []
-    for flag in shared_model_flags(records, builder_models(ctx.workspace)):
+    authors = builder_models(ctx.workspace)
+    for flag in shared_model_flags(records, authors):
         ctx.event("flag", step.id, "", flag=flag)
     merged = _merge(ctx, step, state, gate, verdicts)
     result = judge_verdict(step.id, merged, scenarios, changes, tests, problems)
@@ -53,6 +54,8 @@ def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
     if result.passed and failing:
         result.verdict = "fail"
         result.reasons = [f"a review never passes while a quality gate fails: {', '.join(failing)}"]
+    if result.passed and climbed_onto_critic(ctx, records, authors):
+        _hold_to_red_proof(ctx, step, state, result)
     return with_scenarios(result, scenarios), records
 
 
@@ -63,6 +66,28 @@ def with_scenarios(result: GateResult, scenarios: list[str]) -> GateResult:
     result.document = {**(result.document or {}), "scenarios_judged": scenarios}
     result.report = f"Scenarios judged (from {source}):\n{listed}\n\n{result.report}".strip()
     return result
+
+
+def climbed_onto_critic(ctx: RunContext, records: list[dict[str, Any]], authors: dict[str, list[str]]) -> bool:
+    """A critic reviewed on a model that a builder reached by climbing (not the model the user bound or pinned it to:
+    the role policy's warning, or --strict-roles, already speaks for a binding)."""
+    shared = {row.get("model") for row in records} & set(authors)
+    bound = {ctx.model_for(p) for personas in authors.values() for p in personas}
+    return bool(shared - bound - {getattr(ctx.router, "pin", None)})
+
+
+def _hold_to_red_proof(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], result: GateResult) -> None:
+    """A review on a model the builder climbed to is not independent: its pass stands only on tests a red gate
+    proved failing before the build in this run (and the quality gates passing now); else it fails closed."""
+    red = [s.id for s in ctx.spec.steps if isinstance(s, GateStepSpec) and ctx.spec.gates[s.gate].kind == "red"
+           and state.get("verdicts", {}).get(s.id) == "pass"]
+    if not red:
+        result.verdict = "fail"
+        result.reasons = ["the review is not independent (the critic's model also wrote code of this diff) and no red "
+                          "gate proved this run's tests failing before the build: such a review cannot pass"]
+        return
+    ctx.event("flag", step.id, "", flag=f"review {step.id} is not independent (critic and builder share a model): "
+              f"its pass stands on the tests red gate {', '.join(red)} proved and the passing quality gates")
 
 
 def _review(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], critic: str, packet: Any,
@@ -106,7 +131,8 @@ def _ensemble_review(ctx: RunContext, step: GateStepSpec, critic: str, decision:
               winner=win[1]["model"], reason=reason)
     if decision is not None:
         ctx.runlog.decision_winner(decision, win[1]["model"], reason)
-    totals = {key: sum(t[1][key] for t in tried) for key in ("tokens", "tool_calls", "model_calls")}
+    totals = {key: sum(t[1][key] for t in tried)
+              for key in ("tokens", "prompt_tokens", "cached_tokens", "tool_calls", "model_calls")}
     record = {**win[1], **totals, "cost_usd": round(sum(t[1]["cost_usd"] for t in tried), 6)}
     return win[0], record, win[2]
 
@@ -132,6 +158,8 @@ def _review_on(ctx: RunContext, step: GateStepSpec, critic: str, packet: Any, mo
     record = PhaseRecord(step=step.id, persona=critic, model=model, verdict=verdict.verdict,
                          reason=problem or "", seconds=round(time.monotonic() - started, 2),
                          tokens=sum(r.total_tokens for r in result.replies),
+                         prompt_tokens=sum(r.prompt_tokens for r in result.replies),
+                         cached_tokens=sum(r.cached_tokens for r in result.replies),
                          cost_usd=round(sum(r.cost_usd for r in result.replies), 6),
                          tool_calls=result.tool_calls, model_calls=len(result.replies),
                          packet_trimmed=packet.trimmed, packet_dropped=packet.dropped).row()

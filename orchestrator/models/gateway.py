@@ -204,6 +204,7 @@ def _complete_offline(
         cost_usd=_cost(model, target, None, answer.prompt_tokens, answer.completion_tokens),
         provider_model_version=answer.version,
         sampling={**sampling, **answer.sampling},
+        cached_tokens=answer.cached_tokens,
     )
 
 

@@ -44,6 +44,8 @@ class ModelReply:
     latency_s: float = 0.0
     provider_model_version: str | None = None
     sampling: dict[str, Any] = field(default_factory=dict)
+    cached_tokens: int = 0
+    """Prompt tokens the provider served from its cache instead of processing them (0 when it doesn't say)."""
 
     @property
     def total_tokens(self) -> int:

@@ -69,6 +69,10 @@ class CascadeSpec(_Spec):
     confidence_threshold: float = Field(
         0.5, ge=0, le=1, description="Self-reported confidence below this escalates the same work."
     )
+    after_failures: int = Field(
+        1, ge=1, le=20, description="Failed gate verdicts on the persona's work, on one rung, before it climbs to the "
+        "next (1: the first failure climbs; 2: one fix round on the same rung first)."
+    )
 
 
 class IntentSpec(_Spec):

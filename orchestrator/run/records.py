@@ -14,6 +14,8 @@ class PhaseRecord(BaseModel):
     persona: str = "-"
     model: str | None = "-"
     tokens: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = Field(0, description="Prompt tokens the model served from its KV cache (local models).")
     cost_usd: float = 0.0
     seconds: float = 0.0
     verdict: str = Field("", description="done, pass, fail, unknown, a dispatch choice or an escalation.")

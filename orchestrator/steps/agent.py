@@ -16,6 +16,7 @@ from orchestrator.run.records import PhaseRecord, format_verdicts, rejection_tra
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.relevant import render_files, working_files
+from orchestrator.steps.repeats import KINDS, Retry, changed_if_repeated, fingerprint
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
 from orchestrator.workflow.spec import AgentStepSpec
@@ -57,8 +58,9 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     ctx.event("phase_start", key, persona.name, model=models[0], visit=visit, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
-    model, result, replies = _attempts(ctx, step, state, pbi, packet.text, (models, decision, features), files)
-    update: dict[str, Any] = {}
+    model, retry = _attempts(ctx, step, state, pbi, key, packet.text, (models, decision, features), files)
+    result, replies = retry.result, retry.replies
+    update: dict[str, Any] = {"deliverables": {key: retry.deliverable}} if step.deliverable in KINDS else {}
     if step.deliverable == "spec":
         summary, update["pbis"] = write_spec(ctx, result)
         update["pbi_wave"] = []
@@ -77,10 +79,10 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     return {**update, "handoffs": {key: handoff.model_dump()}, "phases": [record]}
 
 
-def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, packet: str,
-              routed: tuple[list[str], int | None, dict[str, Any]], files: list[str]
-              ) -> tuple[str, AgentResult, list[Any]]:
-    """(the model whose work is kept, its result, every reply of every candidate): one loop, or best-of-n.
+def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, key: str, packet: str,
+              routed: tuple[list[str], int | None, dict[str, Any]], files: list[str]) -> tuple[str, Retry]:
+    """(the model whose work is kept, its result with every reply of every attempt): one loop (asked again,
+    changed, when it repeats work a gate rejected), or best-of-n.
 
     `files`, the worktree's files at the step's start, spare the first attempt's toolbox its own walk."""
     from orchestrator.steps.candidates import plan_candidates, run_candidates
@@ -107,12 +109,13 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
 
     plan = plan_candidates(ctx, step, models, features)
     if plan is None:
-        result = attempt(models[0])
-        return models[0], result, result.replies
+        return models[0], changed_if_repeated(ctx, step, state, key, lambda: attempt(models[0]),
+                                              lambda temperature, extra: attempt(models[0], temperature, extra))
     outcome = run_candidates(ctx, step, state, plan, attempt)
     if decision is not None:
         ctx.runlog.decision_winner(decision, outcome.winner.model, outcome.reason)
-    return outcome.winner.model, outcome.winner.result, outcome.replies
+    winner = outcome.winner.result
+    return outcome.winner.model, Retry(winner, outcome.replies, fingerprint(ctx, step, winner))
 
 
 def _sampled_at(complete: Any, temperature: float, seed: int | None = None) -> Any:
@@ -253,7 +256,8 @@ def _phase_record(step: str, persona: str, model: str, result: AgentResult, star
     replies = result.replies if replies is None else replies
     return PhaseRecord(
         step=step, persona=persona, model=model, verdict=verdict, commit=commit, reason=reason[:500],
-        tokens=sum(r.total_tokens for r in replies), cost_usd=round(sum(r.cost_usd for r in replies), 6),
+        tokens=sum(r.total_tokens for r in replies), prompt_tokens=sum(r.prompt_tokens for r in replies),
+        cached_tokens=sum(r.cached_tokens for r in replies), cost_usd=round(sum(r.cost_usd for r in replies), 6),
         seconds=round(time.monotonic() - started, 2), tool_calls=result.tool_calls, model_calls=len(replies),
         packet_trimmed=list(getattr(packet, "trimmed", [])), packet_dropped=list(getattr(packet, "dropped", [])),
     ).row()

@@ -22,7 +22,7 @@ def run_escalate_step(ctx: RunContext, step: EscalateStepSpec, state: dict[str, 
         return {"status": "stopped", "stop_reason": reason,
                 "phases": [{**record, "verdict": "to human", "reason": reason}]}
     ctx.event("escalation", step.id, step.persona, from_model=current, to_model=stronger, rung=rung)
-    # The stronger model gets fresh fix rounds at every gate.
+    # The stronger model gets fresh fix rounds at every gate, and a cascade's count of failures starts again on it.
     gates = {s.id: 0 for s in ctx.spec.steps if isinstance(s, GateStepSpec)}
-    return {"rungs": {step.persona: rung}, "rounds": gates,
+    return {"rungs": {step.persona: rung}, "rounds": gates, "misses": {step.persona: 0},
             "phases": [{**record, "model": stronger, "verdict": f"{current} -> {stronger}"}]}

@@ -35,7 +35,9 @@ class RunState(TypedDict, total=False):
     rounds: Annotated[dict[str, int], merge_dicts]
     rungs: Annotated[dict[str, int], merge_dicts]
     climbs: Annotated[dict[str, str], merge_dicts]
+    misses: Annotated[dict[str, int], merge_dicts]
     visits: Annotated[dict[str, int], merge_dicts]
+    deliverables: Annotated[dict[str, str], merge_dicts]
     verdicts: Annotated[dict[str, str], merge_dicts]
     gate_report: str
     gate_results: Annotated[dict[str, Any], merge_dicts]

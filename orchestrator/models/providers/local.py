@@ -47,6 +47,8 @@ class _Slot:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     llama: Any = None
+    evaluated: list[int] = field(default_factory=list)
+    """Token counts of each `eval` of the current call: the first is the prompt left after the cached prefix."""
 
 
 _slots: dict[str, _Slot] = {}
@@ -64,6 +66,7 @@ class LocalResult:
     completion_tokens: int
     finish_reason: str
     sampling: dict[str, Any] = field(default_factory=dict)
+    cached_tokens: int = 0
 
 
 def weights_path(name: str = DEFAULT_MODEL) -> Path:
@@ -100,7 +103,21 @@ def _loaded(slot: _Slot, name: str) -> Any:
                 _exit_hook = True
                 atexit.register(unload)
         slot.llama = _load(name)
+        _count_evals(slot)
     return slot.llama
+
+
+def _count_evals(slot: _Slot) -> None:
+    """Record how many tokens each `eval` processes: llama-cpp's usage counts the whole prompt, cached or not."""
+    llama, original = slot.llama, getattr(slot.llama, "eval", None)
+    if original is None:  # a stand-in without eval (tests) reports no cache use
+        return
+
+    def counted(tokens: Any) -> Any:
+        slot.evaluated.append(len(tokens))
+        return original(tokens)
+
+    llama.eval = counted
 
 
 def _load(name: str) -> Any:
@@ -251,7 +268,10 @@ def generate(
         kwargs["response_format"] = {"type": "json_object", "schema": schema}
     slot = _slot(model)
     with slot.lock:  # llama.cpp contexts are not thread-safe: one call per model at a time
-        out = _loaded(slot, model).create_chat_completion(**kwargs)
+        llama = _loaded(slot, model)
+        slot.evaluated.clear()
+        out = llama.create_chat_completion(**kwargs)
+        processed = slot.evaluated[0] if slot.evaluated else None
     choice, usage = out["choices"][0], out["usage"]
     text = choice["message"].get("content") or ""
     calls = _parse_tool_call(text) if tools else []
@@ -263,7 +283,13 @@ def generate(
         completion_tokens=int(usage["completion_tokens"]),
         finish_reason="tool_calls" if calls else str(choice.get("finish_reason") or "stop"),
         sampling={**sampling, **({"tool_choice": "grammar"} if tools else {}), **capped},
+        cached_tokens=_cached(int(usage["prompt_tokens"]), processed),
     )
+
+
+def _cached(prompt_tokens: int, processed: int | None) -> int:
+    """Prompt tokens served from the KV cache (the live one or a state restored from the RAM cache)."""
+    return 0 if processed is None else max(0, prompt_tokens - processed)
 
 
 def _capped_arguments(call: ToolCall, schema: dict[str, Any]) -> list[str]:
@@ -295,7 +321,7 @@ def _parse_tool_call(text: str) -> list[ToolCall]:
 
 
 def prompt_messages(messages: list[dict[str, Any]], tools: list[ToolSpec]) -> list[dict[str, str]]:
-    """Plain system/user/assistant turns the chat template accepts, with a tool hint in the system turn."""
+    """Plain system/user/assistant turns the chat template accepts, with this turn's tool hint at the end."""
     names = {}
     out: list[dict[str, str]] = []
     for message in messages:
@@ -309,11 +335,14 @@ def prompt_messages(messages: list[dict[str, Any]], tools: list[ToolSpec]) -> li
             role, text = "user", f"Result of {tool}: {text}"
         out.append({"role": role if role in ("system", "user", "assistant") else "user", "content": text})
     if tools:
+        # The hint names this turn's tools, which change between turns (the opening tools, all of them, only the
+        # finishing one). It goes last, so the system turn and the history before it stay a stable prefix whose
+        # KV cache llama.cpp reuses; in the system turn it made every turn re-read the whole prompt.
         hint = _tool_hint(tools)
-        if out and out[0]["role"] == "system":
-            out[0] = {"role": "system", "content": f"{out[0]['content']}\n\n{hint}"}
+        if out and out[-1]["role"] == "user":
+            out[-1] = {"role": "user", "content": f"{out[-1]['content']}\n\n{hint}"}
         else:
-            out.insert(0, {"role": "system", "content": hint})
+            out.append({"role": "user", "content": hint})
     return out
 
 

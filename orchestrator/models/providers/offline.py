@@ -23,6 +23,7 @@ class OfflineAnswer:
     completion_tokens: int
     version: str
     sampling: dict[str, Any] = field(default_factory=dict)
+    cached_tokens: int = 0
 
 
 def serve(
@@ -73,6 +74,7 @@ def _serve_local(
         completion_tokens=result.completion_tokens,
         version=local.model_version(name),
         sampling=dict(result.sampling),
+        cached_tokens=result.cached_tokens,
     )
 
 

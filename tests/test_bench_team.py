@@ -1,0 +1,120 @@
+"""bench/bench_team.py's task set and scoring, with scripted models: no embedded model, no network."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import bench_team  # noqa: E402
+import team_tasks  # noqa: E402
+
+TASKS = team_tasks.load_tasks()
+
+
+def _buildable(task: team_tasks.Task) -> bool:
+    return not task.sdist or team_tasks._sdist_file(task.sdist, team_tasks.SDIST_CACHE) is not None
+
+
+def test_the_set_has_twenty_tasks_or_more_in_two_fixed_halves_of_both_kinds() -> None:
+    assert len(TASKS) >= 20
+    for half in ("tune", "held"):
+        kinds = {t.kind for t in TASKS if t.half == half}
+        assert kinds == {"feature", "bugfix"} and sum(t.half == half for t in TASKS) >= 10
+    assert {t.sdist for t in TASKS if t.sdist} >= {"inflection==0.5.1", "boltons==24.1.0"}
+    assert all(t.solution for t in TASKS)
+
+
+def test_hidden_tests_fail_on_each_repo_and_pass_on_its_reference_answer() -> None:
+    tasks = [t for t in TASKS if _buildable(t)]
+    assert len(tasks) >= 20  # the library sdists are fetched at set-up (make setup / bench_team.py --setup)
+    assert team_tasks.check_set(tasks) == {t.id: (False, True) for t in tasks}
+
+
+def test_the_hidden_tests_never_enter_the_repo_the_team_works_in() -> None:
+    for task in [t for t in TASKS if not t.sdist][:3]:
+        repo = team_tasks.build_repo(task)
+        try:
+            tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True).stdout.split()
+            assert team_tasks.HIDDEN_TEST not in tracked and task.module in tracked
+            assert not any(task.hidden.strip() in (repo / p).read_text() for p in tracked)
+        finally:
+            shutil.rmtree(repo, ignore_errors=True)
+
+
+def test_a_bare_answer_is_spliced_in_and_scored(tmp_path: Path) -> None:
+    task = next(t for t in TASKS if t.id == "subtract_bug")
+    right = ScriptedModel({"bare": [f"Here it is:\n```python\n{task.solution}```\n"]}, name="bare-right")
+    wrong = ScriptedModel({"bare": ["```python\ndef subtract(a, b):\n    return b - a\n```"]}, name="bare-wrong")
+    prose = ScriptedModel({"bare": ["I would subtract b from a."]}, name="bare-prose")
+    from orchestrator.models.gateway import complete
+
+    results = [bench_team.bare_shot(task, register_scripted(m), complete) for m in (right, wrong, prose)]
+    assert [(r["passed"], r["usable"]) for r in results] == [(True, True), (False, True), (False, False)]
+    prompt = right.calls[0].messages[0]["content"]
+    assert task.task in prompt and task.signature in prompt and "return b - a" in prompt  # the module's source
+
+
+def test_splice_replaces_the_function_keeps_the_rest_and_adds_imports() -> None:
+    module = ("import os\n\n\ndef keep():\n    return 1\n\n\n@staticmethod\ndef f(x):\n    return x\n\n\n"
+              "def tail():\n    return 2\n")
+    out = team_tasks.splice(module, "import math\n\ndef f(x):\n    return math.floor(x)\n", "f")
+    assert out.startswith("import math\nimport os") and "def keep" in out and "def tail" in out
+    assert "@staticmethod" not in out and "return math.floor(x)" in out
+    assert team_tasks.splice(module, "def g(x):\n    return x\n", "f") is None
+    assert team_tasks.splice(module, "def f(x:\n", "f") is None
+
+
+def test_the_run_branch_is_scored_in_a_copy(tmp_path: Path) -> None:
+    task = next(t for t in TASKS if t.id == "rectangle_area")
+    repo = team_tasks.build_repo(task)
+    try:
+        assert bench_team.score_branch(repo, task) is False  # no run branch: nothing to score
+        ident = team_tasks.IDENTITY
+        subprocess.run(["git", "checkout", "-qb", "orchestrator/20261207-000000-abcdef"], cwd=repo, check=True)
+        (repo / task.module).write_text(team_tasks.splice((repo / task.module).read_text(), task.solution,
+                                                          task.function))
+        subprocess.run(["git", *ident, "commit", "-qam", "build"], cwd=repo, check=True)
+        subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
+        assert bench_team.score_branch(repo, task) is True
+        assert not (repo / team_tasks.HIDDEN_TEST).exists()
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+
+
+def test_summary_counts_false_done_and_the_stopping_gates() -> None:
+    def run(task: str, half: str, done: bool, hidden: bool, stopped: str = "") -> dict:
+        return {"id": task, "half": half, "done": done, "hidden_pass": hidden, "seconds": 100.0,
+                "tokens": {"builder": 1000, "critic": 500}, "prompt_tokens": 1000, "cached_tokens": 250,
+                "stopped_by": stopped}
+
+    team = [run("a", "held", True, True), run("b", "held", True, False), run("c", "held", False, True,
+                                                                           "quality: 1 test(s) failing"),
+            run("d", "held", False, False, "timeout")]
+    bare = [{"model": "local/x", "half": "held", "passed": True, "seconds": 2.0, "tokens": 200},
+            {"model": "local/x", "half": "held", "passed": False, "seconds": 4.0, "tokens": 300}]
+    figures = bench_team.summarise(team, bare)
+    assert figures["bare"]["local/x"] == {"passed": 1, "of": 2, "median_seconds": 3.0, "median_tokens": 250.0}
+    t = figures["team"]
+    assert (t["done"], t["false_done"], t["hidden_pass"], t["of"]) == (2, 1, 2, 4)
+    assert t["cache_share"] == 0.25 and t["stopped_by"] == {"quality": 1, "timeout": 1}
+    assert t["median_tokens_per_done_task"] == 1500
+    assert bench_team.stopped_by(3, [{"gate": "spec_check", "verdict": "fail", "reason": "no scenarios"},
+                                     {"gate": "spec_check", "verdict": "pass"}]) == "spec_check: no scenarios"
+    assert bench_team.stopped_by(-1, []) == "timeout" and bench_team.stopped_by(0, []) == ""
+
+
+def test_each_task_runs_its_kinds_workflow_and_auto_takes_the_lean_one_for_features_once_shipped() -> None:
+    feature = next(t for t in TASKS if t.kind == "feature")
+    bugfix = next(t for t in TASKS if t.kind == "bugfix")
+    assert (bench_team.pick_workflow(feature, None), bench_team.pick_workflow(bugfix, None)) == ("feature", "bugfix")
+    assert bench_team.pick_workflow(bugfix, "auto") == "bugfix"
+    lean = (bench_team.ROOT / "workflows" / "implement.yaml").is_file()
+    assert bench_team.pick_workflow(feature, "auto") == ("implement" if lean else "feature")
+    assert bench_team.pick_workflow(bugfix, "feature") == "feature"
