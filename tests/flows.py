@@ -57,10 +57,19 @@ def run(repo: Path, workflow: str, overrides: dict[str, str], **options):
 
 def decisions(repo: Path, run_id: str) -> list[dict]:
     """The routing decisions a run logged."""
+    return _read_log(repo, "decisions", run_id)
+
+
+def events(repo: Path, run_id: str) -> list[dict]:
+    """The events a run logged."""
+    return _read_log(repo, "events", run_id)
+
+
+def _read_log(repo: Path, what: str, run_id: str) -> list[dict]:
     from orchestrator.run.log import RunLog
 
     log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
     try:
-        return log.decisions(run_id)
+        return getattr(log, what)(run_id)
     finally:
         log.close()

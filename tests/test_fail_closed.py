@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 from conftest import git, make_repo
-from flows import CALC, CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
+from flows import CALC, CALC_FIXED, QUALITY, add_file, add_workflow, bind, events, run
 from scripts import SUBTRACT_TEST_ID, call, finish, verdict
 
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
@@ -85,17 +85,7 @@ def _moderated_run(repo: Path, moderator_replies: list[dict], critic_verdict: st
     security = ScriptedModel({"security_critic": [verdict("pass")]}, name="critic_b")
     moderator = ScriptedModel({"moderator": moderator_replies}, name="moderator")
     outcome = run(repo, name, bind(builder=_builder(), critic=critic, security_critic=security, moderator=moderator))
-    return outcome, [e for e in _events(repo, outcome.run_id) if e["kind"].startswith("moderator_")]
-
-
-def _events(repo: Path, run_id: str) -> list[dict]:
-    from orchestrator.run.log import RunLog
-
-    log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
-    try:
-        return log.events(run_id)
-    finally:
-        log.close()
+    return outcome, [e for e in events(repo, outcome.run_id) if e["kind"].startswith("moderator_")]
 
 
 def test_a_moderator_pass_over_a_critics_fail_is_overruled(repo: Path) -> None:
