@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from conftest import EXAMPLE, make_repo
 from flows import CALC_FIXED, add_file, add_workflow, bind, run
 from scripts import CALC_BUGGY, call, finish
@@ -12,7 +13,8 @@ from scripts import CALC_BUGGY, call, finish
 from orchestrator.models.providers.scripted import ScriptedModel
 from orchestrator.steps.dead_ends import dead_choices
 from orchestrator.steps.dispatch import validate_choice
-from orchestrator.workflow.validate import load_workflow
+from orchestrator.workflow.spec import DispatchStepSpec
+from orchestrator.workflow.validate import find_workflow, load_workflow
 
 RED_STEPS = [{"id": "write_tests", "persona": "tester", "deliverable": "tests", "next": "red_check"},
              {"id": "red_check", "type": "gate", "gate": "red", "on_pass": "end", "on_fail": "stop"}]
@@ -84,7 +86,8 @@ def test_after_the_build_changed_source_the_triage_is_not_offered_the_spec_path(
 def test_a_dead_choice_falls_back_to_the_default_and_a_dead_default_to_a_live_choice() -> None:
     from orchestrator.models.types import ModelReply, ToolCall
 
-    step = next(s for s in load_workflow("feature").steps if s.id == "triage")
+    step = DispatchStepSpec(id="triage", type="dispatch", persona="dispatcher", choices=["build", "spec", "escalate"],
+                            default="build", max_rounds=4)
     reply = ModelReply(text="", tool_calls=[ToolCall(id="1", name="spec", arguments={"reason": "revise"})],
                        model="m")
     assert validate_choice(step, reply, ["build", "escalate"])[0] == "build"
@@ -99,10 +102,18 @@ def test_a_dispatcher_that_picks_the_spec_path_after_the_build_goes_to_the_build
     from orchestrator.run.log import RunLog
     from orchestrator.runner import RunOptions, start_run
 
+    # The shipped feature workflow sends a failed review straight to the builder; this copy triages it instead.
+    flow = yaml.safe_load(find_workflow("feature").read_text())
+    review = next(s for s in flow["steps"] if s["id"] == "review")
+    review["on_fail"] = "triage"
+    flow["steps"].insert(flow["steps"].index(review) + 1, {
+        "id": "triage", "type": "dispatch", "persona": "dispatcher", "choices": ["build", "spec", "escalate"],
+        "default": "build", "max_rounds": 4, "description": "The review failed: fix, revise the spec or escalate."})
+    add_file(example_repo, ".orchestrator/workflows/triaged.yaml", yaml.safe_dump(flow, sort_keys=False))
     team = feature_team() | {"dispatcher": [call("spec", reason="revise the spec")]}
     model = register_scripted(ScriptedModel({**team, **feature_critic()}, name="team"))
     personas = ["surveyor", "spec_writer", "tester", "builder", "dispatcher", "critic"]
-    outcome = start_run(RunOptions(workflow="feature", repo=example_repo, task="Add subtract(a, b) to calc.py",
+    outcome = start_run(RunOptions(workflow="triaged", repo=example_repo, task="Add subtract(a, b) to calc.py",
                                    model_overrides={p: model for p in personas}, approve="auto"))
     assert outcome.exit_code == 0, outcome.message
     log = RunLog(example_repo / ".git" / "orchestrator" / "runs.sqlite")
