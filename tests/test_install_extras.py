@@ -42,7 +42,7 @@ def test_semantic_extra_keeps_torch():
 
 def test_make_setup_installs_what_the_demo_and_the_tests_need():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "-e '.[dev,local,semantic]'" in makefile
+    assert "-e '.[dev,local,semantic,bench]'" in makefile
 
 
 def _without_llama(monkeypatch: pytest.MonkeyPatch) -> None:
