@@ -77,6 +77,7 @@ class CodeReplyLoop:
         blocks = [b for b in code_blocks(reply.text) if b.path is None or b.path.endswith(".py")] \
             if self.target.endswith(".py") else code_blocks(reply.text)
         if not blocks:
+            result.trace.append(f"reply without a code block: {_short(reply.text, 300)}")
             return "Your reply had no ```python code block, so nothing was written."
         said = [self._write(block, result) for block in blocks]
         return " ".join(said)
@@ -84,11 +85,14 @@ class CodeReplyLoop:
     def _write(self, block: Block, result: AgentResult) -> str:
         path = block.path if block.path in (self.target, *self.allowed) else self.target
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
-        content = merged(read_text(self.toolbox.root, path) or "", block.code)
+        old = read_text(self.toolbox.root, path) or ""
+        content = merged(old, block.code)
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"
                 check_still_parses(path, None, block.code, "your code block")
+            if content.strip() == old.strip():  # measured: the 0.5B gave back the buggy function as it was
+                raise ToolError(f"your code is what {path} has now, so nothing would change")
             output = self.toolbox.call("write_file", {"path": path, "content": content})
         except ToolError as exc:
             output = redact(f"refused: {exc}")
