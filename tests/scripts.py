@@ -112,7 +112,7 @@ def feature_team() -> dict[str, list[Any]]:
 def small_team() -> dict[str, list[Any]]:
     """Replies for the feature workflow's lean path (a small task): code blocks from the tester and the builder."""
     return {"tester": [{"text": f"```python\n{TEST}```"}],
-            "builder": [{"text": "```python\ndef subtract(a, b):\n    \"\"\"Return a minus b.\"\"\"\n    return a - b\n```"}]}
+            "builder": [{"text": '```python\ndef subtract(a, b):\n    """Return a minus b."""\n    return a - b\n```'}]}
 
 
 def feature_critic() -> dict[str, list[Any]]:

@@ -20,8 +20,8 @@ from orchestrator.run.price import usd
 from orchestrator.run.report import write_report
 from orchestrator.runner import RunOptions, start_run
 
-EXPECTED_PATH = ["__start__", "size", "survey", "spec", "spec_check", "write_tests", "red_check", "build", "quality", "build",
-                 "quality", "review", "build", "quality", "review", "sign_off", "__end__"]
+EXPECTED_PATH = ["__start__", "size", "survey", "spec", "spec_check", "write_tests", "red_check", "build", "quality",
+                 "build", "quality", "review", "build", "quality", "review", "sign_off", "__end__"]
 """The scripted run: the quality gate fails once, the review once (its on_fail edge sends it back to the builder)."""
 
 PRICES = """\

@@ -10,6 +10,7 @@ refuses, is answered with the reason, and the model tries again, up to `max_turn
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from orchestrator.agents.code_blocks import Block, code_blocks, merged
@@ -86,7 +87,7 @@ class CodeReplyLoop:
         path = block.path if block.path in (self.target, *self.allowed) else self.target
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
         old = read_text(self.toolbox.root, path) or ""
-        content = merged(old, block.code)
+        content = merged(old, block.code, module=PurePosixPath(path).stem if path.endswith(".py") else "")
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"
