@@ -143,3 +143,19 @@ def test_code_mode_needs_a_file_deliverable() -> None:
     flow = {"name": "x", "steps": [{"id": "a", "persona": "builder", "edit_format": "code"}]}
     with pytest.raises(ValueError, match="edit_format: code needs deliverable"):
         WorkflowSpec.model_validate(flow)
+
+
+def test_a_builders_block_for_a_test_file_is_left_out_not_merged_into_the_code(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text(CALC)
+    reply = ("```python calc.py\ndef sub(a, b):\n    return a - b\n```\n"
+             "```python tests/test_calc.py\nfrom calc import sub\n\ndef test_sub():\n    assert sub(3, 1) == 2\n```")
+
+    def complete(model: str, messages: list, **kwargs: object) -> ModelReply:
+        return ModelReply(text=reply, model=model)
+
+    loop = CodeReplyLoop(complete=complete, model="m", persona="builder", system_prompt="", toolbox=Toolbox(tmp_path),
+                         deliverable_kind="source", target="calc.py", max_turns=1)
+    result = loop.run("packet")
+    text = (tmp_path / "calc.py").read_text()
+    assert "return a - b" in text and "test_sub" not in text and not (tmp_path / "tests").exists()
+    assert result.tool_calls == 1

@@ -18,7 +18,9 @@ from orchestrator.agents.loop import REPEAT_TEMPERATURE, AgentResult, Complete, 
 from orchestrator.agents.redact import redact
 from orchestrator.agents.whole_file import check_still_parses
 from orchestrator.agents.worktree_files import read_text
+from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
 from orchestrator.errors import ToolError
+from orchestrator.globs import glob_match
 from orchestrator.models.types import ModelReply, ToolCall
 
 FORMAT = {
@@ -75,12 +77,18 @@ class CodeReplyLoop:
 
     def _write_blocks(self, reply: ModelReply, result: AgentResult) -> str:
         """Write every block of the reply; what happened, as the model will be told it."""
-        blocks = [b for b in code_blocks(reply.text) if b.path is None or b.path.endswith(".py")] \
-            if self.target.endswith(".py") else code_blocks(reply.text)
+        blocks = code_blocks(reply.text)
         if not blocks:
             result.trace.append(f"reply without a code block: {_short(reply.text, 300)}")
             return "Your reply had no ```python code block, so nothing was written."
-        said = [self._write(block, result) for block in blocks]
+        # A builder's block for a test file (or a tester's for the code) is not this step's: leave it out rather
+        # than merge it into the target.
+        tests = self.deliverable_kind == "tests"
+        kept = [b for b in blocks if b.path is None or b.path in self.allowed or b.path == self.target
+                or glob_match(b.path, DEFAULT_TEST_GLOBS) == tests]
+        said = [self._write(block, result) for block in kept]
+        said += [f"The block for {b.path} was left out: this step writes {self.target}." for b in blocks
+                 if b not in kept]
         return " ".join(said)
 
     def _write(self, block: Block, result: AgentResult) -> str:
