@@ -52,8 +52,10 @@ def main() -> int:
     if not args.report:
         started = time.monotonic()
         if args.jobs > 1 and not args.split:
-            _splits_in_parallel(args)  # phase 1 of each split in its own process; the rest below finds it done
+            _splits_in_parallel()  # phase 1 of each split in its own process; the rest below finds it done
         run_all(splits, out, ladder, args, results)
+        if args.only is not None:
+            return 0
         _note(out, {"last_session_s": round(time.monotonic() - started), "problems": len(chosen), "ladder": ladder})
     return report(out, ladder, [p.task_id for p in chosen])
 
@@ -75,22 +77,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes, one per split (default: 2, or 1 on one core); each holds the ladder's "
                         "models (about 5 GiB for the two Qwens)")
+    parser.add_argument("--only", help=argparse.SUPPRESS)  # one problem's phase 1, in a child process
     parser.add_argument("--split", choices=["a", "b"], help="only this split's problems (run the two in parallel, "
                         "then once more without --split for the predictive phase)")
     return parser
 
 
-def _splits_in_parallel(args: argparse.Namespace) -> None:
+def _splits_in_parallel() -> None:
     """Run phase 1 of splits a and b at once, each in a child process with the same options (one model call at
     a time per process: llama.cpp here runs one thread per model)."""
-    forwarded = [a for a in sys.argv[1:] if not a.startswith("--jobs")]
-    if "--jobs" in sys.argv[1:]:
-        index = sys.argv[1:].index("--jobs")
-        forwarded = sys.argv[1:][:index] + sys.argv[1:][index + 2:]
-    children = [subprocess.Popen([sys.executable, __file__, *forwarded, "--split", split, "--jobs", "1"])
-                for split in ("a", "b")]
+    children = [_child(["--split", split], wait=False) for split in ("a", "b")]
     for child in children:
         child.wait()
+
+
+def _child(extra: list[str], wait: bool = True) -> subprocess.Popen:
+    """This script again, with this run's options (but --jobs, --split, --only) and `extra`."""
+    forwarded, skip = [], 0
+    for arg in sys.argv[1:]:
+        if skip:
+            skip -= 1
+        elif arg in ("--jobs", "--split", "--only"):
+            skip = 1
+        elif not arg.startswith(("--jobs=", "--split=", "--only=")):
+            forwarded.append(arg)
+    child = subprocess.Popen([sys.executable, __file__, *forwarded, *extra, "--jobs", "1"])
+    if wait:
+        child.wait()
+    return child
 
 
 def _environment() -> None:
@@ -125,8 +139,17 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
     order = [(name, p) for pair in zip(*splits.values(), strict=False) for name, p in zip(splits, pair, strict=True)]
     order += [(name, p) for name, ps in splits.items() for p in ps[len(min(splits.values(), key=len)):]]
     for split, problem in order:
-        for policy in [p for p in chosen if p.phase == 1]:
-            _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
+        phase1 = [p for p in chosen if p.phase == 1 and (p.name, problem.task_id) not in done]
+        if phase1 and args.only is None:
+            # Each problem in a child process: a crash in llama.cpp costs one problem, and memory the process
+            # gathers is given back (2026-12-07: one process running every problem grew to 13 GB and was killed).
+            _child(["--split", split, "--only", problem.task_id])
+            done |= set().union(*(done_keys(path) for path in out.glob("results*.jsonl")))
+        elif phase1 and problem.task_id == args.only:
+            for policy in phase1:
+                _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
+    if args.only is not None:
+        return
     if (not args.policies or "predictive" in args.policies) and not args.split:
         for split, problems in splits.items():
             other = out / f"split-{'b' if split == 'a' else 'a'}"

@@ -146,12 +146,16 @@ def table_text(rows: list[Figures], strong: Figures | None) -> str:
     head = (f"{'policy':<22}{'n':>4}{'pass@1':>8}{'oracle':>8}{'compute':>10}{'rel':>7}{'orc.rel':>8}"
             f"{'wall s':>8}{'router s':>10}  calls per rung")
     lines = [head, "-" * len(head)]
-    base = strong.compute if strong and strong.compute else 1.0
+    base = strong.compute if strong and strong.compute else None  # no strong single shot: no ratios
+
+    def rel(value: float) -> str:
+        return f"{value / base:.2f}" if base else "-"
+
     for f in rows:
         oracle = f"{f.bound[0]:.3f}" if f.bound else "-"
-        orel = f"{f.bound[1] / base:.2f}" if f.bound else "-"
+        orel = rel(f.bound[1]) if f.bound else "-"
         lines.append(f"{f.policy:<22}{f.problems:>4}{f.pass_at_1:>8.3f}{oracle:>8}{f.compute / 1e12:>9.2f}T"
-                     f"{f.compute / base:>7.2f}{orel:>8}{f.wall_s:>8.0f}{f.routing_s:>10.4f}  {f.rung_shares()}")
+                     f"{rel(f.compute):>7}{orel:>8}{f.wall_s:>8.0f}{f.routing_s:>10.4f}  {f.rung_shares()}")
     lines.append("compute: mean token-parameters per problem (T = 1e12); rel: over the strong single shot's; "
                  "oracle: the same policy with a gate equal to the hidden tests")
     return "\n".join(lines)

@@ -82,9 +82,7 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
 def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, key: str, packet: str,
               routed: tuple[list[str], int | None, dict[str, Any]], files: list[str]) -> tuple[str, Retry]:
     """(the model whose work is kept, its result with every reply of every attempt): one loop (asked again,
-    changed, when it repeats work a gate rejected), or best-of-n.
-
-    `files`, the worktree's files at the step's start, spare the first attempt's toolbox its own walk."""
+    changed, when it repeats work a gate rejected), or best-of-n. `files`: the worktree's files at the start."""
     from orchestrator.steps.candidates import plan_candidates, run_candidates
     from orchestrator.steps.code_step import code_loop
 
@@ -99,16 +97,14 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
         scope = pbi.scope if pbi else step.scope
         toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona,
                                 files=fresh.pop() if fresh else None)
-        opening = persona.opening if step.opening is None else step.opening
-        if step.edit_format == "code":
-            code = code_loop(ctx, step, persona, model, toolbox, decision, [m for m in models if m != model], pbi)
-            if temperature is not None:
-                code.complete = _sampled_at(code.complete, temperature, seed)
-            return code.run(packet + extra)
-        loop = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
-                     step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision,
-                     [m for m in models if m != model], opening_tools=tuple(opening),
-                     **_deliverable_options(ctx, step, pbi))
+        failovers = [m for m in models if m != model]
+        if step.edit_format == "code":  # the model answers with code blocks, no tools
+            loop: Any = code_loop(ctx, step, persona, model, toolbox, decision, failovers, pbi)
+        else:
+            opening = persona.opening if step.opening is None else step.opening
+            loop = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
+                         step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision, failovers,
+                         opening_tools=tuple(opening), **_deliverable_options(ctx, step, pbi))
         if temperature is not None:
             loop.complete = _sampled_at(loop.complete, temperature, seed)
         return loop.run(packet + extra)
