@@ -87,6 +87,28 @@ def call_hook(hook: str, register: Callable[..., None]) -> None:
             raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}") from exc
 
 
+def registrations() -> dict[str, dict[str, list[str]]]:
+    """{plugin: {hook: [names it registers]}}, for `orchestrator plugins`: each hook is run once more with a
+    recorder, so what a plugin offers is listed even when a later plugin replaces it."""
+    manager, found = plugin_manager(), {}
+    for hook in HOOKS:
+        for impl in getattr(manager.hook, hook).get_hookimpls():
+            names: list[str] = []
+            impl.function(register=lambda *args, **kwargs: names.append(_registered_name(args, kwargs)))
+            found.setdefault(impl.plugin_name, {})[hook] = names
+    return found
+
+
+def _registered_name(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The name one `register(...)` call gives: `name=`, a leading string, or the object's `name` or `__name__`."""
+    if isinstance(kwargs.get("name"), str):
+        return str(kwargs["name"])
+    first = args[0] if args else None
+    if isinstance(first, str):
+        return first
+    return str(getattr(first, "name", None) or getattr(first, "__name__", repr(first)))
+
+
 def plugin_names() -> list[str]:
     """Names of the loaded plugins, built-ins first (for `orchestrator plugins`)."""
     manager = plugin_manager()
