@@ -94,7 +94,11 @@ def registrations() -> dict[str, dict[str, list[str]]]:
     for hook in HOOKS:
         for impl in getattr(manager.hook, hook).get_hookimpls():
             names: list[str] = []
-            impl.function(register=lambda *args, **kwargs: names.append(_registered_name(args, kwargs)))
+
+            def record(*args: Any, names: list[str] = names, **kwargs: Any) -> None:
+                names.append(_registered_name(args, kwargs))
+
+            impl.function(register=record)
             found.setdefault(impl.plugin_name, {})[hook] = names
     return found
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.gates.result import GateResult
-from orchestrator.run.context import RunContext
-from orchestrator.run.monitors import monitor_breach
-from orchestrator.run.records import PhaseRecord
 from orchestrator.workflow.spec import STOP, AgentStepSpec, GateStepSpec
+
+if TYPE_CHECKING:  # the package loads with every gate kind module (`validate` too): the run layer loads on use
+    from orchestrator.run.context import RunContext
 
 
 def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, Any]:
     """Run the step's gate; a failure counts a round, and past `max_rounds` names the cap in stop_reason."""
+    from orchestrator.run.monitors import monitor_breach
+    from orchestrator.run.records import PhaseRecord
+
     started = time.monotonic()
     ctx.announce("gate_start", step.id, gate=step.gate, gate_kind=ctx.spec.gates[step.gate].kind)
     result, update, persona, phases = _judge(ctx, step, state)
