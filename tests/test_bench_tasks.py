@@ -52,11 +52,10 @@ def writer(strong: bool):
         body = item.reference.strip()
         if "Last gate report" in text:  # a fix round, or the strong rung after the weak one: fix the weak's line
             body = body if strong or name == "negate" else WEAK_BODIES[name]
-            return {"tool": "edit", "arguments": {"path": "solution.py", "search": f"    {WEAK_BODIES[name]}\n",
-                                                 "replace": f"    {body}\n"}}
-        body = body if strong else WEAK_BODIES[name]
-        return {"tool": "append_file", "arguments": {"path": "solution.py",
-                                                    "content": f"\n\n{item.prompt}    {body}\n"}}
+        else:
+            body = body if strong else WEAK_BODIES[name]
+        # The implement workflow's builder answers with a code block (edit_format: code), merged into solution.py.
+        return {"text": f"Here it is:\n```python\n{item.prompt}    {body}\n```\n"}
     return reply
 
 

@@ -157,8 +157,9 @@ def task_text(problem: Problem) -> str:
     signature = next((line.strip() for line in problem.prompt.splitlines()
                       if line.startswith(f"def {problem.entry_point}(")), f"def {problem.entry_point}(...):")
     # Measured 2026-12-07: asked to add the function "as specified", the 1.5B copied the docstring and stopped
-    # before the body, and the 0.5B spent its calls; the whole definition without the docstring is shorter.
-    return (f"Add the function {problem.entry_point} to {MODULE}: append_file with its whole definition, "
+    # before the body; the whole definition without the docstring is shorter. No tool is named: the shipped
+    # `implement` workflow's builder answers with a code block (edit_format: code).
+    return (f"Add the function {problem.entry_point} to {MODULE}: its whole definition, "
             f"`{signature}` and a body that does what the docstring below says (leave the docstring out). "
             f"{VISIBLE} checks the docstring's examples.\n\n```python\n{problem.prompt.strip()}\n```")
 

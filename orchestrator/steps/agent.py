@@ -86,6 +86,7 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
 
     `files`, the worktree's files at the step's start, spare the first attempt's toolbox its own walk."""
     from orchestrator.steps.candidates import plan_candidates, run_candidates
+    from orchestrator.steps.code_step import code_loop
 
     models, decision, features = routed
     persona = ctx.persona(step.persona)
@@ -99,6 +100,11 @@ def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpe
         toolbox = agent_toolbox(ctx, persona.tools, scope=scope, baseline=baseline, persona=persona,
                                 files=fresh.pop() if fresh else None)
         opening = persona.opening if step.opening is None else step.opening
+        if step.edit_format == "code":
+            code = code_loop(ctx, step, persona, model, toolbox, decision, [m for m in models if m != model], pbi)
+            if temperature is not None:
+                code.complete = _sampled_at(code.complete, temperature, seed)
+            return code.run(packet + extra)
         loop = _loop(ctx, step.id, persona.name, model, persona.system_prompt(), toolbox,
                      step.max_tool_calls or ctx.spec.settings.max_tool_calls, decision,
                      [m for m in models if m != model], opening_tools=tuple(opening),

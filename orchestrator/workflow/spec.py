@@ -148,6 +148,16 @@ class AgentStepSpec(_StepBase):
     best_of: BestOfSpec | None = Field(
         None, description="Sample n candidates and keep the first its gate passes (or a judge's pick); "
         "`parallel` routing on the step does the same with its n models.")
+    edit_format: Literal["tools", "code"] = Field(
+        "tools", description="tools: the agent works through tool calls; code (tests or source deliverables only): "
+        "no tools, the model answers with a ```python block that is merged into its file (the task's source file, or "
+        "a new test file) and written through the same write policy, up to 3 replies.")
+
+    @model_validator(mode="after")
+    def _code_needs_a_file(self) -> AgentStepSpec:
+        if self.edit_format == "code" and self.deliverable not in ("tests", "source"):
+            raise ValueError("edit_format: code needs deliverable: tests or source (the file its code block goes to)")
+        return self
 
 
 class GateStepSpec(_StepBase):

@@ -1,0 +1,106 @@
+"""An agent step whose model answers with code blocks instead of tool calls (`edit_format: code`).
+
+The model gets the step's packet, which shows the files it works on whole, and no tools. Each fenced block of
+its reply is merged into the file it names (or the step's target) and written through the step's toolbox, so
+the worktree confinement, the write policy and the checks on Python source apply exactly as to a tool call, and
+the run log hears each write as a `write_file` call. A reply without a usable block, or a write the toolbox
+refuses, is answered with the reason, and the model tries again, up to `max_turns` replies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.agents.code_blocks import Block, code_blocks, merged
+from orchestrator.agents.loop import REPEAT_TEMPERATURE, AgentResult, Complete, _short
+from orchestrator.agents.redact import redact
+from orchestrator.agents.whole_file import check_still_parses
+from orchestrator.agents.worktree_files import read_text
+from orchestrator.errors import ToolError
+from orchestrator.models.types import ModelReply, ToolCall
+
+FORMAT = {
+    "source": ("Answer with one ```python code block holding the functions you add or change in {target}, whole, "
+               "with any imports they need (code you leave out stays as it is), or the whole new file. "
+               "No tool calls."),
+    "tests": ("Answer with one ```python code block holding a new test file. Its first line names it, as a comment: "
+              "`# file: {target}`. Import what you test from its module. No tool calls."),
+}
+"""What the model is asked for, by deliverable; it closes the packet, where a small model reads last."""
+
+
+@dataclass
+class CodeReplyLoop:
+    """Runs one persona whose replies are code: each reply's blocks become writes in the worktree."""
+
+    complete: Complete
+    model: str
+    persona: str
+    system_prompt: str
+    toolbox: Any  # orchestrator.agents.tools.Toolbox
+    deliverable_kind: str  # "source" or "tests"
+    target: str  # where a block that names no file goes
+    max_turns: int = 3
+    deliverable: Any = None  # Callable[[], str]: "" once delivered, else what is missing
+    on_reply: Any = None
+    on_tool_call: Any = None
+    allowed: list[str] = field(default_factory=list)  # files a block may name besides the target
+
+    def run(self, packet: str) -> AgentResult:
+        """Ask, write the reply's blocks, and ask again with the reason until delivered or out of turns."""
+        ask = FORMAT[self.deliverable_kind].format(target=self.target)
+        messages: list[dict[str, Any]] = [{"role": "system", "content": self.system_prompt},
+                                          {"role": "user", "content": f"{packet}\n\n{ask}"}]
+        result = AgentResult(final=None)
+        for turn in range(self.max_turns):
+            # Measured 2026-12-07 (HumanEval/6, the 1.5B at 0.2): told its code didn't parse, it sent the same code
+            # twice more. A turn after a refused or missing write is sampled hotter, so it can change.
+            hot = {"temperature": REPEAT_TEMPERATURE} if turn else {}
+            reply = self.complete(self.model, messages, tools=None, persona=self.persona, **hot)
+            result.replies.append(reply)
+            if self.on_reply:
+                self.on_reply(reply)
+            result.text = reply.text
+            outcome = self._write_blocks(reply, result)
+            missing = self._missing()
+            if not missing:
+                break
+            messages += [{"role": "assistant", "content": reply.text},
+                         {"role": "user", "content": f"{outcome} Still missing: {missing}. {ask}"}]
+        result.missing = self._missing()
+        result.capped = bool(result.missing)
+        return result
+
+    def _write_blocks(self, reply: ModelReply, result: AgentResult) -> str:
+        """Write every block of the reply; what happened, as the model will be told it."""
+        blocks = [b for b in code_blocks(reply.text) if b.path is None or b.path.endswith(".py")] \
+            if self.target.endswith(".py") else code_blocks(reply.text)
+        if not blocks:
+            return "Your reply had no ```python code block, so nothing was written."
+        said = [self._write(block, result) for block in blocks]
+        return " ".join(said)
+
+    def _write(self, block: Block, result: AgentResult) -> str:
+        path = block.path if block.path in (self.target, *self.allowed) else self.target
+        # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
+        content = merged(read_text(self.toolbox.root, path) or "", block.code)
+        call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
+        try:
+            if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"
+                check_still_parses(path, None, block.code, "your code block")
+            output = self.toolbox.call("write_file", {"path": path, "content": content})
+        except ToolError as exc:
+            output = redact(f"refused: {exc}")
+        result.tool_calls += 1
+        if self.on_tool_call:
+            self.on_tool_call(call, output)
+        result.trace.append(f"code block -> {path}: {_short(output)}")
+        if output.startswith("refused:"):
+            return f"Your code for {path} was not written: {output[len('refused: '):]}"
+        result.delivered.append(output)
+        return f"{output}."
+
+    def _missing(self) -> str:
+        return self.deliverable() if self.deliverable else ""
+

@@ -1,0 +1,60 @@
+"""`edit_format: code`: the agent step whose model answers with code blocks, and the file they go to."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from orchestrator.agents.code_loop import CodeReplyLoop
+from orchestrator.gates.changes import is_test, run_changes, spec_text
+from orchestrator.run.context import RunContext
+from orchestrator.steps.deliverables import deliverable_check
+from orchestrator.steps.pbis import PbiSpec
+from orchestrator.steps.relevant import working_files
+from orchestrator.workflow.spec import AgentStepSpec
+
+MAX_CODE_TURNS = 3
+"""Each turn is a whole reply (the code, not one tool call): three is the step's cap, or its own if lower."""
+
+
+def code_loop(ctx: RunContext, step: AgentStepSpec, persona: Any, model: str, toolbox: Any,
+              decision: int | None, failovers: list[str], pbi: PbiSpec | None) -> CodeReplyLoop:
+    """The step's code-reply loop: the step's toolbox writes, the run's caller calls, the run log hears."""
+    scope = pbi.scope if pbi else step.scope
+    listed = toolbox.all_files()
+    sources, target = code_targets(ctx, step.deliverable, listed)
+    cap = step.max_tool_calls or ctx.spec.settings.max_tool_calls
+    return CodeReplyLoop(
+        complete=ctx.caller(step.id, decision, failovers), model=model, persona=persona.name,
+        system_prompt=persona.system_prompt(), toolbox=toolbox, deliverable_kind=step.deliverable, target=target,
+        allowed=sources, max_turns=min(cap, MAX_CODE_TURNS),
+        deliverable=deliverable_check(ctx, step.deliverable, scope),
+        on_tool_call=ctx.tool_logger(step.id, persona.name))
+
+
+def code_targets(ctx: RunContext, kind: str, listed: list[str]) -> tuple[list[str], str]:
+    """(the source files the task and spec name, the file a block that names none goes to).
+
+    Source: the first named source file (else the first Python file outside the tests). Tests: a new test file
+    named after the task's first called name (`subtract(` gives tests/test_subtract.py), never an existing one."""
+    text = f"{ctx.task}\n{spec_text(ctx.workspace)}"
+    run_tests = list(run_changes(ctx.workspace).tests)
+    sources, _ = working_files(ctx.workspace.path, listed, text, run_tests)
+    if kind == "source":
+        fallback = [p for p in listed if p.endswith(".py") and not is_test(p)]
+        return sources, (sources or fallback or ["main.py"])[0]
+    return [], new_test_file(listed, ctx.task, sources)
+
+
+def new_test_file(listed: list[str], task: str, sources: list[str]) -> str:
+    """A test path that doesn't exist yet, in the folder the repo keeps its tests in."""
+    called = re.search(r"\b([A-Za-z_]\w*)\s*\(", task)
+    stem = called.group(1) if called else (PurePosixPath(sources[0]).stem if sources else "task")
+    folders = [str(PurePosixPath(p).parent) for p in listed if is_test(p)]
+    folder = "tests" if "tests" in folders or not folders else folders[0]
+    name = f"test_{stem.lower()}"
+    candidate, n = f"{folder}/{name}.py".lstrip("./"), 2
+    while candidate in listed:
+        candidate, n = f"{folder}/{name}_{n}.py".lstrip("./"), n + 1
+    return candidate
