@@ -69,6 +69,7 @@ def plugin_manager() -> pluggy.PluginManager:
         manager.register(importlib.import_module(name), name)
     try:
         manager.load_setuptools_entrypoints(PROJECT)
+        manager.check_pending()  # a hook implementation no spec knows is a misspelled hook name
     except Exception as exc:  # a broken third-party package: name it instead of a traceback
         raise PluginError(f"an installed plugin (entry-point group {PROJECT!r}) failed to load: {exc}") from exc
     return manager
@@ -90,7 +91,8 @@ def call_hook(hook: str, register: Callable[..., None]) -> None:
 def registrations() -> dict[str, dict[str, list[str]]]:
     """{plugin: {hook: [names it registers]}}, for `orchestrator plugins`: each hook is run once more with a
     recorder, so what a plugin offers is listed even when a later plugin replaces it."""
-    manager, found = plugin_manager(), {}
+    manager = plugin_manager()
+    found: dict[str, dict[str, list[str]]] = {}
     for hook in HOOKS:
         for impl in getattr(manager.hook, hook).get_hookimpls():
             names: list[str] = []

@@ -1,4 +1,4 @@
-"""Routing as written in YAML: which strategy routes a persona or step, and its options (pydantic only)."""
+"""Routing as written in YAML: which registered strategy routes a persona or step, and its options."""
 
 from __future__ import annotations
 
