@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -19,6 +19,11 @@ from orchestrator.plugins import hookimpl
 from orchestrator.routing.base import RouteDecision, RouteRequest
 from orchestrator.routing.capability import FilteredStrategy
 from orchestrator.workflow.gate_spec import GateSpec
+
+if TYPE_CHECKING:  # only for the annotations: the run layer loads when a run starts, not with the plugin
+    from orchestrator.models.registry import Registry
+    from orchestrator.run.context import RunContext
+    from orchestrator.workflow.spec import GateStepSpec
 
 
 class FilesExistGateSpec(GateSpec):
@@ -34,7 +39,7 @@ class FilesExistGate(GateKind):
     name = "files_exist"
     spec = FilesExistGateSpec
 
-    def judge(self, ctx: Any, step: Any, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
         assert isinstance(gate, FilesExistGateSpec)
         missing = [p for p in gate.paths if not _inside(ctx.workspace.path, p).is_file()]
         verdict: Literal["pass", "fail"] = "fail" if missing else "pass"
@@ -56,11 +61,12 @@ class LastFirst(FilteredStrategy):
     name = "last_first"
 
     def route(self, request: RouteRequest, candidates: list[str]) -> RouteDecision:
+        """The persona's candidates, last first, through the capability filter every strategy applies."""
         started = time.perf_counter()
         return self.finish(request, list(reversed(candidates)), "last_first: the last listed model first", started)
 
 
-def build_last_first(spec: Any, registry: Any, state_dir: Path, base_dir: Path | None) -> LastFirst:
+def build_last_first(spec: Any, registry: Registry, state_dir: Path, base_dir: Path | None) -> LastFirst:
     """Build the strategy (it reads no options)."""
     return LastFirst(registry)
 
@@ -74,14 +80,17 @@ def count_lines(box: Toolbox, path: Annotated[str, Field(description="File path 
 
 @hookimpl
 def register_gate_kinds(register: Callable[..., None]) -> None:
+    """files_exist."""
     register(FilesExistGate)
 
 
 @hookimpl
 def register_routing_strategies(register: Callable[..., None]) -> None:
+    """last_first."""
     register("last_first", build_last_first, description="the persona's models in reverse failover order")
 
 
 @hookimpl
 def register_tools(register: Callable[..., None]) -> None:
+    """count_lines (it only reads, so the default effect)."""
     register(count_lines)
