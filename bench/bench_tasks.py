@@ -51,6 +51,8 @@ def main() -> int:
     results = out / f"results{suffix}{'-reverse' if args.reverse else ''}.jsonl"  # one writer per file
     if not args.report:
         started = time.monotonic()
+        if args.jobs > 1 and not args.split:
+            _splits_in_parallel(args)  # phase 1 of each split in its own process; the rest below finds it done
         run_all(splits, out, ladder, args, results)
         _note(out, {"last_session_s": round(time.monotonic() - started), "problems": len(chosen), "ladder": ladder})
     return report(out, ladder, [p.task_id for p in chosen])
@@ -70,9 +72,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-replay", action="store_true", help="run every model call live (no shared attempts)")
     parser.add_argument("--reverse", action="store_true", help="take the problems last first (a second process on "
                         "the same split works from the other end)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="processes, one per split (default: 2, or 1 on one core); each holds the ladder's "
+                        "models (about 5 GiB for the two Qwens)")
     parser.add_argument("--split", choices=["a", "b"], help="only this split's problems (run the two in parallel, "
                         "then once more without --split for the predictive phase)")
     return parser
+
+
+def _splits_in_parallel(args: argparse.Namespace) -> None:
+    """Run phase 1 of splits a and b at once, each in a child process with the same options (one model call at
+    a time per process: llama.cpp here runs one thread per model)."""
+    forwarded = [a for a in sys.argv[1:] if not a.startswith("--jobs")]
+    if "--jobs" in sys.argv[1:]:
+        index = sys.argv[1:].index("--jobs")
+        forwarded = sys.argv[1:][:index] + sys.argv[1:][index + 2:]
+    children = [subprocess.Popen([sys.executable, __file__, *forwarded, "--split", split, "--jobs", "1"])
+                for split in ("a", "b")]
+    for child in children:
+        child.wait()
 
 
 def _environment() -> None:

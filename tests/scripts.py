@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+FULL_PATH_TASK = "Add subtract(a, b) to the calculator"
+"""A task the feature workflow's `small_task` rule sends down the full path (it names no file)."""
+
 SPEC = """\
 # Calculator: subtract
 
@@ -104,6 +107,12 @@ def feature_team() -> dict[str, list[Any]]:
             finish("added the docstring"),
         ],
     }
+
+
+def small_team() -> dict[str, list[Any]]:
+    """Replies for the feature workflow's lean path (a small task): code blocks from the tester and the builder."""
+    return {"tester": [{"text": f"```python\n{TEST}```"}],
+            "builder": [{"text": '```python\ndef subtract(a, b):\n    """Return a minus b."""\n    return a - b\n```'}]}
 
 
 def feature_critic() -> dict[str, list[Any]]:

@@ -9,7 +9,7 @@ import pytest
 from flows import QUALITY, add_workflow, events, run
 from scripts import TEST
 
-from orchestrator.agents.code_blocks import code_blocks, merged
+from orchestrator.agents.code_blocks import Block, code_blocks, merged
 from orchestrator.agents.code_loop import CodeReplyLoop
 from orchestrator.agents.loop import REPEAT_TEMPERATURE
 from orchestrator.agents.tools import Toolbox
@@ -29,6 +29,18 @@ def test_blocks_take_their_path_from_the_fence_the_first_comment_or_the_line_bef
         ("calc.py", "def f():\n    return 1\n"), ("tests/test_f.py", "import calc\n"), ("b.py", "x = 1\n"),
         (None, "y = 2\n")]
     assert code_blocks("no code here") == [] and code_blocks("```python\n\n```") == []
+
+
+def test_a_reply_of_bare_python_is_one_block_named_by_its_first_comment() -> None:
+    reply = "# file: tests/test_sub.py\nfrom calc import sub\n\ndef test_sub():\n    assert sub(2, 3) == -1\n"
+    assert code_blocks(reply) == [Block(path="tests/test_sub.py",
+                                        code="from calc import sub\n\ndef test_sub():\n    assert sub(2, 3) == -1\n")]
+    assert code_blocks("Sure. I will fix it.") == [] and code_blocks("x = 1") == []  # prose, or no code worth a file
+
+
+def test_a_block_importing_from_its_own_module_does_not_import_itself() -> None:
+    text = merged(CALC, "from calc import add, sub\nimport os\n\ndef sub(a, b):\n    return a - b\n", module="calc")
+    assert "from calc import" not in text and "import os" in text
 
 
 def test_a_block_of_some_functions_replaces_them_in_place_and_adds_the_rest() -> None:
@@ -131,3 +143,19 @@ def test_code_mode_needs_a_file_deliverable() -> None:
     flow = {"name": "x", "steps": [{"id": "a", "persona": "builder", "edit_format": "code"}]}
     with pytest.raises(ValueError, match="edit_format: code needs deliverable"):
         WorkflowSpec.model_validate(flow)
+
+
+def test_a_builders_block_for_a_test_file_is_left_out_not_merged_into_the_code(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text(CALC)
+    reply = ("```python calc.py\ndef sub(a, b):\n    return a - b\n```\n"
+             "```python tests/test_calc.py\nfrom calc import sub\n\ndef test_sub():\n    assert sub(3, 1) == 2\n```")
+
+    def complete(model: str, messages: list, **kwargs: object) -> ModelReply:
+        return ModelReply(text=reply, model=model)
+
+    loop = CodeReplyLoop(complete=complete, model="m", persona="builder", system_prompt="", toolbox=Toolbox(tmp_path),
+                         deliverable_kind="source", target="calc.py", max_turns=1)
+    result = loop.run("packet")
+    text = (tmp_path / "calc.py").read_text()
+    assert "return a - b" in text and "test_sub" not in text and not (tmp_path / "tests").exists()
+    assert result.tool_calls == 1

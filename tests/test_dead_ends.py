@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from conftest import EXAMPLE, make_repo
 from flows import CALC_FIXED, add_file, add_workflow, bind, run
-from scripts import CALC_BUGGY, call, finish
+from scripts import CALC_BUGGY, FULL_PATH_TASK, call, finish
 
 from orchestrator.models.providers.scripted import ScriptedModel
 from orchestrator.steps.dead_ends import dead_choices
@@ -113,12 +113,12 @@ def test_a_dispatcher_that_picks_the_spec_path_after_the_build_goes_to_the_build
     team = feature_team() | {"dispatcher": [call("spec", reason="revise the spec")]}
     model = register_scripted(ScriptedModel({**team, **feature_critic()}, name="team"))
     personas = ["surveyor", "spec_writer", "tester", "builder", "dispatcher", "critic"]
-    outcome = start_run(RunOptions(workflow="triaged", repo=example_repo, task="Add subtract(a, b) to calc.py",
+    outcome = start_run(RunOptions(workflow="triaged", repo=example_repo, task=FULL_PATH_TASK,
                                    model_overrides={p: model for p in personas}, approve="auto"))
     assert outcome.exit_code == 0, outcome.message
     log = RunLog(example_repo / ".git" / "orchestrator" / "runs.sqlite")
     try:
-        [dispatch] = [e for e in log.events(outcome.run_id) if e["kind"] == "dispatch"]
+        [dispatch] = [e for e in log.events(outcome.run_id) if e["kind"] == "dispatch" and e["step"] == "triage"]
     finally:
         log.close()
     assert dispatch["data"]["chosen"] == "build" and "spec" in dispatch["data"]["not_offered"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from conftest import ROOT
-from scripts import feature_critic, feature_team
+from scripts import small_team
 
 ROLES = ["surveyor", "spec_writer", "tester", "builder", "dispatcher", "critic"]
 
@@ -21,7 +21,8 @@ def test_demo_script_runs_from_a_clone_under_a_hidden_root(tmp_path: Path) -> No
     shutil.copytree(ROOT / "examples", clone / "examples")
     (clone / ".venv").symlink_to(Path(sys.prefix))  # the project's venv, reached through a link
     script = tmp_path / "replies.yaml"
-    script.write_text(yaml.safe_dump({**feature_team(), **feature_critic()}, sort_keys=False))
+    # The demo's task is small: the feature workflow takes its lean path (tests, red, build, quality).
+    script.write_text(yaml.safe_dump(small_team(), sort_keys=False))
     models = [arg for role in ROLES for arg in ("--model", f"{role}=scripted:{script}")]
     # The user's shell PATH, not this test run's: the demo must find the venv's python by itself.
     env = {**os.environ, "PATH": os.defpath, "TMPDIR": str(tmp_path)}
@@ -29,3 +30,4 @@ def test_demo_script_runs_from_a_clone_under_a_hidden_root(tmp_path: Path) -> No
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Run done" in proc.stdout and "ended without its report" not in proc.stdout
+    assert "dispatch size (rule): -> small_tests (small_task: yes" in proc.stdout

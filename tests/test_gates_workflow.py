@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import git
 from flows import CALC_FIXED, QUALITY, add_workflow, bind, run
-from scripts import SPEC_DRAFT, call, finish
+from scripts import FULL_PATH_TASK, SPEC_DRAFT, call, finish
 
 from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel, register_scripted
 from orchestrator.runner import RunOptions, start_run
@@ -17,7 +17,7 @@ PERSONAS = ["surveyor", "spec_writer", "tester", "builder", "dispatcher", "criti
 
 def run_feature(repo: Path, team: ScriptedModel) -> object:
     model = register_scripted(team)
-    return start_run(RunOptions(workflow="feature", repo=repo, task="Add a subtract(a, b) function to calc.py",
+    return start_run(RunOptions(workflow="feature", repo=repo, task=FULL_PATH_TASK,
                                 model_overrides={p: model for p in PERSONAS}, approve="auto"))
 
 

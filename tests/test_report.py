@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from browser import ARTIFACTS, chromium, dump_dom, element_text, png_facts, screenshot  # noqa: F401 - fixture
 from conftest import EXAMPLE, git, make_repo
-from scripts import feature_critic, feature_team
+from scripts import FULL_PATH_TASK, feature_critic, feature_team
 
 from orchestrator.cli import main
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
@@ -20,8 +20,8 @@ from orchestrator.run.price import usd
 from orchestrator.run.report import write_report
 from orchestrator.runner import RunOptions, start_run
 
-EXPECTED_PATH = ["__start__", "survey", "spec", "spec_check", "write_tests", "red_check", "build", "quality", "build",
-                 "quality", "review", "build", "quality", "review", "sign_off", "__end__"]
+EXPECTED_PATH = ["__start__", "size", "survey", "spec", "spec_check", "write_tests", "red_check", "build", "quality",
+                 "build", "quality", "review", "build", "quality", "review", "sign_off", "__end__"]
 """The scripted run: the quality gate fails once, the review once (its on_fail edge sends it back to the builder)."""
 
 PRICES = """\
@@ -70,7 +70,7 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> Reported:
         team, critic = ScriptedModel(feature_team(), name="team"), ScriptedModel(feature_critic(), name="critic")
         personas = ["surveyor", "spec_writer", "tester", "builder", "dispatcher"]
         overrides = {p: register_scripted(team) for p in personas} | {"critic": register_scripted(critic)}
-        outcome = start_run(RunOptions(workflow="feature", repo=repo, task="Add subtract(a, b) to calc.py",
+        outcome = start_run(RunOptions(workflow="feature", repo=repo, task=FULL_PATH_TASK,
                                        model_overrides=overrides, approve="auto"))
         assert outcome.exit_code == 0, outcome.message
         html_path, md_path = write_report(repo, outcome.run_id, root / "out")
@@ -244,7 +244,7 @@ def test_layout_places_every_node_apart_and_loops_round_the_side() -> None:
     graph = workflow_graph(load_workflow(find_workflow("feature", None)))
     placed = layout(graph)
     boxes = list(placed.boxes.values())
-    assert len(boxes) == len(graph.nodes) == 13 and set(placed.paths) == set(graph.edges)
+    assert len(boxes) == len(graph.nodes) == 18 and set(placed.paths) == set(graph.edges)
     for i, (x, y) in enumerate(boxes):
         assert 0 <= x and x + NODE_W <= placed.width and 0 <= y and y + NODE_H <= placed.height
         assert all(abs(x - x2) >= NODE_W or abs(y - y2) >= NODE_H for x2, y2 in boxes[i + 1:])

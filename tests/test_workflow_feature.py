@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from conftest import git
-from scripts import SUBTRACT_TEST_ID, feature_critic, feature_team
+from scripts import FULL_PATH_TASK, SUBTRACT_TEST_ID, feature_critic, feature_team
 
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
 from orchestrator.run.log import RunLog
@@ -39,7 +39,7 @@ def commit_rows(repo: Path, revisions: str) -> list[list[str]]:
 
 def run_feature(repo: Path, team: ScriptedModel, critic: ScriptedModel):
     overrides = {p: register_scripted(team) for p in PERSONAS} | {"critic": register_scripted(critic)}
-    return start_run(RunOptions(workflow="feature", repo=repo, task="Add subtract(a, b) to calc.py",
+    return start_run(RunOptions(workflow="feature", repo=repo, task=FULL_PATH_TASK,
                                 model_overrides=overrides, approve="auto"))
 
 

@@ -10,6 +10,7 @@ refuses, is answered with the reason, and the model tries again, up to `max_turn
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from orchestrator.agents.code_blocks import Block, code_blocks, merged
@@ -17,7 +18,9 @@ from orchestrator.agents.loop import REPEAT_TEMPERATURE, AgentResult, Complete, 
 from orchestrator.agents.redact import redact
 from orchestrator.agents.whole_file import check_still_parses
 from orchestrator.agents.worktree_files import read_text
+from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
 from orchestrator.errors import ToolError
+from orchestrator.globs import glob_match
 from orchestrator.models.types import ModelReply, ToolCall
 
 FORMAT = {
@@ -74,21 +77,31 @@ class CodeReplyLoop:
 
     def _write_blocks(self, reply: ModelReply, result: AgentResult) -> str:
         """Write every block of the reply; what happened, as the model will be told it."""
-        blocks = [b for b in code_blocks(reply.text) if b.path is None or b.path.endswith(".py")] \
-            if self.target.endswith(".py") else code_blocks(reply.text)
+        blocks = code_blocks(reply.text)
         if not blocks:
+            result.trace.append(f"reply without a code block: {_short(reply.text, 300)}")
             return "Your reply had no ```python code block, so nothing was written."
-        said = [self._write(block, result) for block in blocks]
+        # A builder's block for a test file (or a tester's for the code) is not this step's: leave it out rather
+        # than merge it into the target.
+        tests = self.deliverable_kind == "tests"
+        kept = [b for b in blocks if b.path is None or b.path in self.allowed or b.path == self.target
+                or glob_match(b.path, DEFAULT_TEST_GLOBS) == tests]
+        said = [self._write(block, result) for block in kept]
+        said += [f"The block for {b.path} was left out: this step writes {self.target}." for b in blocks
+                 if b not in kept]
         return " ".join(said)
 
     def _write(self, block: Block, result: AgentResult) -> str:
         path = block.path if block.path in (self.target, *self.allowed) else self.target
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
-        content = merged(read_text(self.toolbox.root, path) or "", block.code)
+        old = read_text(self.toolbox.root, path) or ""
+        content = merged(old, block.code, module=PurePosixPath(path).stem if path.endswith(".py") else "")
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"
                 check_still_parses(path, None, block.code, "your code block")
+            if content.strip() == old.strip():  # measured: the 0.5B gave back the buggy function as it was
+                raise ToolError(f"your code is what {path} has now, so nothing would change")
             output = self.toolbox.call("write_file", {"path": path, "content": content})
         except ToolError as exc:
             output = redact(f"refused: {exc}")

@@ -85,7 +85,8 @@ def _does(spec: Any, step: Any) -> str:
         text = (step.instructions or step.description or "").replace("\n", " ")
         return f"deliverable {step.deliverable}: {text[:80]}"
     if isinstance(step, DispatchStepSpec):
-        return f"chooses among {', '.join(step.choices)} (default {step.default})"
+        how = f" by the rule {step.rule}" if step.rule else ""
+        return f"chooses among {', '.join(step.choices)}{how} (default {step.default})"
     if isinstance(step, EscalateStepSpec):
         return f"moves {step.persona} one rung up the escalation ladder"
     return str(spec.gates[step.gate].summary(spec.settings.test_command))
@@ -93,7 +94,7 @@ def _does(spec: Any, step: Any) -> str:
 
 def _personas(spec: Any, step: Any) -> list[str]:
     """The personas whose calls a step makes (an escalate step calls no model)."""
-    if isinstance(step, (AgentStepSpec, DispatchStepSpec)):
+    if isinstance(step, AgentStepSpec) or (isinstance(step, DispatchStepSpec) and not step.rule):
         return [step.persona]
     if isinstance(step, GateStepSpec):
         return [persona for _, persona in spec.gates[step.gate].persona_refs()]

@@ -27,10 +27,17 @@ def code_loop(ctx: RunContext, step: AgentStepSpec, persona: Any, model: str, to
     cap = step.max_tool_calls or ctx.spec.settings.max_tool_calls
     return CodeReplyLoop(
         complete=ctx.caller(step.id, decision, failovers), model=model, persona=persona.name,
-        system_prompt=persona.system_prompt(), toolbox=toolbox, deliverable_kind=step.deliverable, target=target,
+        system_prompt=code_system_prompt(persona), toolbox=toolbox, deliverable_kind=step.deliverable, target=target,
         allowed=sources, max_turns=min(cap, MAX_CODE_TURNS),
         deliverable=deliverable_check(ctx, step.deliverable, scope),
         on_tool_call=ctx.tool_logger(step.id, persona.name))
+
+
+def code_system_prompt(persona: Any) -> str:
+    """The persona's goal and boundaries: its guidelines and hand-off name tools this step doesn't offer."""
+    boundaries = "".join(f"\n- {item}" for item in persona.boundaries)
+    return f"You are the {persona.name} in a software team. Goal: {persona.goal}" + \
+        (f"\n\nBoundaries:{boundaries}" if boundaries else "")
 
 
 def code_targets(ctx: RunContext, kind: str, listed: list[str]) -> tuple[list[str], str]:

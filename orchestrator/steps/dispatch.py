@@ -64,7 +64,11 @@ def validate_choice(step: DispatchStepSpec, reply: Any,
 
 
 def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
-    """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge."""
+    """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge.
+
+    A step with a `rule` decides by it instead, with no model call."""
+    if step.rule:
+        return run_rule(ctx, step, state)
     persona = ctx.persona(step.persona)
     budget = ctx.packet_tokens(step.persona)
     sections = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
@@ -123,3 +127,20 @@ def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages:
     if decision is not None:
         ctx.runlog.decision_winner(decision, result.reply.model, result.reason)
     return result.reply, list(result.replies)
+
+
+def run_rule(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+    """The rule's choice: the first choice when it holds, else the default; logged like a dispatcher's."""
+    from orchestrator.agents.tools import Toolbox
+    from orchestrator.steps.task_size import small_task
+
+    started = time.monotonic()
+    holds, why = small_task(ctx.task, ctx.workspace.path, Toolbox(ctx.workspace.path).all_files())
+    chosen = step.choices[0] if holds else step.default
+    reason = f"{step.rule}: {'yes' if holds else 'no'}, {why}"
+    ctx.event("dispatch", step.id, "rule", model=None, chosen=chosen, reason=reason, fallback=None,
+              choices=list(step.choices))
+    visits = state.get("visits", {}).get(step.id, 0) + 1
+    record = PhaseRecord(step=step.id, persona="rule", seconds=round(time.monotonic() - started, 2),
+                         verdict=f"-> {chosen}", reason=reason)
+    return {"next_step": chosen, "visits": {step.id: visits}, "phases": [record.row()]}

@@ -22,7 +22,8 @@ def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
     """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
     reviews = [g for g in spec.gates.values() if isinstance(g, ReviewGateSpec)]
     critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
-    agents = [s.persona for s in spec.steps if isinstance(s, AgentStepSpec | DispatchStepSpec | EscalateStepSpec)]
+    agents = [s.persona for s in spec.steps if isinstance(s, AgentStepSpec | DispatchStepSpec | EscalateStepSpec)
+              and not getattr(s, "rule", None)]  # a rule dispatch calls no model
     builders = ["builder", *[p for p in agents if is_builder(p)]]
     return critics or ["critic"], builders, [*agents, *critics]
 

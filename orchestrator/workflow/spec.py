@@ -183,6 +183,10 @@ class DispatchStepSpec(_StepBase):
     choices: list[str] = Field(min_length=1, description="Steps the dispatcher may choose.")
     default: str = Field(description="Deterministic fallback when the choice is invalid or disallowed.")
     max_rounds: int | None = Field(None, ge=1, le=50, description="Cap on visits when the dispatch sits on a cycle.")
+    rule: Literal["small_task"] | None = Field(
+        None, description="Choose by a deterministic rule instead of a model call. small_task: the first choice when "
+        "the task is small and well specified (it names a function and an existing source file of at most "
+        "300 lines, in at most 600 characters), else `default`.")
 
 
 def _step_kind(value: object) -> str | None:

@@ -1,0 +1,38 @@
+"""The `small_task` rule of a dispatch step: is this task small and well specified enough for the lean path?
+
+A survey of the repo and a long spec cost more than a one-function task (issue 21, measured 2026-12-07: the
+surveyor alone spent 174 s and 19,775 tokens mapping one module for a one-line helper). The rule is deterministic
+and says why, so the run log shows what it saw; it never reads more than the files the task names.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from orchestrator.agents.worktree_files import read_text
+from orchestrator.gates.changes import is_test
+from orchestrator.steps.relevant import named_files
+
+MAX_TASK_CHARS = 600
+MAX_FILE_LINES = 300
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+
+
+def small_task(task: str, root: Path, listed: list[str]) -> tuple[bool, str]:
+    """(small, why): the task names a function and an existing source file of at most MAX_FILE_LINES lines, in at
+    most MAX_TASK_CHARS characters."""
+    if len(task) > MAX_TASK_CHARS:
+        return False, f"the task has {len(task)} characters (more than {MAX_TASK_CHARS})"
+    called = _CALLED.search(task)
+    if called is None:
+        return False, "the task names no function (no `name(`)"
+    sources = [p for p in named_files(listed, task) if not is_test(p)]
+    if not sources:
+        return False, "the task names no existing source file of the repository"
+    lines = {path: len((read_text(root, path) or "").splitlines()) for path in sources}
+    big = [f"{path} ({n} lines)" for path, n in lines.items() if n > MAX_FILE_LINES]
+    if big:
+        return False, f"{', '.join(big)}: more than {MAX_FILE_LINES} lines"
+    files = ", ".join(f"{path} ({n} lines)" for path, n in lines.items())
+    return True, f"names {called.group(1)}( and {files}, in {len(task)} characters"
