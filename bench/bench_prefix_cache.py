@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestrator.agents.loop import FINISH_TOOL  # noqa: E402
 from orchestrator.agents.personas import load_persona  # noqa: E402
-from orchestrator.agents.tools import TOOL_SPECS  # noqa: E402
+from orchestrator.agents.tool_registry import tool_specs  # noqa: E402
 from orchestrator.models.providers import local  # noqa: E402
 
 SOURCE = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40))
@@ -45,7 +45,8 @@ _NEW = local.prompt_messages
 def _turns(model: str, max_tokens: int) -> list[dict[str, Any]]:
     """The builder's first two turns on a cold model: opening tools, then every tool after one tool result."""
     persona = load_persona("builder", Path.cwd())
-    every = [*(TOOL_SPECS[t] for t in persona.tools if t in TOOL_SPECS), FINISH_TOOL]
+    specs = tool_specs()
+    every = [*(specs[t] for t in persona.tools if t in specs), FINISH_TOOL]
     opening = [t for t in every if t.name in persona.opening]
     system = {"role": "system", "content": persona.system_prompt()}
     messages: list[dict[str, Any]] = [system, {"role": "user", "content": PACKET}]

@@ -34,6 +34,10 @@ class UnknownNameError(ConfigError):
         super().__init__(f"{prefix}unknown {kind} {name!r}.{hint}")
 
 
+class PluginError(ConfigError):
+    """A plugin failed to load or registered something unusable (a duplicate, a wrong type, a bad signature)."""
+
+
 class ModelError(OrchestratorError):
     """A model call failed in a way the user must act on (missing key, outage, bad id)."""
 

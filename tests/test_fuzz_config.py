@@ -15,7 +15,8 @@ from fuzzing import assert_located, damaged, fuzz_settings, hostile_files, rende
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from orchestrator.agents.personas import ALL_TOOLS, read_persona_file
+from orchestrator.agents.personas import read_persona_file
+from orchestrator.agents.tool_registry import tool_names
 from orchestrator.errors import ConfigError
 from orchestrator.models.registry import load_registry
 
@@ -80,7 +81,7 @@ def personas(draw: st.DrawFn) -> dict[str, Any]:
     doc |= draw(st.fixed_dictionaries({}, optional={
         "guidelines": st.lists(st.text(max_size=30), max_size=3),
         "boundaries": st.lists(st.text(max_size=30), max_size=3),
-        "tools": st.lists(st.sampled_from(ALL_TOOLS), unique=True, max_size=4),
+        "tools": st.lists(st.sampled_from(tool_names()), unique=True, max_size=4),
         "handoffs": st.lists(st.text(max_size=20), max_size=2),
         "writes": st.lists(st.sampled_from(["tests/**", "src/*.py", "**/*.md"]), max_size=2),
         "example": st.text(max_size=60)}))

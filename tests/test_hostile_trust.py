@@ -51,7 +51,7 @@ def test_a_shipped_workflow_keeps_its_own_commands(repo: Path) -> None:
     path = shipped_dir("workflows") / "feature.yaml"
     spec = load_workflow(path, repo)
     allowed = allowed_commands(spec, path, repo)
-    gate_programs = {c.run[0] for g in spec.gates.values() for c in g.commands}
+    gate_programs = {c.run[0] for g in spec.gates.values() for c in g.programs()}
     assert gate_programs <= allowed | {"python3"}
     assert shadow_notices(repo, path) == []
 

@@ -21,7 +21,7 @@ LAYERS = [
     {"workflow", "agents"},
     {"routing"},
     {"models"},
-    {"errors", "located_yaml", "resources", "globs", "markdown"},
+    {"plugins", "errors", "located_yaml", "resources", "globs", "markdown"},
 ]
 """Top to bottom; a unit (a subpackage or a top-level module) may import its own layer's units or lower ones."""
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agents.tool_specs import MAX_PATH_CHOICES, TOOL_SPECS
-from orchestrator.agents.tools import MAX_SEARCH_HITS, Toolbox
+from orchestrator.agents.builtin_tools import MAX_SEARCH_HITS, append_file
+from orchestrator.agents.tool_registry import tool_specs
+from orchestrator.agents.tool_specs import MAX_PATH_CHOICES
+from orchestrator.agents.tools import Toolbox
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError
 
@@ -226,7 +228,7 @@ def test_a_whole_file_write_that_drops_a_function_is_refused_with_the_way_to_add
     (tmp_path / "calc.py").write_text('"""Calc."""\n\n\ndef add(a, b):\n    return a + b\n')
     box = Toolbox(tmp_path)
     with pytest.raises(ToolError) as refused:
-        box.write_file("calc.py", "def subtract(a, b):\n    return a - b\n")
+        box.call("write_file", {"path": "calc.py", "content": "def subtract(a, b):\n    return a - b\n"})
     # The new content is all new definitions, so the refusal spells out the exact call that keeps add.
     exact = json.dumps({"name": "append_file", "arguments": {"path": "calc.py",
                                                              "content": "def subtract(a, b):\n    return a - b\n"}})
@@ -234,12 +236,13 @@ def test_a_whole_file_write_that_drops_a_function_is_refused_with_the_way_to_add
     assert "def add" in (tmp_path / "calc.py").read_text()
     (tmp_path / "ops.py").write_text("def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n")
     with pytest.raises(ToolError) as mixed:  # rewrites add and drops mul: appending it would define add twice
-        box.write_file("ops.py", "def add(a, b):\n    return b + a\n")
+        box.call("write_file", {"path": "ops.py", "content": "def add(a, b):\n    return b + a\n"})
     assert "drops mul (line 5)" in str(mixed.value) and "call append_file with path 'ops.py'" in str(mixed.value)
     assert "call: {" not in str(mixed.value)
-    box.write_file("calc.py", "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n")
-    box.write_file("notes.txt", "x")  # only Python files are checked
-    box.write_file("notes.txt", "y")
+    both = "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n"
+    box.call("write_file", {"path": "calc.py", "content": both})
+    box.call("write_file", {"path": "notes.txt", "content": "x"})  # only Python files are checked
+    box.call("write_file", {"path": "notes.txt", "content": "y"})
 
 
 def test_append_file_adds_code_at_the_end_and_keeps_the_rest(tmp_path) -> None:
@@ -253,8 +256,8 @@ def test_append_file_adds_code_at_the_end_and_keeps_the_rest(tmp_path) -> None:
         "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b): return a - b\n")
     with pytest.raises(ToolError, match="does not exist"):
         box.call("append_file", {"path": "nope.py", "content": "x = 1"})
-    with pytest.raises(ToolError, match="read-only"):
-        Toolbox(tmp_path, read_only=True, tools=None).append_file("calc.py", "x = 1")
+    with pytest.raises(ToolError, match="read-only"):  # the tool function itself, past `call`: the write still refuses
+        append_file(Toolbox(tmp_path, read_only=True, tools=None), "calc.py", "x = 1")
 
 
 def test_a_wrong_path_gets_the_real_file_as_a_suggestion(tmp_path) -> None:
@@ -328,7 +331,7 @@ def test_edit_and_append_paths_are_limited_to_the_files_the_persona_may_change(r
     by_name = {spec.name: spec.parameters["properties"]["path"] for spec in box.specs()}
     assert by_name["edit"]["enum"] == by_name["append_file"]["enum"] == [".gitignore", "src/calc.py"]
     assert "enum" not in by_name["write_file"] and "enum" not in by_name["read_file"]  # new files, any file to read
-    assert "enum" not in TOOL_SPECS["edit"].parameters["properties"]["path"]  # the shared spec is left as it was
+    assert "enum" not in tool_specs()["edit"].parameters["properties"]["path"]  # the shared spec is left as it was
     for i in range(MAX_PATH_CHOICES):  # a large repo: the path stays free text
         (repo / "src" / f"m{i}.py").write_text("x = 1\n")
     assert "enum" not in Toolbox(repo, tools=["edit"], policy=builder).specs()[0].parameters["properties"]["path"]

@@ -69,5 +69,6 @@ def test_a_step_opening_outside_the_personas_tools_is_a_warning_and_a_typo_an_er
     path.write_text(FLOW.replace("    persona: builder\n", fixer, 1))
     assert not [w for w in workflow_warnings(load_workflow(path)) if "opening" in w]
     path.write_text(FLOW.replace("    persona: builder\n", "    persona: builder\n    opening: [edti]\n", 1))
-    with pytest.raises(ConfigError, match=r"w.yaml:11: steps\[0\]\.opening\[0\]: Input should be .*\(got 'edti'\)"):
+    with pytest.raises(ConfigError,
+                       match=r"w.yaml:11: steps\[0\]\.opening\[0\]: unknown tool 'edti'\. Did you mean 'edit'\?"):
         load_workflow(path)

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.agents.personas import WRITE_TOOLS
 from orchestrator.agents.redact import redact
+from orchestrator.agents.tool_registry import tool_names
 from orchestrator.errors import ToolError
 from orchestrator.models.schema import tool_spec
 from orchestrator.models.types import ModelReply, ToolCall, ToolSpec
@@ -172,7 +172,7 @@ class AgentLoop:
         """What the model sees for one call: the tool's output, or why it was refused and what to do instead."""
         # A file's version is part of the key: reading or testing again after a write is not a repeat.
         # A write is keyed by its arguments alone: writing the same content again changes nothing.
-        version = "" if call.name in WRITE_TOOLS else turns.writes
+        version = "" if call.name in tool_names("write") else turns.writes
         key = f"{version}:{call.name}:{json.dumps(call.arguments, sort_keys=True, default=str)}"
         capped = [a for a in (reply.sampling or {}).get("capped_arguments", []) if a != "path"]
         if blocked:
@@ -180,13 +180,13 @@ class AgentLoop:
         elif key in turns.seen:
             turns.repeats += 1
             output = "refused: you already made this exact call and nothing has changed since. " + self._options()
-        elif call.name in WRITE_TOOLS and capped:
+        elif call.name in tool_names("write") and capped:
             output = (f"refused: {', '.join(capped)} reached its length limit, so the file would be cut short. "
                       "Use edit to change only the lines that must change.")
         else:
             output = self._call_tool(call)
-            turns.writes += call.name in WRITE_TOOLS and not output.startswith("refused:")
-            if call.name in WRITE_TOOLS and not output.startswith("refused:"):
+            turns.writes += call.name in tool_names("write") and not output.startswith("refused:")
+            if call.name in tool_names("write") and not output.startswith("refused:"):
                 result.delivered.append(output)
         turns.seen.add(key)
         self._heard(call, output)
@@ -220,8 +220,8 @@ class AgentLoop:
     def _options(self) -> str:
         """The valid options after a stuck call: files that exist, the tools, the deliverable still missing."""
         files = ""
-        if hasattr(self.toolbox, "list_files"):
-            listed = self.toolbox.list_files().splitlines()
+        if hasattr(self.toolbox, "all_files"):
+            listed = self.toolbox.all_files()
             files = "Files: " + ", ".join(listed[:30]) + (" ..." if len(listed) > 30 else "") + ". "
         missing = self._missing()
         return (files + f"Tools: {self._tool_names()}." + (f" Still missing: {missing}." if missing else "")

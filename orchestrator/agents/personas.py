@@ -6,15 +6,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from orchestrator.agents.tool_registry import FINISHING_TOOLS, tool_names
 from orchestrator.errors import ConfigError, UnknownNameError, did_you_mean
 from orchestrator.located_yaml import LocatedYaml, field_path, load_located_yaml, read_config_text
 from orchestrator.resources import shipped_dir
-
-READ_TOOLS = ("read_file", "list_files", "search", "git_diff")
-WRITE_TOOLS = ("write_file", "append_file", "edit")
-ALL_TOOLS = (*READ_TOOLS, *WRITE_TOOLS, "run_tests")
-FINISHING_TOOLS = ("finish", "submit_spec", "submit_verdict")
-"""The call that ends a step (added by the step, not listed in `tools`); an `opening` may name it."""
 
 
 class PersonaSpec(BaseModel):
@@ -26,7 +21,8 @@ class PersonaSpec(BaseModel):
     goal: str = Field(description="What the persona is for, in one or two sentences.")
     guidelines: list[str] = Field(default_factory=list, description="How it should work.")
     boundaries: list[str] = Field(default_factory=list, description="What it must not do.")
-    tools: list[str] = Field(default_factory=list, description=f"Tools it may call: {', '.join(ALL_TOOLS)}.")
+    tools: list[str] = Field(default_factory=list, description="Tools it may call: registered tool names (the "
+                             "built-ins, and a plugin's), e.g. read_file, edit, run_tests.")
     handoffs: list[str] = Field(default_factory=list, description="What it passes on to the next phase.")
     writes: list[str] | None = Field(
         None, description="Globs of the files it may write (enforced by the tools); unset: any file the rules allow.")
@@ -105,8 +101,9 @@ def read_persona_file(path: Path) -> PersonaSpec:
         raise ConfigError(f"{path}:1: a persona is a mapping of name, goal, guidelines, ...")
     data = {"name": path.stem, **located.data, **({"body": body} if body.strip() else {})}
     tools = data.get("tools") if isinstance(data.get("tools"), list) else []
-    problems = [str(UnknownNameError("tool", tool, ALL_TOOLS, where=f"{located.where(('tools', i))}: tools[{i}]"))
-                for i, tool in enumerate(tools) if isinstance(tool, str) and tool not in ALL_TOOLS]
+    known = tool_names()
+    problems = [str(UnknownNameError("tool", tool, known, where=f"{located.where(('tools', i))}: tools[{i}]"))
+                for i, tool in enumerate(tools) if isinstance(tool, str) and tool not in known]
     try:
         persona = PersonaSpec.model_validate(data)
     except ValidationError as exc:

@@ -1,4 +1,5 @@
-"""The agent tools (read, list, search, write, edit, run tests, diff), confined to one worktree."""
+"""The Toolbox: the registered tools one agent may call, and the confined reads, policed writes and sandboxed
+commands every tool reaches the worktree through."""
 
 from __future__ import annotations
 
@@ -9,50 +10,29 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import regex
-
 from orchestrator.agents.git_names import check_git_accepts
-from orchestrator.agents.personas import READ_TOOLS
 from orchestrator.agents.redact import redact
 from orchestrator.agents.sandbox import (
     DEFAULT_ALLOWLIST,
     MAX_PATH_PARTS,
-    SAFE_GIT_CONFIG,
     CommandResult,
-    format_result,
     relative_posix,
-    remaining_s,
     resolve_inside,
     run_command,
-    truncate_middle,
 )
-from orchestrator.agents.tool_specs import (
-    EXISTING_FILE_WRITERS,
-    MAX_PATH_CHOICES,
-    TOOL_SPECS,
-    validate_arguments,
-    with_path_choices,
-)
-from orchestrator.agents.whole_file import (
-    check_appends_new_names,
-    check_keeps_definitions,
-    check_still_parses,
-    edit_missed,
-)
+from orchestrator.agents.tool_registry import Tool, registered_tools
+from orchestrator.agents.tool_specs import EXISTING_FILE_WRITERS, MAX_PATH_CHOICES, with_path_choices
+from orchestrator.agents.whole_file import check_still_parses
 from orchestrator.agents.worktree_files import refuse_hard_link
 from orchestrator.agents.write_policy import WritePolicy
 from orchestrator.errors import SandboxViolation, ToolError, did_you_mean
-from orchestrator.globs import glob_match
 from orchestrator.models.types import ToolSpec
 
 SKIP_DIRS = frozenset(
     {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 )
-MAX_LISTED_FILES = 400
-MAX_SEARCH_HITS = 100
 MAX_SEARCHED_FILE_BYTES = 1_000_000
-MAX_UNTRACKED_DIFFS = 50
-SEARCH_TIMEOUT_S = 5.0
+
 
 class Toolbox:
     """The tools one agent may call in one worktree; `call` returns what the agent sees."""
@@ -82,17 +62,19 @@ class Toolbox:
         self.max_output_chars = max_output_chars
         self.on_write = on_write
         self.calls = 0
-        unknown = [name for name in tools or [] if name not in TOOL_SPECS]
+        self.tools: dict[str, Tool] = registered_tools()
+        unknown = [name for name in tools or [] if name not in self.tools]
         if unknown:
-            raise ToolError(f"unknown tool {unknown[0]!r}.{did_you_mean(unknown[0], TOOL_SPECS)}")
+            raise ToolError(f"unknown tool {unknown[0]!r}.{did_you_mean(unknown[0], self.tools)}")
         # The persona's order is kept: small models lean to the first tool offered (measured on the 0.5B).
         self.only = list(dict.fromkeys(tools)) if tools is not None else None
 
     def available(self) -> list[str]:
         """Tools on offer, in the persona's order: read-only drops writers, no test command drops run_tests."""
-        allowed = READ_TOOLS if self.read_only else TOOL_SPECS
-        names = self.only if self.only is not None else list(TOOL_SPECS)
-        return [name for name in names if name in allowed and (name != "run_tests" or self.test_command)]
+        names = self.only if self.only is not None else list(self.tools)
+        return [name for name in names if (tool := self.tools.get(name)) is not None
+                and (tool.effect == "read" or not self.read_only)
+                and (self.test_command or not tool.needs_test_command)]
 
     def specs(self) -> list[ToolSpec]:
         """The ToolSpecs to hand to the model, in the order of available(); edit and append_file name the files
@@ -100,7 +82,7 @@ class Toolbox:
         if self._specs is None:
             names = self.available()
             writable = self._writable_files() if any(name in EXISTING_FILE_WRITERS for name in names) else []
-            self._specs = [with_path_choices(TOOL_SPECS[name], writable) for name in names]
+            self._specs = [with_path_choices(self.tools[name].spec, writable) for name in names]
         return list(self._specs)
 
     def _writable_files(self) -> list[str]:
@@ -116,166 +98,42 @@ class Toolbox:
     def call(self, name: str, arguments: dict[str, Any]) -> str:
         """Run one tool call; refused calls raise ToolError/SandboxViolation with the reason."""
         self.calls += 1  # refused calls count too: they still cost the agent a turn
-        if name not in READ_TOOLS:
+        tool = self.tools.get(name)
+        if tool is None or tool.effect != "read":
             self._specs = self._files = None  # a write or a command may have added a file
-        if name not in self.available():
-            if name in TOOL_SPECS:
+        if tool is None or name not in self.available():
+            if tool is not None:
                 raise ToolError(
                     f"tool {name!r} is not available to this agent{' (read-only)' if self.read_only else ''}."
                 )
             raise ToolError(f"unknown tool {name!r}.{did_you_mean(name, self.available())}")
-        arguments = validate_arguments(name, arguments)
+        arguments = tool.validate(arguments)
         try:
-            # Each tool is the method of the same name; what it returns goes to a model and the checkpoints, so a
-            # non-UTF-8 name (a test's) shows as "?".
-            return redact(getattr(self, name)(**arguments)).encode("utf-8", "replace").decode("utf-8")
+            # What a tool returns goes to a model and the checkpoints, so a non-UTF-8 name (a test's) shows as "?".
+            return redact(str(tool.function(self, **arguments))).encode("utf-8", "replace").decode("utf-8")
         except SandboxViolation as exc:  # "/path/to/repo/calc.py": small models make up absolute paths
             path = arguments.get("path")
             if isinstance(path, str) and PurePosixPath(path).is_absolute():
-                raise SandboxViolation(f"{exc}{self._path_hint(path)}") from exc
+                raise SandboxViolation(f"{exc}{self.path_hint(path)}") from exc
             raise
         except (OSError, UnicodeError) as exc:
             raise ToolError(redact(f"{name} failed: {exc}")) from exc
         except RecursionError as exc:
             raise ToolError(f"{name} failed: the folder tree is too deep to walk") from exc
 
-    def read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
-        """Return the file's text, whole or a line range, cut at a line boundary when too long."""
-        target = self._existing_file(path)
-        lines = _read_text(target, path).splitlines()
-        first, last = start_line or 1, min(end_line or len(lines), len(lines))
-        if not lines:
-            return f"[{path} is empty]"
-        if first > len(lines) or (end_line is not None and end_line < first):
-            raise ToolError(f"{path} has {len(lines)} lines; asked for {first}-{end_line or 'end'}.")
-        shown: list[str] = []
-        budget = self.max_output_chars
-        for line in lines[first - 1 : last]:
-            budget -= len(line) + 1
-            if budget < 0 and shown:
-                break
-            shown.append(line)
-        text = truncate_middle("\n".join(shown), self.max_output_chars)[0]
-        shown_last = first + len(shown) - 1
-        if (first, shown_last) == (1, len(lines)):
-            return text
-        more = f"; read on with start_line={shown_last + 1}" if shown_last < last else ""
-        return f"[{path}: lines {first}-{shown_last} of {len(lines)}{more}]\n{text}"
+    def resolve(self, path: str) -> Path:
+        """`path` (relative to the worktree) resolved, refused (SandboxViolation) when it leaves the worktree."""
+        return resolve_inside(self.root, path)
+
+    def read_text(self, target: Path, shown_path: str) -> str:
+        """A resolved file's text, refusing binaries with a clear message."""
+        return read_text(target, shown_path)
 
     def all_files(self) -> list[str]:
         """Every file of the worktree (skipping .git and tool caches), sorted, unlimited: for packets."""
-        return self._walk(self.root)
+        return self.walk(self.root)
 
-    def list_files(self, path: str = ".", pattern: str | None = None) -> str:
-        """List files under `path` (skipping .git and tool caches), at most MAX_LISTED_FILES."""
-        base = resolve_inside(self.root, path)
-        if not base.is_dir():
-            raise ToolError(f"{path} is not a folder; use read_file for files.")
-        found = [
-            rel
-            for rel in self._walk(base)
-            if not pattern or glob_match(rel, [pattern, f"**/{pattern}"])
-        ]
-        if not found:
-            return f"no files under {path}" + (f" matching {pattern!r}" if pattern else "")
-        shown = found[:MAX_LISTED_FILES]
-        extra = len(found) - len(shown)
-        return "\n".join(shown) + (f"\n[... {extra} more files not shown; narrow path or pattern]" if extra else "")
-
-    def search(self, pattern: str, path: str = ".") -> str:
-        """Find lines matching a regex (literal text if it isn't one) in text files under `path`, time-bounded."""
-        try:
-            compiled = regex.compile(pattern)
-        except (regex.error, OverflowError, RecursionError):
-            compiled = regex.compile(regex.escape(pattern))
-        base = resolve_inside(self.root, path)
-        files = [relative_posix(self.root, base)] if base.is_file() else self._walk(base)
-        hits: list[str] = []
-        deadline = time.monotonic() + remaining_s(SEARCH_TIMEOUT_S)
-        try:
-            for rel in files:
-                hits.extend(self._search_file(rel, compiled, MAX_SEARCH_HITS + 1 - len(hits), deadline))
-                if len(hits) > MAX_SEARCH_HITS:
-                    return "\n".join(hits[:MAX_SEARCH_HITS]) + (
-                        f"\n[stopped at {MAX_SEARCH_HITS} hits; narrow the pattern or path]"
-                    )
-        except TimeoutError:
-            found = "\n".join(hits[:MAX_SEARCH_HITS])
-            return (found + "\n" if found else "") + (
-                f"[search stopped after {SEARCH_TIMEOUT_S:g}s: the pattern {pattern!r} is too slow "
-                "(nested repetition?); use a simpler pattern or literal text]")
-        return "\n".join(hits) if hits else f"no matches for {pattern!r} under {path}"
-
-    def write_file(self, path: str, content: str) -> str:
-        """Create or overwrite a file after the write policy agrees."""
-        target = resolve_inside(self.root, path)
-        if target.is_dir():
-            raise ToolError(f"{path} is a folder; give a file path.")
-        rel = relative_posix(self.root, target)
-        old = _read_text(target, path) if target.is_file() else None
-        if old is not None:
-            check_keeps_definitions(rel, old, content)
-        self._write(target, content, "write_file", old)
-        return f"wrote {rel} ({len(content.splitlines())} lines)"
-
-    def append_file(self, path: str, content: str) -> str:
-        """Add content at the end of an existing file, separated from what is there by a blank line or two."""
-        target = self._existing_file(path)
-        text = _read_text(target, path).rstrip("\n")
-        rel = relative_posix(self.root, target)
-        check_appends_new_names(rel, text, content)
-        gap = "\n\n\n" if path.endswith(".py") and text else ("\n\n" if text else "")
-        new = f"{text}{gap}{content.strip(chr(10))}\n"
-        self._write(target, new, "append_file", text)
-        return f"appended {len(content.splitlines())} lines to {rel}"
-
-    def edit(self, path: str, search: str, replace: str) -> str:
-        """Replace the single exact occurrence of `search` in the file with `replace`."""
-        target = self._existing_file(path)
-        text = _read_text(target, path)
-        if not search:
-            raise ToolError("edit: `search` is empty; give the exact text to replace.")
-        if search == replace:
-            raise ToolError("edit: `replace` is the same as `search`, so nothing would change; "
-                            "give the corrected text.")
-        count = text.count(search)
-        if count == 0:
-            raise ToolError(edit_missed(path, text))
-        if count > 1:
-            raise ToolError(
-                f"edit: the search text occurs {count} times in {path}; include more "
-                "surrounding lines so it matches exactly once."
-            )
-        new = text.replace(search, replace, 1)
-        self._write(target, new, "edit", text)
-        return f"edited {relative_posix(self.root, target)}"
-
-    def run_tests(self) -> str:
-        """Run the configured test command and report exit code, duration and output."""
-        if not self.test_command:
-            raise ToolError("run_tests: no test command is configured for this run.")
-        return format_result(self._run(self.test_command))
-
-    def git_diff(self) -> str:
-        """Diff of the worktree against HEAD, tracked changes first, then untracked files."""
-        base = ["git", *SAFE_GIT_CONFIG, "-c", "core.quotepath=off", "--no-pager"]
-        flags = ["--no-color", "--no-ext-diff", "--no-textconv", "--text"]
-        tracked = self._git(base + ["diff", *flags, "HEAD", "--"], "diff against HEAD")
-        listing = self._git(base + ["ls-files", "--others", "--exclude-standard", "-z"], "ls-files")
-        untracked = [name for name in listing.split("\0") if name and os.path.lexists(self.root / name)]
-        parts = [tracked] if tracked.strip() else []
-        for name in untracked[:MAX_UNTRACKED_DIFFS]:
-            parts.append(
-                self._git(
-                    base + ["diff", *flags, "--no-index", "--", os.devnull, name], f"diff of {name}", ok_codes=(0, 1)
-                )
-            )
-        if len(untracked) > MAX_UNTRACKED_DIFFS:
-            parts.append(f"[... {len(untracked) - MAX_UNTRACKED_DIFFS} more untracked files not shown]\n")
-        text = "".join(parts)
-        return truncate_middle(text, self.max_output_chars)[0] if text else "no changes since HEAD"
-
-    def _git(self, argv: list[str], what: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+    def git(self, argv: list[str], what: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         """Run one git command; a failure becomes a ToolError quoting git's message."""
         result = run_command(
             argv,
@@ -288,7 +146,7 @@ class Toolbox:
             raise ToolError(f"git_diff: {what} failed: {result.output.strip()[-500:]}")
         return result.output
 
-    def _run(self, argv: list[str]) -> CommandResult:
+    def run(self, argv: list[str]) -> CommandResult:
         """Run a command in the worktree with this toolbox's allowlist, timeout and output cap.
 
         What the write policy protects is read-only for the command too: a test can't rewrite the tests."""
@@ -296,25 +154,25 @@ class Toolbox:
         return run_command(argv, self.root, allowlist=self.allowlist, timeout_s=self.timeout_s,
                            max_output_chars=self.max_output_chars, readonly=frozen)
 
-    def _existing_file(self, path: str) -> Path:
+    def existing_file(self, path: str) -> Path:
         """Resolve `path` and insist that it is an existing regular file."""
-        target = resolve_inside(self.root, path)
+        target = self.resolve(path)
         if target.is_dir():
             raise ToolError(f"{path} is a folder; use list_files to see its files.")
         if not target.is_file():
-            raise ToolError(f"{path} does not exist.{self._path_hint(path)}")
+            raise ToolError(f"{path} does not exist.{self.path_hint(path)}")
         refuse_hard_link(target, path)
         return target
 
-    def _path_hint(self, path: str) -> str:
+    def path_hint(self, path: str) -> str:
         """A real file for a wrong path: the same file name elsewhere, else the closest path, else list_files."""
-        listed = self.list_files().splitlines()
+        listed = self.walk(self.root)
         name = PurePosixPath(path).name
         same = [p for p in listed if PurePosixPath(p).name in (name, f"{name}.py")]
         hint = f" Did you mean {same[0]!r}?" if same else did_you_mean(path, listed)
         return hint or " Use list_files to find the right path."
 
-    def _write(self, target: Path, content: str, tool: str, old: str | None) -> None:
+    def write(self, target: Path, content: str, tool: str, old: str | None) -> None:
         """Check the write policy (read-only refuses everything) and that Python still parses, then write the file."""
         rel = relative_posix(self.root, target)
         if self.read_only:
@@ -338,7 +196,7 @@ class Toolbox:
         if self.on_write is not None:  # the phase commits what its agent wrote, not what a test made
             self.on_write(rel, content.encode("utf-8"))
 
-    def _walk(self, base: Path) -> list[str]:
+    def walk(self, base: Path) -> list[str]:
         """Relative paths of the files under `base`, sorted, skipping SKIP_DIRS and anything too deep."""
         return sorted(self._files_under(base))
 
@@ -362,7 +220,7 @@ class Toolbox:
                 elif _descend(entry, rel.count("/") + 1):
                     stack.append((entry.path, f"{rel}/"))
 
-    def _search_file(self, rel: str, compiled: Any, limit: int, deadline: float) -> list[str]:
+    def search_file(self, rel: str, compiled: Any, limit: int, deadline: float) -> list[str]:
         """Matching lines of one file as `path:line: text`; binary, huge or escaping files are skipped."""
         try:
             target = resolve_inside(self.root, rel)
@@ -387,7 +245,7 @@ def _descend(entry: os.DirEntry, depth: int) -> bool:
     return not entry.is_symlink() and entry.name not in SKIP_DIRS and depth < MAX_PATH_PARTS
 
 
-def _read_text(target: Path, shown_path: str) -> str:
+def read_text(target: Path, shown_path: str) -> str:
     """Read a text file, refusing binaries with a clear message."""
     data = target.read_bytes()
     if b"\0" in data[:8192]:

@@ -16,6 +16,7 @@ import typer
 from orchestrator.cli import fleet, new, router, runs
 from orchestrator.cli.author import graph, init, schema, validate
 from orchestrator.cli.catalog import models, personas
+from orchestrator.cli.plugins import plugins
 from orchestrator.cli.report import report
 from orchestrator.cli.run import resume, run
 from orchestrator.errors import OrchestratorError
@@ -28,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for command in (run, resume, validate, graph, schema, init, models, personas, report):
+for command in (run, resume, validate, graph, schema, init, models, personas, plugins, report):
     app.command()(command)
 
 

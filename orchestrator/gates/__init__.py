@@ -1,4 +1,5 @@
-"""Context gates between phases: spec, red tests, quality, review, acceptance. Each returns one GateResult.
+"""Context gates between phases: each gate step runs its gate's registered kind (spec, red tests, quality, review,
+acceptance, or a plugin's) and returns one GateResult.
 
 Every gate fails closed: `unknown` (the gate could not judge) routes like `fail`, with its reason.
 """
@@ -7,17 +8,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.gates.result import GateResult
-from orchestrator.run.context import RunContext
-from orchestrator.run.monitors import monitor_breach
-from orchestrator.run.records import PhaseRecord
 from orchestrator.workflow.spec import STOP, AgentStepSpec, GateStepSpec
+
+if TYPE_CHECKING:  # the package loads with every gate kind module (`validate` too): the run layer loads on use
+    from orchestrator.run.context import RunContext
 
 
 def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, Any]:
     """Run the step's gate; a failure counts a round, and past `max_rounds` names the cap in stop_reason."""
+    from orchestrator.run.monitors import monitor_breach
+    from orchestrator.run.records import PhaseRecord
+
     started = time.monotonic()
     ctx.announce("gate_start", step.id, gate=step.gate, gate_kind=ctx.spec.gates[step.gate].kind)
     result, update, persona, phases = _judge(ctx, step, state)
@@ -54,42 +58,12 @@ def judge_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> Ga
 
 def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
            ) -> tuple[GateResult, dict[str, Any], str, list[dict[str, Any]]]:
-    """(result, state to keep, who judged, extra phase rows) of the step's gate kind."""
-    kind = ctx.spec.gates[step.gate].kind
-    if kind == "quality":
-        from orchestrator.gates.quality import run_quality_gate
+    """(result, state to keep, who judged, extra phase rows) of the step's gate, judged by its registered kind."""
+    from orchestrator.gates.kind import gate_kind
 
-        result, keep = run_quality_gate(ctx, step, state)
-        return result, keep, "-", []
-    if kind == "red":
-        from orchestrator.gates.red import run_red_gate
-
-        result, keep = run_red_gate(ctx, step, state)
-        return result, keep, "-", []
-    if kind == "review":
-        from orchestrator.gates.changes import behaviour_change_without_spec, run_changes, spec_text
-        from orchestrator.gates.review import run_review_gate
-        from orchestrator.gates.signatures import signature_changes
-        from orchestrator.gates.tampering import tampering_flag
-
-        # Critics read only, so the run's changes are the same before and after the review: list them once.
-        changes = run_changes(ctx.workspace)
-        flags = [f for f in (behaviour_change_without_spec(ctx.workspace, changes),
-                             signature_changes(ctx.workspace, changes), tampering_flag(ctx.workspace.path, changes))
-                 if f]
-        for flag in flags:
-            ctx.event("flag", step.id, "", flag=flag)
-        flag = "\n".join(flags) or None
-        result, phases = run_review_gate(ctx, step, state, spec_text(ctx.workspace, changes), flag, changes)
-        return result, {"review_report": result.report}, "-", phases
-    if kind == "acceptance":
-        from orchestrator.gates.acceptance import run_acceptance_gate
-
-        result, by = run_acceptance_gate(ctx, step, state)
-        return result, {}, by, []
-    from orchestrator.gates.spec import run_spec_gate
-
-    return run_spec_gate(ctx, step, state), {}, "-", []
+    gate = ctx.spec.gates[step.gate]
+    judgement = gate_kind(gate.kind).judge(ctx, step, gate, state)
+    return judgement.result, judgement.keep, judgement.by, judgement.phases
 
 
 def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], judged: list[dict[str, Any]],

@@ -16,6 +16,7 @@ from orchestrator.errors import ToolError
 from orchestrator.gates.changes import run_changes
 from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output, tool_name
+from orchestrator.gates.kind import gate_spec
 from orchestrator.gates.pytest_run import (
     PytestRun,
     base_files,
@@ -27,7 +28,9 @@ from orchestrator.gates.pytest_run import (
 from orchestrator.gates.result import CommandEvidence, GateResult
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import state_dir
-from orchestrator.workflow.spec import CommandSpec, GateStepSpec
+from orchestrator.workflow.gate_kinds import QualityGateSpec
+from orchestrator.workflow.gate_spec import CommandSpec
+from orchestrator.workflow.spec import GateStepSpec
 
 BAD = ("failed", "error")
 HIDDEN = ("skipped", "xfailed", "xpassed", "not run")
@@ -40,7 +43,7 @@ def is_pytest(command: CommandSpec) -> bool:
 
 def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, dict]:
     """Judge the worktree; returns the result and the state to keep (the base commit's test outcomes)."""
-    gate = ctx.spec.gates[step.gate]
+    gate = gate_spec(ctx, step, QualityGateSpec)
     changes = run_changes(ctx.workspace)
     result = GateResult(gate=step.id, kind="quality", verdict="pass")
     problems: list[str] = []

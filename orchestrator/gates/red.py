@@ -14,6 +14,7 @@ from orchestrator.agents.worktree_files import read_text, remove, write_text
 from orchestrator.gates.changes import Changes, run_changes, spec_text
 from orchestrator.gates.config import command_options
 from orchestrator.gates.findings import compress_findings, parse_output
+from orchestrator.gates.kind import gate_spec
 from orchestrator.gates.pytest_run import (
     PytestRun,
     base_files,
@@ -26,7 +27,9 @@ from orchestrator.gates.quality import BAD, is_pytest
 from orchestrator.gates.result import GateResult, unknown
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import git
-from orchestrator.workflow.spec import CommandSpec, GateStepSpec
+from orchestrator.workflow.gate_kinds import RedGateSpec
+from orchestrator.workflow.gate_spec import CommandSpec
+from orchestrator.workflow.spec import GateStepSpec
 
 # A module that fails to import the code it tests is red for the right reason: the feature is missing.
 MISSING_CODE_ERRORS = ("ImportError", "ModuleNotFoundError", "AttributeError", "NameError")
@@ -36,7 +39,7 @@ _MISSING_NAME = re.compile(r"No module named '([\w.]+)'|cannot import name '(\w+
 
 def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, dict]:
     """Judge the tester's new tests against the code as it was at the base commit."""
-    gate = ctx.spec.gates[step.gate]
+    gate = gate_spec(ctx, step, RedGateSpec)
     changes = run_changes(ctx.workspace)
     fail = lambda *reasons, **kw: (GateResult(gate=step.id, kind="red", verdict="fail", reasons=list(reasons),  # noqa: E731
                                               **kw), {})

@@ -23,7 +23,7 @@ class GateResult(BaseModel):
     """What a gate decided and why. `unknown` means the gate could not judge; it counts as a failure."""
 
     gate: str = Field(description="The gate step's id.")
-    kind: str = Field(description="quality, red, review, spec or acceptance.")
+    kind: str = Field(description="The gate kind's name: quality, red, review, spec, acceptance or a plugin's.")
     verdict: GateVerdict
     reasons: list[str] = Field(default_factory=list, description="Why; the first is the main reason.")
     commands: list[CommandEvidence] = Field(default_factory=list)

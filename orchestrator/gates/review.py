@@ -11,15 +11,17 @@ from typing import Any
 
 from orchestrator.agents.loop import AgentLoop
 from orchestrator.agents.packets import build_packet
-from orchestrator.agents.personas import READ_TOOLS
+from orchestrator.agents.tool_registry import tool_names
 from orchestrator.gates.authors import builder_models, shared_model_flags
 from orchestrator.gates.changes import Changes
+from orchestrator.gates.kind import gate_spec
 from orchestrator.gates.pytest_run import run_pytest
 from orchestrator.gates.result import GateResult
 from orchestrator.gates.spec_lint import Scenario, lint_spec
 from orchestrator.gates.verdict import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
 from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord
+from orchestrator.workflow.gate_kinds import ReviewGateSpec
 from orchestrator.workflow.spec import GateStepSpec
 
 TASK_SCENARIO = "The task is done:"
@@ -29,7 +31,7 @@ TASK_SCENARIO = "The task is done:"
 def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
                     spec_text: str, flag: str | None, changes: Changes) -> tuple[GateResult, list[dict[str, Any]]]:
     """Each critic reviews the task, diff, gate results and spec with read-only tools; then the checks."""
-    gate = ctx.spec.gates[step.gate]
+    gate = gate_spec(ctx, step, ReviewGateSpec)
     scenarios = run_scenarios(ctx, spec_text)
     packet = build_packet(review_sections(ctx, state, spec_text, scenarios, flag), ctx.packet_tokens(gate.critics[0]))
     verdicts, records, problems = [], [], []
@@ -143,7 +145,7 @@ def _review_on(ctx: RunContext, step: GateStepSpec, critic: str, packet: Any, mo
     from orchestrator.agents.tools import Toolbox
 
     persona = ctx.persona(critic)
-    toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in READ_TOOLS])
+    toolbox = Toolbox(ctx.workspace.path, read_only=True, tools=[t for t in persona.tools if t in tool_names("read")])
     ctx.event("phase_start", step.id, critic, model=model, packet_tokens=packet.tokens,
               packet_kept=packet.kept, packet_trimmed=packet.trimmed, packet_dropped=packet.dropped)
     started = time.monotonic()
@@ -263,7 +265,7 @@ def _exists(test: str, collected: list[str]) -> bool:
                and (("::" not in test) or t.startswith(test.split("::")[0])) for t in collected)
 
 
-def _merge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], gate: Any,
+def _merge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], gate: ReviewGateSpec,
            verdicts: list[ReviewVerdict]) -> ReviewVerdict:
     """One verdict of several critics': the moderator's when the gate names one, else the deterministic merge."""
     if len(verdicts) > 1 and gate.moderator:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from orchestrator.models.weights import LOCAL_WEIGHTS
 
-OFFLINE_PROVIDERS = ("local", "scripted", "function")
 SCRIPT_PREFIX = "scripted:"
 LOCAL_MODELS = tuple(LOCAL_WEIGHTS)  # the embedded models, cheapest first
 
@@ -20,8 +19,11 @@ def provider_of(model_id: str) -> str:
 
 
 def is_offline(model_id: str) -> bool:
-    """True for ids served in-process (local, scripted, function): no network, no key, no cost."""
-    return provider_of(model_id) in OFFLINE_PROVIDERS
+    """True for ids a registered in-process provider serves (local, scripted, function, a plugin's): no network,
+    no key, no cost."""
+    from orchestrator.models.providers.registry import provider_names
+
+    return provider_of(model_id) in provider_names()
 
 
 def is_script_path(model_id: str) -> bool:

@@ -1,4 +1,4 @@
-"""Build a routing strategy from its spec: the one place that knows every strategy class."""
+"""Build a routing strategy from its spec: the built-in strategies' builders, and the lookup of any registered one."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def build_strategy(
 
     `state_dir` holds learned state (bandit posteriors, latency averages); `base_dir` resolves relative files.
     """
-    return _BUILDERS[spec.strategy](spec, registry, Path(state_dir), base_dir)
+    from orchestrator.routing.registry import strategy_entry
+
+    return strategy_entry(spec.strategy).build(spec, registry, Path(state_dir), base_dir)
 
 
 def _resolve(path: str, base_dir: Path | None) -> Path:
@@ -28,19 +30,22 @@ def _resolve(path: str, base_dir: Path | None) -> Path:
     return candidate if candidate.is_absolute() or base_dir is None else base_dir / candidate
 
 
-def _static(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_static(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.static import StaticStrategy
 
     return StaticStrategy(registry)
 
 
-def _pinned(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_pinned(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.static import PinnedStrategy
 
     return PinnedStrategy(registry, spec.pin or "")
 
 
-def _rules(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_rules(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.latency import LatencyStore
     from orchestrator.routing.rules import RulesStrategy
 
@@ -53,13 +58,15 @@ def _rules(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Pat
     )
 
 
-def _cascade(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_cascade(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.cascade import Cascade
 
     return Cascade(registry, spec.cascade.start, confidence_threshold=spec.cascade.confidence_threshold)
 
 
-def _semantic(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_semantic(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.semantic import SemanticStrategy, load_intents
 
     options = spec.semantic or SemanticSpec(intents={})
@@ -68,26 +75,30 @@ def _semantic(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: 
     return SemanticStrategy(registry, intents, threshold=options.threshold, fallback=options.fallback)
 
 
-def _bandit(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_bandit(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.bandit import BanditStrategy
 
     path = state_dir / f"{spec.bandit.state}.json"
     return BanditStrategy(registry, path, cost_weight=spec.bandit.cost_weight, seed=spec.bandit.seed)
 
 
-def _parallel(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_parallel(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.ensemble import ParallelStrategy
 
     return ParallelStrategy(registry, spec.parallel.n)
 
 
-def _speculative(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_speculative(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.ensemble import SpeculativeStrategy
 
     return SpeculativeStrategy(registry, spec.speculative.drafter, spec.speculative.verifier)
 
 
-def _predictive(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None) -> RoutingStrategy:
+def build_predictive(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir: Path | None
+                 ) -> RoutingStrategy:
     from orchestrator.routing.predictive.router import PredictiveRouter
     from orchestrator.routing.predictive.strategy import PredictiveStrategy
 
@@ -101,16 +112,3 @@ def _predictive(spec: RoutingSpec, registry: Registry, state_dir: Path, base_dir
         weak_profile=options.weak_profile,
         threshold=options.threshold,
     )
-
-
-_BUILDERS = {
-    "static": _static,
-    "pinned": _pinned,
-    "rules": _rules,
-    "cascade": _cascade,
-    "semantic": _semantic,
-    "bandit": _bandit,
-    "parallel": _parallel,
-    "speculative": _speculative,
-    "predictive": _predictive,
-}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.routing.base import RouteDecision, RouteRequest, dedupe
 from orchestrator.routing.capability import climb
-from orchestrator.routing.spec import STEP_BLIND
+from orchestrator.routing.registry import step_blind_strategies
 
 if TYPE_CHECKING:
     from orchestrator.models.affinity import PrefixAffinity
@@ -62,7 +62,7 @@ def honour_declarations(strategy: Any, request: RouteRequest, decision: RouteDec
         what = "stakes high" if own is OWN_STAKES else "interactive"
         if strategy.name in own:
             notes.append(f"{what}: applied by {strategy.name} itself")
-        elif strategy.name in STEP_BLIND:  # `validate` refuses these pairs; only `--pin` gets here
+        elif strategy.name in step_blind_strategies():  # `validate` refuses these pairs; only `--pin` gets here
             notes.append(f"{what}: not honoured, {strategy.name} routing can't")
         else:
             note = apply()

@@ -1,20 +1,22 @@
-"""Routing as written in YAML: which strategy routes a persona or step, and its options (pydantic only)."""
+"""Routing as written in YAML: which registered strategy routes a persona or step, and its options."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-StrategyName = Literal[
-    "static", "rules", "cascade", "predictive", "semantic", "bandit", "parallel", "speculative", "pinned"
-]
+from orchestrator.plugins import RegisteredName
 
 
-STRATEGIES: tuple[str, ...] = StrategyName.__args__  # type: ignore[attr-defined]
+def _strategy_names() -> list[str]:
+    from orchestrator.routing.registry import strategy_names
 
-STEP_BLIND: tuple[str, ...] = ("bandit", "pinned", "parallel", "speculative")
-"""Strategies that can't honour a step's `stakes: high` or `interactive: true`: `validate` refuses the pair."""
+    return strategy_names()
+
+
+StrategyName = Annotated[str, RegisteredName("routing strategy", _strategy_names)]
+"""The name of a registered routing strategy (built-in or a plugin's)."""
 
 
 class _Spec(BaseModel):
@@ -153,6 +155,8 @@ class RoutingSpec(_Spec):
     speculative: SpeculativeSpec = Field(default_factory=SpeculativeSpec, description="Speculative options.")
     predictive: PredictiveSpec = Field(default_factory=PredictiveSpec, description="Predictive options.")
     pin: str | None = Field(None, description="Pinned strategy: the one model every role uses.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of a strategy a plugin registers (its builder reads them).")
 
     @model_validator(mode="before")
     @classmethod

@@ -114,13 +114,14 @@ class RunContext:
 
     def _fixed_parts(self, persona: str, tools: list[Any] | None) -> _FixedParts:
         from orchestrator.agents.loop import FINISH_TOOL
-        from orchestrator.agents.tools import TOOL_SPECS
+        from orchestrator.agents.tool_registry import tool_specs
 
         spec = self.persona(persona)
         if tools is not None:
             return _FixedParts.of(spec, tools)
         if persona not in self._fixed:  # the persona's system prompt and tools don't change in a run
-            default = [*(TOOL_SPECS[t] for t in spec.tools if t in TOOL_SPECS), FINISH_TOOL]
+            specs = tool_specs()
+            default = [*(specs[t] for t in spec.tools if t in specs), FINISH_TOOL]
             self._fixed[persona] = _FixedParts.of(spec, default)
         return self._fixed[persona]
 

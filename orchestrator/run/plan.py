@@ -89,26 +89,15 @@ def _does(spec: Any, step: Any) -> str:
         return f"chooses among {', '.join(step.choices)}{how} (default {step.default})"
     if isinstance(step, EscalateStepSpec):
         return f"moves {step.persona} one rung up the escalation ladder"
-    gate = spec.gates[step.gate]
-    if gate.kind == "quality":
-        return "runs " + "; ".join(" ".join(c.run) for c in gate.commands)
-    if gate.kind == "red":
-        command = next((c.run for c in gate.commands if c.parser == "pytest"), spec.settings.test_command)
-        return f"new tests must fail before the build ({' '.join(command)})"
-    if gate.kind == "review":
-        moderator = f", merged by {gate.moderator}" if gate.moderator else ""
-        return f"critics {', '.join(gate.critics)}{moderator} judge the diff against the scenarios"
-    return {"spec": "checks the spec's Blueprint, Contract and scenarios",
-            "acceptance": "a human approves or rejects"}.get(gate.kind, gate.kind)
+    return str(spec.gates[step.gate].summary(spec.settings.test_command))
 
 
 def _personas(spec: Any, step: Any) -> list[str]:
     """The personas whose calls a step makes (an escalate step calls no model)."""
     if isinstance(step, AgentStepSpec) or (isinstance(step, DispatchStepSpec) and not step.rule):
         return [step.persona]
-    if isinstance(step, GateStepSpec) and spec.gates[step.gate].kind == "review":
-        gate = spec.gates[step.gate]
-        return [*gate.critics, *([gate.moderator] if gate.moderator else [])]
+    if isinstance(step, GateStepSpec):
+        return [persona for _, persona in spec.gates[step.gate].persona_refs()]
     return []
 
 

@@ -165,7 +165,7 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState, files:
     report = state.get("gate_report", "") if state.get("last_verdict") not in (None, "pass") else ""
     budget = ctx.packet_tokens(step.persona)
     spec = spec_text(ctx.workspace)
-    from orchestrator.agents.tools import MAX_LISTED_FILES
+    from orchestrator.agents.builtin_tools import MAX_LISTED_FILES
 
     listed = _lister(str(worktree)).all_files() if files is None else files
     working = _working_files(ctx, step, spec, listed[:MAX_LISTED_FILES])

@@ -91,7 +91,7 @@ def plan_candidates(ctx: RunContext, step: AgentStepSpec, models: list[str], fea
 def gate_after(ctx: RunContext, step: AgentStepSpec) -> GateStepSpec | None:
     """The gate step the agent step hands to, when it can judge a candidate unattended (not a human's)."""
     target = next((s for s in ctx.spec.steps if s.id == step.next), None)
-    if isinstance(target, GateStepSpec) and ctx.spec.gates[target.gate].kind != "acceptance":
+    if isinstance(target, GateStepSpec) and ctx.spec.gates[target.gate].judges_work:
         return target
     return None
 

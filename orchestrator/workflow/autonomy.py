@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.workflow.spec import END, STOP, AgentStepSpec, GateSpec, GateStepSpec, WorkflowSpec
+from orchestrator.workflow.gate_spec import make_gate
+from orchestrator.workflow.spec import END, STOP, AgentStepSpec, GateStepSpec, WorkflowSpec
 
 ACCEPTANCE_GATE = "__acceptance__"
 SIGN_OFF_STEP = "sign_off"
@@ -23,7 +24,7 @@ def apply_autonomy(spec: WorkflowSpec) -> WorkflowSpec:
     if level == "L4" or (level == "L3" and own_acceptance) or ACCEPTANCE_GATE in spec.gates:
         return spec  # nothing to add, or already applied
     spec = spec.model_copy(deep=True)
-    gates = {**spec.gates, ACCEPTANCE_GATE: GateSpec(kind="acceptance")}
+    gates = {**spec.gates, ACCEPTANCE_GATE: make_gate({"kind": "acceptance"})}
     steps: list[Any] = []
     for step in spec.steps:
         steps.append(step)

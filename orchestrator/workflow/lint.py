@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from orchestrator.workflow.gate_kinds import ReviewGateSpec
 from orchestrator.workflow.spec import AgentStepSpec, DispatchStepSpec, EscalateStepSpec, WorkflowSpec
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -19,7 +20,7 @@ def is_builder(persona: str) -> bool:
 
 def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
     """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
-    reviews = [g for g in spec.gates.values() if g.kind == "review"]
+    reviews = [g for g in spec.gates.values() if isinstance(g, ReviewGateSpec)]
     critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
     agents = [s.persona for s in spec.steps if isinstance(s, AgentStepSpec | DispatchStepSpec | EscalateStepSpec)
               and not getattr(s, "rule", None)]  # a rule dispatch calls no model
@@ -65,12 +66,13 @@ def _opening_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
 
 
 def _critic_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
-    from orchestrator.agents.personas import READ_TOOLS, load_persona
+    from orchestrator.agents.personas import load_persona
+    from orchestrator.agents.tool_registry import tool_names
     from orchestrator.errors import ConfigError
 
     warnings = []
     for name, gate in spec.gates.items():
-        if gate.kind != "review":
+        if not isinstance(gate, ReviewGateSpec):
             continue
         twice = sorted({c for c in gate.critics if gate.critics.count(c) > 1})
         warnings += [f"gates.{name}.critics: {c!r} is listed more than once" for c in twice]
@@ -79,7 +81,7 @@ def _critic_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
                 tools = load_persona(critic, repo).tools
             except ConfigError:
                 continue  # validate reports unknown personas as errors
-            writes = [t for t in tools if t not in READ_TOOLS]  # what the review gate withholds
+            writes = [t for t in tools if t not in tool_names("read")]  # what the review gate withholds
             if writes:
                 warnings.append(f"gates.{name}: {critic!r} has {', '.join(writes)}, but a review runs read-only: "
                                 "those tools are withheld")

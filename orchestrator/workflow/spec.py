@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from orchestrator.agents.limits import LimitsSpec
-from orchestrator.agents.personas import ALL_TOOLS, FINISHING_TOOLS
+from orchestrator.agents.tool_registry import FINISHING_TOOLS, tool_names
+from orchestrator.plugins import RegisteredName
 from orchestrator.routing.spec import RoutingSpec
 from orchestrator.workflow.budget import BudgetSpec
+from orchestrator.workflow.gate_spec import AnyGate
 
 END = "end"
 """Reserved step target that finishes the run successfully."""
@@ -22,35 +24,6 @@ RESERVED_TARGETS = (END, STOP)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class CommandSpec(_Strict):
-    """One deterministic command of a quality gate, run without a shell."""
-
-    name: str = Field(description="Short label shown in reports, e.g. 'tests' or 'lint'.")
-    run: list[str] = Field(min_length=1, description="argv of the command; no shell, so ';' and '$(...)' stay inert.")
-    parser: Literal["pytest", "ruff", "generic", "auto"] = Field(
-        "auto", description="How to parse the output into {file, line, message} findings."
-    )
-
-
-class GateSpec(_Strict):
-    """A named gate: quality (commands, green tests), red (new tests fail before the build), review (critics),
-    acceptance (a human) or spec (spec content)."""
-
-    kind: Literal["quality", "red", "review", "acceptance", "spec"] = Field(description="What the gate checks.")
-    commands: list[CommandSpec] = Field(
-        default_factory=list,
-        description="Quality gate commands, in order. A red gate runs its first pytest command (default: "
-        "settings.test_command) on the new test files.")
-    require_change: bool = Field(
-        True, description="Quality gate: fail with 'the builder changed nothing' when no source file differs "
-        "from the run's base commit.")
-    all_green: bool = Field(
-        False, description="Quality gate: tests already failing at the base commit must pass too (the work is to "
-        "make them pass, as in `implement`); default: no test may regress and this run's red tests must pass.")
-    critics: list[str] = Field(default_factory=list, description="Review gate: critic personas, each on its own model.")
-    moderator: str | None = Field(None, description="Review gate: persona that merges several critics' findings.")
 
 
 class MonitorSpec(_Strict):
@@ -169,7 +142,7 @@ class AgentStepSpec(_StepBase):
         True, description="With stop_when_delivered: one last turn asks for the handoff summary; false ends the step "
         "as soon as the deliverable exists (the handoff then names what was delivered), saving a model call.")
     budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
-    opening: list[Literal[(*ALL_TOOLS, *FINISHING_TOOLS)]] | None = Field(  # type: ignore[valid-type]
+    opening: list[Annotated[str, RegisteredName("tool", tool_names, FINISHING_TOOLS)]] | None = Field(
         None, description="Tools offered on this step's first turn, in this order, one of which must be called; "
         "overrides the persona's `opening` (e.g. [edit, append_file] for a fix); unset: the persona's.")
     best_of: BestOfSpec | None = Field(
@@ -244,13 +217,18 @@ AnyStep = AgentStepSpec | GateStepSpec | DispatchStepSpec | EscalateStepSpec
 class WorkflowSpec(_Strict):
     """A workflow: steps wired into a graph, the gates they use and per-role model overrides."""
 
+    # Built on first use, not at import: the gate kinds (and so the schema) come from the plugins.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
     name: str = Field(description="Workflow name.")
     description: str = Field("", description="One paragraph on what the workflow does.")
     entry: str | None = Field(None, description="First step; defaults to the first listed step.")
     settings: SettingsSpec = Field(default_factory=SettingsSpec, description="Run-wide settings.")
     models: dict[str, str] = Field(default_factory=dict, description="persona -> profile or model id overrides.")
     routing: RoutingSection = Field(default_factory=RoutingSection, description="Model routing strategies.")
-    gates: dict[str, GateSpec] = Field(default_factory=dict, description="Named gates used by gate steps.")
+    gates: dict[str, AnyGate] = Field(
+        default_factory=dict, description="Named gates used by gate steps; `kind` picks the gate kind (built-in or "
+        "a plugin's).")
     steps: list[StepSpec] = Field(description="The steps, in reading order.")
 
     def step(self, step_id: str) -> AnyStep:

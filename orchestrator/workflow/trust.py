@@ -50,13 +50,13 @@ def allowed_commands(spec: Any, workflow_path: Path, repo: Path, extra: Iterable
     allowed = set(DEFAULT_ALLOWLIST) | user_allowed_commands() | {command_name(n) for n in extra}
     if not is_repo_local(workflow_path, repo):
         allowed |= {command_name(n) for n in spec.settings.allowed_commands}
-        allowed |= {command_name(c.run[0]) for gate in spec.gates.values() for c in gate.commands if c.run}
+        allowed |= {command_name(c.run[0]) for gate in spec.gates.values() for c in gate.programs() if c.run}
     return frozenset(allowed)
 
 
 def refused_commands(spec: Any, allowed: Iterable[str]) -> list[str]:
     """Gate and test programs of a workflow that the allowlist does not hold (to announce before the run)."""
-    names = {command_name(c.run[0]) for gate in spec.gates.values() for c in gate.commands if c.run}
+    names = {command_name(c.run[0]) for gate in spec.gates.values() for c in gate.programs() if c.run}
     if spec.settings.test_command:
         names.add(command_name(spec.settings.test_command[0]))
     return sorted(names - set(allowed))

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ValidationError
 from orchestrator.agents.personas import known_personas, persona_files, read_persona_file
 from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
 from orchestrator.located_yaml import LocatedYaml, Location, field_path, load_located_file, short_repr
-from orchestrator.routing.spec import STEP_BLIND
+from orchestrator.routing.registry import step_blind_strategies
+from orchestrator.workflow.gate_kinds import ReviewGateSpec
+from orchestrator.workflow.gate_spec import CommandSpec, GateSpec, gate_spec_models
 from orchestrator.workflow.graph_checks import capped, cycles, engine_nodes, field_loc
 from orchestrator.workflow.spec import (
     RESERVED_TARGETS,
@@ -121,6 +123,8 @@ def _data_loc(loc: tuple[Any, ...], data: Any) -> Location:
     for part in loc:
         if out and isinstance(out[-1], int) and out[:1] == ["steps"] and len(out) == 2 and part in _STEP_MODELS:
             continue
+        if out[:1] == ["gates"] and len(out) == 2 and part in gate_spec_models():  # 'gates.t.quality.x' -> gates.t.x
+            continue
         out.append(part)
     return tuple(out)
 
@@ -135,17 +139,31 @@ def _describe(err: dict[str, Any], loc: Location, data: Any) -> str:
     if kind == "extra_forbidden":
         key = loc[-1]
         return f"unknown key {short_repr(key)}.{did_you_mean(str(key), _fields_at(loc[:-1], data))}"
+    if loc[:1] == ("gates",) and kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _gate_kind_problem(err)
     if kind == "union_tag_invalid":
         tag = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
         return f"unknown step type {short_repr(tag)}.{did_you_mean(str(tag), _STEP_MODELS)}"
     if kind == "missing":
         return "required field is missing"
+    if kind == "unknown_name":
+        return str(err["msg"])
     return f"{err['msg']} (got {short_repr(err.get('input'))})"
+
+
+def _gate_kind_problem(err: dict[str, Any]) -> str:
+    """A gate whose `kind` is missing or names no registered gate kind (built-in or a plugin's)."""
+    kinds = list(gate_spec_models())
+    tag = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
+    if tag is None:
+        return f"a gate needs `kind`, one of: {', '.join(kinds)}"
+    return (f"unknown gate kind {short_repr(tag)}.{did_you_mean(str(tag), kinds)} Known kinds: {', '.join(kinds)} "
+            "(a plugin adds more: see `orchestrator plugins`)")
 
 
 def _fields_at(loc: Location, data: Any) -> list[str]:
     """Field names the model at `loc` accepts, for "Did you mean" on unknown keys."""
-    from orchestrator.workflow.spec import CommandSpec, GateSpec, SettingsSpec
+    from orchestrator.workflow.spec import SettingsSpec
 
     if not loc:
         return list(WorkflowSpec.model_fields)
@@ -156,7 +174,9 @@ def _fields_at(loc: Location, data: Any) -> list[str]:
     if loc == ("settings",):
         return list(SettingsSpec.model_fields)
     if loc[0] == "gates" and len(loc) == 2:
-        return list(GateSpec.model_fields)
+        gate = _get(data, loc)
+        kind = gate.get("kind") if isinstance(gate, dict) else None
+        return list(gate_spec_models().get(str(kind), GateSpec).model_fields)
     if loc[0] == "gates" and "commands" in loc:
         return list(CommandSpec.model_fields)
     return []
@@ -234,14 +254,10 @@ class _Checker:
                 hint = did_you_mean(step.gate, self.spec.gates)
                 self.report(("steps", i, "gate"), f"unknown gate {step.gate!r}.{hint}")
         for name, gate in self.spec.gates.items():
-            for j, critic in enumerate(gate.critics):
-                self.check_persona(("gates", name, "critics", j), critic)
-            if gate.moderator:
-                self.check_persona(("gates", name, "moderator"), gate.moderator)
-            if gate.kind == "quality" and not gate.commands:
-                self.report(("gates", name), "a quality gate needs at least one command")
-            if gate.kind == "review" and not gate.critics:
-                self.report(("gates", name), "a review gate needs at least one critic")
+            for where, persona in gate.persona_refs():
+                self.check_persona(("gates", name, *where), persona)
+            for problem in gate.problems():
+                self.report(("gates", name), problem)
         for role in self.spec.models:
             self.check_persona(("models", role), role)
 
@@ -251,8 +267,8 @@ class _Checker:
         for i, step in enumerate(self.spec.steps):
             if isinstance(step, AgentStepSpec):
                 self.check_agent_ensemble(i, step)
-            elif isinstance(step, GateStepSpec) and step.gate in self.spec.gates:
-                moderator = self.spec.gates[step.gate].moderator
+            elif isinstance(step, GateStepSpec) and isinstance(gate := self.spec.gates.get(step.gate), ReviewGateSpec):
+                moderator = gate.moderator
                 chosen = self.routing_of(step, moderator) if moderator else None
                 if chosen is not None and chosen.strategy in ("parallel", "speculative"):
                     self.report(("steps", i), f"{chosen.strategy} routing can't run the moderator {moderator!r}: "
@@ -272,7 +288,7 @@ class _Checker:
         target = self.index.get(step.next)
         gate = self.spec.steps[target] if target is not None else None
         judged = isinstance(gate, GateStepSpec) and gate.gate in self.spec.gates and (
-            self.spec.gates[gate.gate].kind != "acceptance")
+            self.spec.gates[gate.gate].judges_work)
         if strategy == "speculative" and not judged:
             self.report(("steps", i, "next"), "speculative routing verifies the draft with the gate after the "
                         "step: point `next` at a quality, red, review or spec gate step, or use best_of")
@@ -292,7 +308,7 @@ class _Checker:
                                         ("interactive: true", getattr(step, "interactive", False))) if on]
             routing = self.spec.routing
             chosen = getattr(step, "routing", None) or routing.personas.get(persona) or routing.default
-            if declared and chosen.strategy in STEP_BLIND:
+            if declared and chosen.strategy in step_blind_strategies():
                 self.report(("steps", i), f"{' and '.join(declared)} can't be honoured under {chosen.strategy} "
                             "routing (it picks one model regardless); use static, rules, cascade, semantic or "
                             "predictive for this step, or drop the declaration")

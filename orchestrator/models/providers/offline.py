@@ -1,29 +1,18 @@
-"""The in-process providers (local/, scripted/, function/), served directly: no LiteLLM, no network, no key."""
+"""In-process providers, served directly (no LiteLLM, no network, no key): the registered one a model id names,
+and the built-ins local/ (the embedded models) and scripted/ and function/ (the fakes)."""
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.errors import ModelError, did_you_mean
 from orchestrator.models.failures import FAILURES, ModelCallError
 from orchestrator.models.providers import local
+from orchestrator.models.providers.registry import OfflineAnswer, ProviderRequest, providers
 from orchestrator.models.providers.scripted import estimate_tokens, lookup_fake
 from orchestrator.models.types import ToolCall, ToolSpec
-
-
-@dataclass(frozen=True)
-class OfflineAnswer:
-    """What an in-process provider answered, with its own token counts and model version."""
-
-    text: str
-    tool_calls: list[ToolCall]
-    prompt_tokens: int
-    completion_tokens: int
-    version: str
-    sampling: dict[str, Any] = field(default_factory=dict)
-    cached_tokens: int = 0
 
 
 def serve(
@@ -36,14 +25,21 @@ def serve(
     max_tokens: int | None,
     seed: int | None = None,
 ) -> OfflineAnswer:
-    """Answer one chat request in-process: the embedded model for local/, the registered fake otherwise."""
-    provider, _, name = target.partition("/")
-    if provider == "local":
-        return _serve_local(name, messages, tools, temperature, max_tokens, seed)
+    """Answer one chat request in-process, by the registered provider the id names (`local/...` -> local)."""
+    provider = target.partition("/")[0]
+    serving = providers()
+    if provider not in serving:
+        raise ModelError(f"{target}: no in-process provider {provider!r}.{did_you_mean(provider, serving)}")
+    request = ProviderRequest(messages, tools, persona, temperature, max_tokens, seed)
+    return serving[provider](target, request)
+
+
+def serve_fake(target: str, request: ProviderRequest) -> OfflineAnswer:
+    """A registered fake's next reply (scripted/ and function/ ids)."""
     # A fake keeps what it was sent: a copy, as a network provider gets, so later turns don't rewrite it.
-    reply = lookup_fake(target).respond(persona, copy.deepcopy(messages), tools)
+    reply = lookup_fake(target).respond(request.persona, copy.deepcopy(request.messages), request.tools)
     reply.simulate_latency()
-    prompt, completion = reply.usage or (estimate_tokens(_prompt_text(messages)), estimate_tokens(reply.text))
+    prompt, completion = reply.usage or (estimate_tokens(_prompt_text(request.messages)), estimate_tokens(reply.text))
     return OfflineAnswer(
         text=reply.text,
         tool_calls=_numbered(reply.tool_calls),
@@ -53,14 +49,12 @@ def serve(
     )
 
 
-def _serve_local(
-    name: str, messages: list[dict[str, Any]], tools: list[ToolSpec], temperature: float | None, max_tokens: int | None,
-    seed: int | None = None,
-) -> OfflineAnswer:
+def serve_local(target: str, request: ProviderRequest) -> OfflineAnswer:
     """Run the embedded model and report llama-cpp's token counts and sampling."""
+    name = target.partition("/")[2]
     try:
-        result = local.generate(messages, tools, max_tokens=max_tokens, temperature=temperature, model=name,
-                                seed=seed)
+        result = local.generate(request.messages, request.tools, max_tokens=request.max_tokens,
+                                temperature=request.temperature, model=name, seed=request.seed)
     except ValueError as exc:  # llama-cpp says "Requested tokens (...) exceed context window of ..."
         if "context window" not in str(exc):
             raise
