@@ -27,6 +27,7 @@ from orchestrator.gates.result import GateResult, unknown
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import git
 from orchestrator.workflow.spec import CommandSpec, GateStepSpec
+from orchestrator.workflow.state import RunState
 
 # A module that fails to import the code it tests is red for the right reason: the feature is missing.
 MISSING_CODE_ERRORS = ("ImportError", "ModuleNotFoundError", "AttributeError", "NameError")
@@ -34,7 +35,7 @@ _MISSING_NAME = re.compile(r"No module named '([\w.]+)'|cannot import name '(\w+
                            r"name '(\w+)' is not defined")
 
 
-def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, dict]:
+def run_red_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[GateResult, dict]:
     """Judge the tester's new tests against the code as it was at the base commit."""
     gate = ctx.spec.gates[step.gate]
     changes = run_changes(ctx.workspace)

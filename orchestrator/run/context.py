@@ -16,6 +16,7 @@ from orchestrator.run.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetGuard
 from orchestrator.run.log import RunLog
 from orchestrator.run.workspace import Workspace
 from orchestrator.workflow.spec import WorkflowSpec
+from orchestrator.workflow.state import RunState
 
 DEFAULT_PACKET_TOKENS = 1500
 
@@ -60,7 +61,7 @@ class RunContext:
             self._personas[name] = load_persona(name, self.workspace.repo)
         return self._personas[name]
 
-    def candidates(self, persona: str, state: dict[str, Any] | None = None) -> list[str]:
+    def candidates(self, persona: str, state: RunState | None = None) -> list[str]:
         """A persona's models in failover order: its binding, climbed as many rungs as it was escalated.
 
         Empty when the ladder has no rung that high.
@@ -76,12 +77,12 @@ class RunContext:
                 return []
         return list(self.registry.models_for_profile(profile))
 
-    def model_for(self, persona: str, state: dict[str, Any] | None = None) -> str | None:
+    def model_for(self, persona: str, state: RunState | None = None) -> str | None:
         """The first model of a persona's candidates (None past the top of the ladder)."""
         models = self.candidates(persona, state)
         return models[0] if models else None
 
-    def route(self, step: Any, persona: str, state: dict[str, Any], text: str, needs_tools: bool = True,
+    def route(self, step: Any, persona: str, state: RunState, text: str, needs_tools: bool = True,
               tools: list[Any] | None = None) -> tuple[list[str], int | None, dict[str, Any]]:
         """(ordered models, decision id, features) for a phase through the run's routing strategy.
 
