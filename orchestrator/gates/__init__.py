@@ -78,8 +78,8 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: RunState
         flags = [f for f in (behaviour_change_without_spec(ctx.workspace, changes),
                              signature_changes(ctx.workspace, changes), tampering_flag(ctx.workspace.path, changes))
                  if f]
-        for flag in flags:
-            ctx.event("flag", step.id, "", flag=flag)
+        for each in flags:
+            ctx.event("flag", step.id, "", flag=each)
         flag = "\n".join(flags) or None
         result, phases = run_review_gate(ctx, step, state, spec_text(ctx.workspace, changes), flag, changes)
         return result, {"review_report": result.report}, "-", phases

@@ -39,8 +39,10 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[
     """Judge the tester's new tests against the code as it was at the base commit."""
     gate = ctx.spec.gates[step.gate]
     changes = run_changes(ctx.workspace)
-    fail = lambda *reasons, **kw: (GateResult(gate=step.id, kind="red", verdict="fail", reasons=list(reasons),  # noqa: E731
-                                              **kw), {})
+
+    def fail(*reasons: str, **kw: Any) -> tuple[GateResult, dict]:
+        return GateResult(gate=step.id, kind="red", verdict="fail", reasons=list(reasons), **kw), {}
+
     if changes.source:
         return fail(f"source files changed before the build ({', '.join(changes.source[:5])}); new tests must "
                     "be judged against the code as it was, so the tester writes test files only")
@@ -67,8 +69,8 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[
     return _judge_new_tests(ctx, step, command, new, suite, about)
 
 
-def _judge_new_tests(ctx: RunContext, step: GateStepSpec, command: CommandSpec, new: set[str] | list[str],
-                     suite: Any, about: str) -> tuple[GateResult, dict]:
+def _judge_new_tests(ctx: RunContext, step: GateStepSpec, command: CommandSpec, new: dict[str, list[str]],
+                     suite: PytestRun, about: str) -> tuple[GateResult, dict]:
     """Run only the new tests on the code as it was: each must fail, and not on a name its own file lacks."""
     run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
                      known_files=base_files(ctx.workspace.path, ctx.workspace.base_commit), **command_options(ctx))
@@ -199,8 +201,9 @@ def self_served(ctx: RunContext, changes: Changes, about: str) -> list[str]:
         except SyntaxError:
             continue  # new_test_functions reports it
         for node in tree.body:
-            named = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            if named and not node.name.startswith("test") and re.search(rf"\b{re.escape(node.name)}\s*\(", about):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if not node.name.startswith("test") and re.search(rf"\b{re.escape(node.name)}\s*\(", about):
                 problems.append(f"{path}:{node.lineno}: defines {node.name} itself; the task asks the project's "
                                 f"code for it, so import {node.name} from there and let the build add it")
     return problems

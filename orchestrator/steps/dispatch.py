@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.agents.packets import build_packet
+from orchestrator.agents.packets import Section, build_packet
 from orchestrator.errors import ToolError
 from orchestrator.models.schema import tool_spec, validate_with
 from orchestrator.models.types import ToolSpec
@@ -72,7 +72,7 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: RunState) 
         return run_rule(ctx, step, state)
     persona = ctx.persona(step.persona)
     budget = ctx.packet_tokens(step.persona)
-    sections = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
+    sections: list[Section] = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
                 ("Gate verdicts", format_verdicts(state.get("verdicts", {}))),
                 ("Last gate report", state.get("gate_report", ""))]
     live, dead = live_choices(ctx, step)

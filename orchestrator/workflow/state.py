@@ -8,7 +8,7 @@ handoff) goes to the run log instead (orchestrator.run.step_log).
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict
 
 HANDOFFS_KEPT = 3
 """Handoffs of earlier phases a packet shows (besides the survey's); the state keeps no more."""
@@ -52,3 +52,15 @@ class RunState(TypedDict, total=False):
     pbi_next: str
     status: str
     stop_reason: str
+
+
+class PbiPayload(RunState, total=False):
+    """What a for_each step's router sends each per-PBI node (a LangGraph Send): state keys and one PBI."""
+
+    pbi: dict[str, Any]
+
+
+class StepNode(Protocol):
+    """A step's node as LangGraph calls it: the state (or a Send's payload) in, a state update out."""
+
+    def __call__(self, state: RunState) -> dict[str, Any]: ...
