@@ -257,13 +257,14 @@ def generate(
     """Run one chat completion; with tools, decoding is constrained so the output is a tool call.
 
     `seed` offsets the process's seed (ORCHESTRATOR_LOCAL_SEED): best-of-n gives each candidate its own."""
+    limit = max_tokens or DEFAULT_MAX_TOKENS
     sampling = {
         "temperature": DEFAULT_TEMPERATURE if temperature is None else temperature,
-        "max_tokens": max_tokens or DEFAULT_MAX_TOKENS,
+        "max_tokens": limit,
         "seed": base_seed() + (seed or 0),
     }
     kwargs: dict[str, Any] = {"messages": prompt_messages(messages, tools), **sampling}
-    schema = tool_call_schema(tools, sampling["max_tokens"]) if tools else {}
+    schema = tool_call_schema(tools, limit) if tools else {}
     if tools:
         kwargs["response_format"] = {"type": "json_object", "schema": schema}
     slot = _slot(model)
