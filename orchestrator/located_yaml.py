@@ -62,7 +62,7 @@ _BASES: tuple[type, ...] = ((yaml.composer.Composer, _Parser, yaml.constructor.S
                              yaml.resolver.Resolver) if _Parser else (yaml.SafeLoader,))
 
 
-class _Loader(*_BASES):  # type: ignore[misc]
+class _Loader(*_BASES):  # type: ignore[misc]  # bases chosen at import time, which mypy can't follow
     """A safe loader with a nesting limit, and with Python's own errors on bad values turned into YAML errors.
 
     Events come from libyaml when it is there; nodes are composed by PyYAML's Python composer, so the

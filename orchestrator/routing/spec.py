@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -11,7 +11,7 @@ StrategyName = Literal[
 ]
 
 
-STRATEGIES: tuple[str, ...] = StrategyName.__args__  # type: ignore[attr-defined]
+STRATEGIES: tuple[str, ...] = get_args(StrategyName)
 
 STEP_BLIND: tuple[str, ...] = ("bandit", "pinned", "parallel", "speculative")
 """Strategies that can't honour a step's `stakes: high` or `interactive: true`: `validate` refuses the pair."""

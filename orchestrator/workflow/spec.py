@@ -169,6 +169,7 @@ class AgentStepSpec(_StepBase):
         True, description="With stop_when_delivered: one last turn asks for the handoff summary; false ends the step "
         "as soon as the deliverable exists (the handoff then names what was delivered), saving a model call.")
     budget: BudgetSpec | None = Field(None, description="Caps for this phase (tokens, usd, seconds).")
+    # A Literal built from the tool lists, so the JSON Schema enumerates them; mypy only takes literal values.
     opening: list[Literal[(*ALL_TOOLS, *FINISHING_TOOLS)]] | None = Field(  # type: ignore[valid-type]
         None, description="Tools offered on this step's first turn, in this order, one of which must be called; "
         "overrides the persona's `opening` (e.g. [edit, append_file] for a fix); unset: the persona's.")

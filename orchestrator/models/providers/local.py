@@ -257,10 +257,9 @@ def generate(
     """Run one chat completion; with tools, decoding is constrained so the output is a tool call.
 
     `seed` offsets the process's seed (ORCHESTRATOR_LOCAL_SEED): best-of-n gives each candidate its own."""
-    limit = max_tokens or DEFAULT_MAX_TOKENS
     sampling = {
         "temperature": DEFAULT_TEMPERATURE if temperature is None else temperature,
-        "max_tokens": limit,
+        "max_tokens": (limit := max_tokens or DEFAULT_MAX_TOKENS),
         "seed": base_seed() + (seed or 0),
     }
     kwargs: dict[str, Any] = {"messages": prompt_messages(messages, tools), **sampling}
