@@ -115,6 +115,7 @@ def _personas(spec: Any, step: Any) -> list[str]:
 def _call(router: Any, registry: Any, step: Any, persona: str) -> PlannedCall:
     resolved = registry.resolve(persona)
     text = router.intent_text(step)
-    decision = router.explain(step, persona, text, list(resolved.models), est_tokens=max(1, len(text) // 4))
+    # No est_tokens: the request then sizes its text with the shared estimate (orchestrator.models.tokens).
+    decision = router.explain(step, persona, text, list(resolved.models))
     return PlannedCall(persona, resolved.profile, decision.strategy, decision.chosen, list(decision.candidates),
                        decision.reason)
