@@ -1,8 +1,8 @@
 """The mutable state of a run, checkpointed after every step, and its reducers.
 
 The state holds what the next steps need to route and to build their packets, so every checkpoint
-stays about the same size however long the run: append-only history (one row per step, every
-handoff) goes to the run log instead (orchestrator.run.step_log).
+stays about the same size however long the run: history (one row per step, every handoff) goes to the
+run log instead, as events added per step (orchestrator.run.step_log).
 """
 
 from __future__ import annotations
