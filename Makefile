@@ -37,13 +37,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	TASK="$(TASK)" bash examples/run_demo.sh
 
-# Lint, then the test suite; pytest's exit code 5 (no tests collected) is not a failure.
+# Lint and type check, then the test suite; pytest's exit code 5 (no tests collected) is not a failure.
 test: $(STAMP)
 	$(VENV)/bin/ruff check orchestrator tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check orchestrator tests bench
+	$(VENV)/bin/mypy
 
 # Benchmarks print every figure beside its baseline measured in the same run, and the ratio (README,
 # "Performance"). A missed target is printed, not an error; the exit code is 1 only when a bench failed to run.
@@ -53,4 +55,4 @@ bench: $(STAMP)
 	@rc=0; for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || rc=1; echo; done; exit $$rc
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

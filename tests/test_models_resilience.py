@@ -25,7 +25,6 @@ from orchestrator.models.resilience import (
     complete_with_failover,
     configure_retries,
     remove_failover_listener,
-    with_ladder_fallback,
 )
 from orchestrator.models.scope import breaker_for, breakers, configure_breakers
 from orchestrator.models.types import ToolSpec
@@ -213,21 +212,6 @@ def test_breaker_counts_failures_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert breaker.snapshot().failures == 400 and breaker.state == "open"
-
-
-def test_single_model_profile_falls_back_to_the_next_rung(tmp_path: Path, events: list[Any]) -> None:
-    cheap, _ = always_failing("cheap", litellm_error("Timeout", "no answer"))
-    strong, _ = fake("strong")
-    registry = registry_with(
-        tmp_path,
-        f"profiles:\n  cheap: [{cheap}]\n  strong: [{strong}]\nladder: [cheap, strong]\nroles:\n  builder: cheap\n",
-    )
-    role = registry.resolve("builder")
-    models = with_ladder_fallback(registry, role.models, role.profile)
-    assert models == [cheap, strong]
-    assert complete_with_failover(models, HELLO, persona="builder", registry=registry).model == strong
-    assert with_ladder_fallback(registry, [strong], "strong") == [strong]  # top of the ladder: nothing to add
-    assert events == [(cheap, "Timeout", strong)]
 
 
 def test_last_model_left_is_retried_with_backoff(sleeps: list[float], events: list[Any]) -> None:

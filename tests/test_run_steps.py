@@ -87,7 +87,8 @@ def test_the_state_keeps_the_survey_and_the_last_handoffs_only() -> None:
 
 def test_changed_under_compares_with_the_base_in_process(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {"specs/a/spec.md": "# A\n", "specs/b/spec.md": "# B\n", "x.py": ""})
-    workspace = Workspace.create(repo, "r1")
+    workspace = Workspace.planned(repo, "r1")
+    workspace.add()
     assert workspace.changed_under("specs") == []
     (workspace.path / "specs" / "a" / "spec.md").write_text("# A changed\n")
     (workspace.path / "specs" / "c").mkdir()
@@ -102,7 +103,8 @@ def test_changed_under_compares_with_the_base_in_process(tmp_path: Path) -> None
 
 def test_phase_commits_and_head_are_read_once_then_kept_by_the_runs_commits(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {"x.py": ""})
-    workspace = Workspace.create(repo, "r2")
+    workspace = Workspace.planned(repo, "r2")
+    workspace.add()
     (workspace.path / "x.py").write_text("x = 1\n")
     sha = workspace.commit("one", {"Orchestrator-Phase": "build#1"})
     assert workspace.head() == sha == git(workspace.path, "rev-parse", "HEAD").strip()

@@ -6,6 +6,7 @@ import functools
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def _venv_root(bin_dir: Path) -> Path:
 
 
 def bwrap_argv(argv: list[str], cwd: Path, layout: Layout, env: dict[str, str], writable: list[Path],
-               git_file: Path | None, readonly: list[Path] = (), tmpfs_bytes: int | None = None) -> list[str]:
+               git_file: Path | None, readonly: Sequence[Path] = (), tmpfs_bytes: int | None = None) -> list[str]:
     """The full bwrap command line: read-only root, hidden roots, the worktree at its user path, then argv."""
     args = [bwrap_path() or BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     size = ["--size", str(tmpfs_bytes)] if tmpfs_bytes and sizes_tmpfs() else []

@@ -131,7 +131,7 @@ def _with_imports(text: str, tree: ast.Module, imports: list[str]) -> str:
     """The text with the import lines added after its last top-level import (or its docstring, or at the top)."""
     if not imports:
         return text
-    anchors = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    anchors: list[ast.stmt] = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
     if not anchors and tree.body and isinstance(tree.body[0], ast.Expr) and \
             isinstance(getattr(tree.body[0], "value", None), ast.Constant):
         anchors = [tree.body[0]]  # the module docstring stays first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
@@ -48,7 +49,7 @@ Section = tuple[str, str] | tuple[str, str, int]
 _TRIM_NOTE = "\n[... trimmed to fit the context budget]\n"
 
 
-def build_packet(sections: list[Section], budget_tokens: int) -> Packet:
+def build_packet(sections: Sequence[Section], budget_tokens: int) -> Packet:
     """Join sections in priority order; once the budget runs short, trim the next one and drop the rest."""
     parts: list[str] = []
     packet = Packet(text="", tokens=0)

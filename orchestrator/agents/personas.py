@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 
 from orchestrator.agents.tool_registry import FINISHING_TOOLS, tool_names
 from orchestrator.errors import ConfigError, UnknownNameError, did_you_mean
@@ -100,7 +101,8 @@ def read_persona_file(path: Path) -> PersonaSpec:
     if not isinstance(located.data, dict):
         raise ConfigError(f"{path}:1: a persona is a mapping of name, goal, guidelines, ...")
     data = {"name": path.stem, **located.data, **({"body": body} if body.strip() else {})}
-    tools = data.get("tools") if isinstance(data.get("tools"), list) else []
+    listed = data.get("tools")
+    tools = listed if isinstance(listed, list) else []
     known = tool_names()
     problems = [str(UnknownNameError("tool", tool, known, where=f"{located.where(('tools', i))}: tools[{i}]"))
                 for i, tool in enumerate(tools) if isinstance(tool, str) and tool not in known]
@@ -113,7 +115,7 @@ def read_persona_file(path: Path) -> PersonaSpec:
     return persona
 
 
-def _problem(err: dict, located: LocatedYaml) -> str:
+def _problem(err: ErrorDetails, located: LocatedYaml) -> str:
     """One schema error of a persona file: file:line, field, message (unknown keys get "Did you mean")."""
     message = err["msg"]
     if err["type"] == "extra_forbidden":

@@ -62,11 +62,6 @@ def sandbox_policy(*, allow_unsafe: bool = False, deadline: float | None = None,
         _POLICY = previous
 
 
-def current_policy() -> SandboxPolicy:
-    """The policy in force (defaults: sandbox required, no deadline)."""
-    return _POLICY
-
-
 def remaining_s(limit_s: float) -> float:
     """`limit_s` capped by the time left before the run's wall-clock deadline (never below 0)."""
     if _POLICY.deadline is None:

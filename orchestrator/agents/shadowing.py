@@ -137,13 +137,14 @@ def _targets(node: ast.AST) -> list[ast.expr]:
     return []
 
 
-def _patches(tree: ast.Module) -> list[ast.AST]:
+def _patches(tree: ast.Module) -> list[ast.stmt | ast.expr]:
     """Statements and calls that store into an imported name's attributes or items, anywhere in the file."""
     imported = set().union(*(bound_names(n) for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))),
                            set())
-    found: list[ast.AST] = []
+    found: list[ast.stmt | ast.expr] = []
     for node in ast.walk(tree):
-        if any(_root_name(t) in imported for t in _targets(node) if isinstance(t, (ast.Attribute, ast.Subscript))):
+        stores = [t for t in _targets(node) if isinstance(t, (ast.Attribute, ast.Subscript))]
+        if isinstance(node, ast.stmt) and any(_root_name(t) in imported for t in stores):
             found.append(node)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                 node.func.id in ("setattr", "delattr") and node.args and _root_name(node.args[0]) in imported:

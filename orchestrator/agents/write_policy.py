@@ -30,6 +30,8 @@ def git_baseline(root: Path, start_commit: str = "HEAD") -> BaselineReader:
             f"{root}: can't read the baseline commit {start_commit!r} for the write policy ({exc}); "
             "the worktree must be a git repository with at least one commit."
         ) from exc
+    if commit.repo.working_tree_dir is None:
+        raise WorkspaceError(f"{root}: the repository has no working tree; the write policy needs a worktree.")
     prefix = Path(commit.repo.working_tree_dir).resolve()
     offset = Path(root).resolve().relative_to(prefix).as_posix()
 
@@ -218,10 +220,8 @@ def _collect(body: list[ast.stmt], scope: str, found: dict[str, list[str]]) -> N
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_protected_def(node):
             found.setdefault(scope + node.name, []).append(ast.dump(node))
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-            header = [node.decorator_list, node.bases, node.keywords]
-            found.setdefault(f"{scope}{node.name}<class>", []).append(
-                "|".join(ast.dump(part) for group in header for part in group)
-            )
+            header: list[ast.AST] = [*node.decorator_list, *node.bases, *node.keywords]
+            found.setdefault(f"{scope}{node.name}<class>", []).append("|".join(ast.dump(part) for part in header))
             _collect(node.body, f"{scope}{node.name}.", found)
         elif _assigns_pytestmark(node):
             found.setdefault(scope + "pytestmark", []).append(ast.dump(node))

@@ -69,9 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except typer.TyperException as exc:
-        # typer vendors click: usage errors and friends know their own exit code (2 for usage).
-        exc.show()
-        return getattr(exc, "exit_code", 2)
+        # typer vendors click: usage errors and friends print themselves and know their exit code (2 for usage).
+        # Only the vendored ClickException (private to typer) has `show`; the base class prints its message.
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+        return exc.exit_code
     except OrchestratorError as exc:
         _print_error(exc)
         if debug:

@@ -85,12 +85,16 @@ def schema(kind: str = typer.Argument("workflow", help="workflow, models or pers
 def json_schema(kind: str) -> dict:
     """The JSON Schema of one file kind, from its pydantic model."""
     if kind == "workflow":
-        from orchestrator.workflow.spec import WorkflowSpec as model
-    elif kind == "models":
-        from orchestrator.models.spec import RegistrySpec as model
-    else:
-        from orchestrator.agents.personas import PersonaSpec as model
-    return model.model_json_schema()
+        from orchestrator.workflow.spec import WorkflowSpec
+
+        return WorkflowSpec.model_json_schema()
+    if kind == "models":
+        from orchestrator.models.spec import RegistrySpec
+
+        return RegistrySpec.model_json_schema()
+    from orchestrator.agents.personas import PersonaSpec
+
+    return PersonaSpec.model_json_schema()
 
 
 def init(repo: Path = typer.Option(Path("."), "--repo", help="The git repository to scaffold.")) -> int:

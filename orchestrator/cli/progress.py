@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from rich.console import Console
@@ -29,13 +30,24 @@ SILENT = ("session", "model_call", "run_end", "warning", "gate_start")
 _VERDICT_STYLES = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
 
+@dataclass
+class _Phase:
+    """What the status line names: the phase (its step key and label), its persona and model, and its start."""
+
+    key: str
+    label: str
+    persona: str
+    model: str
+    since: float
+
+
 class LiveProgress:
     """An events listener that shows a run as it goes; on a terminal, with a live status line."""
 
     def __init__(self, console: Console):
         self.console = console
         self.started = time.monotonic()
-        self.phase = {"key": "", "label": "starting", "persona": "", "model": "", "since": self.started}
+        self.phase = _Phase(key="", label="starting", persona="", model="", since=self.started)
         self.phase_spend = [0, 0.0]  # tokens, dollars of the current phase
         self.run_spend = [0, 0.0]
         self._lock = threading.Lock()
@@ -80,9 +92,9 @@ class LiveProgress:
         elif event.kind == "gate_start":
             self._start(event.step, f"gate {event.step} ({event.data.get('gate_kind')})", "", "")
         elif event.kind == "phase_end":
-            self.phase["label"] = f"{event.step} done"
+            self.phase.label = f"{event.step} done"
         elif event.kind == "model_call":
-            if event.step != self.phase["key"] or self.phase["persona"] != event.persona:
+            if event.step != self.phase.key or self.phase.persona != event.persona:
                 # A dispatcher or moderator call has no phase_start of its own.
                 self._start(event.step, event.step, event.persona, event.data.get("model"))
             tokens = int(event.data.get("prompt_tokens") or 0) + int(event.data.get("completion_tokens") or 0)
@@ -92,18 +104,17 @@ class LiveProgress:
                 spend[1] += cost
 
     def _start(self, key: str, label: str, persona: str, model: Any) -> None:
-        self.phase = {"key": key, "label": label, "persona": persona, "model": str(model or ""),
-                      "since": time.monotonic()}
+        self.phase = _Phase(key=key, label=label, persona=persona, model=str(model or ""), since=time.monotonic())
         self.phase_spend = [0, 0.0]
 
     def __rich__(self) -> Any:
         now = time.monotonic()
         with self._lock:
-            p, (tokens, cost), (run_tokens, run_cost) = dict(self.phase), self.phase_spend, self.run_spend
-        who = " · ".join(x for x in (p["label"], p["persona"]) if x)
+            p, (tokens, cost), (run_tokens, run_cost) = replace(self.phase), self.phase_spend, self.run_spend
+        who = " · ".join(x for x in (p.label, p.persona) if x)
         # The model id comes last: a long one is what the screen's width cuts, never the figures.
-        status = Text(f"{who} · {tokens} tokens ${cost:.4f} {now - p['since']:.0f}s │ run: {run_tokens} tokens "
-                      f"${run_cost:.4f} {now - self.started:.0f}s" + (f" │ {p['model']}" if p["model"] else ""),
+        status = Text(f"{who} · {tokens} tokens ${cost:.4f} {now - p.since:.0f}s │ run: {run_tokens} tokens "
+                      f"${run_cost:.4f} {now - self.started:.0f}s" + (f" │ {p.model}" if p.model else ""),
                       no_wrap=True, overflow="ellipsis")
         grid = Table.grid(padding=(0, 1))
         grid.add_row(Spinner("dots"), status)

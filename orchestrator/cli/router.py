@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import typer
 
@@ -49,12 +50,12 @@ def calibrate(
     from orchestrator.routing.predictive.router import calibrate as fit
 
     rows = read_csv_rows(data, PREFERENCE_COLUMNS)
-    router = fit(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=str(data))
-    router.save(out)
-    meta = router.metadata
+    fitted = fit(rows, max_strong_share=max_strong_share, target_pgr=target_pgr, seed=seed, where=str(data))
+    fitted.save(out)
+    meta = fitted.metadata
     rule = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta["threshold_rule"].items())
     typer.echo(
-        f"Wrote {out}: threshold {router.threshold:.4f} ({rule}); {meta['rows']} rows, "
+        f"Wrote {out}: threshold {fitted.threshold:.4f} ({rule}); {meta['rows']} rows, "
         f"inner out-of-fold APGR {meta['inner_oof_apgr']:.3f}, strong share {meta['inner_oof_strong_share']:.3f}."
     )
 
@@ -80,7 +81,7 @@ def score(
         typer.echo(f"Wrote {len(scores)} scores to {output} (threshold {fitted.threshold:.4f}).", err=True)
 
 
-def _write_scores(handle: object, scores: list[float]) -> None:
+def _write_scores(handle: TextIO, scores: list[float]) -> None:
     """Write the `score` column."""
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["score"])

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.gates.result import GateResult
 from orchestrator.workflow.spec import STOP, AgentStepSpec, GateStepSpec
+from orchestrator.workflow.state import RunState
 
 if TYPE_CHECKING:  # the package loads with every gate kind module (`validate` too): the run layer loads on use
     from orchestrator.run.context import RunContext
 
 
-def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+def run_gate_step(ctx: RunContext, step: GateStepSpec, state: RunState) -> dict[str, Any]:
     """Run the step's gate; a failure counts a round, and past `max_rounds` names the cap in stop_reason."""
     from orchestrator.run.monitors import monitor_breach
     from orchestrator.run.records import PhaseRecord
@@ -50,13 +51,13 @@ def run_gate_step(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) ->
     return update
 
 
-def judge_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> GateResult:
+def judge_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> GateResult:
     """The gate's verdict on the worktree as it is now, with no effect on the run's gate state (rounds,
     verdicts, settled decisions): how best-of-n steps judge each candidate."""
     return _judge(ctx, step, state)[0]
 
 
-def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
+def _judge(ctx: RunContext, step: GateStepSpec, state: RunState
            ) -> tuple[GateResult, dict[str, Any], str, list[dict[str, Any]]]:
     """(result, state to keep, who judged, extra phase rows) of the step's gate, judged by its registered kind."""
     from orchestrator.gates.kind import gate_kind
@@ -66,7 +67,7 @@ def _judge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]
     return judgement.result, judgement.keep, judgement.by, judgement.phases
 
 
-def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], judged: list[dict[str, Any]],
+def cascade_climbs(ctx: RunContext, step: GateStepSpec, state: RunState, judged: list[dict[str, Any]],
                    verdict: str = "fail") -> tuple[dict[str, int], dict[str, str], dict[str, int]]:
     """({persona: rung}, {persona: why}, {persona: failures on its rung}): a failed gate climbs every cascading
     (or predictive) persona whose work it judged, once it has failed `cascade.after_failures` times on its rung.

@@ -7,11 +7,12 @@ from typing import Any
 from orchestrator.gates.result import GateResult
 from orchestrator.run.context import RunContext
 from orchestrator.workflow.spec import GateStepSpec
+from orchestrator.workflow.state import RunState
 
 DECISIONS = ("approve", "reject")
 
 
-def run_acceptance_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, str]:
+def run_acceptance_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[GateResult, str]:
     """The decision as a gate result, and who took it: `human` or `auto` (never shown as a human)."""
     from langgraph.types import interrupt
 

@@ -115,9 +115,9 @@ def _crash_site(test_id: str, block: list[str]) -> tuple[str | None, int | None,
     frames = [m for m in map(_LOCATION.match, block) if m]
     # pytest prints project files relative to rootdir; absolute frames are stdlib or site-packages.
     local = [m for m in frames if not m.group("file").startswith(("/", "<"))]
-    crash = (local or frames or [None])[-1]
-    if crash is None:
+    if not frames:
         return id_path or None, None, ""
+    crash = (local or frames)[-1]
     return crash.group("file"), int(crash.group("line")), crash.group("msg")
 
 

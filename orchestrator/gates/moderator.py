@@ -11,9 +11,10 @@ from orchestrator.agents.packets import build_packet
 from orchestrator.gates.verdict import VERDICT_TOOL, ReviewVerdict, merge_verdicts, parse_verdict
 from orchestrator.run.context import RunContext
 from orchestrator.workflow.spec import GateStepSpec
+from orchestrator.workflow.state import RunState
 
 
-def moderate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], moderator: str,
+def moderate(ctx: RunContext, step: GateStepSpec, state: RunState, moderator: str,
              verdicts: list[ReviewVerdict]) -> ReviewVerdict:
     """Ask the moderator persona for one merged verdict; a fail from any critic can't be merged away.
 

@@ -31,6 +31,7 @@ from orchestrator.run.workspace import state_dir
 from orchestrator.workflow.gate_kinds import QualityGateSpec
 from orchestrator.workflow.gate_spec import CommandSpec
 from orchestrator.workflow.spec import GateStepSpec
+from orchestrator.workflow.state import RunState
 
 BAD = ("failed", "error")
 HIDDEN = ("skipped", "xfailed", "xpassed", "not run")
@@ -41,7 +42,7 @@ def is_pytest(command: CommandSpec) -> bool:
     return command.parser == "pytest" or (command.parser == "auto" and tool_name(command.run) == "pytest")
 
 
-def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, dict]:
+def run_quality_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[GateResult, dict]:
     """Judge the worktree; returns the result and the state to keep (the base commit's test outcomes)."""
     gate = gate_spec(ctx, step, QualityGateSpec)
     changes = run_changes(ctx.workspace)
@@ -79,7 +80,7 @@ def base_key(command: CommandSpec) -> str:
     return " ".join(command.run)
 
 
-def known_bases(state: dict[str, Any]) -> dict[str, Any]:
+def known_bases(state: RunState) -> dict[str, Any]:
     """The base runs kept so far, by command line (a checkpoint of the older one-per-run shape is run again)."""
     stored = dict(state.get("base_tests") or {})
     return {} if "reported" in stored else stored

@@ -30,6 +30,7 @@ from orchestrator.run.workspace import git
 from orchestrator.workflow.gate_kinds import RedGateSpec
 from orchestrator.workflow.gate_spec import CommandSpec
 from orchestrator.workflow.spec import GateStepSpec
+from orchestrator.workflow.state import RunState
 
 # A module that fails to import the code it tests is red for the right reason: the feature is missing.
 MISSING_CODE_ERRORS = ("ImportError", "ModuleNotFoundError", "AttributeError", "NameError")
@@ -37,12 +38,14 @@ _MISSING_NAME = re.compile(r"No module named '([\w.]+)'|cannot import name '(\w+
                            r"name '(\w+)' is not defined")
 
 
-def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> tuple[GateResult, dict]:
+def run_red_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[GateResult, dict]:
     """Judge the tester's new tests against the code as it was at the base commit."""
     gate = gate_spec(ctx, step, RedGateSpec)
     changes = run_changes(ctx.workspace)
-    fail = lambda *reasons, **kw: (GateResult(gate=step.id, kind="red", verdict="fail", reasons=list(reasons),  # noqa: E731
-                                              **kw), {})
+
+    def fail(*reasons: str, **kw: Any) -> tuple[GateResult, dict]:
+        return GateResult(gate=step.id, kind="red", verdict="fail", reasons=list(reasons), **kw), {}
+
     if changes.source:
         return fail(f"source files changed before the build ({', '.join(changes.source[:5])}); new tests must "
                     "be judged against the code as it was, so the tester writes test files only")
@@ -69,8 +72,8 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> 
     return _judge_new_tests(ctx, step, command, new, suite, about)
 
 
-def _judge_new_tests(ctx: RunContext, step: GateStepSpec, command: CommandSpec, new: set[str] | list[str],
-                     suite: Any, about: str) -> tuple[GateResult, dict]:
+def _judge_new_tests(ctx: RunContext, step: GateStepSpec, command: CommandSpec, new: dict[str, list[str]],
+                     suite: PytestRun, about: str) -> tuple[GateResult, dict]:
     """Run only the new tests on the code as it was: each must fail, and not on a name its own file lacks."""
     run = run_pytest([*command.run, *sorted(new)], ctx.workspace.path, name=f"{command.name} (new tests)",
                      known_files=base_files(ctx.workspace.path, ctx.workspace.base_commit), **command_options(ctx))
@@ -201,8 +204,9 @@ def self_served(ctx: RunContext, changes: Changes, about: str) -> list[str]:
         except SyntaxError:
             continue  # new_test_functions reports it
         for node in tree.body:
-            named = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            if named and not node.name.startswith("test") and re.search(rf"\b{re.escape(node.name)}\s*\(", about):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if not node.name.startswith("test") and re.search(rf"\b{re.escape(node.name)}\s*\(", about):
                 problems.append(f"{path}:{node.lineno}: defines {node.name} itself; the task asks the project's "
                                 f"code for it, so import {node.name} from there and let the build add it")
     return problems

@@ -23,12 +23,13 @@ from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord
 from orchestrator.workflow.gate_kinds import ReviewGateSpec
 from orchestrator.workflow.spec import GateStepSpec
+from orchestrator.workflow.state import RunState
 
 TASK_SCENARIO = "The task is done:"
 """How the one scenario of a run without a spec starts: the task itself is what the critic must judge."""
 
 
-def run_review_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any],
+def run_review_gate(ctx: RunContext, step: GateStepSpec, state: RunState,
                     spec_text: str, flag: str | None, changes: Changes) -> tuple[GateResult, list[dict[str, Any]]]:
     """Each critic reviews the task, diff, gate results and spec with read-only tools; then the checks."""
     gate = gate_spec(ctx, step, ReviewGateSpec)
@@ -78,7 +79,7 @@ def climbed_onto_critic(ctx: RunContext, records: list[dict[str, Any]], authors:
     return bool(shared - bound - {getattr(ctx.router, "pin", None)})
 
 
-def _hold_to_red_proof(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], result: GateResult) -> None:
+def _hold_to_red_proof(ctx: RunContext, step: GateStepSpec, state: RunState, result: GateResult) -> None:
     """A review on a model the builder climbed to is not independent: its pass stands only on tests a red gate
     proved failing before the build in this run (and the quality gates passing now); else it fails closed."""
     red = [s.id for s in ctx.spec.steps if isinstance(s, GateStepSpec) and ctx.spec.gates[s.gate].kind == "red"
@@ -92,7 +93,7 @@ def _hold_to_red_proof(ctx: RunContext, step: GateStepSpec, state: dict[str, Any
               f"its pass stands on the tests red gate {', '.join(red)} proved and the passing quality gates")
 
 
-def _review(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], critic: str, packet: Any,
+def _review(ctx: RunContext, step: GateStepSpec, state: RunState, critic: str, packet: Any,
             upheld: Any) -> tuple[ReviewVerdict, dict[str, Any], str | None]:
     """One critic: (its verdict, its phase row, why the verdict is unusable or None).
 
@@ -170,7 +171,7 @@ def _review_on(ctx: RunContext, step: GateStepSpec, critic: str, packet: Any, mo
     return verdict, record, problem
 
 
-def failing_quality_gates(ctx: RunContext, state: dict[str, Any]) -> list[str]:
+def failing_quality_gates(ctx: RunContext, state: RunState) -> list[str]:
     """Quality gates whose latest verdict in this run is not a pass."""
     kinds = {s.id: ctx.spec.gates[s.gate].kind for s in ctx.spec.steps if isinstance(s, GateStepSpec)}
     return [g for g, v in state.get("verdicts", {}).items() if v != "pass" and kinds.get(g) == "quality"]
@@ -185,7 +186,7 @@ def run_scenarios(ctx: RunContext, spec_text: str) -> list[str]:
     return [f"{TASK_SCENARIO} {first[:300]}"]
 
 
-def review_sections(ctx: RunContext, state: dict[str, Any], spec_text: str, scenarios: list[str],
+def review_sections(ctx: RunContext, state: RunState, spec_text: str, scenarios: list[str],
                     flag: str | None) -> list[tuple[str, str]]:
     """The critic's packet in priority order: task, diff, gate results, scenarios to answer, then the spec."""
     results = state.get("gate_results", {})
@@ -265,7 +266,7 @@ def _exists(test: str, collected: list[str]) -> bool:
                and (("::" not in test) or t.startswith(test.split("::")[0])) for t in collected)
 
 
-def _merge(ctx: RunContext, step: GateStepSpec, state: dict[str, Any], gate: ReviewGateSpec,
+def _merge(ctx: RunContext, step: GateStepSpec, state: RunState, gate: ReviewGateSpec,
            verdicts: list[ReviewVerdict]) -> ReviewVerdict:
     """One verdict of several critics': the moderator's when the gate names one, else the deterministic merge."""
     if len(verdicts) > 1 and gate.moderator:

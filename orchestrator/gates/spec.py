@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.agents.worktree_files import read_text
 from orchestrator.gates.changes import run_changes
 from orchestrator.gates.result import GateResult
@@ -12,9 +10,10 @@ from orchestrator.gates.spec_lint import lint_spec
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import git
 from orchestrator.workflow.spec import GateStepSpec
+from orchestrator.workflow.state import RunState
 
 
-def run_spec_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) -> GateResult:
+def run_spec_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> GateResult:
     """Judge every spec.md this run wrote or changed; with none, the gate fails."""
     worktree = ctx.workspace.path
     texts = {p: read_text(worktree, p) for p in run_changes(ctx.workspace).specs if p.endswith("spec.md")}
@@ -39,7 +38,7 @@ def run_spec_gate(ctx: RunContext, step: GateStepSpec, state: dict[str, Any]) ->
                       reasons=[f"spec ok: {', '.join(paths)} with {scenarios} scenario(s)"])
 
 
-def spec_vocabulary(ctx: RunContext, state: dict[str, Any]) -> set[str]:
+def spec_vocabulary(ctx: RunContext, state: RunState) -> set[str]:
     """Words a spec of this task should use: identifiers of the task and survey map, and the repo's files."""
     survey = [h.get("summary", "") for h in state.get("handoffs", {}).values() if h.get("persona") == "surveyor"]
     files = git(ctx.workspace.path, "ls-files", check=False).split("\n")

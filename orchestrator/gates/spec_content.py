@@ -35,7 +35,8 @@ def _body_lines(lines: Iterable[str]) -> list[str]:
 
 def section_problems(text: str, path: str) -> list[str]:
     """Sections that are empty of meaning: a lone token or number, text repeated across sections or lines."""
-    problems, seen = [], {}
+    problems: list[str] = []
+    seen: dict[str, str] = {}
     for top in spec_sections(text).values():
         for sub, (line, body) in top["subs"].items():
             if sub == "scenarios":
@@ -57,7 +58,8 @@ def section_problems(text: str, path: str) -> list[str]:
 
 def scenario_problems(scenarios: list[Scenario], path: str) -> list[str]:
     """Scenarios that are duplicates or carry no concrete input and expected outcome."""
-    problems, seen = [], {}
+    problems: list[str] = []
+    seen: dict[tuple[str, ...], int] = {}
     for number, scenario in enumerate(scenarios, 1):
         where = f"{path}:{scenario.line}: scenario {number}"
         parts = {"Given": scenario.given, "When": scenario.when, "Then": scenario.then}

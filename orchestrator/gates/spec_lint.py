@@ -90,13 +90,13 @@ def parse_scenarios(lines: list[str], first_line: int, path: str) -> tuple[list[
         elif stripped:
             blocks.append((first_line + offset, stripped))
     scenarios, problems = [], []
-    for line, block in blocks:
+    for start, block in blocks:
         parsed = _parse_block(block)
         if parsed is None:
             if _STEP.search(block):
-                problems.append(f"{path}:{line}: scenario does not read Given ... When ... Then ...: {block[:80]!r}")
+                problems.append(f"{path}:{start}: scenario does not read Given ... When ... Then ...: {block[:80]!r}")
             continue
-        scenarios.append(Scenario(line, *parsed))
+        scenarios.append(Scenario(start, *parsed))
     return scenarios, problems
 
 

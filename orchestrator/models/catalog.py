@@ -1,50 +1,48 @@
-"""What is known about a model id: registry-published entries and LiteLLM's local cost map (no litellm import)."""
+"""What is known about a model id: registry-published entries and LiteLLM's model map (`litellm.model_cost`).
+
+LiteLLM is imported only for a network model's entry: in-process ids (local/, scripted:, function/) never
+consult the map, so offline runs and `validate` don't pay for the import."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import sys
+import logging
+import os
 import threading
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-_COST_MAP_FILE = "model_prices_and_context_window_backup.json"
-"""The bundled map LiteLLM itself loads under LITELLM_LOCAL_MODEL_COST_MAP (litellm_core_utils/get_model_cost_map),
-read the same way without importing litellm (seconds); tests/test_models_registry.py guards the name."""
+from orchestrator.models.ids import OFFLINE_PROVIDERS, is_offline
+
 _published: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
+_import_lock = threading.Lock()  # apart from _lock: the import takes seconds, published entries must not wait
+_litellm: Any = None
 
 
-@lru_cache(maxsize=1)
+def load_litellm() -> Any:
+    """Import LiteLLM once, when a network model needs it: no cost-map fetch, no debug noise."""
+    global _litellm
+    with _import_lock:
+        if _litellm is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before the import: no fetch
+            import litellm
+
+            litellm.suppress_debug_info = True
+            for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+            _litellm = litellm
+        return _litellm
+
+
 def litellm_model_map() -> dict[str, dict[str, Any]]:
-    """LiteLLM's model map: its public `litellm.model_cost` once litellm is imported, else its bundled file, read
-    as JSON so that listing models never imports litellm."""
-    loaded = sys.modules.get("litellm")
-    data = getattr(loaded, "model_cost", None) if loaded is not None else None
-    if not isinstance(data, dict) or not data:
-        data = _bundled_cost_map()
-    return {key: value for key, value in data.items() if isinstance(value, dict)}
-
-
-def _bundled_cost_map() -> dict[str, Any]:
-    """LiteLLM's bundled cost map file, or {} when litellm or the file is missing."""
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(next(iter(spec.submodule_search_locations))) / _COST_MAP_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return data
+    """LiteLLM's public model map, `litellm.model_cost` (importing LiteLLM on first use)."""
+    return load_litellm().model_cost
 
 
 def litellm_entry(model_id: str) -> dict[str, Any] | None:
-    """LiteLLM's map entry for an id, trying `provider/name` then `name` with a matching provider."""
+    """LiteLLM's map entry for an id, trying `provider/name` then `name` with a matching provider; None for an
+    in-process id (LiteLLM knows none of them)."""
+    if is_offline(model_id):
+        return None
     table = litellm_model_map()
     if model_id in table:
         return table[model_id]
@@ -72,6 +70,8 @@ def litellm_info(model_id: str) -> dict[str, Any]:
 
 def known_litellm_ids(provider: str = "") -> list[str]:
     """Ids in LiteLLM's map as `provider/name` (only that provider's when given), for did-you-mean hints."""
+    if provider in OFFLINE_PROVIDERS:
+        return []
     ids = []
     for key, entry in litellm_model_map().items():
         owner = str(entry.get("litellm_provider", ""))

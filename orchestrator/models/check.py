@@ -52,8 +52,8 @@ def down_servers(registry: Registry, personas: list[str]) -> list[str]:
     problems = []
     for persona in dict.fromkeys(personas):
         models = registry.resolve(persona).models
-        bases = [endpoints.api_base(m) for m in models]
-        if not models or not all(bases):
+        bases = [base for base in map(endpoints.api_base, models) if base]
+        if not models or len(bases) < len(models):
             continue
         results = []
         for model_id, base in zip(models, bases, strict=True):

@@ -7,15 +7,14 @@ on its first call.
 from __future__ import annotations
 
 import json
-import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from orchestrator.errors import OrchestratorError, RealRequestBlockedError
 from orchestrator.models import catalog, endpoints, tool_modes, tracing
+from orchestrator.models.catalog import load_litellm
 from orchestrator.models.failures import FAILURES, ModelCallError, describe_failure
 from orchestrator.models.ids import SCRIPT_PREFIX, is_offline, is_script_path, normalise_model_id
 from orchestrator.models.providers import offline
@@ -29,23 +28,6 @@ BLOCK_ENV = "ORCHESTRATOR_BLOCK_REAL_REQUESTS"
 CallListener = Callable[[str, str, ModelReply, dict[str, Any]], None]
 
 _blocked: bool | None = None  # None: follow the environment variable
-_lock = threading.Lock()
-_litellm: Any = None
-
-
-def load_litellm() -> Any:
-    """Import LiteLLM once, for network models only: no cost-map fetch, no debug noise."""
-    global _litellm
-    with _lock:
-        if _litellm is None:
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before the import: no fetch
-            import litellm
-
-            litellm.suppress_debug_info = True
-            for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
-                logging.getLogger(name).setLevel(logging.WARNING)
-            _litellm = litellm
-        return _litellm
 
 
 def set_limits(model: str, rpm: int | None = None, tpm: int | None = None) -> None:

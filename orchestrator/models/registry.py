@@ -164,7 +164,7 @@ class Registry:
         litellm_values = catalog.litellm_info(entry.litellm_model or model_id if entry else model_id)
         if litellm_values and not entry:
             source = "litellm"
-        merged = {**_DEFAULT_INFO, "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+        merged: dict[str, Any] = {**_DEFAULT_INFO, "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
         merged.update(litellm_values)
         merged.update(values)
         merged["tags"] = tuple(merged.get("tags", ()))

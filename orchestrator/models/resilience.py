@@ -135,14 +135,6 @@ def _limits(model: str, registry: Registry | None) -> gateway.Limits:
     return info.rpm, info.tpm
 
 
-def with_ladder_fallback(registry: Registry, models: Sequence[str], profile: str | None) -> list[str]:
-    """A single-model profile gets the next rung's models as failovers; longer lists come back unchanged."""
-    rung = registry.next_rung(profile) if profile and len(models) == 1 else None
-    if rung is None:
-        return list(models)
-    return list(dict.fromkeys([*models, *registry.models_for_profile(rung)]))
-
-
 def add_failover_listener(fn: FailoverListener) -> None:
     """Call `fn(model, kind, next_model)` on every failover, retry (next = same model) and breaker transition.
 

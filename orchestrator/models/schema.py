@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.errors import ToolError, did_you_mean
 from orchestrator.models.types import ToolSpec
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _NESTED = ("items", "additionalProperties", "not")
 _LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
@@ -58,7 +60,7 @@ def tool_spec(name: str, description: str, arguments: type[BaseModel], require_a
     return ToolSpec(name, description, closed_schema(arguments, require_all))
 
 
-def validate_with(model: type[BaseModel], tool: str, arguments: Any) -> BaseModel:
+def validate_with(model: type[ModelT], tool: str, arguments: Any) -> ModelT:
     """Validate a tool call's arguments with its model; a problem becomes a ToolError naming the field."""
     if not isinstance(arguments, dict):
         raise ToolError(f"{tool}: arguments must be a JSON object, got {arguments!r}.")

@@ -136,26 +136,6 @@ def speculate(
     )
 
 
-def model_verifier(call: Call, verifier: str, messages: Messages) -> Check:
-    """A verify callable that asks the strong model to reply `OK` or list the draft's problems."""
-
-    def verify(draft: ModelReply) -> tuple[bool, str]:
-        """Ask the verifier about the draft; OK passes, anything else is the feedback."""
-        prompt = [
-            *messages,
-            {"role": "assistant", "content": draft.text},
-            {
-                "role": "user",
-                "content": "Check the answer above. Reply exactly OK if it is correct and complete; "
-                "otherwise list its problems.",
-            },
-        ]
-        answer = call(verifier, prompt).text.strip()
-        return answer.upper().startswith("OK"), answer
-
-    return verify
-
-
 class ParallelStrategy(FilteredStrategy):
     """Chooses the n models of a best-of-n: the persona's models, topped up from stronger rungs."""
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import RunStopped
 from orchestrator.models.tokens import count_prompt_tokens
 from orchestrator.workflow.budget import BudgetSpec
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import Registry
 
 DEFAULT_MAX_OUTPUT_TOKENS = 512
 """Output tokens assumed for a call that sets no max_tokens (for the pre-call estimate only)."""
@@ -33,7 +36,7 @@ class BudgetGuard:
 
     run_caps: BudgetSpec
     phase_caps: dict[str, BudgetSpec]
-    registry: Any
+    registry: Registry
     run_spend: Spend = field(default_factory=Spend)
     phase_spend: dict[str, Spend] = field(default_factory=dict)
     elapsed_before: float = 0.0

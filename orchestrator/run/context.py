@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.agents.packets import estimate_tokens
 from orchestrator.agents.personas import PersonaSpec, load_persona
@@ -15,7 +15,14 @@ from orchestrator.models.types import ModelReply
 from orchestrator.run.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetGuard
 from orchestrator.run.log import RunLog
 from orchestrator.run.workspace import Workspace
-from orchestrator.workflow.spec import WorkflowSpec
+from orchestrator.workflow.spec import AnyStep, WorkflowSpec
+from orchestrator.workflow.state import RunState
+
+if TYPE_CHECKING:  # annotations only: the context receives these objects ready-made and never builds one
+    from orchestrator.models.registry import Registry
+    from orchestrator.run.ledger import SharedCaps
+    from orchestrator.run.routing import RunRouter
+    from orchestrator.run.store import Store
 
 DEFAULT_PACKET_TOKENS = 1500
 
@@ -32,18 +39,18 @@ class RunContext:
     spec: WorkflowSpec
     workflow_path: Path
     workspace: Workspace
-    registry: Any  # orchestrator.models.registry.Registry
+    registry: Registry
     runlog: RunLog
-    complete: Any  # None: the resilient gateway; tests may inject a single-model `complete`
+    complete: Callable[..., ModelReply] | None  # None: the resilient gateway; tests may inject a single-model one
     guard: BudgetGuard
-    router: Any = None  # orchestrator.run.routing.RunRouter
+    router: RunRouter | None = None
     approve: str = "auto"
-    ask: Any = None  # callable(payload) -> decision dict, for --approve ask
+    ask: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # payload -> decision, for --approve ask
     allowed_commands: frozenset[str] = DEFAULT_ALLOWLIST
     """Programs agents and gates may start (orchestrator.workflow.trust.allowed_commands: never the repo's own say)."""
     unsafe_no_sandbox: bool = False
-    store: Any = None  # orchestrator.run.store.Store: where checkpoints and the run log live
-    caps: Any = None  # orchestrator.run.ledger.SharedCaps: spend caps reserved in the store, or None
+    store: Store | None = None  # where checkpoints and the run log live
+    caps: SharedCaps | None = None  # spend caps reserved in the store, or None
     _personas: dict[str, PersonaSpec] = field(default_factory=dict)
     _fixed: dict[str, _FixedParts] = field(default_factory=dict)
     _once: dict[str, Any] = field(default_factory=dict)
@@ -60,7 +67,7 @@ class RunContext:
             self._personas[name] = load_persona(name, self.workspace.repo)
         return self._personas[name]
 
-    def candidates(self, persona: str, state: dict[str, Any] | None = None) -> list[str]:
+    def candidates(self, persona: str, state: RunState | None = None) -> list[str]:
         """A persona's models in failover order: its binding, climbed as many rungs as it was escalated.
 
         Empty when the ladder has no rung that high.
@@ -72,16 +79,14 @@ class RunContext:
         profile = resolved.profile or self._profile_holding(resolved.models[0])
         for _ in range(rung):
             profile = self.registry.next_rung(profile) if profile else None
-            if profile is None:
-                return []
-        return list(self.registry.models_for_profile(profile))
+        return list(self.registry.models_for_profile(profile)) if profile else []
 
-    def model_for(self, persona: str, state: dict[str, Any] | None = None) -> str | None:
+    def model_for(self, persona: str, state: RunState | None = None) -> str | None:
         """The first model of a persona's candidates (None past the top of the ladder)."""
         models = self.candidates(persona, state)
         return models[0] if models else None
 
-    def route(self, step: Any, persona: str, state: dict[str, Any], text: str, needs_tools: bool = True,
+    def route(self, step: AnyStep, persona: str, state: RunState, text: str, needs_tools: bool = True,
               tools: list[Any] | None = None) -> tuple[list[str], int | None, dict[str, Any]]:
         """(ordered models, decision id, features) for a phase through the run's routing strategy.
 
@@ -158,24 +163,24 @@ class RunContext:
 
         return log
 
-    def caller(self, step: str, decision_id: int | None = None, failovers: list[str] | None = None) -> Any:
+    def caller(self, step: str, decision_id: int | None = None, failovers: list[str] | None = None
+               ) -> Callable[..., ModelReply]:
         """A `complete`-compatible function for one step: budget check first, then the call (failing over
         along `failovers` when the chosen model is down), then the log."""
 
         def call(model: str, messages: list[dict[str, Any]], **kwargs: Any) -> ModelReply:
             self.guard.check(step, model, messages, kwargs.get("tools"), kwargs.get("max_tokens"))
-            held = None
-            if self.caps is not None:  # before the call, atomically in the store: no other worker can overshoot
-                held = self.caps.reserve(self.guard.estimate(model, messages, kwargs.get("tools"),
-                                                             kwargs.get("max_tokens"))[2])
+            caps = self.caps  # reserved before the call, atomically in the store: no other worker can overshoot
+            held = None if caps is None else caps.reserve(
+                self.guard.estimate(model, messages, kwargs.get("tools"), kwargs.get("max_tokens"))[2])
             try:
                 reply = self._complete(step, model, messages, failovers, kwargs)
             except BaseException:
-                if held is not None:
-                    self.caps.settle(held, 0.0)
+                if caps is not None and held is not None:
+                    caps.settle(held, 0.0)
                 raise
-            if held is not None:
-                self.caps.settle(held, reply.cost_usd)
+            if caps is not None and held is not None:
+                caps.settle(held, reply.cost_usd)
             self.guard.record(step, reply.total_tokens, reply.cost_usd)
             self.runlog.call(self.run_id, step, kwargs.get("persona", ""), reply)
             if decision_id is not None:

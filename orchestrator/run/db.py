@@ -41,7 +41,7 @@ class SqliteDB:
 
     def __init__(self, path: Path):
         self.conn = sqlite3.connect(str(path), timeout=LOCK_WAIT_S, check_same_thread=False)
-        # WAL: an append-only log commits several times per step, ~4 ms each instead of ~20 ms (NOTES.md).
+        # WAL: the run log commits several times per step, ~4 ms each instead of ~20 ms (NOTES.md).
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.row_factory = sqlite3.Row

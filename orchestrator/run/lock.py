@@ -11,7 +11,7 @@ from orchestrator.errors import RunBusy
 try:
     import fcntl
 except ImportError:  # Windows: no flock; runs are not guarded against a second process there
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module or None: the check below reads which
 
 
 class RunLock:

@@ -1,4 +1,8 @@
-"""Append-only run log (SQLite in .git/orchestrator, or a shared Postgres): runs, events and every model call.
+"""The run log (SQLite in .git/orchestrator, or a shared Postgres): runs, events, routing decisions and every
+model call.
+
+Events and calls are only ever added; a run's row (status, options) and its decisions' spend and gate
+outcome are updated as the run goes, and removing a run (`runs rm`, `runs prune`) deletes its rows.
 
 Every event and model call is also emitted to orchestrator.run.events, for live views and the plain log.
 """

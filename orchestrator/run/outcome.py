@@ -11,6 +11,7 @@ from orchestrator.errors import RunStopped
 from orchestrator.run.context import RunContext
 from orchestrator.run.price import RoutingPrice, routing_price
 from orchestrator.run.records import format_verdicts, rejection_trailers
+from orchestrator.workflow.state import RunState
 
 
 @dataclass
@@ -39,7 +40,7 @@ def resume_command(ctx: RunContext) -> str:
     return f"orchestrator resume {ctx.run_id} --repo {shlex.quote(str(ctx.workspace.repo))}"
 
 
-def outcome_of(ctx: RunContext, state: dict[str, Any], status: str, code: int, message: str,
+def outcome_of(ctx: RunContext, state: RunState, status: str, code: int, message: str,
              warnings: list[str], pending: dict[str, Any] | None = None) -> RunOutcome:
     ctx.runlog.finish_run(ctx.run_id, status, code, message)
     ctx.event("run_end", status=status, exit_code=code, message=message)
@@ -50,7 +51,7 @@ def outcome_of(ctx: RunContext, state: dict[str, Any], status: str, code: int, m
                       gates=gate_rows(state), price=routing_price(ctx.runlog.calls(ctx.run_id), ctx.registry))
 
 
-def gate_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+def gate_rows(state: RunState) -> list[dict[str, Any]]:
     """One row per gate that ran: latest verdict, kind and main reason."""
     results = state.get("gate_results", {})
     return [{"gate": gate, "kind": results.get(gate, {}).get("kind", ""), "verdict": verdict,
@@ -74,7 +75,7 @@ def paused_outcome(ctx: RunContext, graph: Any, config: dict, warnings: list[str
     return outcome_of(ctx, state, "paused", 4, message, warnings, pending)
 
 
-def finished_outcome(ctx: RunContext, state: dict[str, Any], warnings: list[str]) -> RunOutcome:
+def finished_outcome(ctx: RunContext, state: RunState, warnings: list[str]) -> RunOutcome:
     verdicts = state.get("verdicts", {})
     reasons = {g: r.get("reason", "") for g, r in state.get("gate_results", {}).items()}
     # "done" only when every gate on the run's path passed in this run; unknown is not a pass.

@@ -5,9 +5,21 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from orchestrator.workflow.spec import AgentStepSpec, DispatchStepSpec, EscalateStepSpec, GateStepSpec, step_targets
+from orchestrator.workflow.spec import (
+    AgentStepSpec,
+    AnyStep,
+    DispatchStepSpec,
+    EscalateStepSpec,
+    GateStepSpec,
+    WorkflowSpec,
+    step_targets,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import Registry
+    from orchestrator.run.routing import RunRouter
 
 
 @dataclass
@@ -61,7 +73,7 @@ class UnrecordedLog:
             log.close()
 
 
-def plan_steps(spec: Any, registry: Any, task: str, pin: str | None = None) -> list[PlannedStep]:
+def plan_steps(spec: WorkflowSpec, registry: Registry, task: str, pin: str | None = None) -> list[PlannedStep]:
     """Every step of the workflow, each call routed as the run's first visit would route it (no model called)."""
     from orchestrator.run.routing import RunRouter
 
@@ -73,13 +85,13 @@ def plan_steps(spec: Any, registry: Any, task: str, pin: str | None = None) -> l
                 for step in spec.steps]
 
 
-def _kind(spec: Any, step: Any) -> str:
+def _kind(spec: WorkflowSpec, step: AnyStep) -> str:
     if isinstance(step, GateStepSpec):
         return f"gate ({spec.gates[step.gate].kind})"
     return step.type
 
 
-def _does(spec: Any, step: Any) -> str:
+def _does(spec: WorkflowSpec, step: AnyStep) -> str:
     """One line on what the step does: the instructions, the gate's commands, the choices."""
     if isinstance(step, AgentStepSpec):
         text = (step.instructions or step.description or "").replace("\n", " ")
@@ -92,7 +104,7 @@ def _does(spec: Any, step: Any) -> str:
     return str(spec.gates[step.gate].summary(spec.settings.test_command))
 
 
-def _personas(spec: Any, step: Any) -> list[str]:
+def _personas(spec: WorkflowSpec, step: AnyStep) -> list[str]:
     """The personas whose calls a step makes (an escalate step calls no model)."""
     if isinstance(step, AgentStepSpec) or (isinstance(step, DispatchStepSpec) and not step.rule):
         return [step.persona]
@@ -101,9 +113,10 @@ def _personas(spec: Any, step: Any) -> list[str]:
     return []
 
 
-def _call(router: Any, registry: Any, step: Any, persona: str) -> PlannedCall:
+def _call(router: RunRouter, registry: Registry, step: AnyStep, persona: str) -> PlannedCall:
     resolved = registry.resolve(persona)
     text = router.intent_text(step)
-    decision = router.explain(step, persona, text, list(resolved.models), est_tokens=max(1, len(text) // 4))
+    # No est_tokens: the request then sizes its text with the shared estimate (orchestrator.models.tokens).
+    decision = router.explain(step, persona, text, list(resolved.models))
     return PlannedCall(persona, resolved.profile, decision.strategy, decision.chosen, list(decision.candidates),
                        decision.reason)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.agents.sandbox import sandbox_problem
 from orchestrator.errors import ConfigError, SandboxUnavailable, WorkspaceError
 from orchestrator.workflow.lint import workflow_roles
+from orchestrator.workflow.spec import AgentStepSpec, WorkflowSpec
 from orchestrator.workflow.trust import allowed_commands, binding_notices, refused_commands, shadow_notices
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import Registry
 
 
 def sandbox_warnings(unsafe_no_sandbox: bool) -> list[str]:
@@ -31,7 +35,7 @@ def target_repo(path: Path) -> Path:
     return repo
 
 
-def run_notices(spec: Any, path: Path, repo: Path, allow_commands: list[str]) -> list[str]:
+def run_notices(spec: WorkflowSpec, path: Path, repo: Path, allow_commands: list[str]) -> list[str]:
     """What the repo itself decided for this run (shadowed shipped names, model bindings, untrusted commands)."""
     notices = shadow_notices(repo, path) + binding_notices(spec, path, repo)
     refused = refused_commands(spec, allowed_commands(spec, path, repo, allow_commands))
@@ -54,7 +58,7 @@ def uncommitted_notice(repo: Path) -> list[str]:
             f"HEAD ({head}); your working tree is left as it is"]
 
 
-def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: bool, trust_repo: bool = False
+def resolve_registry(repo: Path, spec: WorkflowSpec, overrides: dict[str, str], strict: bool, trust_repo: bool = False
                      ) -> tuple[Any, list[str]]:
     from orchestrator.models.registry import load_registry
 
@@ -65,7 +69,7 @@ def resolve_registry(repo: Path, spec: Any, overrides: dict[str, str], strict: b
     return registry, warnings
 
 
-def check_keys(registry: Any, personas: list[str]) -> None:
+def check_keys(registry: Registry, personas: list[str]) -> None:
     """Fail fast, before the first phase: every remote model the run may call has its key and a known id, the
     embedded ones are installed, and no persona depends only on servers that don't answer."""
     from orchestrator.models.check import check_models, down_servers, missing_local_install
@@ -77,12 +81,14 @@ def check_keys(registry: Any, personas: list[str]) -> None:
                           + "\nFix these, or bind those roles to other models with --model ROLE=MODEL, then run again.")
 
 
-def check_prices(registry: Any, spec: Any, budget: Any, personas: list[str], pin: str | None = None) -> None:
+def check_prices(registry: Registry, spec: WorkflowSpec, budget: Any, personas: list[str], pin: str | None = None
+                 ) -> None:
     """Under a usd budget every model the run's personas are bound to (or the pin) must have a known price.
 
     An unpriced network model would cost $0 in the books, so a usd budget could never stop it.
     """
-    caps = [spec.settings.budget.merged(budget), *(s.budget for s in spec.steps if getattr(s, "budget", None))]
+    caps = [spec.settings.budget.merged(budget),
+            *(s.budget for s in spec.steps if isinstance(s, AgentStepSpec) and s.budget is not None)]
     if not any(c.usd is not None for c in caps):
         return
     models = [pin] if pin else [m for p in dict.fromkeys(personas) for m in registry.resolve(p).models]
@@ -92,7 +98,7 @@ def check_prices(registry: Any, spec: Any, budget: Any, personas: list[str], pin
                           "output_cost_per_token in models.yaml or use a token budget")
 
 
-def check_pin(registry: Any, pin: str | None) -> None:
+def check_pin(registry: Registry, pin: str | None) -> None:
     """A `--pin` id is checked like a binding: a near-miss of a known id gets "Did you mean"."""
     from orchestrator.models.ids import normalise_model_id
     from orchestrator.models.registry import model_id_problems
@@ -127,7 +133,7 @@ def prepare_run(options: Any, complete: Any) -> tuple[Path, Path, Any, Any, list
     return repo, path, spec, registry, warnings
 
 
-def check_models_usable(registry: Any, spec: Any, budget: Any, pin: str | None, complete: Any) -> None:
+def check_models_usable(registry: Registry, spec: WorkflowSpec, budget: Any, pin: str | None, complete: Any) -> None:
     """Before any call: the pin is a real id, every model has a price under a usd budget, remote keys are set."""
     from orchestrator.run.routing import check_routing_targets
 

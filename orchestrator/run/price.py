@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,16 @@ class RoutingPrice:
         return out
 
 
-def routing_price(calls: Iterable[dict[str, Any]], registry: Any) -> RoutingPrice:
+def routing_price(calls: Iterable[dict[str, Any]], registry: Registry) -> RoutingPrice:
     """Price a run's logged calls (model, prompt_tokens, completion_tokens, cost_usd) as run and on the top rung."""
     calls = list(calls)
     run_usd = sum(float(c["cost_usd"] or 0.0) for c in calls)
     info = {m: registry.model_info(m) for m in dict.fromkeys(c["model"] for c in calls)}
     unsized = tuple(m for m, i in info.items() if i.parameters is None)
     unpriced = tuple(m for m, i in info.items() if not i.price_known)
-    sized = [c for c in calls if info[c["model"]].parameters is not None]
-    run_compute = sum(_tokens(c) * info[c["model"]].parameters for c in sized) if sized else None
+    parameters = {m: i.parameters for m, i in info.items() if i.parameters is not None}
+    sized = [c for c in calls if c["model"] in parameters]
+    run_compute = sum(_tokens(c) * parameters[c["model"]] for c in sized) if sized else None
     base = RoutingPrice(calls=len(calls), run_usd=run_usd, run_compute=run_compute, unsized_models=unsized,
                         unpriced_models=unpriced)
     if not registry.ladder:

@@ -12,7 +12,8 @@ from orchestrator.run.workspace import BRANCH_PREFIX, git, state_dir
 
 def _worktree_entries(repo: Path) -> list[dict[str, str]]:
     """`git worktree list --porcelain` as one dict per worktree (keys: worktree, HEAD, locked, ...)."""
-    entries, current = [], {}
+    entries: list[dict[str, str]] = []
+    current: dict[str, str] = {}
     for line in git(repo, "worktree", "list", "--porcelain", check=False).splitlines():
         if not line.strip():
             entries, current = entries + ([current] if current else []), {}

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.run.context import RunContext
+from orchestrator.workflow.spec import AnyStep
+from orchestrator.workflow.state import RunState, StepNode
 
-Node = Callable[[Any], dict[str, Any]]
 
-
-def logged_nodes(ctx: RunContext, factory: Callable[..., Node]) -> Callable[..., Node]:
+def logged_nodes(ctx: RunContext, factory: Callable[..., StepNode]) -> Callable[..., StepNode]:
     """Wrap a node factory (`make_node(step, role)`): every node it makes runs through `logged`."""
 
-    def make(step: Any, role: str = "main") -> Node:
+    def make(step: AnyStep, role: str = "main") -> StepNode:
         return _Logged(ctx, factory(step, role))
 
     return make
@@ -25,14 +25,14 @@ class _Logged:
 
     __slots__ = ("ctx", "node")
 
-    def __init__(self, ctx: RunContext, node: Node):
+    def __init__(self, ctx: RunContext, node: StepNode):
         self.ctx, self.node = ctx, node
 
     def __call__(self, state):  # unannotated on purpose: LangGraph evaluates a node's type hints in add_node
         return logged(self.ctx, self.node, state)
 
 
-def logged(ctx: RunContext, node: Node, state: Any) -> dict[str, Any]:
+def logged(ctx: RunContext, node: StepNode, state: RunState) -> dict[str, Any]:
     """Run one node with the run log's writes held until it ends, then committed in one transaction.
 
     The node's `phases` rows and its handoffs are logged under the LangGraph task that ran it: a task

@@ -100,13 +100,6 @@ class Workspace:
     only the run's own commits move its branch (agents see the git dir read-only in the sandbox)."""
 
     @classmethod
-    def create(cls, repo: Path, run_id: str) -> Workspace:
-        """Add a worktree on a new branch `orchestrator/<run-id>` from the repo's HEAD."""
-        workspace = cls.planned(repo, run_id)
-        workspace.add()
-        return workspace
-
-    @classmethod
     def planned(cls, repo: Path, run_id: str) -> Workspace:
         """The workspace a new run will get (its worktree is not created yet: see `add`)."""
         repo = repo.resolve()

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import cast
 
 from orchestrator.run.context import RunContext
 from orchestrator.steps.agent import run_agent_step
 from orchestrator.steps.pbis import PbiSpec, plan_pbis
-from orchestrator.workflow.spec import AgentStepSpec, EscalateStepSpec, GateStepSpec
-from orchestrator.workflow.state import RunState
-
-Node = Callable[[RunState], dict[str, Any]]
+from orchestrator.workflow.spec import AgentStepSpec, AnyStep, EscalateStepSpec, GateStepSpec
+from orchestrator.workflow.state import PbiPayload, StepNode
 
 
-def make_node(ctx: RunContext) -> Callable[[Any], Node]:
-    """Factory handed to compile_workflow: the node function for each step spec."""
+def make_node(ctx: RunContext) -> Callable[..., StepNode]:
+    """Factory handed to compile_workflow: the node function for each step spec (and role, for a for_each step)."""
 
-    def factory(step: Any, role: str = "main") -> Node:
+    def factory(step: AnyStep, role: str = "main") -> StepNode:
         if isinstance(step, AgentStepSpec) and step.for_each == "pbi" and role == "main":
             return lambda state: plan_pbis(state)
-        if role == "pbi":
-            return lambda payload: run_agent_step(ctx, step, payload, PbiSpec(**payload["pbi"]))
+        if isinstance(step, AgentStepSpec) and role == "pbi":
+            # This node runs only on pbi_router's Sends, so its input is a PbiPayload, never the bare state.
+            return lambda state: run_agent_step(ctx, step, state, PbiSpec(**cast(PbiPayload, state)["pbi"]))
         if isinstance(step, AgentStepSpec):
             return lambda state: run_agent_step(ctx, step, state)
         if isinstance(step, GateStepSpec):

@@ -17,6 +17,7 @@ from orchestrator.agents.loop import AgentResult
 from orchestrator.run.context import RunContext
 from orchestrator.run.workspace import BUILD_OUTPUT, TEXT_DIFF, git
 from orchestrator.workflow.spec import AgentStepSpec, GateStepSpec
+from orchestrator.workflow.state import RunState
 
 DEFAULT_TEMPERATURE = 0.7
 """Best-of-n samples hot unless the step says otherwise: at temperature 0 one model gives one answer."""
@@ -96,7 +97,7 @@ def gate_after(ctx: RunContext, step: AgentStepSpec) -> GateStepSpec | None:
     return None
 
 
-def run_candidates(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], plan: CandidatePlan,
+def run_candidates(ctx: RunContext, step: AgentStepSpec, state: RunState, plan: CandidatePlan,
                    attempt: Attempt) -> Outcome:
     """Run the plan's candidates; the winner's worktree is left in place for the step to commit."""
     start = snapshot(ctx)
@@ -117,7 +118,7 @@ def run_candidates(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], 
     return outcome
 
 
-def _first_passing(ctx: RunContext, state: dict[str, Any], plan: CandidatePlan, attempt: Attempt,
+def _first_passing(ctx: RunContext, state: RunState, plan: CandidatePlan, attempt: Attempt,
                    start: str) -> Outcome:
     """Candidates in turn from the same start, until one passes the gate; none passing keeps the first."""
     assert plan.gate is not None
@@ -133,7 +134,7 @@ def _first_passing(ctx: RunContext, state: dict[str, Any], plan: CandidatePlan, 
     return Outcome(candidates[0], candidates, f"no candidate passed gate {plan.gate.id}, kept the first: {failures}")
 
 
-def _speculate(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], plan: CandidatePlan,
+def _speculate(ctx: RunContext, step: AgentStepSpec, state: RunState, plan: CandidatePlan,
                attempt: Attempt) -> Outcome:
     """The drafter works; only when the gate fails its draft does the verifier refine it, from the draft."""
     assert plan.gate is not None  # validate refuses speculative agent steps with no gate after them
@@ -160,7 +161,7 @@ def _run_one(ctx: RunContext, index: int, model: str, temperature: float | None,
     return Candidate(index=index, model=model, result=result, tree=snapshot(ctx))
 
 
-def _verify(ctx: RunContext, state: dict[str, Any], gate: GateStepSpec, candidate: Candidate) -> None:
+def _verify(ctx: RunContext, state: RunState, gate: GateStepSpec, candidate: Candidate) -> None:
     """The gate's verdict on the candidate's worktree (a candidate without its deliverable fails unjudged)."""
     from orchestrator.gates import judge_gate
 
@@ -181,7 +182,7 @@ class Pick(BaseModel):
     reason: str = Field(description="Why it is the best, in one sentence.")
 
 
-def _judged(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], plan: CandidatePlan,
+def _judged(ctx: RunContext, step: AgentStepSpec, state: RunState, plan: CandidatePlan,
             attempt: Attempt, start: str) -> Outcome:
     """Every candidate from the same start; then the judge persona picks one by a schema-checked tool call."""
     candidates = []
@@ -199,7 +200,7 @@ def _judged(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], plan: C
     return Outcome(winner, candidates, f"judge {plan.judge} picked candidate {winner.index} ({winner.model}): {why}")
 
 
-def ask_judge(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], judge: str, start: str,
+def ask_judge(ctx: RunContext, step: AgentStepSpec, state: RunState, judge: str, start: str,
               candidates: list[Candidate]) -> tuple[int, str]:
     """(index into candidates, reason): the judge's pick; an unusable answer falls back to the first that delivered."""
     from orchestrator.errors import ToolError

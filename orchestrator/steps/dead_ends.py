@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from orchestrator.workflow.spec import AgentStepSpec, EscalateStepSpec, GateStepSpec
+from orchestrator.workflow.spec import AgentStepSpec, EscalateStepSpec, GateStepSpec, WorkflowSpec
 
 
-def dead_choices(spec: Any, choices: list[str], source_changed: bool) -> dict[str, str]:
+def dead_choices(spec: WorkflowSpec, choices: list[str], source_changed: bool) -> dict[str, str]:
     """choice -> why it is a dead end now. A red gate fails whenever the run has changed source ("new tests are
     judged against the code as it was"), so once the build has changed source, a path that meets a red gate
     before any other judgement can only fail there (measured: a 135M dispatcher chose `spec` and ended a run)."""
@@ -22,7 +20,7 @@ def dead_choices(spec: Any, choices: list[str], source_changed: bool) -> dict[st
     return dead
 
 
-def _red_gate_ahead(spec: Any, start: str) -> str | None:
+def _red_gate_ahead(spec: WorkflowSpec, start: str) -> str | None:
     """The red gate step the path from `start` meets through agent, escalate and passing spec gates, if any."""
     ids = {s.id for s in spec.steps}
     seen: set[str] = set()

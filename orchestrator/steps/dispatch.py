@@ -7,13 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.agents.packets import build_packet
+from orchestrator.agents.packets import Section, build_packet
 from orchestrator.errors import ToolError
 from orchestrator.models.schema import tool_spec, validate_with
 from orchestrator.models.types import ToolSpec
 from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord, format_verdicts
 from orchestrator.workflow.spec import DispatchStepSpec
+from orchestrator.workflow.state import RunState
 
 
 class Choice(BaseModel):
@@ -63,7 +64,7 @@ def validate_choice(step: DispatchStepSpec, reply: Any,
     return call.name, choice.reason, None
 
 
-def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: RunState) -> dict[str, Any]:
     """Ask the dispatcher persona to pick the next step; invalid output takes the declared default edge.
 
     A step with a `rule` decides by it instead, with no model call."""
@@ -71,7 +72,7 @@ def run_dispatch_step(ctx: RunContext, step: DispatchStepSpec, state: dict[str, 
         return run_rule(ctx, step, state)
     persona = ctx.persona(step.persona)
     budget = ctx.packet_tokens(step.persona)
-    sections = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
+    sections: list[Section] = [("Task", ctx.task, budget // 3), ("Decide", step.description or "Choose the next step."),
                 ("Gate verdicts", format_verdicts(state.get("verdicts", {}))),
                 ("Last gate report", state.get("gate_report", ""))]
     live, dead = live_choices(ctx, step)
@@ -129,7 +130,7 @@ def ask_dispatcher(call: Any, step: DispatchStepSpec, ctx: RunContext, messages:
     return result.reply, list(result.replies)
 
 
-def run_rule(ctx: RunContext, step: DispatchStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+def run_rule(ctx: RunContext, step: DispatchStepSpec, state: RunState) -> dict[str, Any]:
     """The rule's choice: the first choice when it holds, else the default; logged like a dispatcher's."""
     from orchestrator.agents.tools import Toolbox
     from orchestrator.steps.task_size import small_task

@@ -7,9 +7,10 @@ from typing import Any
 from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord
 from orchestrator.workflow.spec import EscalateStepSpec, GateStepSpec
+from orchestrator.workflow.state import RunState
 
 
-def run_escalate_step(ctx: RunContext, step: EscalateStepSpec, state: dict[str, Any]) -> dict[str, Any]:
+def run_escalate_step(ctx: RunContext, step: EscalateStepSpec, state: RunState) -> dict[str, Any]:
     """Move a persona to the next rung of the ladder; with no stronger model left, hand over to a human."""
     rung = state.get("rungs", {}).get(step.persona, 0) + 1
     current = ctx.model_for(step.persona, state)

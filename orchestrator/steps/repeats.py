@@ -18,6 +18,7 @@ from typing import Any
 from orchestrator.agents.loop import AgentResult
 from orchestrator.run.context import RunContext
 from orchestrator.workflow.spec import AgentStepSpec
+from orchestrator.workflow.state import RunState
 
 CHANGED_TEMPERATURE = 0.8
 """The changed attempt samples hot: the local models default to 0.2, where the same context gives the same work."""
@@ -70,7 +71,7 @@ def code_layout_free(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
-def changed_if_repeated(ctx: RunContext, step: AgentStepSpec, state: dict[str, Any], key: str,
+def changed_if_repeated(ctx: RunContext, step: AgentStepSpec, state: RunState, key: str,
                         first: Callable[[], AgentResult],
                         again: Callable[[float, str], AgentResult]) -> Retry:
     """Run `first()`; when it repeats the deliverable a failed gate rejected last round, undo it and run
@@ -100,7 +101,7 @@ def fingerprint(ctx: RunContext, step: AgentStepSpec, result: AgentResult) -> st
     return hashlib.sha256(deliverable_text(ctx, step, result).encode()).hexdigest()[:16]
 
 
-def _changed_ask(step: AgentStepSpec, state: dict[str, Any]) -> str:
+def _changed_ask(step: AgentStepSpec, state: RunState) -> str:
     """The packet's new last section: the gate's report, and that the answer just given repeated what it rejected."""
     what = {"spec": "spec", "tests": "tests", "source": "code"}.get(step.deliverable or "", "work")
     report = (state.get("gate_report") or "the gate gave no report").strip()[:REPORT_CHARS]

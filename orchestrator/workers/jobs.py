@@ -56,7 +56,8 @@ def ensure_queue_schema(store: str) -> None:
 
     with psycopg.connect(store, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is None:
+        found = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if found is None or found[0] is None:
             conn.execute(SchemaManager.get_schema())
 
 

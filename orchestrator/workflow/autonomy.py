@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.workflow.gate_spec import make_gate
-from orchestrator.workflow.spec import END, STOP, AgentStepSpec, GateStepSpec, WorkflowSpec
+from orchestrator.workflow.spec import (
+    END,
+    STOP,
+    AgentStepSpec,
+    AnyStep,
+    DispatchStepSpec,
+    EscalateStepSpec,
+    GateStepSpec,
+    WorkflowSpec,
+)
 
 ACCEPTANCE_GATE = "__acceptance__"
 SIGN_OFF_STEP = "sign_off"
@@ -53,11 +62,11 @@ def rework_step(spec: WorkflowSpec) -> str:
     return (builders or agents)[0 if builders else -1].id
 
 
-def _retarget_end(step: Any) -> None:
-    for field in ("next", "on_pass"):
-        if getattr(step, field, None) == END:
-            setattr(step, field, SIGN_OFF_STEP)
-    if getattr(step, "default", None) == END:
-        step.default = SIGN_OFF_STEP
-    if hasattr(step, "choices"):
+def _retarget_end(step: AnyStep) -> None:
+    if isinstance(step, (AgentStepSpec, EscalateStepSpec)) and step.next == END:
+        step.next = SIGN_OFF_STEP
+    elif isinstance(step, GateStepSpec) and step.on_pass == END:
+        step.on_pass = SIGN_OFF_STEP
+    elif isinstance(step, DispatchStepSpec):
+        step.default = SIGN_OFF_STEP if step.default == END else step.default
         step.choices = [SIGN_OFF_STEP if c == END else c for c in step.choices]

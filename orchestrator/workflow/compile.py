@@ -17,12 +17,12 @@ from orchestrator.workflow.spec import (
     GateStepSpec,
     WorkflowSpec,
 )
-from orchestrator.workflow.state import RunState
+from orchestrator.workflow.state import RunState, StepNode
 
 STOP_NODE = "__stop__"
 
 
-NodeFactory = Callable[..., Callable[[Any], dict[str, Any]]]
+NodeFactory = Callable[..., StepNode]
 """make_node(step, role="main"); role is "pbi" or "single" for the extra nodes of a for_each step."""
 
 
@@ -85,7 +85,8 @@ def gate_router(step: GateStepSpec) -> Callable[[RunState], str]:
 
 
 def pbi_router(step: AgentStepSpec) -> Callable[[RunState], Any]:
-    """Edge function of a for_each step: one Send per PBI of the planned wave, else one pass or move on."""
+    """Edge function of a for_each step: one Send (a PbiPayload) per PBI of the planned wave, else one pass or
+    move on."""
     from langgraph.types import Send
 
     def route(state: RunState) -> Any:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from orchestrator.workflow.gate_kinds import ReviewGateSpec
 from orchestrator.workflow.spec import AgentStepSpec, DispatchStepSpec, EscalateStepSpec, WorkflowSpec
+
+if TYPE_CHECKING:
+    from orchestrator.models.registry import Registry
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 KNOWN_PLACEHOLDERS = ("task",)
@@ -18,7 +21,7 @@ def is_builder(persona: str) -> bool:
     return persona.endswith("builder")
 
 
-def workflow_roles(spec: Any) -> tuple[list[str], list[str], list[str]]:
+def workflow_roles(spec: WorkflowSpec) -> tuple[list[str], list[str], list[str]]:
     """(critics and moderators of its review gates, builder personas, every persona it uses) of a workflow."""
     reviews = [g for g in spec.gates.values() if isinstance(g, ReviewGateSpec)]
     critics = [c for g in reviews for c in g.critics] + [g.moderator for g in reviews if g.moderator]
@@ -102,7 +105,7 @@ def _model_warnings(spec: WorkflowSpec, repo: Path | None) -> list[str]:
     return [*_unknown_ids(spec, registry), *warnings]
 
 
-def _unknown_ids(spec: WorkflowSpec, registry: Any) -> list[str]:
+def _unknown_ids(spec: WorkflowSpec, registry: Registry) -> list[str]:
     """Remote model ids in `models:` that neither LiteLLM's map nor any models.yaml knows (a typo, often)."""
     from orchestrator.errors import did_you_mean
     from orchestrator.models import catalog

@@ -9,10 +9,12 @@ holes in it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from orchestrator.located_yaml import Location
 from orchestrator.workflow.spec import WorkflowSpec
@@ -33,7 +35,8 @@ class Salvage:
     """True when a cut touched the steps or the entry, so reachability and cycles can't be judged."""
 
 
-def salvage(data: dict[str, Any], errors: list[dict[str, Any]], data_loc: Any) -> tuple[WorkflowSpec | None, Salvage]:
+def salvage(data: dict[str, Any], errors: list[ErrorDetails], data_loc: Callable[[tuple[Any, ...], Any], Location]
+            ) -> tuple[WorkflowSpec | None, Salvage]:
     """(the workflow without its invalid parts, what was cut); None when nothing usable is left.
 
     `data_loc(loc, data)` maps a pydantic error location to a path in the YAML data."""
@@ -42,9 +45,10 @@ def salvage(data: dict[str, Any], errors: list[dict[str, Any]], data_loc: Any) -
     cut = Salvage(step_index=list(range(len(data.get("steps") or []))) if isinstance(data.get("steps"), list) else [])
     for _ in range(MAX_ROUNDS):
         points = {_cut_point(data_loc(e["loc"], data), e["type"]) for e in errors}
-        if None in points:
+        cuts = {point for point in points if point is not None}
+        if len(cuts) < len(points):
             return None, cut
-        for loc in sorted(points, key=_deepest_last_index_first):
+        for loc in sorted(cuts, key=_deepest_last_index_first):
             _remove(data, loc, cut)
         try:
             return WorkflowSpec.model_validate(data), cut

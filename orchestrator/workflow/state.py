@@ -1,14 +1,14 @@
 """The mutable state of a run, checkpointed after every step, and its reducers.
 
 The state holds what the next steps need to route and to build their packets, so every checkpoint
-stays about the same size however long the run: append-only history (one row per step, every
-handoff) goes to the run log instead (orchestrator.run.step_log).
+stays about the same size however long the run: history (one row per step, every handoff) goes to the
+run log instead, as events added per step (orchestrator.run.step_log).
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict
 
 HANDOFFS_KEPT = 3
 """Handoffs of earlier phases a packet shows (besides the survey's); the state keeps no more."""
@@ -52,3 +52,15 @@ class RunState(TypedDict, total=False):
     pbi_next: str
     status: str
     stop_reason: str
+
+
+class PbiPayload(RunState, total=False):
+    """What a for_each step's router sends each per-PBI node (a LangGraph Send): state keys and one PBI."""
+
+    pbi: dict[str, Any]
+
+
+class StepNode(Protocol):
+    """A step's node as LangGraph calls it: the state (or a Send's payload) in, a state update out."""
+
+    def __call__(self, state: RunState) -> dict[str, Any]: ...

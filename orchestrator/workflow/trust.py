@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from orchestrator.agents.sandbox import DEFAULT_ALLOWLIST, command_name
 from orchestrator.errors import ConfigError
+
+if TYPE_CHECKING:
+    from orchestrator.workflow.spec import WorkflowSpec
 
 
 def user_settings_path() -> Path:
@@ -40,7 +43,7 @@ def is_repo_local(path: Path, repo: Path) -> bool:
     return Path(path).resolve().is_relative_to(Path(repo).resolve())
 
 
-def allowed_commands(spec: Any, workflow_path: Path, repo: Path, extra: Iterable[str] = ()) -> frozenset[str]:
+def allowed_commands(spec: WorkflowSpec, workflow_path: Path, repo: Path, extra: Iterable[str] = ()) -> frozenset[str]:
     """Programs this run's agents and gates may start.
 
     Always the defaults, the user's config and `--allow-command`. A workflow from outside the repo (shipped,
@@ -54,7 +57,7 @@ def allowed_commands(spec: Any, workflow_path: Path, repo: Path, extra: Iterable
     return frozenset(allowed)
 
 
-def refused_commands(spec: Any, allowed: Iterable[str]) -> list[str]:
+def refused_commands(spec: WorkflowSpec, allowed: Iterable[str]) -> list[str]:
     """Gate and test programs of a workflow that the allowlist does not hold (to announce before the run)."""
     names = {command_name(c.run[0]) for gate in spec.gates.values() for c in gate.programs() if c.run}
     if spec.settings.test_command:
@@ -105,7 +108,7 @@ def _shadowed_names(repo_file: Path, shipped_file: Path) -> list[str]:
     return names
 
 
-def binding_notices(spec: Any, workflow_path: Path, repo: Path) -> list[str]:
+def binding_notices(spec: WorkflowSpec, workflow_path: Path, repo: Path) -> list[str]:
     """One line naming every model binding the repository makes, from its models.yaml or its own workflow."""
     from orchestrator.models.repo_trust import repo_models_file
     from orchestrator.models.spec import load_spec_file

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from orchestrator.agents.personas import known_personas, persona_files, read_persona_file
 from orchestrator.errors import ConfigError, WorkflowValidationError, did_you_mean
@@ -15,6 +16,7 @@ from orchestrator.routing.registry import step_blind_strategies
 from orchestrator.workflow.gate_kinds import ReviewGateSpec
 from orchestrator.workflow.gate_spec import CommandSpec, GateSpec, gate_spec_models
 from orchestrator.workflow.graph_checks import capped, cycles, engine_nodes, field_loc
+from orchestrator.workflow.salvage import Salvage, salvage
 from orchestrator.workflow.spec import (
     RESERVED_TARGETS,
     AgentStepSpec,
@@ -50,13 +52,13 @@ def validate_file(path: Path, repo: Path | None = None) -> tuple[WorkflowSpec | 
 
     Schema errors don't hide semantic ones: the checks run on what is left once the invalid parts are
     cut (orchestrator.workflow.salvage). Only a YAML syntax error stops short (ConfigError)."""
-    from orchestrator.workflow.salvage import salvage
-
     located = load_located_file(path)
     if not isinstance(located.data, dict):
         return None, [f"{located.where(())}: a workflow is a mapping with name and steps"]
+    spec: WorkflowSpec | None
+    cut: Salvage | None = None
     try:
-        spec, problems, cut = WorkflowSpec.model_validate(located.data), [], None
+        spec, problems = WorkflowSpec.model_validate(located.data), []
     except ValidationError as exc:
         problems = _schema_problems(exc, located)
         spec, cut = salvage(located.data, exc.errors(), _data_loc)
@@ -83,7 +85,8 @@ def repo_of_workflow(path: Path) -> Path | None:
 
 def persona_checker(repo: Path | None) -> Callable[[str], str | None]:
     """A function naming what is wrong with a known persona's file (unknown key or tool, bad value), or None."""
-    files, found = persona_files(repo), {}
+    files = persona_files(repo)
+    found: dict[str, str | None] = {}
 
     def problem(name: str) -> str | None:
         if name not in found:
@@ -97,12 +100,12 @@ def persona_checker(repo: Path | None) -> Callable[[str], str | None]:
     return problem
 
 
-def check_workflow(spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None,
+def check_workflow(spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Salvage | None = None,
                    persona_problem: Callable[[str], str | None] | None = None, unknown_hint: str = "") -> list[str]:
     """Semantic checks a schema can't express: names, the personas' own files, targets, reachability and
     capped cycles.
 
-    `cut` (a salvage.Salvage) says what schema errors removed, so its absence is not reported twice."""
+    `cut` says what schema errors removed, so its absence is not reported twice."""
     checker = _Checker(spec, located, personas, cut, persona_problem)
     checker.unknown_hint = unknown_hint
     checker.run()
@@ -134,7 +137,7 @@ def format_loc(loc: Location) -> str:
     return field_path(loc) or "(top level)"
 
 
-def _describe(err: dict[str, Any], loc: Location, data: Any) -> str:
+def _describe(err: ErrorDetails, loc: Location, data: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = loc[-1]
@@ -151,7 +154,7 @@ def _describe(err: dict[str, Any], loc: Location, data: Any) -> str:
     return f"{err['msg']} (got {short_repr(err.get('input'))})"
 
 
-def _gate_kind_problem(err: dict[str, Any]) -> str:
+def _gate_kind_problem(err: ErrorDetails) -> str:
     """A gate whose `kind` is missing or names no registered gate kind (built-in or a plugin's)."""
     kinds = list(gate_spec_models())
     tag = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
@@ -194,10 +197,8 @@ def _get(data: Any, loc: Location) -> Any:
 class _Checker:
     """Collects semantic problems of a schema-valid workflow."""
 
-    def __init__(self, spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Any = None,
+    def __init__(self, spec: WorkflowSpec, located: LocatedYaml, personas: list[str], cut: Salvage | None = None,
                  persona_problem: Callable[[str], str | None] | None = None):
-        from orchestrator.workflow.salvage import Salvage
-
         self.spec, self.located, self.personas = spec, located, personas
         self.persona_problem = persona_problem or (lambda name: None)
         self.personas_reported: set[str] = set()

@@ -38,7 +38,8 @@ def _writer():
 
 
 _emit = _writer()
-_manager = []
+# Type comments, not annotations: the target's Python may predate the annotation syntax used elsewhere.
+_manager = []  # type: list[object]
 _UNTRUSTED = [p for p in os.environ.pop("ORCHESTRATOR_PROBE_UNTRUSTED", "").split(os.pathsep) if p]
 _SANDBOXED = os.environ.pop("ORCHESTRATOR_PROBE_SANDBOXED", "") == "1"
 
@@ -115,7 +116,7 @@ def pytest_runtest_logreport(report, _emit=_emit):
     _emit("report", {"nodeid": report.nodeid, "when": report.when, "outcome": outcome})
 
 
-_last_plugins = []
+_last_plugins = []  # type: list[str]
 
 
 def _plugins_now(_emit=_emit, _plugins=_plugin_names, _manager=_manager, _seen=_last_plugins):

@@ -259,11 +259,11 @@ def generate(
     `seed` offsets the process's seed (ORCHESTRATOR_LOCAL_SEED): best-of-n gives each candidate its own."""
     sampling = {
         "temperature": DEFAULT_TEMPERATURE if temperature is None else temperature,
-        "max_tokens": max_tokens or DEFAULT_MAX_TOKENS,
+        "max_tokens": (limit := max_tokens or DEFAULT_MAX_TOKENS),
         "seed": base_seed() + (seed or 0),
     }
     kwargs: dict[str, Any] = {"messages": prompt_messages(messages, tools), **sampling}
-    schema = tool_call_schema(tools, sampling["max_tokens"]) if tools else {}
+    schema = tool_call_schema(tools, limit) if tools else {}
     if tools:
         kwargs["response_format"] = {"type": "json_object", "schema": schema}
     slot = _slot(model)

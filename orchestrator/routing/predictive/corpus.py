@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,8 +154,3 @@ def design_matrix(corpus: Corpus, rows: np.ndarray, vocab: Vocabulary) -> sparse
     parts.append(SOURCE_SCALE * _indicator(sources, vocab.sources))
     parts.append(SOURCE_SCALE * _indicator([source_group(s) for s in sources], vocab.groups))
     return sparse.hstack(parts).tocsr()
-
-
-def sublinear(count: float) -> float:
-    """The tf weighting used in the matrices, for the pure-python scorer."""
-    return 1 + math.log(count)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def _arrays(scores: Sequence[float], weak: Sequence[int], strong: Sequence[int]) -> tuple[np.ndarray, ...]:
+def _arrays(scores: ArrayLike, weak: ArrayLike, strong: ArrayLike) -> tuple[np.ndarray, ...]:
     """Validate lengths and return the three inputs as float arrays."""
     s, w, g = (np.asarray(x, dtype=float) for x in (scores, weak, strong))
     if not (len(s) == len(w) == len(g)) or len(s) == 0:
@@ -16,7 +16,7 @@ def _arrays(scores: Sequence[float], weak: Sequence[int], strong: Sequence[int])
     return s, w, g
 
 
-def pgr_curve(scores: Sequence[float], weak: Sequence[int], strong: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def pgr_curve(scores: ArrayLike, weak: ArrayLike, strong: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Share of strong calls and PGR at every distinct threshold, highest scores routed first.
 
     Tied scores move together, so linear interpolation between points is the expected PGR under
@@ -33,13 +33,13 @@ def pgr_curve(scores: Sequence[float], weak: Sequence[int], strong: Sequence[int
     return share, pgr
 
 
-def apgr(scores: Sequence[float], weak: Sequence[int], strong: Sequence[int]) -> float:
+def apgr(scores: ArrayLike, weak: ArrayLike, strong: ArrayLike) -> float:
     """Area under the PGR curve as the share of strong calls goes from 0 to 1 (random = 0.5)."""
     share, pgr = pgr_curve(scores, weak, strong)
     return float(np.sum((share[1:] - share[:-1]) * (pgr[1:] + pgr[:-1]) / 2))
 
 
-def cpt(scores: Sequence[float], weak: Sequence[int], strong: Sequence[int], target: float) -> float:
+def cpt(scores: ArrayLike, weak: ArrayLike, strong: ArrayLike, target: float) -> float:
     """Smallest share of strong calls whose (interpolated) PGR reaches `target`, e.g. 0.5 for CPT(50%)."""
     share, pgr = pgr_curve(scores, weak, strong)
     return share_for_pgr(share, pgr, target)
@@ -57,31 +57,31 @@ def share_for_pgr(share: np.ndarray, pgr: np.ndarray, target: float) -> float:
     return float(share[i - 1] + frac * (share[i] - share[i - 1]))
 
 
-def oracle_labels(weak: Sequence[int], strong: Sequence[int]) -> np.ndarray:
+def oracle_labels(weak: ArrayLike, strong: ArrayLike) -> np.ndarray:
     """The oracle's choice: the strong model exactly when it is right and the weak one is wrong."""
     w, g = np.asarray(weak), np.asarray(strong)
     return (w == 0) & (g == 1)
 
 
-def routing_accuracy(needs_strong: Sequence[bool], weak: Sequence[int], strong: Sequence[int]) -> float:
+def routing_accuracy(needs_strong: ArrayLike, weak: ArrayLike, strong: ArrayLike) -> float:
     """How often the router's choice matches the oracle's."""
     choice = np.asarray(needs_strong, dtype=bool)
     return float(np.mean(choice == oracle_labels(weak, strong)))
 
 
-def random_routing_accuracy(share: float, weak: Sequence[int], strong: Sequence[int]) -> float:
+def random_routing_accuracy(share: float, weak: ArrayLike, strong: ArrayLike) -> float:
     """Expected routing accuracy of a router that sends a random `share` of calls to the strong model."""
     positive = float(np.mean(oracle_labels(weak, strong)))
     return share * positive + (1 - share) * (1 - positive)
 
 
-def oracle_apgr(weak: Sequence[int], strong: Sequence[int]) -> float:
+def oracle_apgr(weak: ArrayLike, strong: ArrayLike) -> float:
     """APGR of the oracle ranking (strong-only wins first, weak-only wins last); can exceed 1."""
     w, g = np.asarray(weak, dtype=float), np.asarray(strong, dtype=float)
     return apgr(g - w, w, g)
 
 
-def quality(needs_strong: Sequence[bool], weak: Sequence[int], strong: Sequence[int]) -> float:
+def quality(needs_strong: ArrayLike, weak: ArrayLike, strong: ArrayLike) -> float:
     """Share of correct answers when each call goes to the model the router chose."""
     choice = np.asarray(needs_strong, dtype=bool)
     return float(np.mean(np.where(choice, np.asarray(strong), np.asarray(weak))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ class PredictiveRouter:
 
 
 def calibrate(
-    rows: list[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     max_strong_share: float | None = None,
     target_pgr: float | None = None,
     *,

@@ -36,9 +36,9 @@ class ReportData:
     """What the report could not show, and why (e.g. the workflow file is gone)."""
 
     @property
-    def gate_visits(self) -> list[Visit]:
-        """The visits that ended in a gate verdict, in order."""
-        return [v for v in self.visits if v.gate is not None]
+    def gate_visits(self) -> list[tuple[Visit, dict[str, Any]]]:
+        """The visits that ended in a gate verdict, each with its verdict event, in order."""
+        return [(v, gate) for v in self.visits if (gate := v.gate) is not None]
 
 
 def collect_report(repo: Path, run_id: str) -> ReportData:

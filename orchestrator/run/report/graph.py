@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from orchestrator.workflow.spec import AnyStep, GateStepSpec, WorkflowSpec
 
 START, END, STOP = "__start__", "__end__", "__stop__"
 _LABELS = {START: "start", END: "end", STOP: "stop"}
@@ -39,7 +40,7 @@ class WorkflowGraph:
         return {n.id for n in self.nodes}
 
 
-def workflow_graph(spec: Any) -> WorkflowGraph:
+def workflow_graph(spec: WorkflowSpec) -> WorkflowGraph:
     """Nodes and edges of the compiled workflow; a for_each step's worker nodes fold into the step itself."""
     from orchestrator.workflow.autonomy import apply_autonomy
     from orchestrator.workflow.compile import compile_workflow
@@ -60,15 +61,14 @@ def workflow_graph(spec: Any) -> WorkflowGraph:
     return WorkflowGraph(nodes=nodes, edges=tuple(edges))
 
 
-def _node(name: str, step: Any, spec: Any) -> GraphNode:
+def _node(name: str, step: AnyStep | None, spec: WorkflowSpec) -> GraphNode:
     if step is None:
         return GraphNode(name, "terminal")
-    kind = getattr(step, "type", "agent")
-    if kind == "gate":
+    if isinstance(step, GateStepSpec):
         gate_kind = spec.gates[step.gate].kind
         named = step.gate not in (gate_kind, f"__{gate_kind}__")
         return GraphNode(name, "gate", f"{step.gate} ({gate_kind})" if named else gate_kind)
-    return GraphNode(name, kind, getattr(step, "persona", ""))
+    return GraphNode(name, step.type, getattr(step, "persona", ""))
 
 
 @dataclass

@@ -62,8 +62,8 @@ def _redact_html(page: str) -> str:
 
 def _context(data: ReportData) -> dict[str, Any]:
     """What both templates read."""
-    gates = [{"visit": v, "event": v.gate, "result": v.gate["data"].get("result", {}), "notes": visit_notes(v),
-              "violations": _violations(v.gate["data"].get("result", {}))} for v in data.gate_visits]
+    gates = [{"visit": v, "event": gate, "result": gate["data"].get("result", {}), "notes": visit_notes(v),
+              "violations": _violations(gate["data"].get("result", {}))} for v, gate in data.gate_visits]
     taken = set(path_edges(data.path))
     missing = [f"{a} -> {b}" for a, b in taken if data.graph is not None and (a, b) not in data.graph.edges]
     return {"data": data, "run": data.run, "gates": gates, "price_lines": data.price.lines(),
