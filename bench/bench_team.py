@@ -196,6 +196,13 @@ def print_half(half: str, figures: dict[str, Any], team: list[dict[str, Any]]) -
                 print(f"   {run['id']}: stopped by {run['stopped_by']}")
 
 
+def earlier_bare(path: Path, chosen: list[Task]) -> list[dict[str, Any]]:
+    """The bare-shot records of an earlier run's output for the chosen tasks (lines of JSON with a `model`)."""
+    ids = {t.id for t in chosen}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+    return [r for r in rows if "model" in r and "passed" in r and r.get("id") in ids]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setup", action="store_true", help="download the library tasks' sdists, then exit")
@@ -208,6 +215,8 @@ def main() -> int:
                         f"`auto`: the lean `{LEAN}` workflow for feature tasks when it is shipped")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a team run counts as failed")
     parser.add_argument("--json", type=Path, help="also write every record to this file")
+    parser.add_argument("--bare-from", type=Path, help="reuse the bare shots of an earlier run's output (its JSON "
+                        "lines) instead of asking the models again")
     args = parser.parse_args()
     tasks = load_tasks()
     if args.setup:
@@ -217,8 +226,8 @@ def main() -> int:
               and (not args.tasks or t.id in args.tasks.split(","))]
     print(json.dumps({"tasks": len(chosen), "load_average": os.getloadavg(), "cpus": os.cpu_count(),
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}))
-    bare = []
-    for task in [] if args.team_only else chosen:
+    bare = earlier_bare(args.bare_from, chosen) if args.bare_from else []
+    for task in [] if args.team_only or args.bare_from else chosen:
         for model in args.models.split(","):
             bare.append(bare_shot(task, f"local/{model}"))
             print(json.dumps(bare[-1]), flush=True)  # as it comes: a long bench cut short keeps what it measured

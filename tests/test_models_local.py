@@ -242,3 +242,29 @@ def test_the_run_summary_gives_the_share_of_prompt_tokens_from_the_cache() -> No
     assert cache_note([{"prompt_tokens": 800, "cached_tokens": 600}, {"prompt_tokens": 200}]) == (
         "; prompt tokens from the KV cache: 600 of 1000 (60%)")
     assert cache_note([{"prompt_tokens": 800, "cached_tokens": 0}]) == ""  # remote and scripted models say nothing
+
+
+def test_the_prompt_cache_counts_each_states_logits_and_stays_inside_its_capacity() -> None:
+    """llama-cpp-python sizes its RAM cache by the llama.cpp state alone; each state also holds its logits."""
+    import numpy as np
+
+    from orchestrator.models.providers.local import counted_cache
+
+    class Base:  # LlamaRAMCache's shape: an ordered dict of states, evicting while cache_size > capacity
+        def __init__(self, capacity_bytes: int) -> None:
+            from collections import OrderedDict
+            self.capacity_bytes, self.cache_state = capacity_bytes, OrderedDict()
+
+        def __setitem__(self, key: tuple, value: object) -> None:
+            self.cache_state[key] = value
+            while self.cache_size > self.capacity_bytes and self.cache_state:
+                self.cache_state.popitem(last=False)
+
+    class State:
+        def __init__(self) -> None:
+            self.llama_state_size, self.scores = 1000, np.zeros((512, 1000), dtype=np.single)  # 2 MB of logits
+
+    cache = counted_cache(Base)(capacity_bytes=5 << 20)
+    for n in range(10):
+        cache[(n,)] = State()
+    assert len(cache.cache_state) == 2 and cache.cache_size <= 5 << 20  # uncounted, all 10 (20 MB) would stay

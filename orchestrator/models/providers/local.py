@@ -22,8 +22,8 @@ DEFAULT_MODEL = "smollm2"
 # 32768 would add about 0.65 GB (40 KB per token for the two) to the 3.1 GB RSS measured with all three
 # loaded, while a 16k prompt already takes minutes to process on 2 cores.
 N_CTX = {"smollm2": 8192, "qwen2.5-coder-0.5b": 16384, "qwen2.5-coder-1.5b": 16384}
-# Per-model RAM for saved prompt states (llama.cpp's LlamaRAMCache), least recently used evicted first.
-PROMPT_CACHE_BYTES = 256 << 20
+# Per-model RAM for saved prompt states, least recently used evicted first, logits included (see counted_cache).
+PROMPT_CACHE_BYTES = 1 << 30
 # A cap, not a target: a reply costs only the tokens it uses. It sizes the strings of a constrained tool call
 # (see tool_call_schema), and at 256 a whole-file write was cut at ~100 characters and a spec's fields at 16.
 DEFAULT_MAX_TOKENS = 2048
@@ -135,8 +135,22 @@ def _load(name: str) -> Any:
         )
     # Llama already reuses its live KV cache for the longest common prefix with the previous call; the RAM
     # cache adds the states of earlier prompts, so phases that take turns on one model keep their prefixes.
-    llama.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
+    llama.set_cache(counted_cache(LlamaRAMCache)(capacity_bytes=PROMPT_CACHE_BYTES))
     return llama
+
+
+def counted_cache(base: Any) -> Any:
+    """LlamaRAMCache whose size counts each saved state's logits too.
+
+    llama-cpp-python 0.3.36 saves a copy of its (n_batch x vocabulary) float32 logits with each state, 311 MB for
+    a Qwen, and sizes its cache by the llama.cpp state alone: measured 2026-12-07, a bench process grew to 13 GB
+    and was killed by the kernel. Counted, a 1 GiB cache keeps two or three states per model."""
+    class CountedRAMCache(base):  # type: ignore[misc, valid-type]  # a class from an optional import
+        @property
+        def cache_size(self) -> int:
+            return sum(state.llama_state_size + getattr(getattr(state, "scores", None), "nbytes", 0)
+                       for state in self.cache_state.values())
+    return CountedRAMCache
 
 
 def loaded_models() -> list[str]:
