@@ -36,6 +36,8 @@ def test_a_reply_of_bare_python_is_one_block_named_by_its_first_comment() -> Non
     assert code_blocks(reply) == [Block(path="tests/test_sub.py",
                                         code="from calc import sub\n\ndef test_sub():\n    assert sub(2, 3) == -1\n")]
     assert code_blocks("Sure. I will fix it.") == [] and code_blocks("x = 1") == []  # prose, or no code worth a file
+    closed_only = "# file: tests/test_sub.py\nfrom calc import sub\n\ndef test_sub():\n    assert sub(2, 3) == -1\n```"
+    assert [b.path for b in code_blocks(closed_only)] == ["tests/test_sub.py"]
 
 
 def test_a_block_importing_from_its_own_module_does_not_import_itself() -> None:
@@ -137,6 +139,7 @@ def test_a_tester_in_code_mode_writes_a_new_test_file_named_for_the_task(repo: P
     assert outcome.exit_code == 0, outcome.message
     assert "# file: tests/test_subtract.py" not in tester.calls[0].messages[-1]["content"]  # that one exists
     assert "tests/test_subtract_2.py" in tester.calls[0].messages[-1]["content"]
+    assert "Test subtract, what the task adds or fixes" in tester.calls[0].messages[-1]["content"]
 
 
 def test_code_mode_needs_a_file_deliverable() -> None:

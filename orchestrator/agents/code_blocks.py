@@ -51,6 +51,8 @@ def code_blocks(text: str) -> list[Block]:
 def _unfenced(text: str) -> list[Block]:
     """A reply that is nothing but Python, without fences (measured 2026-12-07: the 1.5B tester answered
     `# file: tests/test_subtract.py` and the test, three times): one block, named by its first-line comment."""
+    # A lone fence line with nothing to pair with (the 1.5B closed a block it never opened) is not code.
+    text = "\n".join(line for line in text.splitlines() if not re.fullmatch(r"\s*```\w*\s*", line))
     tree = _parsed(text)
     if tree is None or not any(isinstance(node, (*_DEFS, ast.Import, ast.ImportFrom)) for node in tree.body):
         return []

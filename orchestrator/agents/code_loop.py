@@ -30,6 +30,13 @@ FORMAT = {
     "tests": ("Answer with one ```python code block holding a new test file. Its first line names it, as a comment: "
               "`# file: {target}`. Import what you test from its module. No tool calls."),
 }
+SUBJECT = {
+    "tests": ("Test {subject}, what the task adds or fixes, not the functions the code has now: call {subject} with "
+              "concrete values and check the exact results the task asks for."),
+    "source": "",
+}
+"""Measured 2026-12-07 (bench_team, tetrahedral): without it the 0.5B and the 1.5B tested the module's existing
+function, which the red gate rejects, three rounds running."""
 """What the model is asked for, by deliverable; it closes the packet, where a small model reads last."""
 
 
@@ -49,10 +56,13 @@ class CodeReplyLoop:
     on_reply: Any = None
     on_tool_call: Any = None
     allowed: list[str] = field(default_factory=list)  # files a block may name besides the target
+    subject: str = ""  # the name the task adds or fixes (tests are asked to test it)
 
     def run(self, packet: str) -> AgentResult:
         """Ask, write the reply's blocks, and ask again with the reason until delivered or out of turns."""
         ask = FORMAT[self.deliverable_kind].format(target=self.target)
+        if self.subject and SUBJECT[self.deliverable_kind]:
+            ask = f"{SUBJECT[self.deliverable_kind].format(subject=self.subject)} {ask}"
         messages: list[dict[str, Any]] = [{"role": "system", "content": self.system_prompt},
                                           {"role": "user", "content": f"{packet}\n\n{ask}"}]
         result = AgentResult(final=None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -12,6 +11,7 @@ from orchestrator.run.context import RunContext
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.relevant import working_files
+from orchestrator.steps.task_size import task_subject
 from orchestrator.workflow.spec import AgentStepSpec
 
 MAX_CODE_TURNS = 3
@@ -28,7 +28,7 @@ def code_loop(ctx: RunContext, step: AgentStepSpec, persona: Any, model: str, to
     return CodeReplyLoop(
         complete=ctx.caller(step.id, decision, failovers), model=model, persona=persona.name,
         system_prompt=code_system_prompt(persona), toolbox=toolbox, deliverable_kind=step.deliverable, target=target,
-        allowed=sources, max_turns=min(cap, MAX_CODE_TURNS),
+        allowed=sources, max_turns=min(cap, MAX_CODE_TURNS), subject=task_subject(ctx.task),
         deliverable=deliverable_check(ctx, step.deliverable, scope),
         on_tool_call=ctx.tool_logger(step.id, persona.name))
 
@@ -56,8 +56,7 @@ def code_targets(ctx: RunContext, kind: str, listed: list[str]) -> tuple[list[st
 
 def new_test_file(listed: list[str], task: str, sources: list[str]) -> str:
     """A test path that doesn't exist yet, in the folder the repo keeps its tests in."""
-    called = re.search(r"\b([A-Za-z_]\w*)\s*\(", task)
-    stem = called.group(1) if called else (PurePosixPath(sources[0]).stem if sources else "task")
+    stem = task_subject(task) or (PurePosixPath(sources[0]).stem if sources else "task")
     folders = [str(PurePosixPath(p).parent) for p in listed if is_test(p)]
     folder = "tests" if "tests" in folders or not folders else folders[0]
     name = f"test_{stem.lower()}"

@@ -19,6 +19,12 @@ MAX_FILE_LINES = 300
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
+def task_subject(task: str) -> str:
+    """The first name the task calls (`tetrahedral(n)` gives tetrahedral): what it adds or fixes; "" when none."""
+    called = _CALLED.search(task)
+    return called.group(1) if called else ""
+
+
 def small_task(task: str, root: Path, listed: list[str]) -> tuple[bool, str]:
     """(small, why): the task names a function and an existing source file of at most MAX_FILE_LINES lines, in at
     most MAX_TASK_CHARS characters."""
