@@ -145,7 +145,7 @@ def counted_cache(base: Any) -> Any:
     llama-cpp-python 0.3.36 saves a copy of its (n_batch x vocabulary) float32 logits with each state, 311 MB for
     a Qwen, and sizes its cache by the llama.cpp state alone: measured 2026-12-07, a bench process grew to 13 GB
     and was killed by the kernel. Counted, a 1 GiB cache keeps two or three states per model."""
-    class CountedRAMCache(base):  # type: ignore[misc, valid-type]  # a class from an optional import
+    class CountedRAMCache(base):  # base: LlamaRAMCache, from an optional import
         @property
         def cache_size(self) -> int:
             return sum(state.llama_state_size + getattr(getattr(state, "scores", None), "nbytes", 0)
