@@ -10,7 +10,7 @@ import os
 import threading
 from typing import Any
 
-from orchestrator.models.ids import OFFLINE_PROVIDERS, is_offline
+from orchestrator.models.ids import is_offline
 
 _published: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
@@ -70,7 +70,7 @@ def litellm_info(model_id: str) -> dict[str, Any]:
 
 def known_litellm_ids(provider: str = "") -> list[str]:
     """Ids in LiteLLM's map as `provider/name` (only that provider's when given), for did-you-mean hints."""
-    if provider in OFFLINE_PROVIDERS:
+    if provider and is_offline(f"{provider}/x"):  # an in-process provider (local, scripted, a plugin's)
         return []
     ids = []
     for key, entry in litellm_model_map().items():
