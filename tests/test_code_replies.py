@@ -162,3 +162,16 @@ def test_a_builders_block_for_a_test_file_is_left_out_not_merged_into_the_code(t
     text = (tmp_path / "calc.py").read_text()
     assert "return a - b" in text and "test_sub" not in text and not (tmp_path / "tests").exists()
     assert result.tool_calls == 1
+
+
+def test_a_model_that_gives_the_file_back_twice_stands_by_it_and_the_step_ends(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text(CALC)
+
+    def complete(model: str, messages: list, **kwargs: object) -> ModelReply:
+        return ModelReply(text="```python\ndef sub(a, b):\n    return a + b\n```", model=model)
+
+    loop = CodeReplyLoop(complete=complete, model="m", persona="builder", system_prompt="", toolbox=Toolbox(tmp_path),
+                         deliverable_kind="source", target="calc.py", max_turns=3,
+                         deliverable=lambda: "a change to a source file")
+    result = loop.run("packet")
+    assert len(result.replies) == 2 and result.missing and (tmp_path / "calc.py").read_text() == CALC
