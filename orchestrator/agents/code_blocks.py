@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
-_FENCE = re.compile(r"^```[ \t]*([^\n`]*)\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+_OPEN = re.compile(r"^```[ \t]*([^\n`]*)\n", re.MULTILINE)
+_CLOSE = re.compile(r"^```[ \t]*$", re.MULTILINE)
+_MAX_CLOSINGS = 20
+"""Closing fences tried for one block whose code doesn't parse at the first (a fence inside its docstring)."""
 _PATH = r"[\w.][\w./-]*\.[A-Za-z0-9]+"
 _PATH_BEFORE = re.compile(rf"(?:^|[\s`*:#(])({_PATH})[`*:)]*\s*$")
 _PATH_COMMENT = re.compile(rf"^\s*#\s*(?:file(?:name)?\s*:\s*|path\s*:\s*)?({_PATH})\s*$")
@@ -31,9 +36,10 @@ def code_blocks(text: str) -> list[Block]:
 
     The path is the first that fits of: a path in the fence's info string (```python calc.py), a first line
     that is a comment naming it (# file: calc.py, which is then dropped), a path ending the line before."""
+    text = text.replace("\r\n", "\n")
     blocks = []
-    for match in _FENCE.finditer(text):
-        info, code = match.group(1).split(), match.group(2)
+    for start, info_text, code in _fences(text):
+        info = info_text.split()
         path = next((word for word in info[1:] if re.fullmatch(_PATH, word)), None)
         if path is None and info and re.fullmatch(_PATH, info[0]) and "." in info[0]:
             path = info[0]
@@ -42,10 +48,24 @@ def code_blocks(text: str) -> list[Block]:
         if path is None and named:
             path, code = named.group(1), rest
         if path is None:
-            path = _path_before(text[:match.start()])
+            path = _path_before(text[:start])
         if code.strip():
             blocks.append(Block(path=path, code=code.rstrip() + "\n"))
     return blocks or _unfenced(text)
+
+
+def _fences(text: str) -> Iterator[tuple[int, str, str]]:
+    """(start, info string, code) of each fenced block. A block ends at the first closing fence after which its
+    code parses (a docstring may show an example in fences), else at the first one, else at the end."""
+    at = 0
+    while (opening := _OPEN.search(text, at)) is not None:
+        closings = list(islice(_CLOSE.finditer(text, opening.end()), _MAX_CLOSINGS))
+        parses = (c for c in closings if _parsed(text[opening.end():c.start()]) is not None)
+        closing = next(parses, closings[0] if closings else None)
+        yield opening.start(), opening.group(1), text[opening.end():closing.start() if closing else len(text)]
+        if closing is None:
+            return
+        at = closing.end()
 
 
 def _unfenced(text: str) -> list[Block]:
@@ -70,29 +90,44 @@ def merged(old: str, new: str, module: str = "") -> str:
     """The file after a block: the block itself when it is the whole file, else the old file with the block's
     definitions put in.
 
-    The block is the whole file when the old one is empty or doesn't parse, when it isn't Python, or when it
-    defines every top-level function and class the old file does. Otherwise each function or class of the block
-    replaces the old one of its name, in place, or is added at the end; its imports the file lacks go after the
-    file's own, except imports from the file's own `module` (the 0.5B wrote `from calc import add, subtract`
-    into calc.py); a new top-level assignment is added; anything else at top level (example calls, prints, a
-    `__main__` block) is left out, as it would run on import.
+    The block is the whole file when the old one is empty or doesn't parse, when it isn't Python, or when it has
+    every top-level part of the old file: each function, class and assigned name (by name) and every other
+    statement (imports, the docstring, a `__main__` block: the same code). Otherwise each function, class or
+    single-name assignment of the block replaces the old one of its name, in place, or is added at the end; its
+    imports the file lacks go after the file's own (a `__future__` import first), except imports from the file's
+    own `module` (dotted; the 0.5B wrote `from calc import add, subtract` into calc.py); a new top-level
+    assignment is added; anything else at top level (example calls, prints, a `__main__` block) is left out,
+    as it would run on import.
     """
     old_tree, new_tree = _parsed(old), _parsed(new)
     if not old.strip() or old_tree is None or new_tree is None:
         return new
-    if set(_definitions(old_tree)) <= set(_definitions(new_tree)):
+    if _parts(old_tree) <= _parts(new_tree):
         return new
-    lines = old.splitlines()
+    lines = _lines(old)
     for name, node in reversed(list(_definitions(new_tree).items())):
-        if name in _definitions(old_tree):
+        if name in _definitions(old_tree) and _alone(old_tree, _definitions(old_tree)[name]):
             first, last = _span(_definitions(old_tree)[name])
-            lines[first - 1:last] = _source(new, node).splitlines()
+            lines[first - 1:last] = _lines(_source(new, node))
             old_tree = _parsed("\n".join(lines) + "\n") or old_tree
     text = "\n".join(lines).rstrip() + "\n"
     added = [_source(new, node) for name, node in _definitions(new_tree).items() if name not in _definitions(old_tree)]
     added += [_source(new, node) for node in _new_assignments(old_tree, new_tree)]
     text = _with_imports(text, old_tree, _new_imports(old, new, new_tree, module))
     return text + "".join(f"\n\n{chunk}\n" for chunk in added) if added else text
+
+
+def _lines(text: str) -> list[str]:
+    """The text's lines as the parser counts them (str.splitlines also breaks at \\x0c, \\u2028 and more, so
+    its line numbers drift from the parser's and a replacement would land on the wrong lines)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _alone(tree: ast.Module, node: ast.stmt) -> bool:
+    """Whether no other top-level statement shares a line with the node (`X = 1; Y = 2`): its lines can go."""
+    first, last = _span(node)
+    return not any(other is not node and _span(other)[0] <= last and _span(other)[1] >= first for other in tree.body)
 
 
 def _parsed(text: str) -> ast.Module | None:
@@ -106,7 +141,24 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _definitions(tree: ast.Module) -> dict[str, ast.stmt]:
-    return {node.name: node for node in tree.body if isinstance(node, _DEFS)}
+    """Top-level functions, classes and single-name assignments (`LIMIT = 3`), by name; the last one wins."""
+    found: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, _DEFS):
+            found[node.name] = node
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = node
+        elif isinstance(node, ast.AnnAssign) and node.value is not None and isinstance(node.target, ast.Name):
+            found[node.target.id] = node
+    return found
+
+
+def _parts(tree: ast.Module) -> set[tuple[str, str]]:
+    """What a whole-file block must have of the old file: its definitions by name, any other statement as code."""
+    definitions = _definitions(tree)
+    named = {id(node) for node in definitions.values()}
+    return {("name", name) for name in definitions} | \
+        {("code", ast.dump(node)) for node in tree.body if id(node) not in named}
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
@@ -117,31 +169,36 @@ def _span(node: ast.stmt) -> tuple[int, int]:
 
 def _source(text: str, node: ast.stmt) -> str:
     first, last = _span(node)
-    return "\n".join(text.splitlines()[first - 1:last])
+    return "\n".join(_lines(text)[first - 1:last])
 
 
 def _new_imports(old: str, new: str, new_tree: ast.Module, module: str) -> list[str]:
     have = {line.strip() for line in old.splitlines()}
+    parts = module.split(".")
+    own = {".".join(parts[at:]) for at in range(len(parts))} if module else set()  # pkg.calc: also calc
     imports = [_source(new, node) for node in new_tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
-               and not (isinstance(node, ast.ImportFrom) and module and node.module == module)]
+               and not (isinstance(node, ast.ImportFrom) and node.module in own)]
     return [text for text in imports if text.strip() not in have]
 
 
 def _with_imports(text: str, tree: ast.Module, imports: list[str]) -> str:
-    """The text with the import lines added after its last top-level import (or its docstring, or at the top)."""
+    """The text with the import lines added after its last top-level import (or its docstring, or at the top);
+    a `from __future__` import right after the docstring, where Python requires it."""
     if not imports:
         return text
-    anchors = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    if not anchors and tree.body and isinstance(tree.body[0], ast.Expr) and \
-            isinstance(getattr(tree.body[0], "value", None), ast.Constant):
-        anchors = [tree.body[0]]  # the module docstring stays first
-    lines = text.splitlines()
+    docstring = tree.body[:1] if tree.body and isinstance(tree.body[0], ast.Expr) and \
+        isinstance(tree.body[0].value, ast.Constant) and isinstance(tree.body[0].value.value, str) else []
+    anchors = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))] or docstring
+    lines = _lines(text)
+    top = max((_span(node)[1] for node in docstring), default=0)
     at = max((_span(node)[1] for node in anchors), default=0)
-    return "\n".join([*lines[:at], *imports, *lines[at:]]) + "\n"
+    future = [line for line in imports if line.startswith("from __future__")]
+    rest = [line for line in imports if line not in future]
+    return "\n".join([*lines[:top], *future, *lines[top:at], *rest, *lines[at:]]) + "\n"
 
 
 def _new_assignments(old_tree: ast.Module, new_tree: ast.Module) -> list[ast.stmt]:
-    """Top-level assignments of names the old file doesn't assign (a constant the new code uses)."""
+    """Top-level assignments of several names the old file doesn't assign (`_definitions` has the single ones)."""
     def names(tree: ast.Module) -> dict[str, ast.stmt]:
         found: dict[str, ast.stmt] = {}
         for node in tree.body:
@@ -149,5 +206,6 @@ def _new_assignments(old_tree: ast.Module, new_tree: ast.Module) -> list[ast.stm
                 [node.target] if isinstance(node, ast.AnnAssign) else []
             found.update({t.id: node for t in targets if isinstance(t, ast.Name)})
         return found
-    old_names = names(old_tree)
-    return list({id(node): node for name, node in names(new_tree).items() if name not in old_names}.values())
+    old_names, defined = names(old_tree), {id(node) for node in _definitions(new_tree).values()}
+    return list({id(node): node for name, node in names(new_tree).items()
+                 if name not in old_names and id(node) not in defined}.values())

@@ -95,7 +95,8 @@ class CodeReplyLoop:
         path = block.path if block.path in (self.target, *self.allowed) else self.target
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
         old = read_text(self.toolbox.root, path) or ""
-        content = merged(old, block.code, module=PurePosixPath(path).stem if path.endswith(".py") else "")
+        module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".") if path.endswith(".py") else ""
+        content = merged(old, block.code, module=module)
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"
