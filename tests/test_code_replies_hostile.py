@@ -136,3 +136,24 @@ def test_hostile_block_paths_and_links_write_nothing_outside_the_target(repo: Pa
     assert not (repo / ".git" / "hooks" / "pre-commit.py").exists() and not (repo.parent / "x.py").exists()
     assert "SAFE" not in (repo / "calc.py").read_text() and result.delivered == []
     assert any("protected" in line for line in result.trace) and len(result.trace) == len(paths)
+
+
+def test_a_byte_order_mark_or_crlf_file_keeps_them_and_its_other_functions() -> None:
+    bom = "\ufeffimport math\n\n\ndef a():\n    return math.pi\n\n\ndef b():\n    return 2\n"
+    assert merged(bom, "def b():\n    return 3\n") == bom.replace("return 2", "return 3")
+    crlf = TWO.replace("\n", "\r\n")
+    assert merged(crlf, "def b():\n    return 3\n") == crlf.replace("return 2", "return 3")
+
+
+def test_a_file_with_a_syntax_error_keeps_the_functions_the_block_leaves_out() -> None:
+    """The bug may be the syntax error itself: the fixed function replaces the broken one, the rest stays."""
+    old = ("import os\n\n\n@staticmethod\ndef a(\n    x,\n):\n    return 1\n\n\n"
+           "def b():\n    return (2\n\n\nclass C:\n    pass\n")
+    text = merged(old, "import sys\n\ndef b():\n    return 2\n\ndef d():\n    return 4\n")
+    assert "def a(\n    x,\n):" in text and "class C" in text and "(2\n" not in text and "return 4" in text
+    assert text.index("import os") < text.index("import sys") < text.index("def a")
+    compile(text, "calc.py", "exec")
+    one = "import math\n\nSCALE = 2\n\n\ndef area(r):\n    return math.pi * r *\n"
+    assert merged(one, "def area(r):\n    return math.pi * r * r\n") == one.replace("r *\n", "r * r\n")
+    whole = "import math\n\nSCALE = 3\n\n\ndef area(r):\n    return SCALE * r\n"
+    assert merged(one, whole) == whole

@@ -97,11 +97,21 @@ def merged(old: str, new: str, module: str = "") -> str:
     imports the file lacks go after the file's own (a `__future__` import first), except imports from the file's
     own `module` (dotted; the 0.5B wrote `from calc import add, subtract` into calc.py); a new top-level
     assignment is added; anything else at top level (example calls, prints, a `__main__` block) is left out,
-    as it would run on import.
+    as it would run on import. A file that doesn't parse (the bug may be its syntax error) is merged by
+    pattern (`_merged_by_pattern`). A byte-order mark and CRLF line endings of the old file are kept.
     """
+    bom = "\ufeff" if old.startswith("\ufeff") else ""  # the parser refuses it in a str: set it aside
+    text = _merged(old[len(bom):].replace("\r\n", "\n"), new, module)
+    crlf = "\r\n" in old and old.count("\r\n") == old.count("\n")
+    return bom + (text.replace("\n", "\r\n") if crlf else text)
+
+
+def _merged(old: str, new: str, module: str) -> str:
     old_tree, new_tree = _parsed(old), _parsed(new)
-    if not old.strip() or old_tree is None or new_tree is None:
+    if not old.strip() or new_tree is None:
         return new
+    if old_tree is None:
+        return _merged_by_pattern(old, new, new_tree, module)
     if _parts(old_tree) <= _parts(new_tree):
         return new
     lines = _lines(old)
@@ -115,6 +125,41 @@ def merged(old: str, new: str, module: str = "") -> str:
     added += [_source(new, node) for node in _new_assignments(old_tree, new_tree)]
     text = _with_imports(text, old_tree, _new_imports(old, new, new_tree, module))
     return text + "".join(f"\n\n{chunk}\n" for chunk in added) if added else text
+
+
+_TOP = re.compile(r"^(?:async[ \t]+def|def|class)[ \t]+(\w+)")
+_IMPORT = re.compile(r"^(?:import|from)[ \t]+\S")
+_ASSIGNED = re.compile(r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)")
+
+
+def _merged_by_pattern(old: str, new: str, new_tree: ast.Module, module: str) -> str:
+    """An old file that doesn't parse, merged by its lines. The block is the whole file when it defines every
+    name a column-0 `def`, `class` or assignment line of the old file has, and has its one-line imports. Else
+    each function or class of the block replaces the lines of the last one of its name (its decorators, up to
+    the next line at column 0 that doesn't close a bracket) or is appended, and its new imports go after the
+    file's last one-line import (else at the top)."""
+    lines = _lines(old)
+    named = {m.group(1) for line in lines if (m := _TOP.match(line) or _ASSIGNED.match(line))}
+    imports = {line.strip() for line in lines if _IMPORT.match(line)}
+    if named <= set(_definitions(new_tree)) and imports <= {line.strip() for line in _lines(new)}:
+        return new
+    added = []
+    for name, node in reversed([(n, d) for n, d in _definitions(new_tree).items() if isinstance(d, _DEFS)]):
+        starts = [at for at, line in enumerate(lines) if (m := _TOP.match(line)) and m.group(1) == name]
+        if not starts:
+            added.insert(0, _source(new, node))
+            continue
+        first = last = starts[-1]
+        while first and lines[first - 1].startswith("@"):
+            first -= 1
+        while last + 1 < len(lines) and lines[last + 1][:1] in ("", " ", "\t", ")", "]", "}"):
+            last += 1
+        while last > starts[-1] and not lines[last].strip():
+            last -= 1
+        lines[first:last + 1] = _lines(_source(new, node))
+    at = max((n + 1 for n, line in enumerate(lines) if _IMPORT.match(line)), default=0)
+    lines[at:at] = _new_imports(old, new, new_tree, module)
+    return "\n".join(lines).rstrip() + "\n" + "".join(f"\n\n{chunk}\n" for chunk in added)
 
 
 def _lines(text: str) -> list[str]:
