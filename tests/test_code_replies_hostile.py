@@ -157,3 +157,19 @@ def test_a_file_with_a_syntax_error_keeps_the_functions_the_block_leaves_out() -
     assert merged(one, "def area(r):\n    return math.pi * r * r\n") == one.replace("r *\n", "r * r\n")
     whole = "import math\n\nSCALE = 3\n\n\ndef area(r):\n    return SCALE * r\n"
     assert merged(one, whole) == whole
+
+
+def test_a_class_block_with_one_method_keeps_the_other_methods_and_decorators_stay() -> None:
+    old = ("import functools\n\n\nclass K:\n    \"\"\"A K.\"\"\"\n\n    LIMIT = 1\n\n"
+           "    def m(self):\n        return 1\n\n"
+           "    @property\n    def n(self):\n        return 2\n\n\n@functools.cache\ndef f():\n    return 3\n")
+    text = merged(old, "class K:\n    def n(self):\n        return 20\n\n    def o(self):\n        return 4\n\n"
+                  "def f():\n    return 30\n")
+    assert '"""A K."""' in text and "LIMIT = 1" in text and "return 1\n" in text and "return 4" in text
+    assert "    @property\n    def n(self):\n        return 20" in text
+    assert "@functools.cache\ndef f():\n    return 30" in text
+    assert text.index("def m") < text.index("def n") < text.index("def o") < text.index("def f")
+    compile(text, "calc.py", "exec")
+    only_a_class = "class K:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n"
+    assert merged(only_a_class, "class K:\n    def n(self):\n        return 20\n") == \
+        only_a_class.replace("return 2", "return 20")

@@ -112,13 +112,12 @@ def _merged(old: str, new: str, module: str) -> str:
         return new
     if old_tree is None:
         return _merged_by_pattern(old, new, new_tree, module)
-    if _parts(old_tree) <= _parts(new_tree):
+    if _covers(old_tree.body, new_tree.body):
         return new
     lines = _lines(old)
     for name, node in reversed(list(_definitions(new_tree).items())):
-        if name in _definitions(old_tree) and _alone(old_tree, _definitions(old_tree)[name]):
-            first, last = _span(_definitions(old_tree)[name])
-            lines[first - 1:last] = _lines(_source(new, node))
+        if name in _definitions(old_tree) and _alone(old_tree.body, _definitions(old_tree)[name]):
+            lines = _put(lines, _definitions(old_tree)[name], new, node)
             old_tree = _parsed("\n".join(lines) + "\n") or old_tree
     text = "\n".join(lines).rstrip() + "\n"
     added = [_source(new, node) for name, node in _definitions(new_tree).items() if name not in _definitions(old_tree)]
@@ -143,7 +142,7 @@ def _merged_by_pattern(old: str, new: str, new_tree: ast.Module, module: str) ->
     imports = {line.strip() for line in lines if _IMPORT.match(line)}
     if named <= set(_definitions(new_tree)) and imports <= {line.strip() for line in _lines(new)}:
         return new
-    added = []
+    added: list[str] = []
     for name, node in reversed([(n, d) for n, d in _definitions(new_tree).items() if isinstance(d, _DEFS)]):
         starts = [at for at, line in enumerate(lines) if (m := _TOP.match(line)) and m.group(1) == name]
         if not starts:
@@ -169,10 +168,10 @@ def _lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def _alone(tree: ast.Module, node: ast.stmt) -> bool:
-    """Whether no other top-level statement shares a line with the node (`X = 1; Y = 2`): its lines can go."""
+def _alone(body: list[ast.stmt], node: ast.stmt) -> bool:
+    """Whether no other statement of the body shares a line with the node (`X = 1; Y = 2`): its lines can go."""
     first, last = _span(node)
-    return not any(other is not node and _span(other)[0] <= last and _span(other)[1] >= first for other in tree.body)
+    return not any(other is not node and _span(other)[0] <= last and _span(other)[1] >= first for other in body)
 
 
 def _parsed(text: str) -> ast.Module | None:
@@ -186,9 +185,13 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _definitions(tree: ast.Module) -> dict[str, ast.stmt]:
-    """Top-level functions, classes and single-name assignments (`LIMIT = 3`), by name; the last one wins."""
+    return _members(tree.body)
+
+
+def _members(body: list[ast.stmt]) -> dict[str, ast.stmt]:
+    """Functions, classes and single-name assignments (`LIMIT = 3`) of a body, by name; the last one wins."""
     found: dict[str, ast.stmt] = {}
-    for node in tree.body:
+    for node in body:
         if isinstance(node, _DEFS):
             found[node.name] = node
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -198,12 +201,51 @@ def _definitions(tree: ast.Module) -> dict[str, ast.stmt]:
     return found
 
 
-def _parts(tree: ast.Module) -> set[tuple[str, str]]:
-    """What a whole-file block must have of the old file: its definitions by name, any other statement as code."""
-    definitions = _definitions(tree)
+def _parts(body: list[ast.stmt]) -> set[tuple[str, str]]:
+    """What a block must have of an old body to replace it whole: its definitions by name, other statements as code."""
+    definitions = _members(body)
     named = {id(node) for node in definitions.values()}
     return {("name", name) for name in definitions} | \
-        {("code", ast.dump(node)) for node in tree.body if id(node) not in named}
+        {("code", ast.dump(node)) for node in body if id(node) not in named}
+
+
+def _covers(old: list[ast.stmt], new: list[ast.stmt]) -> bool:
+    """Whether a new body has every part of the old one, and each class of both every part of the old class."""
+    old_members, new_members = _members(old), _members(new)
+    classes = [(node, other) for name, node in old_members.items()
+               if isinstance(node, ast.ClassDef) and isinstance(other := new_members.get(name), ast.ClassDef)]
+    return _parts(old) <= _parts(new) and all(_covers(node.body, other.body) for node, other in classes)
+
+
+def _put(lines: list[str], old_node: ast.stmt, new: str, node: ast.stmt) -> list[str]:
+    """The lines with the block's `node` in place of `old_node`. A class lacking some of the old one's members
+    gets its members put in one by one (a method fixed alone must not drop its siblings); a definition without
+    decorators keeps the old one's (small models leave out `@property`)."""
+    if isinstance(old_node, ast.ClassDef) and isinstance(node, ast.ClassDef) and not _covers(old_node.body, node.body):
+        members = _put_members(list(lines), old_node.name, new, node)
+        if members is not None:
+            return members
+    first, last = _span(old_node)
+    if getattr(old_node, "decorator_list", None) and not getattr(node, "decorator_list", None):
+        first = old_node.lineno
+    return [*lines[:first - 1], *_lines(_source(new, node)), *lines[last:]]
+
+
+def _put_members(lines: list[str], name: str, new: str, node: ast.ClassDef) -> list[str] | None:
+    """The lines with each member of the block's class `name` in place of the old one, or added at the class's
+    end; None when the result doesn't parse (the block indents its class differently)."""
+    for member_name, member in reversed(list(_members(node.body).items())):
+        tree = _parsed("\n".join(lines) + "\n")
+        old_class = _definitions(tree).get(name) if tree else None
+        if not isinstance(old_class, ast.ClassDef):
+            return None
+        old_member = _members(old_class.body).get(member_name)
+        if old_member is not None and _alone(old_class.body, old_member):
+            lines = _put(lines, old_member, new, member)
+        elif old_member is None:
+            end = old_class.end_lineno or old_class.lineno
+            lines[end:end] = ["", *_lines(_source(new, member))]
+    return lines if _parsed("\n".join(lines) + "\n") is not None else None
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
