@@ -173,3 +173,12 @@ def test_a_class_block_with_one_method_keeps_the_other_methods_and_decorators_st
     only_a_class = "class K:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n"
     assert merged(only_a_class, "class K:\n    def n(self):\n        return 20\n") == \
         only_a_class.replace("return 2", "return 20")
+
+
+def test_small_task_counts_python_sources_not_a_named_readme(tmp_path: Path) -> None:
+    """The lean path writes ```python blocks: a task naming only a README has no file for them to go to."""
+    (tmp_path / "README.md").write_text("# Calc\n")
+    (tmp_path / "calc.py").write_text(TWO)
+    assert not small_task("Add f( as README.md says", tmp_path, ["README.md", "calc.py"])[0]
+    small, why = small_task("Add f( to calc.py as README.md says", tmp_path, ["README.md", "calc.py"])
+    assert small and "README" not in why, why

@@ -22,16 +22,16 @@ _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def small_task(task: str, root: Path, listed: list[str]) -> tuple[bool, str]:
-    """(small, why): the task names a function and at most MAX_NAMED_FILES existing source files, each a readable
+    """(small, why): the task names a function and at most MAX_NAMED_FILES existing Python source files, each a readable
     text file of at most MAX_FILE_LINES lines, in at most MAX_TASK_CHARS characters."""
     if len(task) > MAX_TASK_CHARS:
         return False, f"the task has {len(task)} characters (more than {MAX_TASK_CHARS})"
     called = _CALLED.search(task)
     if called is None:
         return False, "the task names no function (no `name(`)"
-    sources = [p for p in named_files(listed, task) if not is_test(p)]
-    if not sources:
-        return False, "the task names no existing source file of the repository"
+    sources = [p for p in named_files(listed, task) if p.endswith(".py") and not is_test(p)]
+    if not sources:  # the lean path's steps answer with python blocks
+        return False, "the task names no existing Python source file of the repository"
     if len(sources) > MAX_NAMED_FILES:  # a repo with many files of the named name: not small, and not read
         return False, f"the task's file names match {len(sources)} files (more than {MAX_NAMED_FILES})"
     texts = {path: read_text(root, path) for path in sources}
