@@ -128,7 +128,8 @@ def test_hostile_block_paths_and_links_write_nothing_outside_the_target(repo: Pa
     os.symlink(outside, repo / "linked.py")
     (repo / "conftest.py").write_text("X = 1\n")
     policy = WritePolicy(repo, protected_paths=GATE_CONFIG_FILES)
-    paths = ["../x.py", str(outside), ".git/hooks/pre-commit.py", "conftest.py", "linked.py", "calc.py"]
+    paths = ["../x.py", str(outside), ".git/hooks/pre-commit.py", "conftest.py", "linked.py", "calc.py", "x\0.py",
+             "a\nb.py"]
     reply = "".join(f"```python {path}\nSAFE = 2\n```\n" for path in paths)
     loop = _loop(repo, reply, "linked.py", ["conftest.py"], Toolbox(repo, policy=policy))
     result = loop.run("packet")
