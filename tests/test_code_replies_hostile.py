@@ -183,3 +183,8 @@ def test_small_task_counts_python_sources_not_a_named_readme(tmp_path: Path) -> 
     assert not small_task("Add f( as README.md says", tmp_path, ["README.md", "calc.py"])[0]
     small, why = small_task("Add f( to calc.py as README.md says", tmp_path, ["README.md", "calc.py"])
     assert small and "README" not in why, why
+
+
+def test_a_fence_indented_in_a_markdown_list_is_a_block_and_its_code_is_dedented() -> None:
+    reply = "1. Fix it:\n\n   ```python\n   def f():\n       return 1\n   ```\n2. Done.\n"
+    assert [(b.path, b.code) for b in code_blocks(reply)] == [(None, "def f():\n    return 1\n")]

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-_OPEN = re.compile(r"^```[ \t]*([^\n`]*)\n", re.MULTILINE)
-_CLOSE = re.compile(r"^```[ \t]*$", re.MULTILINE)
+_OPEN = re.compile(r"^( {0,3})```[ \t]*([^\n`]*)\n", re.MULTILINE)  # indented as markdown allows (in a list)
+_CLOSE = re.compile(r"^ {0,3}```[ \t]*$", re.MULTILINE)
 _MAX_CLOSINGS = 20
 """Closing fences tried for one block whose code doesn't parse at the first (a fence inside its docstring)."""
 _PATH = r"[\w.][\w./-]*\.[A-Za-z0-9]+"
@@ -59,13 +59,18 @@ def _fences(text: str) -> Iterator[tuple[int, str, str]]:
     code parses (a docstring may show an example in fences), else at the first one, else at the end."""
     at = 0
     while (opening := _OPEN.search(text, at)) is not None:
+        dedent = re.compile(rf"^ {{0,{len(opening.group(1))}}}", re.MULTILINE)  # the fence's own indent goes
         closings = list(islice(_CLOSE.finditer(text, opening.end()), _MAX_CLOSINGS))
-        parses = (c for c in closings if _parsed(text[opening.end():c.start()]) is not None)
+        parses = (c for c in closings if _parsed(_between(text, opening, c, dedent)) is not None)
         closing = next(parses, closings[0] if closings else None)
-        yield opening.start(), opening.group(1), text[opening.end():closing.start() if closing else len(text)]
+        yield opening.start(), opening.group(2), _between(text, opening, closing, dedent)
         if closing is None:
             return
         at = closing.end()
+
+
+def _between(text: str, opening: re.Match[str], closing: re.Match[str] | None, dedent: re.Pattern[str]) -> str:
+    return dedent.sub("", text[opening.end():closing.start() if closing else len(text)])
 
 
 def _unfenced(text: str) -> list[Block]:
