@@ -58,8 +58,11 @@ def test_a_block_of_some_functions_replaces_them_in_place_and_adds_the_rest() ->
 
 
 def test_a_block_with_every_definition_is_the_whole_new_file_and_a_broken_one_is_kept_as_written() -> None:
-    whole = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
-    assert merged(CALC, whole) == whole
+    whole = '"""Calculator."""\n\nimport math\n\n\ndef sub(a, b):\n    return a - b\n\n\n' \
+        'def add(a, b):\n    return a + b\n'
+    assert merged(CALC, whole) == whole  # its order, not the old file's
+    functions_only = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+    assert merged(CALC, functions_only) == "a - b\n".join(CALC.rsplit("a + b\n", 1))
     assert merged(CALC, "def sub(a, b) return") == "def sub(a, b) return"  # the write refuses it, with the reason
     assert merged("", "x = 1\n") == "x = 1\n"
 

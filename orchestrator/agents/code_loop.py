@@ -1,10 +1,11 @@
 """An agent step whose model answers with code blocks instead of tool calls (`edit_format: code`).
 
-The model gets the step's packet, which shows the files it works on whole, and no tools. Each fenced block of
-its reply is merged into the file it names (or the step's target) and written through the step's toolbox, so
-the worktree confinement, the write policy and the checks on Python source apply exactly as to a tool call, and
-the run log hears each write as a `write_file` call. A reply without a usable block, or a write the toolbox
-refuses, is answered with the reason, and the model tries again, up to `max_turns` replies.
+The model gets the step's packet, which shows the files it works on whole, and no tools. Each fenced block of its
+reply is merged into the file it names when that is the target or an `allowed` file, else into the target, and
+written through the step's toolbox, so the worktree confinement, the write policy and the checks on Python source
+apply exactly as to a tool call, and the run log hears each write as a `write_file` call. A reply without a usable
+block, or a write the toolbox refuses, is answered with the reason, and the model tries again, up to `max_turns`
+replies.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class CodeReplyLoop:
         path = block.path if block.path in (self.target, *self.allowed) else self.target
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
         old = read_text(self.toolbox.root, path) or ""
-        content = merged(old, block.code, module=PurePosixPath(path).stem if path.endswith(".py") else "")
+        module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".") if path.endswith(".py") else ""
+        content = merged(old, block.code, module=module)
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"

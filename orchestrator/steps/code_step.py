@@ -49,9 +49,15 @@ def code_targets(ctx: RunContext, kind: str, listed: list[str]) -> tuple[list[st
     run_tests = list(run_changes(ctx.workspace).tests)
     sources, _ = working_files(ctx.workspace.path, listed, text, run_tests)
     if kind == "source":
-        fallback = [p for p in listed if p.endswith(".py") and not is_test(p)]
-        return sources, (sources or fallback or ["main.py"])[0]
+        return sources, source_target(sources, listed)
     return [], new_test_file(listed, ctx.task, sources)
+
+
+def source_target(sources: list[str], listed: list[str]) -> str:
+    """The file a source block that names none goes to: the first Python file of `sources`, else of `listed`
+    outside the tests, else main.py (never a README the task names: a python block would replace it whole)."""
+    fallback = [p for p in listed if p.endswith(".py") and not is_test(p)]
+    return ([p for p in sources if p.endswith(".py")] or fallback or ["main.py"])[0]
 
 
 def new_test_file(listed: list[str], task: str, sources: list[str]) -> str:
@@ -60,7 +66,7 @@ def new_test_file(listed: list[str], task: str, sources: list[str]) -> str:
     folders = [str(PurePosixPath(p).parent) for p in listed if is_test(p)]
     folder = "tests" if "tests" in folders or not folders else folders[0]
     name = f"test_{stem.lower()}"
-    candidate, n = f"{folder}/{name}.py".lstrip("./"), 2
+    candidate, n = (PurePosixPath(folder) / f"{name}.py").as_posix(), 2
     while candidate in listed:
-        candidate, n = f"{folder}/{name}_{n}.py".lstrip("./"), n + 1
+        candidate, n = (PurePosixPath(folder) / f"{name}_{n}.py").as_posix(), n + 1
     return candidate

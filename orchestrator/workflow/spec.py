@@ -185,8 +185,8 @@ class DispatchStepSpec(_StepBase):
     max_rounds: int | None = Field(None, ge=1, le=50, description="Cap on visits when the dispatch sits on a cycle.")
     rule: Literal["small_task"] | None = Field(
         None, description="Choose by a deterministic rule instead of a model call. small_task: the first choice when "
-        "the task is small and well specified (it names a function and an existing source file of at most "
-        "300 lines, in at most 600 characters), else `default`.")
+        "the task is small and well specified (it names a function and one to three existing, readable Python "
+        "source files of at most 300 lines each, in at most 600 characters), else `default`.")
 
 
 def _step_kind(value: object) -> str | None:
