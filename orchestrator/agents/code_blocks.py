@@ -282,8 +282,8 @@ def _with_imports(text: str, tree: ast.Module, imports: list[str]) -> str:
         return text
     docstring = tree.body[:1] if tree.body and isinstance(tree.body[0], ast.Expr) and \
         isinstance(tree.body[0].value, ast.Constant) and isinstance(tree.body[0].value.value, str) else []
-    imports: list[ast.stmt] = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    anchors = imports or docstring
+    existing: list[ast.stmt] = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    anchors = existing or docstring
     lines = _lines(text)
     top = max((_span(node)[1] for node in docstring), default=0)
     at = max((_span(node)[1] for node in anchors), default=0)
