@@ -28,10 +28,14 @@ FORMAT = {
     "source": ("Answer with one ```python code block holding the functions you add or change in {target}, whole, "
                "with any imports they need (code you leave out stays as it is), or the whole new file. "
                "No tool calls."),
-    "tests": ("Answer with one ```python code block holding a new test file. Its first line names it, as a comment: "
-              "`# file: {target}`. Import what you test from its module. No tool calls."),
+    "tests": ("Answer with one ```python code block holding a new test file: one or two test functions, three to "
+              "five asserts in all. Its first line names it, as a comment: `# file: {target}`. Import what you test "
+              "from its module. No tool calls."),
 }
 UNCHANGED = "nothing would change"
+MAX_TOKENS = {"tests": 600, "source": 2048}
+"""A reply's cap. Measured 2026-12-07 (bench_team, clamp): the 1.5B tester wrote 106 lines of asserts, 2,000 tokens
+and 385 s on a loaded machine; a few asserts prove a small task."""
 SUBJECT = {
     "tests": ("Test {subject}, what the task adds or fixes, not the functions the code has now: call {subject} with "
               "concrete values and check the exact results the task asks for."),
@@ -72,7 +76,8 @@ class CodeReplyLoop:
             # Measured 2026-12-07 (HumanEval/6, the 1.5B at 0.2): told its code didn't parse, it sent the same code
             # twice more. A turn after a refused or missing write is sampled hotter, so it can change.
             hot = {"temperature": REPEAT_TEMPERATURE} if turn else {}
-            reply = self.complete(self.model, messages, tools=None, persona=self.persona, **hot)
+            reply = self.complete(self.model, messages, tools=None, persona=self.persona,
+                                  max_tokens=MAX_TOKENS[self.deliverable_kind], **hot)
             result.replies.append(reply)
             if self.on_reply:
                 self.on_reply(reply)
