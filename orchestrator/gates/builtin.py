@@ -5,7 +5,7 @@ The modules that judge load on the first judgement, so validating a workflow nev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orchestrator.gates.kind import GateKind, Judgement
 from orchestrator.workflow.gate_kinds import (
@@ -16,6 +16,7 @@ from orchestrator.workflow.gate_kinds import (
     SpecGateSpec,
 )
 from orchestrator.workflow.gate_spec import GateSpec
+from orchestrator.workflow.state import RunState
 
 if TYPE_CHECKING:
     from orchestrator.run.context import RunContext
@@ -28,7 +29,7 @@ class QualityGate(GateKind):
     name = "quality"
     spec = QualityGateSpec
 
-    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: RunState) -> Judgement:
         from orchestrator.gates.quality import run_quality_gate
 
         result, keep = run_quality_gate(ctx, step, state)
@@ -41,7 +42,7 @@ class RedGate(GateKind):
     name = "red"
     spec = RedGateSpec
 
-    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: RunState) -> Judgement:
         from orchestrator.gates.red import run_red_gate
 
         result, keep = run_red_gate(ctx, step, state)
@@ -54,7 +55,7 @@ class ReviewGate(GateKind):
     name = "review"
     spec = ReviewGateSpec
 
-    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: RunState) -> Judgement:
         from orchestrator.gates.changes import behaviour_change_without_spec, run_changes, spec_text
         from orchestrator.gates.review import run_review_gate
         from orchestrator.gates.signatures import signature_changes
@@ -78,7 +79,7 @@ class AcceptanceGate(GateKind):
     name = "acceptance"
     spec = AcceptanceGateSpec
 
-    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: RunState) -> Judgement:
         from orchestrator.gates.acceptance import run_acceptance_gate
 
         result, by = run_acceptance_gate(ctx, step, state)
@@ -91,7 +92,7 @@ class SpecGate(GateKind):
     name = "spec"
     spec = SpecGateSpec
 
-    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: RunState) -> Judgement:
         from orchestrator.gates.spec import run_spec_gate
 
         return Judgement(run_spec_gate(ctx, step, state))

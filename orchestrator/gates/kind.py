@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from orchestrator.errors import ConfigError, PluginError, did_you_mean
 from orchestrator.gates.result import GateResult
 from orchestrator.workflow.gate_spec import GateSpec, gate_spec_models
+from orchestrator.workflow.state import RunState
 
 if TYPE_CHECKING:
     from orchestrator.run.context import RunContext
@@ -43,7 +44,7 @@ class GateKind(ABC):
     spec: ClassVar[type[GateSpec]]
 
     @abstractmethod
-    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: RunState) -> Judgement:
         """The gate's verdict on the worktree as it is now; `gate` is an instance of `spec`."""
 
 
