@@ -17,6 +17,7 @@ from typing import Any
 from orchestrator.agents.code_blocks import Block, code_blocks, merged
 from orchestrator.agents.loop import REPEAT_TEMPERATURE, AgentResult, Complete, _short
 from orchestrator.agents.redact import redact
+from orchestrator.agents.test_trim import trimmed_tests
 from orchestrator.agents.whole_file import check_still_parses
 from orchestrator.agents.worktree_files import read_text
 from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
@@ -33,9 +34,10 @@ FORMAT = {
               "from its module. No tool calls."),
 }
 UNCHANGED = "nothing would change"
-MAX_TOKENS = {"tests": 600, "source": 2048}
+MAX_TOKENS = {"tests": 400, "source": 2048}
 """A reply's cap. Measured 2026-12-07 (bench_team, clamp): the 1.5B tester wrote 106 lines of asserts, 2,000 tokens
-and 385 s on a loaded machine; a few asserts prove a small task."""
+and 385 s on a loaded machine; five asserts and an import fit in about 150 tokens, and a reply cut at the cap keeps
+its whole statements (agents/test_trim.py)."""
 SUBJECT = {
     "tests": ("Test {subject}, what the task adds or fixes, not the functions the code has now: call {subject} with "
               "concrete values and check the exact results the task asks for."),
@@ -114,11 +116,14 @@ class CodeReplyLoop:
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
         old = read_text(self.toolbox.root, path) or ""
         module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".") if path.endswith(".py") else ""
-        content = merged(old, block.code, module=module)
+        code, cut = trimmed_tests(block.code) if self.deliverable_kind == "tests" else (block.code, "")
+        if cut:
+            result.trace.append(f"test block for {path}: {cut}")
+        content = merged(old, code, module=module)
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"
-                check_still_parses(path, None, block.code, "your code block")
+                check_still_parses(path, None, code, "your code block")
             if content.strip() == old.strip():  # measured: the 0.5B gave back the buggy function as it was
                 raise ToolError(f"your code is what {path} has now, so {UNCHANGED}")
             output = self.toolbox.call("write_file", {"path": path, "content": content})
@@ -131,7 +136,7 @@ class CodeReplyLoop:
         if output.startswith("refused:"):
             return f"Your code for {path} was not written: {output[len('refused: '):]}"
         result.delivered.append(output)
-        return f"{output}."
+        return f"{output} ({cut})." if cut else f"{output}."
 
     def _missing(self) -> str:
         return self.deliverable() if self.deliverable else ""

@@ -15,7 +15,7 @@ from orchestrator.run.context import RunContext
 from orchestrator.run.records import PhaseRecord, format_verdicts, rejection_trailers
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
-from orchestrator.steps.relevant import render_files, working_files
+from orchestrator.steps.relevant import render_base_files, render_files, working_files
 from orchestrator.steps.repeats import KINDS, Retry, changed_if_repeated, fingerprint
 from orchestrator.steps.spec_authoring import SPEC_TOOL, write_spec
 from orchestrator.steps.toolbox import agent_toolbox
@@ -168,7 +168,8 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState, files:
     from orchestrator.agents.builtin_tools import MAX_LISTED_FILES
 
     listed = _lister(str(worktree)).all_files() if files is None else files
-    working = _working_files(ctx, step, spec, listed[:MAX_LISTED_FILES])
+    anew = bool(report) and step.edit_format == "code"
+    working = _working_files(ctx, step, spec, listed[:MAX_LISTED_FILES], anew=anew)
     return [
         ("Task", ctx.task, int(budget * TASK_SHARE)),
         # The task is in the packet once: the instructions point at it instead of repeating it.
@@ -190,9 +191,14 @@ def agent_sections(ctx: RunContext, step: AgentStepSpec, state: RunState, files:
 MAX_PACKET_FILES = 40
 
 
-def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str, listed: list[str]) -> list[Section]:
+def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str, listed: list[str], anew: bool = False
+                   ) -> list[Section]:
     """For steps that write tests or source: the files the task and spec name, their tests and the run's tests,
-    titled by what the step may do with them (measured: shown as one list, the 0.5B builder rewrote the test)."""
+    titled by what the step may do with them (measured: shown as one list, the 0.5B builder rewrote the test).
+
+    `anew`: a code-reply round after a failed gate sees the source as it was before the run, not the attempt the
+    gate rejected (measured 2026-12-07, bench_team's tetrahedral: shown the 0.5B's `n * (n + 1) // 6` and the
+    report, the 0.5B and then the 1.5B gave it back unchanged six times; asked without it, the 1.5B writes it right)."""
     if step.deliverable not in ("tests", "source"):
         return []
     from orchestrator.gates.changes import run_changes
@@ -203,7 +209,10 @@ def _working_files(ctx: RunContext, step: AgentStepSpec, spec: str, listed: list
     if step.deliverable == "source":
         # Only the run's new tests: shown the module's old tests too, the 0.5B builder edited those.
         new_tests = [p for p in tests if p in run_tests] or tests
-        return [("The file to change (current content)", render_files(root, sources)),
+        shown = (("The file to change, as it was before this run (write the code anew: the attempt the gate "
+                  "report above rejected is not shown)", render_base_files(ctx.workspace, sources)) if anew
+                 else ("The file to change (current content)", render_files(root, sources)))
+        return [shown,
                 ("The tests it must pass (read-only: do not change them)", render_files(root, new_tests))]
     return [("The code under test (read-only: do not change it)", render_files(root, sources)),
             ("Existing tests (keep them; write yours into a new file tests/test_<feature>.py)",

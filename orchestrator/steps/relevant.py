@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from orchestrator.agents.worktree_files import read_text, safe_file
 from orchestrator.gates.changes import is_spec, is_test
+from orchestrator.run.workspace import git
 
 MAX_FILES = 4
 MAX_LINES = 80
@@ -53,8 +55,34 @@ def render_files(root: Path, paths: list[str]) -> str:
     return "\n\n".join(_render(root, path) for path in paths)
 
 
+MAX_BASE_BYTES = 1_000_000
+
+
+def render_base_files(workspace: Any, paths: list[str]) -> str:
+    """Markdown with each file as it was at the run's base commit, read from git's blob (never through the
+    worktree); a file the run created shows as new, and a link or a big or binary blob shows as nothing."""
+    return "\n\n".join(_render_text(path, _base_text(workspace, path)) for path in paths)
+
+
+def _base_text(workspace: Any, path: str) -> str | None:
+    listing = git(workspace.path, "ls-tree", "-l", "-z", workspace.base_commit, "--", path).rstrip("\0")
+    if not listing:
+        return None
+    mode, kind, blob, size = listing.split("\t", 1)[0].split()
+    if kind != "blob" or mode not in ("100644", "100755") or int(size) > MAX_BASE_BYTES:
+        return ""
+    text = git(workspace.path, "cat-file", "blob", blob)
+    return "" if "\0" in text[:8192] else text
+
+
 def _render(root: Path, path: str) -> str:
-    lines = (read_text(root, path) or "").splitlines()
+    return _render_text(path, read_text(root, path) or "")
+
+
+def _render_text(path: str, text: str | None) -> str:
+    if text is None:
+        return f"### {path}\n(a new file: it did not exist before this run)"
+    lines = text.splitlines()
     shown = "\n".join(lines[:MAX_LINES])
     more = f"\n[... {len(lines) - MAX_LINES} more lines: read_file to see them]" if len(lines) > MAX_LINES else ""
     return f"### {path} ({len(lines)} lines)\n```\n{shown}\n```{more}"
