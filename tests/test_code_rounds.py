@@ -25,9 +25,10 @@ def test_a_block_with_many_asserts_keeps_its_first_few() -> None:
 
 
 def test_a_block_cut_at_its_token_cap_keeps_its_whole_statements() -> None:
-    truncated = "from nums import clamp\n\n\ndef test_clamp():\n    assert clamp(9, 0, 5) == 5\n    assert clamp(15, 15.5"
+    whole = "from nums import clamp\n\n\ndef test_clamp():\n    assert clamp(9, 0, 5) == 5\n"
+    truncated = whole + "    assert clamp(15, 15.5"
     text, cut = trimmed_tests(truncated)
-    assert text == "from nums import clamp\n\n\ndef test_clamp():\n    assert clamp(9, 0, 5) == 5\n"
+    assert text == whole
     assert cut == "cut 1 unfinished line(s) at the end"
 
 
@@ -98,3 +99,12 @@ def test_the_base_file_is_read_from_git_and_a_link_in_the_base_shows_nothing(tmp
     assert "return a + b" in shown and "7919" not in shown
     assert "hunter2" not in shown and str(secret) not in shown
     assert "### new.py\n(a new file: it did not exist before this run)" in shown
+
+
+def test_an_unfenced_reply_naming_its_file_is_kept_when_cut_at_the_cap() -> None:
+    from orchestrator.agents.code_blocks import code_blocks
+
+    reply = "# file: tests/test_clamp.py\n" + MANY + "    assert clamp(15, 15.5"
+    (block,) = code_blocks(reply)
+    assert block.path == "tests/test_clamp.py" and block.code.startswith("from nums import clamp")
+    assert code_blocks("I would test clamp(1, 2, 3) first.\nThen more.") == []

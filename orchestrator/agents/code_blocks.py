@@ -78,11 +78,14 @@ def _unfenced(text: str) -> list[Block]:
     `# file: tests/test_subtract.py` and the test, three times): one block, named by its first-line comment."""
     # A lone fence line with nothing to pair with (the 1.5B closed a block it never opened) is not code.
     text = "\n".join(line for line in text.splitlines() if not re.fullmatch(r"\s*```\w*\s*", line))
-    tree = _parsed(text)
-    if tree is None or not any(isinstance(node, (*_DEFS, ast.Import, ast.ImportFrom)) for node in tree.body):
-        return []
     first, _, rest = text.strip().partition("\n")
     named = _PATH_COMMENT.match(first)
+    tree = _parsed(text)
+    # A reply that opens by naming its file is code even when cut off at the token cap (measured 2026-12-07, the
+    # 1.5B tester on clamp: three such replies were lost); whether it parses is the write's check.
+    if not named and (tree is None or not any(isinstance(node, (*_DEFS, ast.Import, ast.ImportFrom))
+                                              for node in tree.body)):
+        return []
     path, code = (named.group(1), rest) if named else (None, text.strip())
     return [Block(path=path, code=code.rstrip() + "\n")] if code.strip() else []
 
