@@ -108,3 +108,22 @@ def test_an_unfenced_reply_naming_its_file_is_kept_when_cut_at_the_cap() -> None
     (block,) = code_blocks(reply)
     assert block.path == "tests/test_clamp.py" and block.code.startswith("from nums import clamp")
     assert code_blocks("I would test clamp(1, 2, 3) first.\nThen more.") == []
+
+
+def test_a_testers_next_round_rewrites_its_own_test_file_whole(repo: Path) -> None:
+    passing = "```python\nfrom calc import add\n\n\ndef test_add_more():\n    assert add(1, 1) == 2\n```"
+    failing = "```python\nfrom calc import subtract\n\n\ndef test_subtract_more():\n    assert subtract(3, 1) == 2\n```"
+    tester = ScriptedModel({"tester": [{"text": passing}, {"text": failing}]}, name="t")
+    steps = [{"id": "tests", "persona": "tester", "deliverable": "tests", "edit_format": "code",
+              "instructions": "{task}", "next": "red"},
+             {"id": "red", "type": "gate", "gate": "red", "on_pass": "end", "on_fail": "tests", "max_rounds": 2}]
+    flow = add_workflow(repo, "code_tests", steps, {"red": {"kind": "red"}}, autonomy="L4")
+    outcome = run(repo, flow, {"tester": register_scripted(tester)})
+    assert outcome.exit_code == 0, outcome.message
+    from orchestrator.run.workspace import git
+
+    branch = f"orchestrator/{outcome.run_id}"
+    added = git(repo, "diff", "--name-only", "--diff-filter=A", "HEAD", branch).split()
+    assert added == ["tests/test_subtract_2.py"]  # one file: the repo already has tests/test_subtract.py
+    text = git(repo, "show", f"{branch}:{added[0]}")
+    assert "test_subtract_more" in text and "test_add_more" not in text

@@ -30,8 +30,9 @@ FORMAT = {
                "with any imports they need (code you leave out stays as it is), or the whole new file. "
                "No tool calls."),
     "tests": ("Answer with one ```python code block holding a new test file: one or two test functions, three to "
-              "five asserts in all. Its first line names it, as a comment: `# file: {target}`. Import what you test "
-              "from its module. No tool calls."),
+              "five asserts in all, on plain inputs whose results the task defines. Above each assert, a short "
+              "comment works its expected result out from the task. Its first line names it, as a comment: "
+              "`# file: {target}`. Import what you test from its module. No tool calls."),
 }
 UNCHANGED = "nothing would change"
 MAX_TOKENS = {"tests": 400, "source": 2048}
@@ -45,7 +46,10 @@ SUBJECT = {
 }
 """Measured 2026-12-07 (bench_team, tetrahedral): without it the 0.5B and the 1.5B tested the module's existing
 function, which the red gate rejects, three rounds running."""
-"""What the model is asked for, by deliverable; it closes the packet, where a small model reads last."""
+"""What the model is asked for, by deliverable; it closes the packet, where a small model reads last. The worked
+result above each assert: measured 2026-12-07 (bench_team), the 1.5B tester's wrong asserts were results it stated
+without working them out (`sum_digits(0) == 1`, `run_length("ab") == "ab1"`, a bug's wrong value beside the
+right one)."""
 
 
 @dataclass
@@ -106,12 +110,14 @@ class CodeReplyLoop:
         tests = self.deliverable_kind == "tests"
         kept = [b for b in blocks if b.path is None or b.path in self.allowed or b.path == self.target
                 or glob_match(b.path, DEFAULT_TEST_GLOBS) == tests]
-        said = [self._write(block, result) for block in kept]
+        # A tester's reply is its test file: the first block replaces the file an earlier round wrote, whole (merged,
+        # its old test functions with other names would stay); later blocks of the same reply are merged into it.
+        said = [self._write(block, result, whole=tests and i == 0) for i, block in enumerate(kept)]
         said += [f"The block for {b.path} was left out: this step writes {self.target}." for b in blocks
                  if b not in kept]
         return " ".join(said)
 
-    def _write(self, block: Block, result: AgentResult) -> str:
+    def _write(self, block: Block, result: AgentResult, whole: bool = False) -> str:
         path = block.path if block.path in (self.target, *self.allowed) else self.target
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
         old = read_text(self.toolbox.root, path) or ""
@@ -119,7 +125,7 @@ class CodeReplyLoop:
         code, cut = trimmed_tests(block.code) if self.deliverable_kind == "tests" else (block.code, "")
         if cut:
             result.trace.append(f"test block for {path}: {cut}")
-        content = merged(old, code, module=module)
+        content = merged("" if whole else old, code, module=module)
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"

@@ -10,7 +10,7 @@ from orchestrator.gates.changes import is_test, run_changes, spec_text
 from orchestrator.run.context import RunContext
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
-from orchestrator.steps.relevant import working_files
+from orchestrator.steps.relevant import base_text, working_files
 from orchestrator.steps.task_size import task_subject
 from orchestrator.workflow.spec import AgentStepSpec
 
@@ -43,14 +43,18 @@ def code_system_prompt(persona: Any) -> str:
 def code_targets(ctx: RunContext, kind: str, listed: list[str]) -> tuple[list[str], str]:
     """(the source files the task and spec name, the file a block that names none goes to).
 
-    Source: the first named source file (else the first Python file outside the tests). Tests: a new test file
-    named after the task's first called name (`subtract(` gives tests/test_subtract.py), never an existing one."""
+    Source: the first named source file (else the first Python file outside the tests). Tests: the test file an
+    earlier round of the run created, else a new one named after the task's first called name (`subtract(` gives
+    tests/test_subtract.py), never one the repo had."""
     text = f"{ctx.task}\n{spec_text(ctx.workspace)}"
     run_tests = list(run_changes(ctx.workspace).tests)
     sources, _ = working_files(ctx.workspace.path, listed, text, run_tests)
     if kind == "source":
         return sources, source_target(sources, listed)
-    return [], new_test_file(listed, ctx.task, sources)
+    # A later round rewrites the test file an earlier one created (measured 2026-12-07, bench_team's mean_bug: the
+    # second round's file came beside the first, whose test asserting the bug's value kept the red gate failing).
+    own = [p for p in run_tests if p.endswith(".py") and base_text(ctx.workspace, p) is None]
+    return [], own[0] if own else new_test_file(listed, ctx.task, sources)
 
 
 def source_target(sources: list[str], listed: list[str]) -> str:

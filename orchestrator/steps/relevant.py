@@ -61,10 +61,11 @@ MAX_BASE_BYTES = 1_000_000
 def render_base_files(workspace: Any, paths: list[str]) -> str:
     """Markdown with each file as it was at the run's base commit, read from git's blob (never through the
     worktree); a file the run created shows as new, and a link or a big or binary blob shows as nothing."""
-    return "\n\n".join(_render_text(path, _base_text(workspace, path)) for path in paths)
+    return "\n\n".join(_render_text(path, base_text(workspace, path)) for path in paths)
 
 
-def _base_text(workspace: Any, path: str) -> str | None:
+def base_text(workspace: Any, path: str) -> str | None:
+    """A file's text at the run's base commit: None when the base has no such file, "" for a link, big or binary."""
     listing = git(workspace.path, "ls-tree", "-l", "-z", workspace.base_commit, "--", path).rstrip("\0")
     if not listing:
         return None
