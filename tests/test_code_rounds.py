@@ -127,3 +127,30 @@ def test_a_testers_next_round_rewrites_its_own_test_file_whole(repo: Path) -> No
     assert added == ["tests/test_subtract_2.py"]  # one file: the repo already has tests/test_subtract.py
     text = git(repo, "show", f"{branch}:{added[0]}")
     assert "test_subtract_more" in text and "test_add_more" not in text
+
+
+def test_a_builders_block_leaves_its_tests_out_of_the_source_file(tmp_path: Path) -> None:
+    (tmp_path / "shapes.py").write_text("def perimeter(l, b):\n    return l + b\n")
+    reply = ("```python\nimport unittest\nimport math\n\ndef perimeter(l, b):\n    return 2 * (l + b)\n\n\n"
+             "class TestPerimeter(unittest.TestCase):\n    def test_p(self):\n        self.assertTrue(perimeter(3, 4))"
+             "\n\n\n@pytest.mark.x\ndef test_more():\n    assert perimeter(1, 1) == 4\n```")
+
+    def complete(model: str, messages: list, **kwargs: object) -> ModelReply:
+        return ModelReply(text=reply, model=model)
+
+    loop = CodeReplyLoop(complete=complete, model="m", persona="builder", system_prompt="", toolbox=Toolbox(tmp_path),
+                         deliverable_kind="source", target="shapes.py", max_turns=1)
+    result = loop.run("packet")
+    text = (tmp_path / "shapes.py").read_text()
+    assert "return 2 * (l + b)" in text and "import math" in text
+    assert "unittest" not in text and "Test" not in text and "test_more" not in text and "pytest" not in text
+    assert any("left out the test code: import unittest, TestPerimeter, test_more" in t for t in result.trace)
+
+
+def test_a_test_named_function_the_source_already_defines_stays() -> None:
+    from orchestrator.agents.test_trim import without_tests
+
+    old = "def test_connection(host):\n    return bool(host)\n"
+    block = "def test_connection(host):\n    return host is not None\n\n\ndef test_it():\n    assert True\n"
+    code, cut = without_tests(block, old)
+    assert "def test_connection" in code and "test_it" not in code and cut == "left out the test code: test_it"

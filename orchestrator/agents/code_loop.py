@@ -17,7 +17,7 @@ from typing import Any
 from orchestrator.agents.code_blocks import Block, code_blocks, merged
 from orchestrator.agents.loop import REPEAT_TEMPERATURE, AgentResult, Complete, _short
 from orchestrator.agents.redact import redact
-from orchestrator.agents.test_trim import trimmed_tests
+from orchestrator.agents.test_trim import trimmed_tests, without_tests
 from orchestrator.agents.whole_file import check_still_parses
 from orchestrator.agents.worktree_files import read_text
 from orchestrator.agents.write_policy import DEFAULT_TEST_GLOBS
@@ -122,9 +122,11 @@ class CodeReplyLoop:
         # Read like a tool reads (a symlink out of the worktree reads as nothing); the write is the toolbox's.
         old = read_text(self.toolbox.root, path) or ""
         module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".") if path.endswith(".py") else ""
-        code, cut = trimmed_tests(block.code) if self.deliverable_kind == "tests" else (block.code, "")
+        tests = self.deliverable_kind == "tests"
+        code, cut = ((trimmed_tests(block.code) if tests else without_tests(block.code, old)) if path.endswith(".py")
+                     else (block.code, ""))
         if cut:
-            result.trace.append(f"test block for {path}: {cut}")
+            result.trace.append(f"block for {path}: {cut}")
         content = merged("" if whole else old, code, module=module)
         call = ToolCall(name="write_file", arguments={"path": path, "content": content}, id="code_block")
         try:

@@ -1,4 +1,5 @@
-"""A tester's code block cut to what proves a small task: whole statements, and its first few asserts.
+"""A tester's code block cut to what proves a small task (whole statements, its first few asserts), and a builder's
+block without the tests it wrote beside its code.
 
 Measured 2026-12-07 (bench_team, clamp, the 1.5B tester): asked for three to five asserts, it wrote twenty
 near-identical ones until its token cap cut the last mid-line. The file didn't parse, so the whole reply was lost
@@ -68,3 +69,43 @@ def _without(lines: list[str], tree: ast.Module, dropped: list[ast.Assert]) -> l
 
 def _span(node: ast.stmt) -> range:
     return range(node.lineno, (node.end_lineno or node.lineno) + 1)
+
+
+TEST_MODULES = {"unittest", "pytest"}
+
+
+def without_tests(code: str, old: str = "") -> tuple[str, str]:
+    """A builder's block without the tests it put beside its code: top-level `test_*` functions, `Test*` and
+    TestCase classes, and imports of unittest or pytest; (the code, what was left out; "" when nothing was).
+
+    Measured 2026-12-07 (bench_team, perimeter_bug): the 0.5B's fix came with a TestCase class, which went into
+    shapes.py, and the critic failed the work for it. A name the `old` file already defines is its own code, and
+    stays. Code that doesn't parse is returned as it is (the write says why).
+    """
+    tree = _parsed(code)
+    if tree is None:
+        return code, ""
+    old_tree = _parsed(old)
+    own = {getattr(node, "name", "") for node in old_tree.body} if old_tree else set()
+    dropped = [node for node in tree.body if _is_test(node) and getattr(node, "name", None) not in own]
+    if not dropped:
+        return code, ""
+    gone = {line for node in dropped for line in _span(node)}
+    gone |= {line for node in dropped if not isinstance(node, ast.Import)
+             for d in getattr(node, "decorator_list", []) for line in _span(d)}
+    kept = "\n".join(line for number, line in enumerate(code.splitlines(), start=1) if number not in gone)
+    names = [node.name if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else
+             f"import {ast.unparse(node).split()[-1]}" for node in dropped]
+    return kept.strip() + "\n", f"left out the test code: {', '.join(names)}"
+
+
+def _is_test(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return node.name.startswith("test_")
+    if isinstance(node, ast.ClassDef):
+        return node.name.startswith("Test") or any("TestCase" in ast.unparse(base) for base in node.bases)
+    if isinstance(node, ast.Import):
+        return all(alias.name.split(".")[0] in TEST_MODULES for alias in node.names)
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").split(".")[0] in TEST_MODULES
+    return False
