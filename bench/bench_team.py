@@ -3,9 +3,11 @@
     python bench/bench_team.py --setup                      # once: download the library tasks' sdists (pip)
     python bench/bench_team.py --half held --bare-only      # each model asked once (minutes)
     python bench/bench_team.py --half held                  # the team too (hours on 2 cores)
+    python bench/bench_team.py --half fresh                 # the third half, untouched by tuning
     python bench/bench_team.py --tasks rectangle_area,mean_bug --models qwen2.5-coder-1.5b
 
-For each task of bench/data/team/tasks.yaml (12 tuning, 12 held back; fresh tiny repos and cut PyPI libraries):
+For each task of bench/data/team/tasks.yaml (12 tuning, 12 held back, 12 fresh; new tiny repos and cut PyPI
+libraries; `--half both` is tune and held, `all` the three):
 - the bare single shot of each embedded model: one plain prompt (the task, the module's source, the function's
   signature; temperature 0), its function spliced into the module, scored by the task's hidden tests;
 - the team: the shipped workflow for the task's kind (`feature` or `bugfix`, or --workflow) run through the CLI
@@ -34,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from team_tasks import (  # noqa: E402
+    HALVES,
     Task,
     answer_code,
     as_dict,
@@ -50,6 +53,15 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 BARE_PROMPT = ("{task}\n\nThe file {module}:\n```python\n{source}\n```\n\nWrite the complete function `{signature}` "
                "in one ```python code block.")
+
+
+SELECTIONS = {"both": ("tune", "held"), "all": HALVES, **{half: (half,) for half in HALVES}}
+"""What --half picks: one half, `both` (tune and held, as before the fresh half existed) or `all` three."""
+
+
+def choose(tasks: list[Task], half: str, ids: str | None = None) -> list[Task]:
+    """The tasks of the --half selection, narrowed to the comma-separated ids when given."""
+    return [t for t in tasks if t.half in SELECTIONS[half] and (not ids or t.id in ids.split(","))]
 
 
 def bare_shot(task: Task, model: str, complete: Any = None) -> dict[str, Any]:
@@ -206,7 +218,8 @@ def earlier_bare(path: Path, chosen: list[Task]) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setup", action="store_true", help="download the library tasks' sdists, then exit")
-    parser.add_argument("--half", choices=("tune", "held", "both"), default="both")
+    parser.add_argument("--half", choices=tuple(SELECTIONS), default="both",
+                        help="a half (tune, held, fresh), `both` (tune and held) or `all` three")
     parser.add_argument("--tasks", help="comma-separated task ids (default: every task of the half)")
     parser.add_argument("--models", default=",".join(MODELS), help="models asked once, comma-separated")
     parser.add_argument("--bare-only", action="store_true", help="skip the team runs")
@@ -222,8 +235,7 @@ def main() -> int:
     if args.setup:
         print("fetched:", fetch_sdists(tasks) or "nothing (all cached)")
         return 0
-    chosen = [t for t in tasks if (args.half == "both" or t.half == args.half)
-              and (not args.tasks or t.id in args.tasks.split(","))]
+    chosen = choose(tasks, args.half, args.tasks)
     print(json.dumps({"tasks": len(chosen), "load_average": os.getloadavg(), "cpus": os.cpu_count(),
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}))
     bare = earlier_bare(args.bare_from, chosen) if args.bare_from else []
@@ -235,7 +247,7 @@ def main() -> int:
     for task in [] if args.bare_only else chosen:
         team.append(team_run(task, args.workflow, args.timeout))
         print(json.dumps({k: v for k, v in team[-1].items() if k != "tail"}), flush=True)
-    for half in ("tune", "held"):
+    for half in HALVES:
         rows = [t for t in team if t["half"] == half]
         shots = [b for b in bare if b["half"] == half]
         if rows or shots:

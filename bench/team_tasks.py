@@ -22,6 +22,7 @@ import yaml
 
 from orchestrator.globs import glob_match
 
+HALVES = ("tune", "held", "fresh")
 TASKS_FILE = Path(__file__).resolve().parent / "data" / "team" / "tasks.yaml"
 SDIST_CACHE = Path.home() / ".cache" / "orchestrator" / "bench-sdists"
 HIDDEN_TEST = "test_hidden_bench.py"
@@ -52,7 +53,7 @@ def load_tasks(path: Path = TASKS_FILE) -> list[Task]:
     """Every task of the file, checked: known halves and kinds, unique ids."""
     tasks = [Task(**raw) for raw in yaml.safe_load(path.read_text())["tasks"]]
     ids = [t.id for t in tasks]
-    bad = [t.id for t in tasks if t.half not in ("tune", "held") or t.kind not in ("feature", "bugfix")]
+    bad = [t.id for t in tasks if t.half not in HALVES or t.kind not in ("feature", "bugfix")]
     if bad or len(set(ids)) != len(ids):
         raise ValueError(f"{path}: tasks with an unknown half or kind, or a repeated id: {bad or ids}")
     return tasks
