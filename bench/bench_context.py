@@ -31,8 +31,8 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 from scripts import feature_critic, feature_team  # noqa: E402
 
 from orchestrator.models.providers.scripted import ScriptedModel, estimate_tokens, register_scripted  # noqa: E402
-from orchestrator.run.log import RunLog  # noqa: E402
 from orchestrator.runner import RunOptions, start_run  # noqa: E402
+from orchestrator.store.log import RunLog  # noqa: E402
 
 TARGET = 0.40
 TEAM = ("surveyor", "spec_writer", "tester", "builder", "dispatcher")

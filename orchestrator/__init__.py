@@ -17,7 +17,7 @@ _API = {
     "RunOptions": "orchestrator.runner",
     "ResumeOptions": "orchestrator.runner",
     "RunOutcome": "orchestrator.run.outcome",
-    "RunEvent": "orchestrator.run.events",
+    "RunEvent": "orchestrator.store.events",
     "load_workflow": "orchestrator.workflow.validate",
     "find_workflow": "orchestrator.workflow.validate",
     "compile_workflow": "orchestrator.workflow.compile",

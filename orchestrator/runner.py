@@ -13,12 +13,10 @@ from orchestrator.agents.bwrap import sizes_tmpfs
 from orchestrator.agents.limits import describe as describe_limits
 from orchestrator.agents.sandbox import sandbox_policy
 from orchestrator.errors import ConfigError, ModelError, RunInterrupted, RunStopped, WorkspaceError, did_you_mean
+from orchestrator.report.events_text import plain_log
 from orchestrator.run.budgets import BudgetGuard
 from orchestrator.run.context import RunContext
-from orchestrator.run.events_text import plain_log
-from orchestrator.run.ledger import shared_caps
 from orchestrator.run.lock import RunLock
-from orchestrator.run.log import RunLog
 from orchestrator.run.outcome import (
     RunOutcome,
     finished_outcome,
@@ -36,9 +34,11 @@ from orchestrator.run.preflight import (
 )
 from orchestrator.run.repair import repair_for_resume
 from orchestrator.run.session import deadline, first_payload, pending
-from orchestrator.run.store import Store, resolve_store
-from orchestrator.run.store_guard import disk_full_error, is_disk_full
-from orchestrator.run.workspace import Workspace, git, state_dir
+from orchestrator.run.workspace import Workspace, git
+from orchestrator.store.guard import disk_full_error, is_disk_full
+from orchestrator.store.ledger import shared_caps
+from orchestrator.store.location import Store, resolve_store, state_dir
+from orchestrator.store.log import RunLog
 from orchestrator.workflow.autonomy import apply_autonomy
 from orchestrator.workflow.budget import BudgetSpec
 from orchestrator.workflow.spec import AgentStepSpec, WorkflowSpec
@@ -99,7 +99,7 @@ def run_workflow(workflow: str | Path, task: str, repo: str | Path = ".", *, mod
 
     `models` binds roles like `--model`; `on_event(RunEvent)` hears this run's events as they happen;
     other keywords are RunOptions fields (approve defaults to auto: nobody is there to ask)."""
-    from orchestrator.run.events import listening
+    from orchestrator.store.events import listening
 
     budget = budget if isinstance(budget, BudgetSpec) else BudgetSpec(**(budget or {}))
     run_options = RunOptions(workflow=str(workflow), repo=Path(repo), task=task, model_overrides=dict(models or {}),

@@ -66,7 +66,7 @@ def events(repo: Path, run_id: str) -> list[dict]:
 
 
 def _read_log(repo: Path, what: str, run_id: str) -> list[dict]:
-    from orchestrator.run.log import RunLog
+    from orchestrator.store.log import RunLog
 
     log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
     try:

@@ -20,8 +20,8 @@ from flows import add_workflow
 from scripts import call, finish
 
 from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel, register_scripted
-from orchestrator.run.log import RunLog
 from orchestrator.runner import RunOptions, start_run
+from orchestrator.store.log import RunLog
 
 RUNS_ON_ONE_CHECKOUT = 10
 LINKED_WORKTREES = 5
@@ -182,7 +182,7 @@ def test_twenty_concurrent_runs_in_separate_processes_keep_their_own_state(tmp_p
 
 def test_every_store_connection_waits_out_a_busy_store(tmp_path: Path) -> None:
     # Seen once in this file's test: one run's checkpointer gave up after SQLite's default 5 s wait.
-    from orchestrator.run.log import LOCK_WAIT_S, checkpoints_connection
+    from orchestrator.store.log import LOCK_WAIT_S, checkpoints_connection
 
     assert LOCK_WAIT_S >= 30
     checkpoints = checkpoints_connection(tmp_path / "checkpoints.sqlite")

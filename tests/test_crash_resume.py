@@ -14,7 +14,7 @@ import yaml
 from conftest import git, make_repo
 from scripts import CALC_BUGGY, SPEC_DRAFT, TEST, call, finish
 
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 CALC = '"""Calculator."""\n\n\ndef add(a, b):\n    """Return a plus b."""\n    return a + b\n'
 FIXED = CALC_BUGGY.replace("def subtract(a, b):\n    return a + b\n", "def subtract(a, b):\n    return a - b\n")

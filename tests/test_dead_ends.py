@@ -99,8 +99,8 @@ def test_a_dispatcher_that_picks_the_spec_path_after_the_build_goes_to_the_build
     from scripts import feature_critic, feature_team
 
     from orchestrator.models.providers.scripted import register_scripted
-    from orchestrator.run.log import RunLog
     from orchestrator.runner import RunOptions, start_run
+    from orchestrator.store.log import RunLog
 
     # The shipped feature workflow sends a failed review straight to the builder; this copy triages it instead.
     flow = yaml.safe_load(find_workflow("feature").read_text())

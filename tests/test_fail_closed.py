@@ -18,7 +18,7 @@ from scripts import SUBTRACT_TEST_ID, call, finish, verdict
 
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
 from orchestrator.models.types import ModelReply
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality"},
                  {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "stop"}]

@@ -20,9 +20,9 @@ from flows import add_file, add_workflow
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.run.ledger import SpendLedger
-from orchestrator.run.log import RunLog
 from orchestrator.runner import new_run_id
+from orchestrator.store.ledger import SpendLedger
+from orchestrator.store.log import RunLog
 from orchestrator.workers.jobs import enqueue
 from orchestrator.workers.take import job_of
 

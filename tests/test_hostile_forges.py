@@ -92,8 +92,8 @@ def _run(repo: Path, tester_writes: dict[str, str], builder_writes: dict[str, st
 
 
 def _gate_reasons(repo: Path, run_id: str) -> str:
-    from orchestrator.run.log import RunLog
-    from orchestrator.run.workspace import state_dir
+    from orchestrator.store.location import state_dir
+    from orchestrator.store.log import RunLog
 
     log = RunLog(state_dir(repo) / "runs.sqlite")
     try:

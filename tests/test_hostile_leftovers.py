@@ -9,7 +9,7 @@ from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, run
 from scripts import call, finish
 
 from orchestrator.models.providers.scripted import ScriptedModel
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality"},
                  {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "end",

@@ -17,9 +17,9 @@ from scripts import call, finish, verdict
 from orchestrator.errors import OrchestratorError, WorkspaceError
 from orchestrator.gates import pytest_run
 from orchestrator.models.providers.scripted import ScriptedModel
-from orchestrator.run.log import RunLog
 from orchestrator.run.workspace import Workspace
 from orchestrator.runner import ResumeOptions, resume_run
+from orchestrator.store.log import RunLog
 
 CODE = "import sys; from orchestrator.cli import main; sys.exit(main())"
 BUILD_QUALITY = [{"id": "build", "persona": "builder", "next": "quality"},

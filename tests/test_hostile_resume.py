@@ -41,7 +41,7 @@ def _resume(repo: Path, run_id: str) -> runner.RunOutcome:
 
 
 def _only_run_id(repo: Path) -> str:
-    from orchestrator.run.log import RunLog
+    from orchestrator.store.log import RunLog
 
     log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
     try:

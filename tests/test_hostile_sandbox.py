@@ -195,7 +195,7 @@ def test_no_sandbox_means_refusal_unless_the_user_opts_out(repo: Path, monkeypat
         run(repo, name, bind(builder=builder))
     outcome = run(repo, name, bind(builder=builder), unsafe_no_sandbox=True)
     assert outcome.exit_code == 0 and any(w.startswith("UNSAFE: no sandbox") for w in outcome.warnings)
-    from orchestrator.run.log import RunLog
+    from orchestrator.store.log import RunLog
     log = RunLog(repo / ".git" / "orchestrator" / "runs.sqlite")
     assert any("UNSAFE" in e["data"]["message"] for e in log.events(outcome.run_id, "warning"))
     log.close()

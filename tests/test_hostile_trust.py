@@ -84,7 +84,7 @@ def test_notices_reach_the_caller_before_the_first_step(repo: Path) -> None:
 def test_run_allow_command_is_stored_with_the_run(repo: Path) -> None:
     import json
 
-    from orchestrator.run.log import RunLog
+    from orchestrator.store.log import RunLog
 
     name = add_workflow(repo, "plain", [{"id": "build", "persona": "builder", "next": "end"}])
     builder = ScriptedModel({"builder": [call("list_files"), finish("done")]}, name="builder")

@@ -7,8 +7,8 @@ from typing import Any
 
 from orchestrator.models.registry import load_registry
 from orchestrator.routing.spec import RoutingSpec
-from orchestrator.run.log import RunLog
 from orchestrator.run.routing import RunRouter
+from orchestrator.store.log import RunLog
 
 BANDIT = RoutingSpec(strategy="bandit")
 

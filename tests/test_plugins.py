@@ -140,7 +140,7 @@ RUN = """
 import json, sys
 from pathlib import Path
 from orchestrator.runner import RunOptions, start_run
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 repo, script = Path(sys.argv[1]), sys.argv[2]
 outcome = start_run(RunOptions(workflow="plug", repo=repo, task="Note how long calc.py is",

@@ -18,7 +18,7 @@ from flows import CALC_FIXED, QUALITY, add_workflow
 from scripts import call as tool
 from scripts import finish, verdict
 
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 CODE = "import sys; from orchestrator.cli import main; sys.exit(main())"
 WIDTH = 100

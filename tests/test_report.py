@@ -15,10 +15,10 @@ from scripts import FULL_PATH_TASK, feature_critic, feature_team
 
 from orchestrator.cli import main
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.log import RunLog
+from orchestrator.report import write_report
 from orchestrator.run.price import usd
-from orchestrator.run.report import write_report
 from orchestrator.runner import RunOptions, start_run
+from orchestrator.store.log import RunLog
 
 EXPECTED_PATH = ["__start__", "size", "survey", "spec", "spec_check", "write_tests", "red_check", "build", "quality",
                  "build", "quality", "review", "build", "quality", "review", "sign_off", "__end__"]
@@ -185,7 +185,7 @@ def test_a_run_the_graph_stopped_ends_its_path_at_stop(tmp_path: Path) -> None:
     from flows import QUALITY, add_workflow, bind, calc_repo, run
     from scripts import finish
 
-    from orchestrator.run.report.data import collect_report
+    from orchestrator.report.data import collect_report
 
     repo = calc_repo(tmp_path / "app")
     name = add_workflow(repo, "q", [{"id": "build", "persona": "builder", "instructions": "x", "next": "quality"},
@@ -217,7 +217,7 @@ def event(kind: str, step: str, ts: float, persona: str = "", **data) -> dict:
 
 
 def test_visits_are_runs_of_events_naming_one_step() -> None:
-    from orchestrator.run.report.path import path_visits, run_path
+    from orchestrator.report.path import path_visits, run_path
 
     events = [event("warning", "", 100.0, message="notice"), event("phase_start", "build.P1", 101.0, "builder"),
               event("phase_end", "build.P2", 104.0, "builder", verdict="done"),
@@ -238,7 +238,7 @@ def test_visits_are_runs_of_events_naming_one_step() -> None:
 
 
 def test_layout_places_every_node_apart_and_loops_round_the_side() -> None:
-    from orchestrator.run.report.graph import NODE_H, NODE_W, layout, workflow_graph
+    from orchestrator.report.graph import NODE_H, NODE_W, layout, workflow_graph
     from orchestrator.workflow.validate import find_workflow, load_workflow
 
     graph = workflow_graph(load_workflow(find_workflow("feature", None)))
@@ -256,9 +256,9 @@ def test_layout_places_every_node_apart_and_loops_round_the_side() -> None:
 def test_html_holds_no_url_and_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     import html
 
+    from orchestrator.report.data import ReportData
+    from orchestrator.report.render import render_html, render_markdown
     from orchestrator.run.price import RoutingPrice
-    from orchestrator.run.report.data import ReportData
-    from orchestrator.run.report.render import render_html, render_markdown
 
     monkeypatch.setenv("MY_API_KEY", "s3cret<&>value")
     run = {"id": "r1", "workflow": "w", "workflow_path": "w.yaml", "task": "see HTTPS://example.com/a",

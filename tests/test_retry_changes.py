@@ -9,8 +9,8 @@ from flows import CALC_FIXED, QUALITY, add_workflow, bind, run
 from scripts import CALC_BUGGY, SPEC_DRAFT, call, finish
 
 from orchestrator.models.providers.scripted import ScriptedModel
-from orchestrator.run.log import RunLog
 from orchestrator.steps.repeats import CHANGED_TEMPERATURE, code_layout_free, spec_layout_free
+from orchestrator.store.log import RunLog
 
 BUILD_QUALITY = [{"id": "build", "persona": "builder", "deliverable": "source", "next": "quality"},
                  {"id": "quality", "type": "gate", "gate": "tests", "on_pass": "end", "on_fail": "build",

@@ -14,9 +14,9 @@ from scripts import call, finish
 
 from orchestrator.models.providers.scripted import FunctionModel, ScriptedModel, register_scripted
 from orchestrator.models.scope import breakers
-from orchestrator.run.events_text import log_path
-from orchestrator.run.log import RunLog
+from orchestrator.report.events_text import log_path
 from orchestrator.runner import run_workflow
+from orchestrator.store.log import RunLog
 
 STEPS = [{"id": "write", "persona": "builder", "next": "end"}]
 

@@ -13,8 +13,8 @@ from flows import add_workflow, run
 from scripts import finish
 
 from orchestrator.models.providers.scripted import FunctionModel, register_scripted
-from orchestrator.run.log import RunLog
 from orchestrator.run.workspace import Workspace
+from orchestrator.store.log import RunLog
 from orchestrator.workflow.state import HANDOFFS_KEPT, recent_handoffs
 
 

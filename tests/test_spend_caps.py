@@ -15,8 +15,8 @@ from scripts import call, finish
 
 from orchestrator.errors import ConfigError
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.ledger import SpendCapReached, SpendLedger
 from orchestrator.runner import RunOptions, start_run
+from orchestrator.store.ledger import SpendCapReached, SpendLedger
 
 CAP, CALL = 1.0, 0.03
 THREADS = 6

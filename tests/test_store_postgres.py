@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from orchestrator.cli import app
 from orchestrator.errors import ScriptExhaustedError
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.log import RunLog
-from orchestrator.run.schema import MIGRATIONS, statements
 from orchestrator.runner import ResumeOptions, RunOptions, resume_run, start_run
+from orchestrator.store.log import RunLog
+from orchestrator.store.schema import MIGRATIONS, statements
 
 pytestmark = pytest.mark.postgres
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from orchestrator.run.log import RunLog
-from orchestrator.run.schema import MIGRATIONS
+from orchestrator.store.log import RunLog
+from orchestrator.store.schema import MIGRATIONS
 
 # The run log's schema as every store had it before versioning: no migrations table, no index.
 UNVERSIONED = """

@@ -9,8 +9,8 @@ from conftest import git
 from scripts import FULL_PATH_TASK, SUBTRACT_TEST_ID, feature_critic, feature_team
 
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.log import RunLog
 from orchestrator.runner import RunOptions, start_run
+from orchestrator.store.log import RunLog
 
 PERSONAS = ["surveyor", "spec_writer", "tester", "builder", "dispatcher"]
 

@@ -10,7 +10,7 @@ from flows import CALC_FIXED, QUALITY, add_file, add_workflow, bind, decisions, 
 from scripts import CALC_BUGGY, call, finish, verdict
 
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 LADDER = {"profiles": {"high_throughput": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},
           "ladder": ["high_throughput", "high_reasoning"], "roles": {"builder": "high_reasoning"}}

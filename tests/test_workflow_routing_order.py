@@ -12,7 +12,7 @@ from scripts import CALC_BUGGY, call, finish, verdict
 
 from orchestrator.errors import ConfigError
 from orchestrator.models.providers.scripted import ScriptedModel, register_scripted
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 from orchestrator.workflow.budget import BudgetSpec
 
 LADDER = {"profiles": {"high_throughput": ["scripted/cheap"], "high_reasoning": ["scripted/strong"]},

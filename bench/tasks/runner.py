@@ -21,7 +21,7 @@ import yaml
 from bench.tasks.policies import BOTH, Policy, implement_workflow
 from bench.tasks.problems import MODULE, VISIBLE, Problem, score_source, stub, task_text, visible_tests
 from bench.tasks.replay import ReplayingComplete
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 IDENT = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false"]
 RUN_SECONDS = 1800

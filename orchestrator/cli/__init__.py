@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _disk_full(exc: Exception) -> bool:
     """Say what a full disk means and how to go on (a run's own session says it with the run id)."""
-    from orchestrator.run.store_guard import disk_full_error, is_disk_full
+    from orchestrator.store.guard import disk_full_error, is_disk_full
 
     if not is_disk_full(exc):
         return False

@@ -104,7 +104,8 @@ def init(repo: Path = typer.Option(Path("."), "--repo", help="The git repository
     that a run can start from it.
     """
     from orchestrator.cli.scaffold import scaffold
-    from orchestrator.run.workspace import git, state_dir
+    from orchestrator.run.workspace import git
+    from orchestrator.store.location import state_dir
 
     repo = repo.resolve()
     state_dir(repo)  # a clear error when this is not a git repository

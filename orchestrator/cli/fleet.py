@@ -41,8 +41,8 @@ def gateway_config(
 
 
 def _ledger(repo: Path, store: str | None):
-    from orchestrator.run.ledger import SpendLedger
-    from orchestrator.run.store import resolve_store
+    from orchestrator.store.ledger import SpendLedger
+    from orchestrator.store.location import resolve_store
 
     return SpendLedger(resolve_store(store).runlog_target(repo))
 
@@ -91,7 +91,7 @@ def worker(
                                         help="Seconds without a heartbeat before a worker's runs are taken over."),
 ) -> int:
     """Take queued runs (`run --enqueue`) from the store's queue and execute them; needs a Postgres store."""
-    from orchestrator.run.store import resolve_store
+    from orchestrator.store.location import resolve_store
     from orchestrator.workers.jobs import WorkerSettings
     from orchestrator.workers.repos import default_cache
     from orchestrator.workers.take import work
@@ -111,8 +111,8 @@ def enqueue_run(workflow: str, task: str, repo: Path, repo_url: str | None, stor
                 budget_scope: list[str] | None, local_only: bool) -> int:
     """Queue a run for the workers; the repo is a git URL (default: file:// of --repo)."""
     from orchestrator.models.registry import parse_model_overrides
-    from orchestrator.run.store import resolve_store
     from orchestrator.runner import new_run_id
+    from orchestrator.store.location import resolve_store
     from orchestrator.workers.jobs import enqueue
     from orchestrator.workers.repos import check_repo_url
     from orchestrator.workers.take import job_of

@@ -21,8 +21,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.run.events import RunEvent, json_line
-from orchestrator.run.events_text import describe
+from orchestrator.report.events_text import describe
+from orchestrator.store.events import RunEvent, json_line
 
 SILENT = ("session", "model_call", "run_end", "warning", "gate_start")
 """Kinds with no line of their own: spend shows in the status line, notices and the end in the summary."""
@@ -148,7 +148,7 @@ class JsonLines:
 def progress(mode: str, console: Console) -> Iterator[Callable[[Callable[[], Any]], Any]]:
     """Show the run's events in `mode` (live, json or quiet) for the block; yields a function that runs a
     prompt with the live line paused."""
-    from orchestrator.run.events import listening
+    from orchestrator.store.events import listening
 
     if mode == "quiet":
         yield lambda prompt: prompt()

@@ -16,7 +16,7 @@ def report(
     """Write one self-contained HTML file (no network needed to view it) and a markdown twin: the workflow
     graph with the run's path, a timeline of phases, tokens and cost per persona and model, every gate
     verdict with its evidence, the routing decisions and the final diff."""
-    from orchestrator.run.report import write_report
+    from orchestrator.report import write_report
 
     html_path, md_path = write_report(repo, run_id, out)
     typer.echo(f"HTML report: {html_path}")

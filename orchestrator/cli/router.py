@@ -175,7 +175,7 @@ def drift(
     check: bool = typer.Option(False, "--check", help="Exit 3 when any model drifted (for monitors and CI)."),
 ) -> int:
     """Compare recent gate pass rates and costs per model with the calibration, and flag drift."""
-    from orchestrator.run.calibration import drift_report, read_baseline
+    from orchestrator.store.calibration import drift_report, read_baseline
 
     log = _open_log(repo)
     report = drift_report(log, read_baseline(baseline), recent=recent, min_samples=min_samples)
@@ -187,7 +187,7 @@ def drift(
 
 def calibrate_from_runs(repo: Path, out: Path) -> int:
     """Preference data and a per-model baseline from the repo's run log."""
-    from orchestrator.run.calibration import preference_rows, write_calibration
+    from orchestrator.store.calibration import preference_rows, write_calibration
 
     rows = preference_rows(_open_log(repo))
     baseline = write_calibration(rows, out)
@@ -204,7 +204,7 @@ def fit_from_runs(repo: Path, out: Path, sides: tuple[str, str], max_strong_shar
     from orchestrator.errors import ConfigError
     from orchestrator.models.registry import load_registry
     from orchestrator.routing.predictive.router import calibrate as fit
-    from orchestrator.run.calibration import pairwise_rows
+    from orchestrator.store.calibration import pairwise_rows
 
     registry = load_registry(repo.resolve())
     weak, strong = ({*registry.models_for_profile(side)} if side in registry.profiles else {side} for side in sides)
@@ -222,8 +222,8 @@ def fit_from_runs(repo: Path, out: Path, sides: tuple[str, str], max_strong_shar
 
 
 def _open_log(repo: Path):
-    from orchestrator.run.log import RunLog
-    from orchestrator.run.workspace import state_dir
+    from orchestrator.store.location import state_dir
+    from orchestrator.store.log import RunLog
 
     return RunLog(state_dir(repo) / "runs.sqlite")
 
@@ -233,6 +233,6 @@ def _state(repo: Path | None) -> Path:
         import tempfile
 
         return Path(tempfile.mkdtemp(prefix="orchestrator-explain-"))
-    from orchestrator.run.workspace import state_dir
+    from orchestrator.store.location import state_dir
 
     return state_dir(repo) / "routing"

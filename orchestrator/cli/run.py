@@ -250,8 +250,8 @@ def check_rebind(item: str, models: dict[str, str], repo: Path) -> dict[str, str
 
 def run_diff(repo: Path, run_id: str) -> str:
     """The run's whole diff so far (against its base commit), for the approval prompt."""
-    from orchestrator.run.store import resolve_store
-    from orchestrator.run.workspace import BRANCH_PREFIX, Workspace, state_dir
+    from orchestrator.run.workspace import BRANCH_PREFIX, Workspace
+    from orchestrator.store.location import resolve_store, state_dir
 
     log = resolve_store().open_runlog(repo)
     try:

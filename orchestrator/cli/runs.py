@@ -16,7 +16,7 @@ app = typer.Typer(help="List and inspect runs recorded in the repo's .git/orches
 
 
 def _open(repo: Path, store: str | None = None):
-    from orchestrator.run.store import resolve_store
+    from orchestrator.store.location import resolve_store
 
     return resolve_store(store).open_runlog(repo)
 
@@ -29,7 +29,7 @@ def list_runs(
 ) -> int:
     """One line per run: id, workflow, status, exit code, start time and task (and repo with --all)."""
     from orchestrator.run.lock import live_status
-    from orchestrator.run.store import resolve_store
+    from orchestrator.store.location import resolve_store
 
     log = _open(repo, store)
     shared = resolve_store(store).shared
@@ -87,7 +87,7 @@ def show_run(
 
 def _audit(log: Any, run_id: str) -> dict[str, Any]:
     """The run's audit, its status as `runs list` shows it (`running` with no live process reads `interrupted`)."""
-    from orchestrator.run.audit import run_audit
+    from orchestrator.report.audit import run_audit
     from orchestrator.run.lock import live_status
 
     audit = run_audit(log, run_id)

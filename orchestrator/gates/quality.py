@@ -27,7 +27,7 @@ from orchestrator.gates.pytest_run import (
 )
 from orchestrator.gates.result import CommandEvidence, GateResult
 from orchestrator.run.context import RunContext
-from orchestrator.run.workspace import state_dir
+from orchestrator.store.location import state_dir
 from orchestrator.workflow.gate_kinds import QualityGateSpec
 from orchestrator.workflow.gate_spec import CommandSpec
 from orchestrator.workflow.spec import GateStepSpec

@@ -1,1 +1,1 @@
-"""One run in progress: its context, router, budgets, monitors, git workspace, records and run log."""
+"""One run in progress: its context, workspace, router, budgets, monitors, lock, repairs and outcome."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.run.lock import RunLock
-from orchestrator.run.log import RunLog, checkpoints_connection
-from orchestrator.run.workspace import BRANCH_PREFIX, git, state_dir
+from orchestrator.run.workspace import BRANCH_PREFIX, git
+from orchestrator.store.location import state_dir
+from orchestrator.store.log import RunLog, checkpoints_connection
 
 FINISHED = ("done", "stopped", "failed")
 

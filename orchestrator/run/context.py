@@ -13,16 +13,16 @@ from orchestrator.agents.personas import PersonaSpec, load_persona
 from orchestrator.agents.sandbox import DEFAULT_ALLOWLIST
 from orchestrator.models.types import ModelReply
 from orchestrator.run.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetGuard
-from orchestrator.run.log import RunLog
 from orchestrator.run.workspace import Workspace
+from orchestrator.store.log import RunLog
 from orchestrator.workflow.spec import AnyStep, WorkflowSpec
 from orchestrator.workflow.state import RunState
 
 if TYPE_CHECKING:  # annotations only: the context receives these objects ready-made and never builds one
     from orchestrator.models.registry import Registry
-    from orchestrator.run.ledger import SharedCaps
     from orchestrator.run.routing import RunRouter
-    from orchestrator.run.store import Store
+    from orchestrator.store.ledger import SharedCaps
+    from orchestrator.store.location import Store
 
 DEFAULT_PACKET_TOKENS = 1500
 
@@ -144,7 +144,7 @@ class RunContext:
 
     def announce(self, kind: str, step: str = "", persona: str = "", **data: Any) -> None:
         """Tell event listeners (the live view) without writing the run log, e.g. that a gate started."""
-        from orchestrator.run.events import RunEvent, emit
+        from orchestrator.store.events import RunEvent, emit
 
         emit(RunEvent(self.run_id, kind, step, persona, data))
 
@@ -154,7 +154,7 @@ class RunContext:
         Arguments and output are cut short (a write's content would fill the log). Status: ok, refused, or
         final for the finishing call."""
         from orchestrator.agents.redact import redact
-        from orchestrator.run.events_text import short
+        from orchestrator.store.events import short
 
         def log(call: Any, output: str | None) -> None:
             status = "final" if output is None else ("refused" if output.startswith("refused") else "ok")

@@ -35,7 +35,7 @@ def _drift(ctx: RunContext, baseline_file: str) -> str:
     """Reasons of models whose recent gate pass rate or cost drifted from the calibration, or ''."""
     from pathlib import Path
 
-    from orchestrator.run.calibration import drift_report, read_baseline
+    from orchestrator.store.calibration import drift_report, read_baseline
 
     path = Path(baseline_file)
     path = path if path.is_absolute() else ctx.workspace.repo / path

@@ -64,7 +64,7 @@ class UnrecordedLog:
     def _read(self, name: str) -> list:
         if self.repo is None:
             return []
-        from orchestrator.run.store import resolve_store
+        from orchestrator.store.location import resolve_store
 
         log = resolve_store().open_runlog(self.repo)
         try:

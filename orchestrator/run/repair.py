@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import WorkspaceError
-from orchestrator.run.workspace import BRANCH_PREFIX, git, state_dir
+from orchestrator.run.workspace import BRANCH_PREFIX, git
+from orchestrator.store.location import state_dir
 
 
 def _worktree_entries(repo: Path) -> list[dict[str, str]]:

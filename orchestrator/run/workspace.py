@@ -1,4 +1,4 @@
-"""Git workspace of a run: its own worktree and branch, state under .git/orchestrator, phase commits."""
+"""Git workspace of a run: its own worktree and branch (under .git/orchestrator/worktrees), phase commits."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from orchestrator.agents.worktree_files import safe_file, walk_files
 from orchestrator.errors import WorkspaceError
 from orchestrator.globs import glob_match
 from orchestrator.run.authored import WriteLedger, printable, put_back, sort_pending
+from orchestrator.store.location import state_dir
 
 BRANCH_PREFIX = "orchestrator/"
 PHASE_TRAILER = "Orchestrator-Phase"
@@ -69,22 +70,6 @@ def _worktrees_lock(cwd: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing drops the lock
-
-
-def state_dir(repo: Path) -> Path:
-    """`.git/orchestrator/` of a repository (the common git dir, shared by all its worktrees)."""
-    repo = repo.resolve()
-    if not repo.is_dir():
-        raise WorkspaceError(f"{repo}: no such directory")
-    proc = subprocess.run(["git", *SAFE_GIT_CONFIG, "rev-parse", "--git-common-dir"], cwd=repo,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise WorkspaceError(f"{repo}: not a git repository (run 'git init' and commit once first)")
-    common = Path(proc.stdout.strip())
-    common = common if common.is_absolute() else (repo / common).resolve()
-    path = common / "orchestrator"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)

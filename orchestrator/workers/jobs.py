@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.run.db import advisory_lock
+from orchestrator.store.db import advisory_lock
 
 QUEUE = "orchestrator-runs"
 TASK = "orchestrator.run"

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import OrchestratorError, WorkspaceError
-from orchestrator.run.events import RunEvent, listening
-from orchestrator.run.store import Store
 from orchestrator.runner import ResumeOptions, RunOptions, resume_run, start_run
+from orchestrator.store.events import RunEvent, listening
+from orchestrator.store.location import Store
 from orchestrator.workers.jobs import QUEUE, TASK, WorkerSettings, ensure_queue_schema, queue_app, run_ownership, sweep
 from orchestrator.workers.repos import fetch_run_branch, push_run_branch, sync_repo
 from orchestrator.workflow.budget import BudgetSpec

@@ -19,6 +19,7 @@ from orchestrator.plugins import hookimpl
 from orchestrator.routing.base import RouteDecision, RouteRequest
 from orchestrator.routing.capability import FilteredStrategy
 from orchestrator.workflow.gate_spec import GateSpec
+from orchestrator.workflow.state import RunState
 
 if TYPE_CHECKING:  # only for the annotations: the run layer loads when a run starts, not with the plugin
     from orchestrator.models.registry import Registry
@@ -39,7 +40,7 @@ class FilesExistGate(GateKind):
     name = "files_exist"
     spec = FilesExistGateSpec
 
-    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: dict[str, Any]) -> Judgement:
+    def judge(self, ctx: RunContext, step: GateStepSpec, gate: GateSpec, state: RunState) -> Judgement:
         assert isinstance(gate, FilesExistGateSpec)
         missing = [p for p in gate.paths if not _inside(ctx.workspace.path, p).is_file()]
         verdict: Literal["pass", "fail"] = "fail" if missing else "pass"

@@ -1,10 +1,13 @@
-"""Run reports: one self-contained HTML file (graph, timeline, usage chart, gates, routing, diff), a markdown twin."""
+"""Runs shown to people: the HTML report and its markdown twin, `runs show`'s audit, and events as text lines.
+
+The report (`write_report`) is one self-contained HTML file (graph, timeline, usage chart, gates, routing, diff).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.run.workspace import state_dir
+from orchestrator.store.location import state_dir
 
 
 def default_report_dir(repo: Path, run_id: str) -> Path:
@@ -17,8 +20,8 @@ def write_report(repo: Path, run_id: str, out: Path | None = None) -> tuple[Path
 
     `out` ending in `.html` names the HTML file itself; the markdown twin goes beside it as `.md`.
     """
-    from orchestrator.run.report.data import collect_report
-    from orchestrator.run.report.render import render_html, render_markdown
+    from orchestrator.report.data import collect_report
+    from orchestrator.report.render import render_html, render_markdown
 
     data = collect_report(repo, run_id)
     if out is not None and out.suffix.lower() in (".html", ".htm"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.run.log import RunLog
+from orchestrator.store.log import RunLog
 
 UNUSABLE = ("verdict_invalid", "moderator_fallback", "moderator_overruled")
 """Events that say a verdict could not be used as given, each with its reason."""

@@ -13,11 +13,11 @@ from functools import cache
 from typing import Any
 
 from orchestrator.agents.redact import redact, secret_values
+from orchestrator.report.data import ReportData, visit_notes
+from orchestrator.report.graph import layout
+from orchestrator.report.path import path_edges
+from orchestrator.report.svg import graph_svg, outcome_class, timeline_svg, usage_svg
 from orchestrator.run.price import usd
-from orchestrator.run.report.data import ReportData, visit_notes
-from orchestrator.run.report.graph import layout
-from orchestrator.run.report.path import path_edges
-from orchestrator.run.report.svg import graph_svg, outcome_class, timeline_svg, usage_svg
 
 _URL_SCHEME = re.compile(r"\b(https?):(?=//)", re.IGNORECASE)
 
@@ -26,7 +26,7 @@ _URL_SCHEME = re.compile(r"\b(https?):(?=//)", re.IGNORECASE)
 def _environment(markdown: bool) -> Any:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("orchestrator.run.report", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("orchestrator.report", "templates"),
                              autoescape=not markdown, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(usd=usd, outcome=outcome_class, pretty=_pretty, cell=_cell, fence=_fence)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from orchestrator.run.events import RunEvent, listening
-
-
-def short(value: Any, limit: int = 80) -> str:
-    """A value on one line, cut to `limit` characters."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+from orchestrator.store.events import RunEvent, listening, short
 
 
 def _who(event: RunEvent) -> str:

@@ -84,3 +84,10 @@ def listening(*listeners: Listener, run_id: str | None = None) -> Iterator[None]
 def json_line(event: RunEvent) -> str:
     """One event as one line of JSON."""
     return json.dumps(event.as_json(), default=str, ensure_ascii=False)
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """A value on one line, cut to `limit` characters (event data the run logs, and lines that show events)."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.run.report.graph import END, START, STOP
+from orchestrator.report.graph import END, START, STOP
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError, RunStopped
-from orchestrator.run.db import connect
-from orchestrator.run.schema import migrate
+from orchestrator.store.db import connect
+from orchestrator.store.schema import migrate
 
 
 class SpendCapReached(RunStopped):

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError, OrchestratorError, did_you_mean
-from orchestrator.run.log import RunLog, checkpoints_connection
+from orchestrator.report.graph import STOP, WorkflowGraph, workflow_graph
+from orchestrator.report.path import Visit, path_visits, run_path
 from orchestrator.run.price import RoutingPrice, routing_price
-from orchestrator.run.report.graph import STOP, WorkflowGraph, workflow_graph
-from orchestrator.run.report.path import Visit, path_visits, run_path
-from orchestrator.run.workspace import BUILD_OUTPUT, TEXT_DIFF, git, state_dir
+from orchestrator.run.workspace import BUILD_OUTPUT, TEXT_DIFF, git
+from orchestrator.store.location import state_dir
+from orchestrator.store.log import RunLog, checkpoints_connection
 
 MAX_DIFF_CHARS = 200_000
 NOTE_KINDS = ("verdict_invalid", "moderator_fallback", "moderator_overruled", "flag", "cascade_escalation",

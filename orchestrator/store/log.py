@@ -4,7 +4,7 @@ model call.
 Events and calls are only ever added; a run's row (status, options) and its decisions' spend and gate
 outcome are updated as the run goes, and removing a run (`runs rm`, `runs prune`) deletes its rows.
 
-Every event and model call is also emitted to orchestrator.run.events, for live views and the plain log.
+Every event and model call is also emitted to orchestrator.store.events, for live views and the plain log.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.models.ids import is_offline
-from orchestrator.run.db import LOCK_WAIT_S, connect, is_postgres_url
-from orchestrator.run.events import RunEvent, emit
-from orchestrator.run.schema import migrate
-from orchestrator.run.store_guard import opened_store
+from orchestrator.store.db import LOCK_WAIT_S, connect, is_postgres_url
+from orchestrator.store.events import RunEvent, emit
+from orchestrator.store.guard import opened_store
+from orchestrator.store.schema import migrate
 
 LATENCY_CALLS = 2000
 """How many of the latest calls the typical-latency averages are replayed from (older ones weigh ~nothing)."""

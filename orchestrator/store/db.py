@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from orchestrator.run.schema import Dialect
+from orchestrator.store.schema import Dialect
 
 LOCK_WAIT_S = 30
 """How long a connection waits for another process's lock: twenty runs sharing one store on two cores

@@ -7,6 +7,7 @@ own config: a store URL carries a password and decides where every run's data go
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import ConfigError
-from orchestrator.run.db import is_postgres_url
+from orchestrator.agents.sandbox import SAFE_GIT_CONFIG
+from orchestrator.errors import ConfigError, WorkspaceError
+from orchestrator.store.db import is_postgres_url
 
 STORE_ENV = "ORCHESTRATOR_STORE"
 DEFAULT_STORE = "sqlite:"
@@ -34,13 +36,11 @@ class Store:
 
     def runlog_target(self, repo: Path) -> Path | str:
         """What RunLog opens for a repo: the shared URL, or the repo's own SQLite file."""
-        from orchestrator.run.workspace import state_dir
-
         return self.url if self.shared else state_dir(repo) / "runs.sqlite"
 
     def open_runlog(self, repo: Path) -> Any:
         """The run log for runs of this repo."""
-        from orchestrator.run.log import RunLog
+        from orchestrator.store.log import RunLog
 
         return RunLog(self.runlog_target(repo))
 
@@ -56,8 +56,7 @@ class Store:
             return
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        from orchestrator.run.log import checkpoints_connection
-        from orchestrator.run.workspace import state_dir
+        from orchestrator.store.log import checkpoints_connection
 
         conn = checkpoints_connection(state_dir(repo) / "checkpoints.sqlite")
         try:
@@ -77,7 +76,7 @@ _SET_UP_LOCK = threading.Lock()
 def _set_up(url: str, saver: Any) -> None:
     """Run the saver's own versioned migrations once per process, one process at a time: two workers starting
     on a new store at once otherwise both insert the same checkpoint_migrations row."""
-    from orchestrator.run.db import schema_lock
+    from orchestrator.store.db import schema_lock
 
     with _SET_UP_LOCK:
         if url in _SET_UP:
@@ -105,3 +104,19 @@ def redact_url(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user, colon, _ = credentials.partition(":")
     return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def state_dir(repo: Path) -> Path:
+    """`.git/orchestrator/` of a repository (the common git dir, shared by all its worktrees)."""
+    repo = repo.resolve()
+    if not repo.is_dir():
+        raise WorkspaceError(f"{repo}: no such directory")
+    proc = subprocess.run(["git", *SAFE_GIT_CONFIG, "rev-parse", "--git-common-dir"], cwd=repo,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise WorkspaceError(f"{repo}: not a git repository (run 'git init' and commit once first)")
+    common = Path(proc.stdout.strip())
+    common = common if common.is_absolute() else (repo / common).resolve()
+    path = common / "orchestrator"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

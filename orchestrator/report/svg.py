@@ -9,9 +9,9 @@ import json
 from html import escape
 from typing import Any
 
+from orchestrator.report.graph import NODE_H, NODE_W, Layout, WorkflowGraph
+from orchestrator.report.path import Visit, path_edges
 from orchestrator.run.price import usd
-from orchestrator.run.report.graph import NODE_H, NODE_W, Layout, WorkflowGraph
-from orchestrator.run.report.path import Visit, path_edges
 
 ROW_H, LABEL_W, BAR_W = 22, 190, 640
 
