@@ -94,8 +94,7 @@ def without_tests(code: str, old: str = "") -> tuple[str, str]:
     gone |= {line for node in dropped if not isinstance(node, ast.Import)
              for d in getattr(node, "decorator_list", []) for line in _span(d)}
     kept = "\n".join(line for number, line in enumerate(code.splitlines(), start=1) if number not in gone)
-    names = [node.name if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else
-             f"import {ast.unparse(node).split()[-1]}" for node in dropped]
+    names = [_name(node) for node in dropped]
     return kept.strip() + "\n", f"left out the test code: {', '.join(names)}"
 
 
@@ -109,3 +108,11 @@ def _is_test(node: ast.stmt) -> bool:
     if isinstance(node, ast.ImportFrom):
         return (node.module or "").split(".")[0] in TEST_MODULES
     return False
+
+
+def _name(node: ast.stmt) -> str:
+    if isinstance(node, ast.Import):
+        return "import " + ", ".join(alias.name for alias in node.names)
+    if isinstance(node, ast.ImportFrom):
+        return f"from {node.module} import"
+    return getattr(node, "name", "")
