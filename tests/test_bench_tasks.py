@@ -128,6 +128,15 @@ def test_a_replayed_policy_gives_the_figures_of_its_live_run(tmp_path: Path, lad
     assert rows["cascade"].rungs == {0: 2, 1: 1} and rows["cascade"].bound[0] == 1.0  # an oracle gate climbs on double
 
 
+def test_a_fix_round_one_policy_asked_for_replays_to_another(tmp_path: Path, ladder: list[FunctionModel]) -> None:
+    out = tmp_path / "out"
+    records = run_all(out, ["feedback-2", "implement"], AttemptStore(out / "attempts.sqlite"), PROBLEMS[2:3])
+    feedback, implement = records["feedback-2"][0], records["implement"][0]
+    assert feedback["visible"] == implement["visible"] == ["fail", "pass"]  # negate: fixed in the first round
+    # The fix round's request quotes the gate report (`<function negate>`, no per-process address): answered once.
+    assert (feedback["replayed_calls"], implement["replayed_calls"], len(implement["calls"])) == (0, 2, 2)
+
+
 def test_the_bench_run_log_calibrates_a_predictive_router_that_climbs(tmp_path: Path, ladder: list) -> None:
     from orchestrator.cli import main
 
