@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,30 @@ def test_a_replayed_policy_gives_the_figures_of_its_live_run(tmp_path: Path, lad
     assert (rows["single-weak"].passed, rows["single-strong"].passed) == (0, 2)
     assert rows["feedback-2"].passed == 1 and rows["cascade"].passed == 1  # double's x + 2 fooled both gates
     assert rows["cascade"].rungs == {0: 2, 1: 1} and rows["cascade"].bound[0] == 1.0  # an oracle gate climbs on double
+
+
+def test_a_fix_round_one_policy_asked_for_replays_to_another(tmp_path: Path, ladder: list[FunctionModel]) -> None:
+    out = tmp_path / "out"
+    records = run_all(out, ["feedback-2", "implement"], AttemptStore(out / "attempts.sqlite"), PROBLEMS[2:3])
+    feedback, implement = records["feedback-2"][0], records["implement"][0]
+    assert feedback["visible"] == implement["visible"] == ["fail", "pass"]  # negate: fixed in the first round
+    # The fix round's request quotes the gate report (`<function negate>`, no per-process address): answered once.
+    assert (feedback["replayed_calls"], implement["replayed_calls"], len(implement["calls"])) == (0, 2, 2)
+
+
+def test_the_bench_gates_load_no_installed_pytest_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.bench_tasks import _environment
+    from orchestrator.gates.pytest_run import run_pytest
+
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # _environment changes these three: put them back afterwards
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    _environment()
+    (tmp_path / "test_x.py").write_text("def test_x():\n    assert True\n")
+    run = run_pytest(["python", "-m", "pytest", "-q"], tmp_path, allowlist={"python"}, timeout_s=120)
+    installed = {e.value.split(":")[0] for e in entry_points(group="pytest11")}
+    assert "langsmith.pytest_plugin" in installed  # langgraph's langsmith ships one: the probe would load it
+    assert run.reported and run.outcomes == {"test_x.py::test_x": "passed"} and not installed & set(run.plugins)
 
 
 def test_the_bench_run_log_calibrates_a_predictive_router_that_climbs(tmp_path: Path, ladder: list) -> None:

@@ -88,6 +88,14 @@ class TestPytest:
             "FAILED test_calc.py::test_add",
         ]
 
+    def test_the_same_failure_reads_the_same_in_every_run(self, tmp_path: Path):
+        (tmp_path / "calc.py").write_text("def add(a, b):\n    return a * b\n")
+        (tmp_path / "test_calc.py").write_text("import calc\n\n\ndef test_add():\n    assert calc.add(1, 2) == 3\n")
+        outputs = [run([*PYTEST, "-q"], tmp_path)[1] for _ in range(2)]
+        assert all(" at 0x" in output for output in outputs)  # pytest shows `<function add at 0x...>`, per process
+        first, second = (parse_pytest(output) for output in outputs)
+        assert first == second and "where 2 = <function add>(1, 2)" in first[0].message
+
     def test_passing_run_has_no_findings(self, tmp_path: Path):
         (tmp_path / "test_ok.py").write_text("def test_ok():\n    assert True\n")
         code, output = run([*PYTEST, "-q"], tmp_path)
