@@ -78,7 +78,7 @@ def test_a_round_after_a_failed_gate_sees_the_file_before_the_run_not_the_reject
     assert "def add(a, b)" in second  # the file as it was at the base commit
 
 
-def test_the_base_file_is_read_from_git_and_a_link_in_the_base_shows_nothing(tmp_path: Path) -> None:
+def test_the_base_file_is_read_from_git_and_a_link_or_binary_in_the_base_shows_nothing(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     from orchestrator.run.workspace import git
@@ -91,12 +91,15 @@ def test_the_base_file_is_read_from_git_and_a_link_in_the_base_shows_nothing(tmp
     git(repo, "init", "-q")
     (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     (repo / "link.py").symlink_to(secret)
+    (repo / "blob.py").write_bytes(b"\x00\x01TOKEN=hunter2")
+    (repo / "-n.py").write_text("def odd():\n    return 1\n")
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
     base = git(repo, "rev-parse", "HEAD").strip()
     (repo / "calc.py").write_text("def add(a, b):\n    return 7919\n")
-    shown = render_base_files(SimpleNamespace(path=repo, base_commit=base), ["calc.py", "link.py", "new.py"])
-    assert "return a + b" in shown and "7919" not in shown
+    shown = render_base_files(SimpleNamespace(path=repo, base_commit=base),
+                              ["calc.py", "link.py", "new.py", "blob.py", "-n.py"])
+    assert "return a + b" in shown and "7919" not in shown and "def odd():" in shown  # an odd name is a path
     assert "hunter2" not in shown and str(secret) not in shown
     assert "### new.py\n(a new file: it did not exist before this run)" in shown
 
