@@ -138,8 +138,6 @@ class CodeReplyLoop:
         try:
             if path.endswith(".py"):  # a block that doesn't parse can't be merged: say so, not "it drops add"
                 check_still_parses(path, None, code, "your code block")
-            if checked and not test_check.has_asserts(code):  # nothing the two answers agree on: no proof left
-                raise ToolError(f"{checked}. No assert was left: work each result out again from the task")
             if content.strip() == old.strip():  # measured: the 0.5B gave back the buggy function as it was
                 raise ToolError(f"your code is what {path} has now, so {UNCHANGED}")
             output = self.toolbox.call("write_file", {"path": path, "content": content})
