@@ -30,7 +30,7 @@ from bench.tasks import figures as fig  # noqa: E402
 from bench.tasks.policies import Policy, policies, predictive_policy, rung  # noqa: E402
 from bench.tasks.problems import QUICK, Problem, load_problems  # noqa: E402
 from bench.tasks.replay import AttemptStore, ReplayingComplete, live_complete  # noqa: E402
-from bench.tasks.runner import append, done_keys, read_records, run_policy  # noqa: E402
+from bench.tasks.runner import append, derived_samples, done_keys, read_records, run_policy  # noqa: E402
 
 LADDER = ["local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"]
 CORE = ("single-weak", "single-strong", "cascade")
@@ -179,14 +179,22 @@ def _run(policy: Policy, problem: Problem, root: Path, out: Path, ladder: list[s
     """One (policy, problem) unless it already ran; its record is appended at once."""
     if (policy.name, problem.task_id) in done:
         return
-    record = run_policy(policy, problem, root, out, ladder, complete, workflow)
+    base = _last_record(results, policy.samples_of[0], problem.task_id) if policy.samples_of else None
+    record = derived_samples(policy, base) or run_policy(policy, problem, root, out, ladder, complete, workflow)
     record["load"] = [round(x, 2) for x in os.getloadavg()]
     record["split"] = root.name
     append(results, record)
     done.add((policy.name, problem.task_id))
     print(f"{policy.name:<20} {problem.task_id:<14} hidden {'pass' if record['hidden_pass'] else 'fail'}  "
           f"visible {','.join(v or '-' for v in record['visible']) or '-':<16} {record['wall_s']:>7.1f}s  "
-          f"calls {len(record['calls'])} ({record['replayed_calls']} replayed)  load {record['load'][0]}", flush=True)
+          f"calls {len(record['calls'])} ({record['replayed_calls']} replayed)  load {record['load'][0]}"
+          + (f"  (the samples of its {record['derived_from']} run)" if "derived_from" in record else ""), flush=True)
+
+
+def _last_record(results: Path, policy: str, problem: str) -> dict | None:
+    """The latest record of a policy on a problem in this process's results file."""
+    found = [r for r in read_records(results) if r["policy"] == policy and r["problem"] == problem]
+    return found[-1] if found else None
 
 
 def _predictive(train: Path, out: Path, split: str) -> list[Policy]:

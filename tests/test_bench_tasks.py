@@ -197,3 +197,31 @@ def test_all_green_makes_the_quality_gate_require_the_tests_failing_at_the_base(
     # negate's `return x` leaves the visible test failing, as it failed at the base: only all_green catches it
     assert (strict["visible"], loose["visible"]) == (["fail"], ["pass"])
     assert not strict["hidden_pass"] and not loose["hidden_pass"]
+
+
+def _oracle(samples: list[dict]) -> tuple[bool, int]:
+    """What the oracle bound reads of a problem's samples: a pass, and the tokens drawn up to it."""
+    tokens = 0
+    for sample in samples:
+        tokens += sample["tokens"] or 0
+        if sample["hidden_pass"]:
+            return True, tokens
+    return False, tokens
+
+
+def test_the_oracle_samples_come_from_the_best_of_run_only_when_it_already_decides_the_bound(
+        tmp_path: Path, ladder: list) -> None:
+    from bench.tasks.runner import derived_samples
+
+    records = run_all(tmp_path / "out", ["best-of-3", "best-of-3-samples"], None)
+    samples_policy = next(p for p in policies() if p.name == "best-of-3-samples")
+    derived = {r["problem"]: derived_samples(samples_policy, r) for r in records["best-of-3"]}
+    # add_one: the first sample passes the hidden test; negate: no sample passes the visible one, all 3 drawn;
+    # double: a visible pass that fails the hidden test, so the samples after it must be drawn.
+    assert {name for name, d in derived.items() if d is not None} == {"Tiny/add_one", "Tiny/negate"}
+    for drawn in records["best-of-3-samples"]:
+        made = derived[drawn["problem"]]
+        if made is not None:
+            assert made["policy"] == "best-of-3-samples" and made["derived_from"] == "best-of-3"
+            assert _oracle(made["samples"]) == _oracle(drawn["samples"])
+    assert derived_samples(samples_policy, None) is None

@@ -34,6 +34,9 @@ class Policy:
     builder: Callable[[str, list[str], random.Random], str]
     phase: int = 1
     """1: runs problem by problem; 2: needs the routers calibrated on the other split first (predictive)."""
+    samples_of: tuple[str, int] | None = None
+    """(a best-of policy, its n) when this policy only draws that policy's samples for the oracle bound: the bench
+    reuses the best-of record when it already decides the bound (bench/tasks/runner.py's `derived_samples`)."""
 
 
 def implement_workflow() -> dict[str, Any]:
@@ -122,7 +125,7 @@ def policies(rounds: int = 2) -> list[Policy]:
         Policy("best-of-3", "3 samples at 0.7 on the bottom rung, the first the visible gate passes",
                best_of(3), rung(0)),
         Policy("best-of-3-samples", "the same 3 samples, all drawn (for the oracle bound only)",
-               best_of(3, samples=True), rung(0)),
+               best_of(3, samples=True), rung(0), samples_of=("best-of-3", 3)),
         Policy("bandit", "Thompson sampling over the ladder, online over the problem order", bandit,
                lambda problem, rungs, rng: BOTH),
         Policy("random", "a rung drawn at random for the attempt", single_shot, _random_rung),
