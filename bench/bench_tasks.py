@@ -54,6 +54,9 @@ def main() -> int:
         started = time.monotonic()
         if args.jobs > 1 and not args.split:
             _splits_in_parallel()  # phase 1 of each split in its own process; the rest below finds it done
+            if _wants_predictive(args):
+                _routers(splits, out)  # both fitted on phase 1's run logs, before either split adds to its log
+                _splits_in_parallel(["--phase2"])
         run_all(splits, out, ladder, args, results)
         if args.only is not None:
             return 0
@@ -79,15 +82,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="processes, one per split (default: 2, or 1 on one core); each holds the ladder's "
                         "models (about 5 GiB for the two Qwens)")
     parser.add_argument("--only", help=argparse.SUPPRESS)  # one problem's phase 1, in a child process
+    parser.add_argument("--phase2", action="store_true", help=argparse.SUPPRESS)  # a split's predictive phase
     parser.add_argument("--split", choices=["a", "b"], help="only this split's problems (run the two in parallel, "
                         "then once more without --split for the predictive phase)")
     return parser
 
 
-def _splits_in_parallel() -> None:
-    """Run phase 1 of splits a and b at once, each in a child process with the same options (one model call at
-    a time per process: llama.cpp here runs one thread per model)."""
-    children = [_child(["--split", split], wait=False) for split in ("a", "b")]
+def _splits_in_parallel(extra: tuple[str, ...] | list[str] = ()) -> None:
+    """Run phase 1 (with `--phase2`: the predictive phase) of splits a and b at once, each in a child process with
+    the same options (one model call at a time per process: llama.cpp here runs one thread per model)."""
+    children = [_child(["--split", split, *extra], wait=False) for split in ("a", "b")]
     for child in children:
         child.wait()
 
@@ -144,7 +148,7 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
     done = set().union(*(done_keys(path) for path in out.glob("results*.jsonl")))
     order = [(name, p) for pair in zip(*splits.values(), strict=False) for name, p in zip(splits, pair, strict=True)]
     order += [(name, p) for name, ps in splits.items() for p in ps[len(min(splits.values(), key=len)):]]
-    for split, problem in order:
+    for split, problem in order if not args.phase2 else []:
         phase1 = [p for p in chosen if p.phase == 1 and (p.name, problem.task_id) not in done]
         if phase1 and args.only is None:
             # Each problem in a child process: a crash in llama.cpp costs one problem, and memory the process
@@ -156,13 +160,13 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
                 _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
     if args.only is not None:
         return
-    if (not args.policies or "predictive" in args.policies) and not args.split:
+    if _wants_predictive(args) and (not args.split or args.phase2):
+        routers = _routers(splits, out)
         for split, problems in splits.items():
-            other = out / f"split-{'b' if split == 'a' else 'a'}"
             # Only where the single shots and the cascade ran: the figures compare policies on the same problems,
             # and the predictive policy's calls are then mostly theirs, replayed.
             ready = [p for p in problems if {(name, p.task_id) for name in CORE} <= done]
-            for policy in _predictive(other, out, split) if ready else []:
+            for policy in routers[split] if ready else []:
                 for problem in ready:
                     _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
     feature = next((p for p in chosen if p.name == "feature"), None)
@@ -195,6 +199,16 @@ def _last_record(results: Path, policy: str, problem: str) -> dict | None:
     """The latest record of a policy on a problem in this process's results file."""
     found = [r for r in read_records(results) if r["policy"] == policy and r["problem"] == problem]
     return found[-1] if found else None
+
+
+def _wants_predictive(args: argparse.Namespace) -> bool:
+    return not args.policies or "predictive" in args.policies
+
+
+def _routers(splits: dict[str, list[Problem]], out: Path) -> dict[str, list[Policy]]:
+    """Each split's predictive policies, every router fitted before any predictive run (a split's router learns
+    from the other split's phase-1 runs only, whichever split runs first)."""
+    return {split: _predictive(out / f"split-{'b' if split == 'a' else 'a'}", out, split) for split in splits}
 
 
 def _predictive(train: Path, out: Path, split: str) -> list[Policy]:
