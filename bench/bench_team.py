@@ -212,9 +212,14 @@ def print_half(half: str, figures: dict[str, Any], team: list[dict[str, Any]]) -
 
 
 def earlier_bare(path: Path, chosen: list[Task]) -> list[dict[str, Any]]:
-    """The bare-shot records of an earlier run's output for the chosen tasks (lines of JSON with a `model`)."""
+    """The bare-shot records of an earlier run for the chosen tasks: from its printed output (lines of JSON with
+    a `model`) or its `--json` file."""
     ids = {t.id for t in chosen}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+    text = path.read_text()
+    try:
+        rows = json.loads(text)["bare"]
+    except (ValueError, KeyError, TypeError):
+        rows = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     return [r for r in rows if "model" in r and "passed" in r and r.get("id") in ids]
 
 
