@@ -109,18 +109,9 @@ def feature_team() -> dict[str, list[Any]]:
     }
 
 
-def agreeing(tests: str) -> dict[str, str]:
-    """The second answer a code-mode tester's block gets (agents/test_check.py), agreeing with every checked assert."""
-    from orchestrator.agents.test_check import checks
-
-    code = "\n".join(line for line in tests.splitlines() if not line.startswith("```"))
-    return {"text": "\n".join(f"{check.call} == {check.expected!r}" for check in checks(code))}
-
-
 def small_team() -> dict[str, list[Any]]:
-    """Replies for the feature workflow's lean path (a small task): code blocks from the tester (and the second
-    answer that cross-checks its results) and the builder."""
-    return {"tester": [{"text": f"```python\n{TEST}```"}, agreeing(TEST)],
+    """Replies for the feature workflow's lean path (a small task): code blocks from the tester and the builder."""
+    return {"tester": [{"text": f"```python\n{TEST}```"}],
             "builder": [{"text": '```python\ndef subtract(a, b):\n    """Return a minus b."""\n    return a - b\n```'}]}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import make_repo
 from flows import bind, events
-from scripts import CALC_BUGGY, agreeing, verdict
+from scripts import CALC_BUGGY, verdict
 
 from orchestrator.models.providers.scripted import ScriptedModel
 from orchestrator.runner import RunOptions, start_run
@@ -23,7 +23,7 @@ def _bugfix(repo: Path, task: str, **models: ScriptedModel):
 
 def test_a_small_bug_report_takes_the_lean_path_and_ends_done_without_a_review(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {"calc.py": CALC_BUGGY, "conftest.py": ""})
-    tester = ScriptedModel({"tester": [{"text": REPRODUCTION}, agreeing(REPRODUCTION)]}, name="t")
+    tester = ScriptedModel({"tester": [{"text": REPRODUCTION}]}, name="t")
     builder = ScriptedModel({"builder": [{"text": FIX}]}, name="b")
     critic = ScriptedModel({"critic": []}, name="c")
     outcome = _bugfix(repo, REPORT, tester=tester, builder=builder, critic=critic)
@@ -37,7 +37,7 @@ def test_a_small_bug_report_takes_the_lean_path_and_ends_done_without_a_review(t
 
 def test_a_report_naming_no_file_takes_the_full_path_and_its_review(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {"calc.py": CALC_BUGGY, "conftest.py": ""})
-    tester = ScriptedModel({"tester": [{"text": REPRODUCTION}, agreeing(REPRODUCTION)]}, name="t")
+    tester = ScriptedModel({"tester": [{"text": REPRODUCTION}]}, name="t")
     builder = ScriptedModel({"builder": [{"text": FIX}]}, name="b")
     met = [{"scenario": 1, "test": "tests/test_subtract.py::test_subtract_7_2", "met": True}]
     critic = ScriptedModel({"critic": [verdict("pass", scenarios=met)]}, name="c")

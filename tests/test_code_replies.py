@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from flows import QUALITY, add_workflow, events, run
-from scripts import TEST, agreeing
+from scripts import TEST
 
 from orchestrator.agents.code_blocks import Block, code_blocks, merged
 from orchestrator.agents.code_loop import CodeReplyLoop
@@ -135,7 +135,7 @@ def test_a_block_naming_a_file_outside_the_worktree_goes_nowhere_but_the_target(
 
 def test_a_tester_in_code_mode_writes_a_new_test_file_named_for_the_task(repo: Path) -> None:
     tester = ScriptedModel({"tester": [{"text": "```python\n" + TEST.replace("test_subtract_returns", "test_x")
-                                        + "```"}, agreeing(TEST)]}, name="t")
+                                        + "```"}]}, name="t")
     steps = [{"id": "tests", "persona": "tester", "deliverable": "tests", "edit_format": "code", "next": "end"}]
     name = add_workflow(repo, "code_tests", steps, autonomy="L4")
     outcome = run(repo, name, {"tester": register_scripted(tester)})

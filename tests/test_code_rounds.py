@@ -6,7 +6,6 @@ import ast
 from pathlib import Path
 
 from flows import QUALITY, add_workflow, run
-from scripts import agreeing
 
 from orchestrator.agents.code_loop import CodeReplyLoop
 from orchestrator.agents.test_trim import MAX_ASSERTS, trimmed_tests
@@ -117,8 +116,7 @@ def test_an_unfenced_reply_naming_its_file_is_kept_when_cut_at_the_cap() -> None
 def test_a_testers_next_round_rewrites_its_own_test_file_whole(repo: Path) -> None:
     passing = "```python\nfrom calc import add\n\n\ndef test_add_more():\n    assert add(1, 1) == 2\n```"
     failing = "```python\nfrom calc import subtract\n\n\ndef test_subtract_more():\n    assert subtract(3, 1) == 2\n```"
-    tester = ScriptedModel({"tester": [{"text": passing}, agreeing(passing), {"text": failing}, agreeing(failing)]},
-                           name="t")
+    tester = ScriptedModel({"tester": [{"text": passing}, {"text": failing}]}, name="t")
     steps = [{"id": "tests", "persona": "tester", "deliverable": "tests", "edit_format": "code",
               "instructions": "{task}", "next": "red"},
              {"id": "red", "type": "gate", "gate": "red", "on_pass": "end", "on_fail": "tests", "max_rounds": 2}]

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from orchestrator.agents import test_check
 from orchestrator.agents.code_blocks import Block, code_blocks, merged
 from orchestrator.agents.loop import REPEAT_TEMPERATURE, AgentResult, Complete, _short
 from orchestrator.agents.redact import redact
@@ -70,7 +69,6 @@ class CodeReplyLoop:
     on_tool_call: Any = None
     allowed: list[str] = field(default_factory=list)  # files a block may name besides the target
     subject: str = ""  # the name the task adds or fixes (tests are asked to test it)
-    task: str = ""  # the task as the user gave it: a tester's expected results are cross-checked against it
 
     def run(self, packet: str) -> AgentResult:
         """Ask, write the reply's blocks, and ask again with the reason until delivered or out of turns."""
@@ -127,10 +125,6 @@ class CodeReplyLoop:
         tests = self.deliverable_kind == "tests"
         code, cut = ((trimmed_tests(block.code) if tests else without_tests(block.code, old)) if path.endswith(".py")
                      else (block.code, ""))
-        checked = ""
-        if tests and whole and self.task:
-            code, checked = self._cross_checked(code, result)
-            cut = "; ".join(note for note in (cut, checked) if note)
         if cut:
             result.trace.append(f"block for {path}: {cut}")
         content = merged("" if whole else old, code, module=module)
@@ -151,20 +145,6 @@ class CodeReplyLoop:
             return f"Your code for {path} was not written: {output[len('refused: '):]}"
         result.delivered.append(output)
         return f"{output} ({cut})." if cut else f"{output}."
-
-    def _cross_checked(self, code: str, result: AgentResult) -> tuple[str, str]:
-        """The tester's code without the asserts a second answer contradicts (agents/test_check.py), and a note."""
-        found = test_check.checks(code)
-        if not found:
-            return code, ""
-        messages = [{"role": "system", "content": self.system_prompt},
-                    {"role": "user", "content": test_check.question(self.task, found)}]
-        reply = self.complete(self.model, messages, tools=None, persona=self.persona,
-                              max_tokens=test_check.MAX_TOKENS)
-        result.replies.append(reply)
-        if self.on_reply:
-            self.on_reply(reply)
-        return test_check.without(code, test_check.contradicted(found, test_check.answers(reply.text)))
 
     def _missing(self) -> str:
         return self.deliverable() if self.deliverable else ""

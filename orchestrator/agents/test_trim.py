@@ -21,51 +21,44 @@ def trimmed_tests(code: str, max_asserts: int = MAX_ASSERTS) -> tuple[str, str]:
     its token cap), and is returned as it was when no prefix with an assert parses."""
     notes = []
     lines = code.splitlines()
-    tree = parsed(code)
+    tree = _parsed(code)
     if tree is None:
         kept = _longest_parsing_prefix(lines)
         if kept is None:
             return code, ""
         notes.append(f"cut {len(lines) - kept} unfinished line(s) at the end")
         lines = lines[:kept]
-        tree = parsed("\n".join(lines))
+        tree = _parsed("\n".join(lines))
         assert tree is not None  # _longest_parsing_prefix checked it
     asserts = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Assert)), key=lambda n: n.lineno)
     if len(asserts) > max_asserts:
-        fewer = without_statements(lines, tree, asserts[max_asserts:])
-        if parsed("\n".join(fewer)) is not None:  # e.g. a class left empty: keep every assert instead
+        fewer = _without(lines, tree, asserts[max_asserts:])
+        if _parsed("\n".join(fewer)) is not None:  # e.g. a class left empty: keep every assert instead
             lines = fewer
             notes.append(f"kept the first {max_asserts} of {len(asserts)} asserts")
     text = "\n".join(lines).rstrip() + "\n"
     return (text, "; ".join(notes)) if notes else (code, "")
 
 
-def parsed(text: str) -> ast.Module | None:
+def _parsed(text: str) -> ast.Module | None:
     try:
         return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # a model's reply can nest past the parser
+    except (SyntaxError, ValueError):
         return None
 
 
 def _longest_parsing_prefix(lines: list[str]) -> int | None:
     """How many leading lines parse as Python holding at least one assert; None when no prefix does."""
     for end in range(len(lines) - 1, 0, -1):
-        tree = parsed("\n".join(lines[:end]))
+        tree = _parsed("\n".join(lines[:end]))
         if tree is not None and any(isinstance(n, ast.Assert) for n in ast.walk(tree)):
             return end
     return None
 
 
-def without_statements(lines: list[str], tree: ast.Module, dropped: list[ast.Assert],
-                       comments: bool = False) -> list[str]:
-    """`lines` without the `dropped` asserts (and, with `comments`, the comment lines right above each, which work
-    its result out); a function left with nothing else goes whole (decorators too)."""
+def _without(lines: list[str], tree: ast.Module, dropped: list[ast.Assert]) -> list[str]:
+    """`lines` without the `dropped` asserts; a function left with nothing else goes whole (decorators too)."""
     gone = {line for node in dropped for line in _span(node)}
-    for node in dropped if comments else []:
-        above = node.lineno - 1
-        while above >= 1 and lines[above - 1].strip().startswith("#"):
-            gone.add(above)
-            above -= 1
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
                 set(_span(statement)) <= gone for statement in node.body):
@@ -89,10 +82,10 @@ def without_tests(code: str, old: str = "") -> tuple[str, str]:
     shapes.py, and the critic failed the work for it. A name the `old` file already defines is its own code, and
     stays. Code that doesn't parse is returned as it is (the write says why).
     """
-    tree = parsed(code)
+    tree = _parsed(code)
     if tree is None:
         return code, ""
-    old_tree = parsed(old)
+    old_tree = _parsed(old)
     own = {getattr(node, "name", "") for node in old_tree.body} if old_tree else set()
     dropped = [node for node in tree.body if _is_test(node) and getattr(node, "name", None) not in own]
     if not dropped:

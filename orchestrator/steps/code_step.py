@@ -28,7 +28,7 @@ def code_loop(ctx: RunContext, step: AgentStepSpec, persona: Any, model: str, to
     return CodeReplyLoop(
         complete=ctx.caller(step.id, decision, failovers), model=model, persona=persona.name,
         system_prompt=code_system_prompt(persona), toolbox=toolbox, deliverable_kind=step.deliverable, target=target,
-        allowed=sources, max_turns=min(cap, MAX_CODE_TURNS), subject=task_subject(ctx.task), task=ctx.task,
+        allowed=sources, max_turns=min(cap, MAX_CODE_TURNS), subject=task_subject(ctx.task),
         deliverable=deliverable_check(ctx, step.deliverable, scope),
         on_tool_call=ctx.tool_logger(step.id, persona.name))
 
