@@ -83,13 +83,17 @@ def _problem_worktree(root: Path, ladder: list[str], problem: Problem) -> Path:
     return path
 
 
-def workflow_file(out: Path, policy: Policy, ladder: list[str]) -> Path:
-    """The policy's workflow, written into the bench's output folder."""
-    path = out / "workflows" / f"{policy.name}.yaml"
+def workflow_file(out: Path, policy: Policy, ladder: list[str], split: str) -> Path:
+    """The policy's workflow, written into the bench's output folder, one per split: the splits run side by side,
+    and a predictive policy's file names a different router in each. Written whole or not at all (a run reading
+    it while the next run of the split writes it must not see half a file)."""
+    path = out / "workflows" / split / f"{policy.name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     flow = policy.workflow(implement_workflow(), rung_profiles(ladder))
     flow["name"] = f"implement-{policy.name}" if policy.name != "implement" else "implement"
-    path.write_text(yaml.safe_dump(flow, sort_keys=False))
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(yaml.safe_dump(flow, sort_keys=False))
+    os.replace(partial, path)
     return path
 
 
@@ -101,7 +105,7 @@ def run_policy(policy: Policy, problem: Problem, root: Path, out: Path, ladder: 
 
     path = problem_worktree(root, ladder, problem)
     builder = policy.builder(problem.task_id, rung_profiles(ladder), random.Random(problem.task_id))
-    flow = workflow or workflow_file(out, policy, ladder)
+    flow = workflow or workflow_file(out, policy, ladder, root.name)
     run_id = new_run_id()
     hits, replayed = complete.hits, complete.replayed_s
     started = time.monotonic()
