@@ -161,7 +161,7 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
     if args.only is not None:
         return
     if _wants_predictive(args) and (not args.split or args.phase2):
-        routers = _routers(splits, out)
+        routers = _routers(splits, out, calibrate=not args.phase2)
         for split, problems in splits.items():
             # Only where the single shots and the cascade ran: the figures compare policies on the same problems,
             # and the predictive policy's calls are then mostly theirs, replayed.
@@ -205,17 +205,19 @@ def _wants_predictive(args: argparse.Namespace) -> bool:
     return not args.policies or "predictive" in args.policies
 
 
-def _routers(splits: dict[str, list[Problem]], out: Path) -> dict[str, list[Policy]]:
+def _routers(splits: dict[str, list[Problem]], out: Path, calibrate: bool = True) -> dict[str, list[Policy]]:
     """Each split's predictive policies, every router fitted before any predictive run (a split's router learns
-    from the other split's phase-1 runs only, whichever split runs first)."""
-    return {split: _predictive(out / f"split-{'b' if split == 'a' else 'a'}", out, split) for split in splits}
+    from the other split's phase-1 runs only, whichever split runs first). A phase-2 child (`calibrate` False)
+    only uses the routers its parent fitted: the other split's log is growing beside it."""
+    return {split: _predictive(out / f"split-{'b' if split == 'a' else 'a'}", out, split, calibrate)
+            for split in splits}
 
 
-def _predictive(train: Path, out: Path, split: str) -> list[Policy]:
+def _predictive(train: Path, out: Path, split: str, calibrate: bool = True) -> list[Policy]:
     """A split's predictive policies: the router calibrated on the other split's run log, and the shipped one."""
     router = out / "routers" / f"from-{train.name}.json"
     router.parent.mkdir(parents=True, exist_ok=True)
-    made = router.exists() or _calibrate(train, router)
+    made = router.exists() or (calibrate and _calibrate(train, router))
     found = [predictive_policy(router, "predictive")] if made else []
     return [*found, predictive_policy(SHIPPED_ROUTER, "predictive-static")]
 

@@ -133,16 +133,18 @@ def derived_samples(policy: Policy, base: dict[str, Any] | None) -> dict[str, An
 
     The oracle gate takes the first sample that passes the hidden test. The best-of run drew its samples in the same
     order with the same requests, up to the first that passed the visible test: when one of them passes the hidden
-    test, or the run drew all n (none passed the visible test), the samples after it change nothing. Only a visible
-    pass that fails the hidden test needs the rest drawn (measured 2026-12-07: drawing every sample cost 15% of
-    the quick mode's model time)."""
+    test, or the run drew all n, the samples after it change nothing. Only a visible pass before the n-th sample
+    that fails the hidden test needs the rest drawn (measured 2026-12-07: drawing every sample cost 15% of the
+    quick mode's model time). Nothing is drawn for the derived record, so it has no calls and no wall time (its
+    samples keep their tokens, which the oracle bound counts)."""
     if policy.samples_of is None or base is None or "samples" not in base:
         return None
     _, n = policy.samples_of
     samples = base["samples"]
-    if not (any(s["hidden_pass"] for s in samples) or (len(samples) == n and base["exit_code"] > 0)):
+    if not (any(s["hidden_pass"] for s in samples) or len(samples) >= n):
         return None
-    return {**base, "policy": policy.name, "derived_from": base["policy"], "run_id": base["run_id"]}
+    return {**base, "policy": policy.name, "derived_from": base["policy"], "calls": [], "wall_s": 0.0,
+            "replayed_calls": 0, "routing_s": 0.0}
 
 
 def _show(repo: Path, ref: str) -> str | None:
@@ -165,7 +167,7 @@ def _from_log(repo: Path, run_id: str) -> dict[str, Any]:
         gates = [e["data"].get("verdict") for e in log.events(run_id, "gate")
                  if e["data"].get("gate_kind") == "quality"]
         trees = [(e["data"].get("index"), e["data"].get("model"), e["data"].get("tree"), e["data"].get("tokens"))
-                 for e in log.events(run_id, "candidate")]
+                 for e in log.events(run_id, "candidate") if e["data"].get("tree")]  # a critic's has no tree
     finally:
         log.close()
     return {"calls": calls, "routing_s": round(routing_us / 1e6, 6), "visible": gates, "trees": trees, "score": score}
