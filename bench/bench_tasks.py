@@ -58,8 +58,8 @@ def main() -> int:
                 _routers(splits, out)  # both fitted on phase 1's run logs, before either split adds to its log
                 _splits_in_parallel(["--phase2"])
         run_all(splits, out, ladder, args, results)
-        if args.only is not None:
-            return 0
+        if args.only is not None or args.child:
+            return 0  # the parent prints the report once, over both splits
         _note(out, {"last_session_s": round(time.monotonic() - started), "problems": len(chosen), "ladder": ladder})
     return report(out, ladder, [p.task_id for p in chosen])
 
@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
                         "models (about 5 GiB for the two Qwens)")
     parser.add_argument("--only", help=argparse.SUPPRESS)  # one problem's phase 1, in a child process
     parser.add_argument("--phase2", action="store_true", help=argparse.SUPPRESS)  # a split's predictive phase
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # started by this script
     parser.add_argument("--split", choices=["a", "b"], help="only this split's problems (run the two in parallel, "
                         "then once more without --split for the predictive phase)")
     return parser
@@ -106,7 +107,7 @@ def _child(extra: list[str], wait: bool = True) -> subprocess.Popen:
             skip = 1
         elif not arg.startswith(("--jobs=", "--split=", "--only=")):
             forwarded.append(arg)
-    child = subprocess.Popen([sys.executable, __file__, *forwarded, *extra, "--jobs", "1"])
+    child = subprocess.Popen([sys.executable, __file__, *forwarded, *extra, "--jobs", "1", "--child"])
     if wait:
         child.wait()
     return child
