@@ -138,11 +138,10 @@ def test_each_task_runs_its_kinds_workflow_and_auto_takes_the_lean_one_for_featu
 
 
 def test_bare_shots_are_reused_from_an_earlier_runs_printed_output_or_its_json_file(tmp_path: Path) -> None:
-    earlier_bare, load_tasks = bench_team.earlier_bare, team_tasks.load_tasks
-    chosen = [t for t in load_tasks() if t.half == "fresh3"][:1]
+    chosen = [t for t in TASKS if t.half == "fresh3"][:1]
     shot = {"id": chosen[0].id, "half": "fresh3", "kind": chosen[0].kind, "model": "local/m", "passed": True}
     other = {**shot, "id": "not_chosen"}
     printed, saved = tmp_path / "run.log", tmp_path / "run.json"
     printed.write_text(json.dumps({"tasks": 1}) + "\n" + json.dumps(shot) + "\n" + json.dumps(other) + "\n== x\n")
     saved.write_text(json.dumps({"bare": [shot, other], "team": []}, indent=2))
-    assert earlier_bare(printed, chosen) == [shot] == earlier_bare(saved, chosen)
+    assert bench_team.earlier_bare(printed, chosen) == [shot] == bench_team.earlier_bare(saved, chosen)
