@@ -44,6 +44,8 @@ from calc import subtract
 
 def test_subtract_returns_difference():
     assert subtract(5, 3) == 2
+    assert subtract(3, 5) == -2
+    assert subtract(7, 0) == 7
 """
 
 CALC_BUGGY = '''\

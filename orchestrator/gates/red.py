@@ -56,6 +56,10 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[
         return fail(*problems)
     if not new:
         return fail("no new test function in the diff: add at least one test that fails until the task is done")
+    checks = count_checks(ctx, new)
+    if checks < gate.min_checks:
+        return fail(f"the new tests hold {checks} check(s) (asserts and pytest.raises blocks); this gate needs at "
+                    f"least {gate.min_checks}: test more cases the task defines, each with its exact result")
     ctx.workspace.adopt(restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes))
     command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
         name="tests", run=ctx.spec.settings.test_command, parser="pytest")
@@ -142,6 +146,27 @@ def module_names(tree: ast.Module) -> set[str] | None:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
+
+
+def count_checks(ctx: RunContext, new: dict[str, list[str]]) -> int:
+    """Assert statements and `pytest.raises` blocks in the new test functions (a class's test methods included)."""
+    count = 0
+    for path, names in new.items():
+        try:
+            tree = ast.parse(read_text(ctx.workspace.path, path) or "")
+        except (SyntaxError, ValueError):
+            continue
+        wanted = {name.split("::")[-1] for name in names}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in wanted:
+                count += sum(isinstance(n, ast.Assert) or _raises_block(n) for n in ast.walk(node))
+    return count
+
+
+def _raises_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.With) and any(
+        isinstance(item.context_expr, ast.Call) and ast.unparse(item.context_expr.func).endswith("raises")
+        for item in node.items)
 
 
 def new_test_functions(ctx: RunContext, changes: Changes) -> tuple[dict[str, list[str]], list[str]]:

@@ -50,6 +50,12 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     """Run the persona's loop on its packet (once, or per best-of-n candidate), then hand off and commit."""
     persona = ctx.persona(step.persona)
     files = _lister(str(ctx.workspace.path)).all_files()  # once per step: the packet and the first toolbox use it
+    if step.tests_from_task and visit == 1:
+        from orchestrator.steps.stated_tests import stated_tests
+
+        stated = stated_tests(ctx, step, key, files, _trailers(ctx, f"{key}#{visit}", persona.name, "", state))
+        if stated is not None:
+            return stated
     sections = agent_sections(ctx, step, state, files)
     if pbi:
         sections.insert(3, ("PBI", pbi.render()))

@@ -152,11 +152,18 @@ class AgentStepSpec(_StepBase):
         "tools", description="tools: the agent works through tool calls; code (tests or source deliverables only): "
         "no tools, the model answers with a ```python block that is merged into its file (the task's source file, or "
         "a new test file) and written through the same write policy, up to 3 replies.")
+    tests_from_task: bool = Field(
+        False, description="tests deliverable only: when the task states calls of the function it names, with "
+        "literal arguments, and the literal value each should give ('f(7, 2) returns 9, but it should return 5'), "
+        "the step's first visit writes them as the test, with no model call; a later visit, or a task that states "
+        "none, asks the persona.")
 
     @model_validator(mode="after")
     def _code_needs_a_file(self) -> AgentStepSpec:
         if self.edit_format == "code" and self.deliverable not in ("tests", "source"):
             raise ValueError("edit_format: code needs deliverable: tests or source (the file its code block goes to)")
+        if self.tests_from_task and self.deliverable != "tests":
+            raise ValueError("tests_from_task needs deliverable: tests")
         return self
 
 
