@@ -69,6 +69,18 @@ def test_the_red_gate_refuses_tests_that_fail_on_a_name_the_file_never_imports(t
     assert "'subtract' is used but never imported or defined" in outcome.message, outcome.message
 
 
+def test_the_red_gate_never_reads_a_link_a_test_put_in_place_of_its_own_file(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "app", source=EXAMPLE)
+    outside = tmp_path / "outside.py"
+    outside.write_text("def test_x():\n    assert planted_secret_name\n")
+    # Run by the red gate, the test replaces its own file with a link out of the worktree, then fails on a name
+    # only the outside file uses: read through the link, the gate would repeat that name in its reason.
+    swap = (f"import os\n\n\ndef test_swap():\n    os.remove(__file__)\n    os.symlink({str(outside)!r}, __file__)\n"
+            "    raise NameError(\"name 'planted_secret_name' is not defined\")\n")
+    outcome = _red_run(repo, "tests/test_swap.py", swap)
+    assert "planted_secret_name' is used" not in outcome.message, outcome.message
+
+
 def test_the_red_gate_still_passes_a_proper_red_test(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", source=EXAMPLE)
     good = "import pytest\n\nfrom calc import subtract\n\n\ndef test_subtract():\n    assert subtract(5, 3) == 2\n"

@@ -43,8 +43,9 @@ class RedGateSpec(GateSpec):
         default_factory=list, description="The first pytest command runs the new test files (default: "
         "settings.test_command).")
     min_checks: int = Field(
-        1, ge=1, le=50, description="The new test functions together must hold at least this many checks (assert "
-        "statements and pytest.raises blocks); default 1. One check can't tell a right build from a wrong one.")
+        0, ge=0, le=50, description="The new test functions together must hold at least this many checks (assert "
+        "statements, unittest `self.assert...` calls and pytest.raises blocks); default 0, no minimum. One check "
+        "can't tell a right build from a wrong one.")
 
     def programs(self) -> list[CommandSpec]:
         return list(self.commands)
