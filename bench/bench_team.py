@@ -8,10 +8,12 @@
     python bench/bench_team.py --half fresh3                # the fifth, written without seeing any output
     python bench/bench_team.py --half fresh4                # the sixth, written after fresh3, likewise blind
     python bench/bench_team.py --half fresh5                # the seventh, written after fresh4, likewise blind
+    python bench/bench_team.py --half fresh6                # the eighth, written after fresh5, likewise blind
     python bench/bench_team.py --tasks rectangle_area,mean_bug --models qwen2.5-coder-1.5b
 
 For each task of bench/data/team/tasks.yaml (12 tuning, 12 held back, 12 fresh, 12 fresh2, 12 fresh3,
-12 fresh4, 12 fresh5; new tiny repos and cut PyPI libraries; `--half both` is tune and held, `all` the seven):
+12 fresh4, 12 fresh5, 12 fresh6; new tiny repos and cut PyPI libraries; `--half both` is tune and held, `all` the
+eight):
 - the bare single shot of each embedded model: one plain prompt (the task, the module's source, the function's
   signature; temperature 0), its function spliced into the module, scored by the task's hidden tests;
 - the team: the shipped workflow for the task's kind (`feature` or `bugfix`, or --workflow) run through the CLI
@@ -60,7 +62,7 @@ BARE_PROMPT = ("{task}\n\nThe file {module}:\n```python\n{source}\n```\n\nWrite 
 
 
 SELECTIONS = {"both": ("tune", "held"), "all": HALVES, **{half: (half,) for half in HALVES}}
-"""What --half picks: one half, `both` (tune and held, as before the fresh half existed) or `all` seven."""
+"""What --half picks: one half, `both` (tune and held, as before the fresh half existed) or `all` eight."""
 
 
 def choose(tasks: list[Task], half: str, ids: str | None = None) -> list[Task]:
@@ -228,8 +230,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setup", action="store_true", help="download the library tasks' sdists, then exit")
     parser.add_argument("--half", choices=tuple(SELECTIONS), default="both",
-                        help="a half (tune, held, fresh, fresh2, fresh3, fresh4, fresh5), `both` (tune and "
-                             "held) or `all` seven")
+                        help="a half (tune, held, fresh, fresh2, fresh3, fresh4, fresh5, fresh6), `both` "
+                             "(tune and held) or `all` eight")
     parser.add_argument("--tasks", help="comma-separated task ids (default: every task of the half)")
     parser.add_argument("--models", default=",".join(MODELS), help="models asked once, comma-separated")
     parser.add_argument("--bare-only", action="store_true", help="skip the team runs")

@@ -22,7 +22,7 @@ import yaml
 
 from orchestrator.globs import glob_match
 
-HALVES = ("tune", "held", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
+HALVES = ("tune", "held", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
 TASKS_FILE = Path(__file__).resolve().parent / "data" / "team" / "tasks.yaml"
 SDIST_CACHE = Path.home() / ".cache" / "orchestrator" / "bench-sdists"
 HIDDEN_TEST = "test_hidden_bench.py"

@@ -23,12 +23,12 @@ def _buildable(task: team_tasks.Task) -> bool:
     return not task.sdist or team_tasks._sdist_file(task.sdist, team_tasks.SDIST_CACHE) is not None
 
 
-def test_the_set_has_seven_fixed_halves_of_both_kinds() -> None:
-    assert len(TASKS) >= 80
-    for half in ("tune", "held", "fresh", "fresh2", "fresh3", "fresh4", "fresh5"):
+def test_the_set_has_eight_fixed_halves_of_both_kinds() -> None:
+    assert len(TASKS) >= 92
+    for half in ("tune", "held", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"):
         kinds = {t.kind for t in TASKS if t.half == half}
         assert kinds == {"feature", "bugfix"} and sum(t.half == half for t in TASKS) >= 10
-    for half in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5"):  # later halves: 8 features, 4 bugfixes, new names
+    for half in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"):  # later: 8 features, 4 bugfixes, new names
         tasks = [t for t in TASKS if t.half == half]
         assert [t.kind for t in tasks].count("feature") == 8 and [t.kind for t in tasks].count("bugfix") == 4
         assert not {t.function for t in tasks} & {t.function for t in TASKS if t.half != half}
@@ -36,22 +36,22 @@ def test_the_set_has_seven_fixed_halves_of_both_kinds() -> None:
     assert all(t.solution for t in TASKS)
 
 
-def test_half_picks_one_half_both_the_first_two_or_all_seven() -> None:
+def test_half_picks_one_half_both_the_first_two_or_all_eight() -> None:
     def halves(half: str, ids: str | None = None) -> set[str]:
         return {t.half for t in bench_team.choose(TASKS, half, ids)}
 
     assert halves("fresh") == {"fresh"} and halves("held") == {"held"}
     assert halves("fresh2") == {"fresh2"} and halves("fresh3") == {"fresh3"} and halves("fresh4") == {"fresh4"}
-    assert halves("fresh5") == {"fresh5"}
+    assert halves("fresh5") == {"fresh5"} and halves("fresh6") == {"fresh6"}
     assert halves("both") == {"tune", "held"}
-    assert halves("all") == {"tune", "held", "fresh", "fresh2", "fresh3", "fresh4", "fresh5"}
+    assert halves("all") == {"tune", "held", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"}
     assert [t.id for t in bench_team.choose(TASKS, "all", "to_roman,lcm,mean_bug")] == ["mean_bug", "lcm", "to_roman"]
     assert bench_team.choose(TASKS, "both", "lcm") == []
 
 
 def test_hidden_tests_fail_on_each_repo_and_pass_on_its_reference_answer() -> None:
     tasks = [t for t in TASKS if _buildable(t)]
-    assert len(tasks) >= 80  # the library sdists are fetched at set-up (make setup / bench_team.py --setup)
+    assert len(tasks) >= 92  # the library sdists are fetched at set-up (make setup / bench_team.py --setup)
     assert team_tasks.check_set(tasks) == {t.id: (False, True) for t in tasks}
 
 
