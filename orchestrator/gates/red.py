@@ -56,10 +56,11 @@ def run_red_gate(ctx: RunContext, step: GateStepSpec, state: RunState) -> tuple[
         return fail(*problems)
     if not new:
         return fail("no new test function in the diff: add at least one test that fails until the task is done")
-    checks = count_checks(ctx, new) if gate.min_checks else 0
-    if checks < gate.min_checks:
-        return fail(f"the new tests hold {checks} check(s) (asserts and pytest.raises blocks); this gate needs at "
-                    f"least {gate.min_checks}: test more cases the task defines, each with its exact result")
+    checks = count_checks(ctx, new) if gate.min_checks else None
+    if checks is not None and checks < gate.min_checks:
+        return fail(f"the new tests hold {checks} check(s) (asserts, self.assert... calls, pytest.raises blocks); "
+                    f"this gate needs at least {gate.min_checks}: test more cases the task defines, each with its "
+                    "exact result")
     ctx.workspace.adopt(restore_base_test_config(ctx.workspace.path, ctx.workspace.base_commit, changes))
     command = next((c for c in gate.commands if is_pytest(c)), None) or CommandSpec(
         name="tests", run=ctx.spec.settings.test_command, parser="pytest")
