@@ -1,6 +1,6 @@
 """Does routing pay on real coding problems? HumanEval through every policy: hidden-test pass@1 against compute.
 
-    python bench/bench_tasks.py                  # quick mode: a fixed subset of 30 problems
+    python bench/bench_tasks.py                  # quick mode: a fixed subset of 30 problems (not `implement`)
     python bench/bench_tasks.py --full           # all 164 (resumable: run it again after a kill)
     python bench/bench_tasks.py --ladder ollama/qwen2.5-coder:7b,openai/gpt-4o   # your own ladder, weakest first
     python bench/bench_tasks.py --report         # figures from what ran so far, no new runs
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true", help="all 164 problems instead of the quick subset of 30")
     parser.add_argument("--limit", type=int, help="only the first N problems of the chosen set")
     parser.add_argument("--ladder", help="comma-separated registry model ids, weakest first (default: both Qwens)")
-    parser.add_argument("--policies", help="comma-separated policy names (default: all)")
+    parser.add_argument("--policies", help="comma-separated policy names (default: all; the quick mode leaves out `implement`)")
     parser.add_argument("--rounds", type=int, default=2, help="fix rounds of the feedback policy (default 2)")
     parser.add_argument("--feature", type=int, default=0, help="run the shipped feature workflow on this many problems")
     parser.add_argument("--out", type=Path, help="output folder (default bench/out/quick or bench/out/full)")
@@ -131,8 +131,9 @@ def _select(problems: list[Problem], args: argparse.Namespace) -> list[Problem]:
 
 
 def selected_policies(args: argparse.Namespace) -> list[Policy]:
-    """The phase-1 policies asked for, plus the feature workflow when asked for."""
-    every = policies(args.rounds)
+    """The phase-1 policies asked for (the quick mode leaves out the full-only ones unless named), plus the feature
+    workflow when asked for."""
+    every = [p for p in policies(args.rounds) if args.full or args.problems or not p.full_only or args.policies]
     if args.feature:
         every.append(Policy("feature", "the shipped feature workflow with the embedded team", lambda f, r: f, rung(0),
                             phase=3))

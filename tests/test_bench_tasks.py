@@ -225,3 +225,14 @@ def test_the_oracle_samples_come_from_the_best_of_run_only_when_it_already_decid
             assert made["policy"] == "best-of-3-samples" and made["derived_from"] == "best-of-3"
             assert _oracle(made["samples"]) == _oracle(drawn["samples"])
     assert derived_samples(samples_policy, None) is None
+
+
+def test_the_quick_mode_leaves_out_implement_unless_named() -> None:
+    from bench.bench_tasks import _parser, selected_policies
+
+    def names(*argv: str) -> list[str]:
+        return [p.name for p in selected_policies(_parser().parse_args(list(argv)))]
+
+    assert "implement" not in names() and "cascade" in names() and "best-of-3-samples" in names()
+    assert "implement" in names("--full")
+    assert names("--policies", "implement,cascade") == ["cascade", "implement"]
