@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true", help="all 164 problems instead of the quick subset of 30")
     parser.add_argument("--limit", type=int, help="only the first N problems of the chosen set")
     parser.add_argument("--ladder", help="comma-separated registry model ids, weakest first (default: both Qwens)")
-    parser.add_argument("--policies", help="comma-separated policy names (default: all; the quick mode leaves out `implement`)")
+    parser.add_argument("--policies", help="comma-separated policy names (default: all; the quick mode leaves out "
+                        "`implement`)")
     parser.add_argument("--rounds", type=int, default=2, help="fix rounds of the feedback policy (default 2)")
     parser.add_argument("--feature", type=int, default=0, help="run the shipped feature workflow on this many problems")
     parser.add_argument("--out", type=Path, help="output folder (default bench/out/quick or bench/out/full)")

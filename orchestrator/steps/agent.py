@@ -50,12 +50,18 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     """Run the persona's loop on its packet (once, or per best-of-n candidate), then hand off and commit."""
     persona = ctx.persona(step.persona)
     files = _lister(str(ctx.workspace.path)).all_files()  # once per step: the packet and the first toolbox use it
+    written: list[dict[str, Any]] = []  # the phase row of a test the task's own examples gave (`also`)
     if step.tests_from_task and visit == 1:
-        from orchestrator.steps.stated_tests import stated_tests
+        from orchestrator.steps.stated_tests import request_tests, stated_tests
 
-        stated = stated_tests(ctx, step, key, files, _trailers(ctx, f"{key}#{visit}", persona.name, "", state))
-        if stated is not None:
-            return stated
+        trailers = _trailers(ctx, f"{key}#{visit}", persona.name, "", state)
+        if step.tests_from_task == "also":
+            row = request_tests(ctx, step, key, files, trailers)
+            written = [row] if row else []
+        else:
+            stated = stated_tests(ctx, step, key, files, trailers)
+            if stated is not None:
+                return stated
     sections = agent_sections(ctx, step, state, files)
     if pbi:
         sections.insert(3, ("PBI", pbi.render()))
@@ -82,7 +88,7 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     record = _phase_record(key, persona.name, model, result, started, verdict="failed" if failure else "done",
                            commit=commit, packet=packet, reason=failure, replies=replies)
     _log_phase_end(ctx, record, trace=result.trace)
-    return {**update, "handoffs": {key: handoff.model_dump()}, "phases": [record]}
+    return {**update, "handoffs": {key: handoff.model_dump()}, "phases": [*written, record]}
 
 
 def _attempts(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | None, key: str, packet: str,

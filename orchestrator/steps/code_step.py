@@ -11,6 +11,7 @@ from orchestrator.run.context import RunContext
 from orchestrator.steps.deliverables import deliverable_check
 from orchestrator.steps.pbis import PbiSpec
 from orchestrator.steps.relevant import base_text, working_files
+from orchestrator.steps.request_examples import EXAMPLES_FILE_SUFFIX
 from orchestrator.steps.task_size import task_subject
 from orchestrator.workflow.spec import AgentStepSpec
 
@@ -44,8 +45,8 @@ def code_targets(ctx: RunContext, kind: str, listed: list[str]) -> tuple[list[st
     """(the source files the task and spec name, the file a block that names none goes to).
 
     Source: the first named source file (else the first Python file outside the tests). Tests: the test file an
-    earlier round of the run created, else a new one named after the task's first called name (`subtract(` gives
-    tests/test_subtract.py), never one the repo had."""
+    earlier round of the run created (not the one of the task's stated examples), else a new one named after the
+    task's first called name (`subtract(` gives tests/test_subtract.py), never one the repo had."""
     text = f"{ctx.task}\n{spec_text(ctx.workspace)}"
     run_tests = list(run_changes(ctx.workspace).tests)
     sources, _ = working_files(ctx.workspace.path, listed, text, run_tests)
@@ -53,7 +54,9 @@ def code_targets(ctx: RunContext, kind: str, listed: list[str]) -> tuple[list[st
         return sources, source_target(sources, listed)
     # A later round rewrites the test file an earlier one created (measured 2026-12-07, bench_team's mean_bug: the
     # second round's file came beside the first, whose test asserting the bug's value kept the red gate failing).
-    own = [p for p in run_tests if p.endswith(".py") and base_text(ctx.workspace, p) is None]
+    # The test written from a feature request's stated examples is not the tester's to rewrite.
+    own = [p for p in run_tests if p.endswith(".py") and base_text(ctx.workspace, p) is None
+           and not p.endswith(EXAMPLES_FILE_SUFFIX)]
     return [], own[0] if own else new_test_file(listed, ctx.task, sources)
 
 
@@ -64,9 +67,10 @@ def source_target(sources: list[str], listed: list[str]) -> str:
     return ([p for p in sources if p.endswith(".py")] or fallback or ["main.py"])[0]
 
 
-def new_test_file(listed: list[str], task: str, sources: list[str]) -> str:
-    """A test path that doesn't exist yet, in the folder the repo keeps its tests in."""
-    stem = task_subject(task) or (PurePosixPath(sources[0]).stem if sources else "task")
+def new_test_file(listed: list[str], task: str, sources: list[str], stem: str = "") -> str:
+    """A test path that doesn't exist yet, in the folder the repo keeps its tests in (named after `stem`, else the
+    task's function or its first source file)."""
+    stem = stem or task_subject(task) or (PurePosixPath(sources[0]).stem if sources else "task")
     folders = [str(PurePosixPath(p).parent) for p in listed if is_test(p)]
     folder = "tests" if "tests" in folders or not folders else folders[0]
     name = f"test_{stem.lower()}"

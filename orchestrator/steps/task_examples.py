@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-_CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
+CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
 _EXPECTED = re.compile(r"\b(?:should (?:return|give|be)|instead of)\s+", re.IGNORECASE)
 MAX_CALL = 400
 MAX_VALUE = 400
@@ -32,10 +32,10 @@ class Example:
 
 def stated_examples(task: str, function: str) -> list[Example]:
     """The examples of `function` the task states, in order, without repeats."""
-    calls = [(m.start(), m.end() - 1) for m in _CALL_START.finditer(task) if m.group(1) == function]
+    calls = [(m.start(), m.end() - 1) for m in CALL_START.finditer(task) if m.group(1) == function]
     found: list[Example] = []
     for index, (start, paren) in enumerate(calls):
-        call = _call_at(task, start, paren)
+        call = call_at(task, start, paren)
         if call is None:
             continue
         following = task[start + len(call): calls[index + 1][0] if index + 1 < len(calls) else len(task)]
@@ -45,7 +45,7 @@ def stated_examples(task: str, function: str) -> list[Example]:
     return found
 
 
-def _call_at(text: str, start: int, paren: int) -> str | None:
+def call_at(text: str, start: int, paren: int) -> str | None:
     """The call starting at `start` when its arguments (up to the matching parenthesis) are all literals."""
     for end in range(paren + 1, min(len(text), start + MAX_CALL) + 1):
         if text[end - 1] != ")":
@@ -54,7 +54,7 @@ def _call_at(text: str, start: int, paren: int) -> str | None:
             node = ast.parse(text[start:end], mode="eval").body
         except (SyntaxError, ValueError):
             continue
-        if isinstance(node, ast.Call) and all(_is_literal(a) for a in node.args) and not node.keywords:
+        if isinstance(node, ast.Call) and all(is_literal(a) for a in node.args) and not node.keywords:
             return text[start:end]
         return None
     return None
@@ -75,12 +75,12 @@ def _expected_in(text: str) -> str | None:
 
 def _literal_source(source: str) -> bool:
     try:
-        return _is_literal(ast.parse(source, mode="eval").body)
+        return is_literal(ast.parse(source, mode="eval").body)
     except (SyntaxError, ValueError):
         return False
 
 
-def _is_literal(node: ast.AST) -> bool:
+def is_literal(node: ast.AST) -> bool:
     try:
         ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):

@@ -152,11 +152,13 @@ class AgentStepSpec(_StepBase):
         "tools", description="tools: the agent works through tool calls; code (tests or source deliverables only): "
         "no tools, the model answers with a ```python block that is merged into its file (the task's source file, or "
         "a new test file) and written through the same write policy, up to 3 replies.")
-    tests_from_task: bool = Field(
-        False, description="tests deliverable only: when the task states calls of the function it names, with "
-        "literal arguments, and the literal value each should give ('f(7, 2) returns 9, but it should return 5'), "
-        "the step's first visit writes them as the test, with no model call; a later visit, or a task that states "
-        "none, asks the persona.")
+    tests_from_task: bool | Literal["also"] = Field(
+        False, description="tests deliverable only. true (a bug report): when the task states calls of the function "
+        "it names, with literal arguments, and the literal value each should give ('f(7, 2) returns 9, but it should "
+        "return 5'), the step's first visit writes them as the test, with no model call; a later visit, or a task "
+        "that states none, asks the persona. also (a feature request): the calls and results the request states "
+        "('f([1, 2]) gives 3', or '[1, 2] -> 3' for a one-parameter function), and that the inputs stay unchanged "
+        "when it says so, are written as a test on the first visit, and the persona writes its own beside it.")
 
     @model_validator(mode="after")
     def _code_needs_a_file(self) -> AgentStepSpec:
