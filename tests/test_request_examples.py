@@ -63,6 +63,7 @@ def test_the_examples_test_checks_values_raises_and_unchanged_arguments() -> Non
     assert "from pkg.merging import interleave\n" in text and "    assert interleave([1], ['x']) == [1, 'x']\n" in text
     assert "    with pytest.raises(TypeError):\n        interleave(1, 2)\n" in text
     assert "    arguments = ([1], ['x'],)\n" in text and text.count("arguments = (") == 1  # ints can't change
+    assert "interleave changed the arguments it was called with" in text
     compile(text, "test.py", "exec")
 
 

@@ -36,6 +36,10 @@ _UNCHANGED = re.compile(
     r"|\b(?:not|never)\s+(?:modify|change|mutate|alter)\b", re.IGNORECASE)
 EXAMPLES_FILE_SUFFIX = "_task_examples.py"
 """How the test file written from a request's examples ends (test_<function>_task_examples.py)."""
+_CHANGED_MESSAGE = ("{} changed the arguments it was called with; the task says its inputs stay unchanged, so it "
+                   "must not modify them (no pop, remove, append, sort or item assignment on them): work on a copy")
+"""The unchanged-inputs check's failure message: the builder reads it in the gate's report (measured 2026-12-07:
+without it, the 1.5B kept `a.pop(0)` through three rounds of a bare `assert ([], []) == ([1, 2, 3], ...)`)."""
 _OPERATORS = set("*+-/%<>=&|^~@")
 _INPUT_WORDS = r"input|inputs|argument|arguments|passed|given|itself|original|in place"
 
@@ -164,8 +168,9 @@ def examples_test(module: str, function: str, examples: list[Stated], unchanged:
     text += (f"def test_{function}_as_the_task_states():\n"
              f'    """The calls and results the task states."""\n' + "".join(checks))
     if mutable:
+        message = repr(_CHANGED_MESSAGE.format(function))
         blocks = "".join(f"    arguments = ({_arguments(e.call)},)\n    before = copy.deepcopy(arguments)\n"
-                         f"    {function}(*arguments)\n    assert arguments == before\n" for e in mutable)
+                         f"    {function}(*arguments)\n    assert arguments == before, {message}\n" for e in mutable)
         text += (f"\n\ndef test_{function}_leaves_its_arguments_unchanged():\n"
                  f'    """The task says the inputs stay unchanged."""\n' + blocks)
     return text
