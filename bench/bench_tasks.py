@@ -173,7 +173,7 @@ def run_all(splits: dict[str, list[Problem]], out: Path, ladder: list[str], args
                 for problem in ready:
                     _run(policy, problem, out / f"split-{split}", out, ladder, complete, results, done)
     feature = next((p for p in chosen if p.name == "feature"), None)
-    if feature:
+    if feature and not args.split:  # once, in the parent: a split's child would run its own first N, into one repo
         from orchestrator.workflow.validate import find_workflow
 
         for _, problem in order[: args.feature]:

@@ -236,3 +236,15 @@ def test_the_quick_mode_leaves_out_implement_unless_named() -> None:
     assert "implement" not in names() and "cascade" in names() and "best-of-3-samples" in names()
     assert "implement" in names("--full")
     assert names("--policies", "implement,cascade") == ["cascade", "implement"]
+
+
+def test_the_feature_policy_runs_once_in_the_parent_not_in_each_splits_child(tmp_path: Path, monkeypatch) -> None:
+    import bench.bench_tasks as bt
+
+    ran: list[tuple[str, str]] = []
+    monkeypatch.setattr(bt, "_run", lambda policy, problem, *rest: ran.append((policy.name, problem.task_id)))
+    splits = {"a": PROBLEMS[0::2], "b": PROBLEMS[1::2]}
+    for argv in (["--policies", "feature", "--feature", "2", "--split", "a"],
+                 ["--policies", "feature", "--feature", "2"]):
+        bt.run_all(splits, tmp_path, LADDER, bt._parser().parse_args(argv), tmp_path / "results.jsonl")
+    assert ran == [("feature", "Tiny/add_one"), ("feature", "Tiny/double")]
