@@ -93,3 +93,17 @@ def test_a_named_file_that_does_not_define_the_function_leaves_the_test_to_the_t
                       builder=builder)
     assert len(tester.calls) == 1
     assert not [e for e in events(repo, outcome.run_id) if e["kind"] == "tests_from_task"]
+
+
+def test_a_call_qualified_by_its_module_names_the_file_and_states_its_example(tmp_path: Path) -> None:
+    from orchestrator.steps.relevant import named_files
+    from orchestrator.steps.task_size import small_task
+
+    task = "numbers_fmt.pad_number(-5, 3) returns '0-5'. Expected '-05' - the sign comes before the zeros."
+    assert stated_examples(task, "pad_number") == [Example("pad_number(-5, 3)", "'-05'")]
+    listed = ["numbers_fmt.py", "tests/test_numbers_fmt.py", "fmt.py"]
+    assert named_files(listed, task) == ["numbers_fmt.py"]
+    assert named_files(listed, "json.loads(text) fails") == []
+    (tmp_path / "numbers_fmt.py").write_text("def pad_number(n, width):\n    return str(n).zfill(width)\n")
+    assert small_task(task, tmp_path, ["numbers_fmt.py"])[0]
+    assert stated_examples("bmi(70, 1.75) gives 20.0, so I expect 22.9.", "bmi") == [Example("bmi(70, 1.75)", "22.9")]

@@ -20,16 +20,25 @@ MAX_LINES = 80
 
 
 def named_files(listed: list[str], text: str) -> list[str]:
-    """Repository files whose path or name the text mentions as a word (`calc.py`, `src/app/models.py`)."""
+    """Repository files whose path or name the text mentions as a word (`calc.py`, `src/app/models.py`), and Python
+    modules it calls into by their dotted name (`numbers_fmt.pad_number(` names numbers_fmt.py)."""
     found = []
     for path in listed:
         name = Path(path).name
         if is_spec(path) or "." not in name:
             continue
         if re.search(rf"(?<![\w/.-]){re.escape(path)}(?![\w-])", text) or \
-                re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w-])", text):
+                re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w-])", text) or _called_into(path, text):
             found.append(path)
     return found
+
+
+def _called_into(path: str, text: str) -> bool:
+    """True when the text calls a name of the Python module at `path` through its dotted name (`pkg.mod.f(`)."""
+    from orchestrator.steps.task_examples import module_name
+
+    dotted = module_name(path) if path.endswith(".py") else ""
+    return bool(dotted) and re.search(rf"(?<![\w.]){re.escape(dotted)}\.[A-Za-z_]\w*\s*\(", text) is not None
 
 
 def tests_of(root: Path, listed: list[str], modules: list[str]) -> list[str]:

@@ -59,10 +59,10 @@ def request_examples(task: str, function: str) -> list[Stated]:
     for match in CALL_START.finditer(task):
         if match.group(1) != function:
             continue
-        call = call_at(task, match.start(), match.end() - 1)
-        stated = _after_call(task, match.start() + len(call), call) if call else None
+        call = call_at(task, match.start(1), match.end() - 1)
+        stated = _after_call(task, match.start(1) + len(call), call) if call else None
         if stated:
-            found.append((match.start(), stated))
+            found.append((match.start(1), stated))
     if _one_parameter(task, function):
         found += _bare_examples(task, function)
     unique: list[Stated] = []
@@ -146,7 +146,7 @@ def _parameters(task: str, function: str) -> list[str] | None:
             continue
         close = task.find(")", match.end())
         try:
-            node = ast.parse(task[match.start(): close + 1], mode="eval").body if close > 0 else None
+            node = ast.parse(task[match.start(1): close + 1], mode="eval").body if close > 0 else None
         except (SyntaxError, ValueError):
             continue
         if isinstance(node, ast.Call) and node.args and all(isinstance(a, ast.Name) for a in node.args):

@@ -5,8 +5,9 @@ test. Measured 2026-12-07 (bench_team, the fresh2 and fresh3 halves): of 8 small
 reproduction stopped 4 runs, twice passing before the fix (the red gate's "proves nothing") and twice asserting
 a wrong value the right fix could never meet, where each report stated the call and the right value.
 
-Only a call of one plain function whose arguments are all literals counts, and only with a literal after "should
-return", "should give", "should be" or "instead of" before the next call; anything else is left to the tester.
+Only a call of one function (plain, or qualified by its module: `numbers_fmt.pad_number(-5, 3)`) whose arguments are
+all literals counts, and only with a literal after "should return", "should give", "should be", "instead of",
+"expected" or "I expect" before the next call; anything else is left to the tester.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
-_EXPECTED = re.compile(r"\b(?:should (?:return|give|be)|instead of)\s+", re.IGNORECASE)
+CALL_START = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\(")
+"""A call of a name, maybe qualified (`numbers_fmt.pad_number(`): group 1 is the name, and where it starts is where
+the call's source starts (the test imports the function from its module)."""
+_EXPECTED = re.compile(r"\b(?:should (?:return|give|be)|instead of|expected:?|I expect)\s+", re.IGNORECASE)
 MAX_CALL = 400
 MAX_VALUE = 400
 
@@ -32,7 +35,7 @@ class Example:
 
 def stated_examples(task: str, function: str) -> list[Example]:
     """The examples of `function` the task states, in order, without repeats."""
-    calls = [(m.start(), m.end() - 1) for m in CALL_START.finditer(task) if m.group(1) == function]
+    calls = [(m.start(1), m.end() - 1) for m in CALL_START.finditer(task) if m.group(1) == function]
     found: list[Example] = []
     for index, (start, paren) in enumerate(calls):
         call = call_at(task, start, paren)
