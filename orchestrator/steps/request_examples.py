@@ -155,7 +155,8 @@ def _parameters(task: str, function: str) -> list[str] | None:
 
 
 def _one_parameter(task: str, function: str) -> bool:
-    return _parameters(task, function) is not None and len(_parameters(task, function) or []) == 1
+    params = _parameters(task, function)
+    return params is not None and len(params) == 1
 
 
 def examples_test(module: str, function: str, examples: list[Stated], unchanged: bool) -> str:
