@@ -52,16 +52,11 @@ def _work(ctx: RunContext, step: AgentStepSpec, state: RunState, pbi: PbiSpec | 
     files = _lister(str(ctx.workspace.path)).all_files()  # once per step: the packet and the first toolbox use it
     written: list[dict[str, Any]] = []  # the phase row of a test the task's own examples gave (`also`)
     if step.tests_from_task and visit == 1:
-        from orchestrator.steps.stated_tests import request_tests, stated_tests
+        from orchestrator.steps.stated_tests import task_tests
 
-        trailers = _trailers(ctx, f"{key}#{visit}", persona.name, "", state)
-        if step.tests_from_task == "also":
-            row = request_tests(ctx, step, key, files, trailers)
-            written = [row] if row else []
-        else:
-            stated = stated_tests(ctx, step, key, files, trailers)
-            if stated is not None:
-                return stated
+        whole, written = task_tests(ctx, step, key, files, _trailers(ctx, f"{key}#{visit}", persona.name, "", state))
+        if whole is not None:
+            return whole
     sections = agent_sections(ctx, step, state, files)
     if pbi:
         sections.insert(3, ("PBI", pbi.render()))

@@ -37,6 +37,16 @@ STATED_MODEL = "none (the task's own examples)"
 """What a phase row and its commit name as the model: no model wrote this test."""
 
 
+def task_tests(ctx: RunContext, step: AgentStepSpec, key: str, listed: list[str], trailers: dict[str, str]
+               ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """`tests_from_task` on a step's first visit: (the step's whole update when the task's examples replace the
+    persona's test (`true`), else None; the phase rows of a test written beside the persona's (`also`))."""
+    if step.tests_from_task == "also":
+        row = request_tests(ctx, step, key, listed, trailers)
+        return None, [row] if row else []
+    return stated_tests(ctx, step, key, listed, trailers), []
+
+
 def stated_tests(ctx: RunContext, step: AgentStepSpec, key: str, listed: list[str], trailers: dict[str, str]
                  ) -> dict[str, Any] | None:
     """The step's update when the task states examples of the function it names: the test written and committed;
