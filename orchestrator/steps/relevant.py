@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator.agents.worktree_files import read_text, safe_file
 from orchestrator.gates.changes import is_spec, is_test
 from orchestrator.run.workspace import git
+from orchestrator.steps.task_examples import module_name
 
 MAX_FILES = 4
 MAX_LINES = 80
@@ -35,8 +36,6 @@ def named_files(listed: list[str], text: str) -> list[str]:
 
 def _called_into(path: str, text: str) -> bool:
     """True when the text calls a name of the Python module at `path` through its dotted name (`pkg.mod.f(`)."""
-    from orchestrator.steps.task_examples import module_name
-
     dotted = module_name(path) if path.endswith(".py") else ""
     return bool(dotted) and re.search(rf"(?<![\w.]){re.escape(dotted)}\.[A-Za-z_]\w*\s*\(", text) is not None
 
